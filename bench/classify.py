@@ -1,0 +1,82 @@
+"""Classifier throughput: decode + preprocess + inference, ONNX Runtime vs PyTorch eager.
+
+Needs PyTorch, so it runs in the model build environment: `make bench-classify`.
+Prints photos per second at batch 1 and 16 for a small (~0.3 MP) and a large (~12 MP) JPEG made
+from a real photo, and the ONNX/PyTorch ratio measured in the same process on the same inputs.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from chalicelib import images  # noqa: E402
+from chalicelib.classifier import Classifier  # noqa: E402
+from tests import sample_photos  # noqa: E402
+
+CLASSES = ["cat", "dog", "truck"]
+MIN_SECONDS = 3.0
+
+
+def rate(step: Callable[[list[bytes]], object], photo: bytes, batch: int) -> float:
+    """Photos per second of `step` on batches of copies of `photo`, after one warm-up call."""
+    photos = [photo] * batch
+    step(photos)
+    done, start = 0, time.perf_counter()
+    while time.perf_counter() - start < MIN_SECONDS:
+        step(photos)
+        done += batch
+    return done / (time.perf_counter() - start)
+
+
+def run(torch_model=None) -> str:
+    import torch
+
+    if torch_model is None:
+        sys.path.insert(0, str(ROOT / "model"))
+        from build import load_torch_model
+
+        torch_model = load_torch_model()
+    torch.set_num_threads(os.cpu_count() or 1)
+    classifier = Classifier.load()
+
+    def onnx_step(photos: list[bytes]) -> object:
+        return classifier.classify_batch(photos, CLASSES)
+
+    def torch_step(photos: list[bytes]) -> object:
+        batch = np.stack([images.preprocess(p) for p in photos])
+        with torch.no_grad():
+            logits = torch_model(torch.from_numpy(batch))[0].double().numpy()
+        probs = np.exp(logits - logits.max(1, keepdims=True))
+        return classifier.decide(probs / probs.sum(1, keepdims=True), CLASSES)
+
+    inputs = {
+        "small JPEG 0.3 MP": sample_photos.upscaled_jpeg("chelsea", 0.3),
+        "large JPEG 12 MP": sample_photos.upscaled_jpeg("chelsea", 12),
+    }
+    lines = [f"machine: {os.cpu_count()} cores; onnxruntime threads {os.cpu_count()}; "
+             f"PyTorch {torch.__version__} threads {torch.get_num_threads()}",
+             f"{'input':<20}{'batch':>6}{'ONNX photos/s':>15}{'PyTorch photos/s':>18}{'ratio':>8}"]
+    for title, photo in inputs.items():
+        for batch in (1, 16):
+            onnx_rate = rate(onnx_step, photo, batch)
+            torch_rate = rate(torch_step, photo, batch)
+            lines.append(f"{title:<20}{batch:>6}{onnx_rate:>15.1f}{torch_rate:>18.1f}{onnx_rate / torch_rate:>7.2f}x")
+    blank = np.zeros((16, 3, images.INPUT_SIZE, images.INPUT_SIZE), np.float32)
+    onnx_inference = rate(lambda _: classifier.probabilities(blank), b"", 16)
+    with torch.no_grad():
+        torch_inference = rate(lambda _: torch_model(torch.from_numpy(blank)), b"", 16)
+    lines.append(f"{'inference only':<20}{16:>6}{onnx_inference:>15.1f}{torch_inference:>18.1f}"
+                 f"{onnx_inference / torch_inference:>7.2f}x")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(run())

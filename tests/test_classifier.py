@@ -1,0 +1,74 @@
+"""The classifier on real photos that ship inside packages."""
+import numpy as np
+import pytest
+
+from chalicelib import images
+from chalicelib.classifier import Classifier
+from tests import sample_photos
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    return Classifier.load()
+
+
+def test_load_is_cached(classifier):
+    assert Classifier.load() is classifier
+
+
+def test_cat_takes_chelsea(classifier):
+    decision = classifier.classify(sample_photos.jpeg("chelsea"), ["cat", "dog", "truck"])
+    assert decision.label == "cat"
+    assert decision.score > 0.9
+    assert [name for name, _ in decision.ranking] == ["cat", "dog", "truck"]
+
+
+def test_five_class_scenario_sorts_like_a_person(classifier):
+    names = list(sample_photos.SCENARIO_EXPECTED)
+    decisions = classifier.classify_batch([sample_photos.jpeg(n) for n in names], sample_photos.SCENARIO_CLASSES)
+    assert {n: d.label for n, d in zip(names, decisions)} == sample_photos.SCENARIO_EXPECTED
+
+
+def test_unrelated_classes_leave_everything_unsorted(classifier):
+    names = list(sample_photos.PHOTOS)
+    decisions = classifier.classify_batch([sample_photos.jpeg(n) for n in names], sample_photos.UNRELATED_CLASSES)
+    assert [d.label for d in decisions] == [None] * len(names)
+
+
+def test_batch_gives_the_same_answers_as_one_at_a_time(classifier):
+    photos = [sample_photos.jpeg(n) for n in sample_photos.PHOTOS]
+    batch = classifier.classify_batch(photos, sample_photos.SCENARIO_CLASSES)
+    for photo, together in zip(photos, batch):
+        alone = classifier.classify(photo, sample_photos.SCENARIO_CLASSES)
+        assert alone.label == together.label
+        assert alone.score == pytest.approx(together.score, abs=1e-5)
+
+
+def test_batch_reports_bad_files_in_place(classifier):
+    results = classifier.classify_batch([b"", sample_photos.jpeg("chelsea"), b"not an image"], ["cat"])
+    assert isinstance(results[0], images.EmptyImage)
+    assert results[1].label == "cat"
+    assert isinstance(results[2], images.NotAnImage)
+
+
+def test_threshold_sends_doubtful_photos_to_unsorted(classifier):
+    photo = sample_photos.jpeg("flower")
+    assert classifier.classify(photo, ["flower", "cat"]).label == "flower"
+    decision = classifier.classify(photo, ["flower", "cat"], threshold=0.99)
+    assert decision.label is None
+    assert decision.ranking[0][0] == "flower"
+
+
+def test_overlapping_classes_tie_goes_to_the_more_specific(classifier):
+    probabilities = np.zeros((1, 1000))
+    probabilities[0, classifier.vocabulary.labels.index("tabby")] = 1.0
+    for classes in (["animal", "cat"], ["cat", "animal"]):
+        decision = classifier.decide(probabilities, classes)[0]
+        assert decision.label == "cat"
+        assert decision.ranking[1] == ("animal", 1.0)
+
+
+def test_overlapping_classes_are_allowed_and_broad_wins_when_it_holds_more(classifier):
+    # The coffee photo is not a cat; "food" holds it even beside the broader "animal".
+    decision = classifier.classify(sample_photos.jpeg("coffee"), ["animal", "cat", "food"])
+    assert decision.label == "food"
