@@ -1,0 +1,105 @@
+"""The user's sorting configuration: validate a /configure body and name the folders.
+
+Class names become Dropbox folder names, so anything that could escape the root or make an odd
+path is refused here, before it reaches the classifier or Dropbox.
+"""
+from __future__ import annotations
+
+import math
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+
+from .vocabulary import Resolution, UnknownClassError
+
+MAX_CLASSES = 50
+MAX_NAME_LENGTH = 64
+DEFAULT_UNSORTED_FOLDER = "Unsorted"
+# Characters that look like a path separator to a person, if not to Dropbox.
+_SLASH_LOOKALIKES = "\u2044\u2215\u29f8\uff0f\u2216\u29f9\uff3c\u1735\u2f03\u3033\u30ce\u31d3\u4e3f"
+_ALLOWED_KEYS = {"classes", "threshold", "unsorted_folder"}
+
+
+class ConfigError(ValueError):
+    """A configuration the service refuses; the message names the problem for the user."""
+
+
+@dataclass(frozen=True)
+class SortConfig:
+    classes: tuple[str, ...]
+    threshold: float | None = None
+    unsorted_folder: str = DEFAULT_UNSORTED_FOLDER
+
+    def folder_for(self, label: str | None) -> str:
+        """Dropbox folder of a class ("cat" -> "/Cat"), or of the unsorted photos."""
+        name = self.unsorted_folder if label is None else label[:1].upper() + label[1:]
+        return "/" + name
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "classes": list(self.classes)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "SortConfig":
+        return cls(tuple(data["classes"]), data.get("threshold"),
+                   data.get("unsorted_folder") or DEFAULT_UNSORTED_FOLDER)
+
+
+def check_name(name: object, what: str) -> str:
+    """A folder-safe name, stripped; raises ConfigError saying what is wrong with it."""
+    if not isinstance(name, str):
+        raise ConfigError(f"{what} must be a string, got {type(name).__name__}")
+    stripped = name.strip()
+    if not stripped:
+        raise ConfigError(f"{what} is empty")
+    if len(stripped) > MAX_NAME_LENGTH:
+        raise ConfigError(f"{what} {stripped[:20]!r}... is longer than {MAX_NAME_LENGTH} characters")
+    folded = unicodedata.normalize("NFKC", stripped)
+    if any(c in folded for c in "/\\") or any(c in _SLASH_LOOKALIKES for c in folded):
+        raise ConfigError(f"{what} {stripped!r} contains a slash")
+    if ".." in folded or folded.startswith("."):
+        raise ConfigError(f"{what} {stripped!r} contains '..' or starts with '.'")
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp") for c in stripped):
+        raise ConfigError(f"{what} {stripped!r} contains a control or invisible character")
+    return stripped
+
+
+def parse(body: object, resolve) -> tuple[SortConfig, list[Resolution]]:
+    """Validate a /configure body; `resolve(name)` maps a class name to what it covers."""
+    if not isinstance(body, Mapping):
+        raise ConfigError('the body must be a JSON object like {"classes": ["cat", "dog"]}')
+    unknown = set(body) - _ALLOWED_KEYS
+    if unknown:
+        raise ConfigError(f"unknown field(s): {', '.join(sorted(map(str, unknown)))}")
+    classes = body.get("classes")
+    if not isinstance(classes, list) or not classes:
+        raise ConfigError('"classes" must be a non-empty list of names')
+    if len(classes) > MAX_CLASSES:
+        raise ConfigError(f'"classes" has {len(classes)} names; at most {MAX_CLASSES} are allowed')
+    names = [check_name(c, "class name") for c in classes]
+    seen: dict[str, str] = {}
+    for name in names:
+        key = name.casefold()
+        if key in seen:
+            raise ConfigError(f"class {name!r} is given twice")
+        seen[key] = name
+
+    threshold = body.get("threshold")
+    if threshold is not None:
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not math.isfinite(threshold) \
+                or not 0.0 <= threshold <= 1.0:
+            raise ConfigError('"threshold" must be a number between 0 and 1')
+        threshold = float(threshold)
+    unsorted = body.get("unsorted_folder")
+    unsorted = DEFAULT_UNSORTED_FOLDER if unsorted is None else check_name(unsorted, "unsorted_folder")
+    if unsorted.casefold() in seen or unsorted.casefold() == "all":
+        raise ConfigError(f"unsorted_folder {unsorted!r} collides with a class or the inbox")
+    if "all" in seen:
+        raise ConfigError("class 'All' would sort photos into the inbox itself")
+
+    resolutions = []
+    for name in names:
+        try:
+            resolutions.append(resolve(name))
+        except UnknownClassError as e:
+            raise ConfigError(str(e)) from None
+    return SortConfig(tuple(names), threshold, unsorted), resolutions
