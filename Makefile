@@ -5,15 +5,19 @@ BUILD_PYTHON ?= $(call find_python,python3.11,3.11)
 VENV := .venv
 BUILD_VENV := .venv-build
 
-.PHONY: test model bench-classify
+.PHONY: test run model bench-classify
 
-$(VENV)/.installed: requirements.txt requirements-test.txt
+$(VENV)/.installed: requirements.txt requirements-cli.txt requirements-test.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet -r requirements-test.txt
 	touch $@
 
 test: $(VENV)/.installed
 	$(VENV)/bin/python -m pytest -q
+
+# The whole service on 127.0.0.1 with local stand-ins for Dropbox (./sandbox) and AWS.
+run: $(VENV)/.installed
+	$(VENV)/bin/python -m local.stack
 
 $(BUILD_VENV)/.installed: model/requirements-build.txt
 	test -x $(BUILD_VENV)/bin/python || $(BUILD_PYTHON) -m venv $(BUILD_VENV)

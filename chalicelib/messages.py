@@ -1,0 +1,34 @@
+"""The SQS message that asks for one file to be sorted."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+
+class BadMessage(ValueError):
+    """A queue message that is not ours; dropping it loses no file (it names none we can use)."""
+
+
+@dataclass(frozen=True)
+class SortRequest:
+    """`file_id` (Dropbox `id:...`) is what counts: it survives renames and moves.
+    `path` and `rev` are what the file was when queued, for logs and the status page."""
+
+    file_id: str
+    path: str
+    rev: str
+    job_id: str | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, body: str) -> "SortRequest":
+        try:
+            data = json.loads(body)
+            request = cls(str(data["file_id"]), str(data["path"]), str(data.get("rev", "")), data.get("job_id"))
+        except (ValueError, TypeError, KeyError) as e:
+            raise BadMessage(f"not a sort request: {e}") from None
+        if not request.file_id.startswith("id:"):
+            raise BadMessage(f"not a Dropbox file id: {request.file_id!r}")
+        return request

@@ -1,0 +1,122 @@
+"""HTTP calls the command line makes to the running service: configure, start a sort, poll the job.
+
+Every failure becomes a ServiceError whose message is one line fit for the user; a class the
+service refuses becomes a ConfigError, as it would locally.
+"""
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator, Sequence
+
+import requests
+
+from .class_config import ConfigError
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+# (connect, read) seconds: a sort is started asynchronously, so no call should take long.
+TIMEOUT = (5.0, 30.0)
+POLL_INTERVAL = 0.5
+
+
+class ServiceError(Exception):
+    """The service could not be reached or refused a request; str() is one line for the user.
+
+    `status` is the HTTP status of a refusal and `detail` the service's own Message.
+    """
+
+    def __init__(self, message: str, status: int | None = None, detail: str | None = None):
+        super().__init__(message)
+        self.status = status
+        self.detail = detail
+
+
+class ServiceClient:
+    def __init__(self, base_url: str = DEFAULT_URL, key: str | None = None):
+        self.base_url = base_url.rstrip("/")
+        self._key = key
+        self._session = requests.Session()
+        if key:
+            self._session.headers["Authorization"] = f"Bearer {key}"
+
+    def configure(self, classes: Sequence[str], threshold: float | None = None) -> dict:
+        body: dict = {"classes": list(classes)}
+        if threshold is not None:
+            body["threshold"] = threshold
+        try:
+            return self._call("POST", "/configure", body)
+        except ServiceError as e:
+            if e.status == 400:
+                raise ConfigError(e.detail) from None
+            raise
+
+    def start_sort(self) -> tuple[str, int]:
+        """POST /sort; returns (job_id, total)."""
+        job = self._call("POST", "/sort")
+        return _field(job, "job_id", str, "POST /sort"), _field(job, "total", int, "POST /sort")
+
+    def job(self, job_id: str) -> dict:
+        job = self._call("GET", f"/jobs/{requests.utils.quote(job_id, safe='')}")
+        for name, kind in (("total", int), ("done", int), ("sorted", dict), ("unsorted", int),
+                           ("skipped", int), ("failed", int), ("finished", bool)):
+            _field(job, name, kind, "GET /jobs")
+        return job
+
+    def follow(self, job_id: str, interval: float = POLL_INTERVAL) -> Iterator[dict]:
+        """The job's status every `interval` seconds, ending with the finished one."""
+        while True:
+            job = self.job(job_id)
+            yield job
+            if job["finished"]:
+                return
+            time.sleep(interval)
+
+    def _call(self, method: str, path: str, body: dict | None = None) -> dict:
+        what = f"{method} {path}"
+        try:
+            response = self._session.request(method, self.base_url + path, json=body, timeout=TIMEOUT)
+        except requests.Timeout:
+            raise ServiceError(f"{what}: the service at {self.base_url} did not answer in time") from None
+        except requests.RequestException as e:
+            raise ServiceError(f"cannot reach the service at {self.base_url}: {_reason(e)}") from None
+        if response.status_code >= 400:
+            raise self._refused(what, response)
+        try:
+            answer = response.json()
+        except ValueError:
+            raise ServiceError(f"{what}: the service answered {response.status_code} without JSON") from None
+        if not isinstance(answer, dict):
+            raise ServiceError(f"{what}: expected a JSON object, got {type(answer).__name__}")
+        return answer
+
+    def _refused(self, what: str, response: requests.Response) -> ServiceError:
+        try:
+            answer = response.json()
+            detail = _one_line(str(answer["Message"]))
+            message = f"{answer['Code']}: {detail}"
+        except (ValueError, TypeError, KeyError):
+            detail = message = _one_line(response.text)[:200] or response.reason
+        hint = ""
+        if response.status_code in (401, 403):
+            hint = " (check SERVICE_KEY)" if self._key else " (SERVICE_KEY is not set)"
+        return ServiceError(f"{what} failed with {response.status_code}: {message}{hint}",
+                            response.status_code, detail)
+
+
+def _field(answer: dict, name: str, kind: type, what: str):
+    value = answer.get(name)
+    # bool is an int in Python; a count that is true/false is still not a count.
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ServiceError(f"{what}: unexpected answer, {name!r} is missing or not a {kind.__name__}")
+    return value
+
+
+def _reason(error: requests.RequestException) -> str:
+    """The OS reason ("Connection refused") buried in requests' nested error text."""
+    text = _one_line(str(error))
+    found = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
+    return found.group(1).strip() if found else text or type(error).__name__
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

@@ -1,0 +1,187 @@
+"""The classify handler's work: for a batch of queued files, fetch, classify, move, record.
+
+SQS delivers at least once, so every step is safe to repeat: a file that is no longer in the
+inbox is done with (the outcome record is keyed by the request, so it is counted once), and
+moves use autorename so nothing is ever overwritten.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from . import images
+from .class_config import SortConfig
+from .dropbox_store import FileInfo, StoreError, StoreNotFound, TransientStoreError
+from .inbox import INBOX
+from .messages import SortRequest
+from .state_store import Outcome
+
+log = logging.getLogger(__name__)
+
+FETCH_THREADS = 8
+CONFIG_TTL_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Message:
+    """One SQS record: the request (None when the body is not ours) and how often it was received."""
+    request: SortRequest | None
+    receipt_handle: str
+    receive_count: int
+
+
+@dataclass
+class BatchResult:
+    done: list[str] = field(default_factory=list)    # receipt handles to acknowledge
+    retry: list[str] = field(default_factory=list)   # receipt handles to leave for redelivery
+    outcomes: list[Outcome] = field(default_factory=list)
+
+
+class ConfigCache:
+    """The stored configuration, re-read at most every `ttl` seconds per container."""
+
+    def __init__(self, state, ttl: float = CONFIG_TTL_SECONDS):
+        self._state, self._ttl = state, ttl
+        self._value: SortConfig | None = None
+        self._read_at = float("-inf")
+
+    def get(self) -> SortConfig | None:
+        if time.monotonic() - self._read_at > self._ttl:
+            self._value, self._read_at = self._state.get_config(), time.monotonic()
+        return self._value
+
+
+class Sorter:
+    def __init__(self, store, state, classifier: Callable[[], object], config: ConfigCache, *,
+                 source: str = "download", max_receives: int = 5, inbox: str = INBOX):
+        if source not in ("thumbnail", "download"):
+            raise ValueError(f"source must be 'thumbnail' or 'download', not {source!r}")
+        self.store, self.state, self.config = store, state, config
+        self._classifier = classifier  # a factory: the model loads on the first batch, not before
+        self.source, self.max_receives = source, max_receives
+        self.inbox = inbox.lower().rstrip("/") + "/"
+        self._folders: set[str] = set()
+        self._fetchers = ThreadPoolExecutor(max_workers=FETCH_THREADS, thread_name_prefix="fetch")
+
+    def handle(self, messages: Sequence[Message]) -> BatchResult:
+        result = BatchResult()
+        config = self.config.get()
+        todo: list[tuple[Message, FileInfo]] = []
+        for message in messages:
+            if message.request is None:
+                log.error("dropping a message that names no Dropbox file")
+                result.done.append(message.receipt_handle)
+                continue
+            self._attempt(result, message, lambda: self._locate(message, config, todo))
+        if not todo:
+            return result
+        if config is None:
+            for message, _ in todo:
+                self._retry(result, message, "no classes are configured yet (POST /configure)")
+            return result
+
+        fetched = list(self._fetchers.map(self._fetch, [info for _, info in todo]))
+        photos = [data for data in fetched if isinstance(data, bytes)]
+        decisions = iter(self._classifier().classify_batch(photos, config.classes, config.threshold)
+                         if photos else [])
+        for (message, info), data in zip(todo, fetched):
+            decision = next(decisions) if isinstance(data, bytes) else data
+            self._attempt(result, message, lambda: self._finish(message.request, info, decision, config))
+        return result
+
+    def _attempt(self, result: BatchResult, message: Message, step: Callable[[], Outcome | None]) -> None:
+        """Run one file's step; transient trouble means the message comes back later."""
+        try:
+            outcome = step()
+        except TransientStoreError as e:
+            self._retry(result, message, str(e))
+            return
+        except StoreError as e:
+            outcome = Outcome(message.request, "failed", reason=f"Dropbox refused: {e}")
+            self._record(outcome)
+        except Exception as e:  # a bug must not drop the file: retry, then the dead-letter queue
+            log.exception("unexpected error sorting %s", message.request.path)
+            self._retry(result, message, f"internal error: {type(e).__name__}")
+            return
+        if outcome is not None:
+            result.outcomes.append(outcome)
+            result.done.append(message.receipt_handle)
+
+    def _retry(self, result: BatchResult, message: Message, reason: str) -> None:
+        log.warning("will retry %s (receive %d of %d): %s", message.request.path, message.receive_count,
+                    self.max_receives, reason)
+        if message.receive_count >= self.max_receives:
+            # Last try: say why before SQS hands the message to the dead-letter queue.
+            self._record(Outcome(message.request, "failed", reason=f"gave up after "
+                                 f"{message.receive_count} attempts: {reason}"))
+        result.retry.append(message.receipt_handle)
+
+    def _locate(self, message: Message, config: SortConfig | None,
+                todo: list[tuple[Message, FileInfo]]) -> Outcome | None:
+        """Where the file is now: still in the inbox means there is work (None); else the outcome."""
+        request = message.request
+        info = self.store.get_file(request.file_id)
+        if info is None or not info.path_lower.startswith(self.inbox):
+            return self._record(self._elsewhere(request, info, config))
+        if info.size > images.MAX_BYTES:
+            return self._record(Outcome(request, "skipped", reason=f"too_large: {info.size} bytes is over the "
+                                        f"{images.MAX_BYTES // 2**20} MiB limit"))
+        todo.append((message, info))
+        return None
+
+    def _elsewhere(self, request: SortRequest, info: FileInfo | None, config: SortConfig | None) -> Outcome:
+        """A file no longer in the inbox: sorted by an earlier delivery of this message (perhaps one
+        cut off before it recorded), or moved or deleted by the user."""
+        if info is None:
+            return Outcome(request, "gone", reason="deleted before it was sorted")
+        folder = "/" + info.path_display.strip("/").split("/", 1)[0]
+        if config is not None:
+            if folder.lower() == config.folder_for(None).lower():
+                return Outcome(request, "unsorted", to_path=info.path_display)
+            for label in config.classes:
+                if folder.lower() == config.folder_for(label).lower():
+                    return Outcome(request, "sorted", to_path=info.path_display, label=label)
+        return Outcome(request, "gone", to_path=info.path_display, reason="moved out of the inbox by someone else")
+
+    def _fetch(self, info: FileInfo) -> bytes | StoreError:
+        """The photo's bytes (a 256 px thumbnail where Dropbox makes one), or why not."""
+        try:
+            if self.source == "thumbnail":
+                try:
+                    return self.store.thumbnail(info.id)
+                except (StoreNotFound, TransientStoreError):
+                    raise
+                except StoreError:
+                    pass  # no thumbnail for this format or file: classify the original
+            return self.store.download(info.id, max_bytes=images.MAX_BYTES)
+        except StoreError as e:
+            return e
+
+    def _finish(self, request: SortRequest, info: FileInfo, decision, config: SortConfig) -> Outcome:
+        """`decision` is the classifier's Decision, or why there is none (ImageError, StoreError)."""
+        if isinstance(decision, StoreNotFound):
+            return self._record(self._elsewhere(request, self.store.get_file(request.file_id), config))
+        if isinstance(decision, StoreError):
+            raise decision
+        if isinstance(decision, images.ImageError):
+            return self._record(Outcome(request, "skipped", reason=f"{decision.reason}: {decision}"))
+        folder = config.folder_for(decision.label)
+        if folder.lower() not in self._folders:
+            self.store.ensure_folder(folder)
+            self._folders.add(folder.lower())
+        try:
+            moved = self.store.move(info.path_display, f"{folder}/{info.name}")
+        except StoreNotFound:
+            return self._record(self._elsewhere(request, self.store.get_file(request.file_id), config))
+        kind = "unsorted" if decision.label is None else "sorted"
+        return self._record(Outcome(request, kind, to_path=moved.path_display, label=decision.label,
+                                    score=decision.score))
+
+    def _record(self, outcome: Outcome) -> Outcome:
+        first = self.state.record(outcome)
+        log.info("%s %s -> %s%s", outcome.kind, outcome.request.path, outcome.to_path or "(left in place)",
+                 "" if first else " (recorded before)")
+        return outcome

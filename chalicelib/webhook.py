@@ -1,0 +1,57 @@
+"""Dropbox's change notifications: verify, then queue what changed in each account's inbox.
+
+Dropbox wants an answer within 10 s, so nothing here downloads or classifies, and the model is
+never loaded on this path.
+"""
+from __future__ import annotations
+
+import json
+import logging
+
+from .auth import signature_ok
+from .inbox import Listing
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+class Rejected(ValueError):
+    """A notification we refuse; `status` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def accounts(body: bytes) -> list[str]:
+    """The account ids of a `{"list_folder": {"accounts": [...]}}` notification."""
+    try:
+        data = json.loads(body)
+        ids = data["list_folder"]["accounts"]
+    except (ValueError, TypeError, KeyError):
+        raise Rejected(400, 'expected a Dropbox notification: {"list_folder": {"accounts": [...]}}') from None
+    if not isinstance(ids, list) or not all(isinstance(a, str) for a in ids):
+        raise Rejected(400, '"list_folder.accounts" must be a list of account ids')
+    return ids
+
+
+def handle(body: bytes, signature: str | None, services) -> Listing:
+    """Queue the new images of our account named in a signed notification."""
+    if len(body) > MAX_BODY_BYTES:
+        raise Rejected(413, f"notification larger than {MAX_BODY_BYTES} bytes")
+    if not signature_ok(body, signature, services.app_secret):
+        raise Rejected(403, "missing or wrong X-Dropbox-Signature")
+    listing = Listing()
+    named = accounts(body)
+    if services.state.get_config() is None:
+        # Nothing is lost: the cursor stays put, and the first sync after /configure lists all.
+        log.info("notification before any /configure; nothing queued yet")
+        return listing
+    ours = services.account_id()
+    for account in set(named):
+        if account == ours:
+            listing.add(services.inbox.sync(account))
+        else:
+            log.warning("notification for account %s, which this service has no token for", account)
+    return listing

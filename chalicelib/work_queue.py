@@ -1,0 +1,75 @@
+"""The SQS queue of files to sort: one message per image."""
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping, Sequence
+
+import boto3
+from botocore.config import Config
+
+from .messages import SortRequest
+
+BOTO_CONFIG = Config(connect_timeout=5, read_timeout=25, retries={"max_attempts": 4, "mode": "standard"})
+SEND_ATTEMPTS = 4
+DEFAULT_MAX_RECEIVES = 5
+
+
+class QueueError(RuntimeError):
+    """Some messages could not be queued even after bounded retries; nothing was acknowledged."""
+
+
+class WorkQueue:
+    def __init__(self, queue_name: str, sqs=None):
+        self.queue_name = queue_name
+        self._sqs = sqs or boto3.client("sqs", config=BOTO_CONFIG)
+        self._url: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> "WorkQueue":
+        return cls(env.get("SORT_QUEUE", "image-categorizer-sort"))
+
+    @property
+    def url(self) -> str:
+        if self._url is None:
+            self._url = self._sqs.get_queue_url(QueueName=self.queue_name)["QueueUrl"]
+        return self._url
+
+    def create(self, max_receives: int = DEFAULT_MAX_RECEIVES, visibility_timeout: int = 120) -> str:
+        """The queue and its dead-letter queue, for the local stack and tests (deploys use the template)."""
+        dlq_url = self._sqs.create_queue(QueueName=f"{self.queue_name}-dlq")["QueueUrl"]
+        dlq_arn = self._sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
+            "Attributes"]["QueueArn"]
+        redrive = f'{{"deadLetterTargetArn": "{dlq_arn}", "maxReceiveCount": "{max_receives}"}}'
+        self._url = self._sqs.create_queue(QueueName=self.queue_name, Attributes={
+            "RedrivePolicy": redrive, "VisibilityTimeout": str(visibility_timeout)})["QueueUrl"]
+        return self._url
+
+    def send(self, requests: Sequence[SortRequest]) -> None:
+        """Queue every request (10 per SQS call); entries SQS refuses are resent a bounded number of times."""
+        for start in range(0, len(requests), 10):
+            entries = {str(i): r.to_json() for i, r in enumerate(requests[start:start + 10])}
+            for attempt in range(SEND_ATTEMPTS):
+                response = self._sqs.send_message_batch(QueueUrl=self.url, Entries=[
+                    {"Id": i, "MessageBody": body} for i, body in entries.items()])
+                entries = {f["Id"]: entries[f["Id"]] for f in response.get("Failed", [])}
+                if not entries:
+                    break
+                time.sleep(0.1 * 2 ** attempt)
+            else:
+                raise QueueError(f"SQS refused {len(entries)} message(s) after {SEND_ATTEMPTS} attempts")
+
+    def delete(self, receipt_handles: Sequence[str]) -> None:
+        """Acknowledge messages handled in a batch whose other messages must be retried."""
+        for start in range(0, len(receipt_handles), 10):
+            self._sqs.delete_message_batch(QueueUrl=self.url, Entries=[
+                {"Id": str(i), "ReceiptHandle": h} for i, h in enumerate(receipt_handles[start:start + 10])])
+
+    def depth(self) -> dict[str, int]:
+        """Messages waiting, being handled, and given up on (in the dead-letter queue)."""
+        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        main = self._sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=names)["Attributes"]
+        dlq_url = self._sqs.get_queue_url(QueueName=f"{self.queue_name}-dlq")["QueueUrl"]
+        dlq = self._sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=names)["Attributes"]
+        return {"waiting": int(main[names[0]]), "in_flight": int(main[names[1]]),
+                "dead_letter": int(dlq[names[0]]) + int(dlq[names[1]])}

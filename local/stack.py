@@ -1,0 +1,207 @@
+"""`make run`: the whole service on 127.0.0.1, with local stand-ins for Dropbox and AWS.
+
+- moto server for SQS and DynamoDB (boto3 finds it through AWS_ENDPOINT_URL);
+- the Dropbox emulator, backed by ./sandbox, which notices files dropped into ./sandbox/All and
+  sends signed webhooks as Dropbox does;
+- `chalice local --stage local` serving the API;
+- a queue worker doing what Lambda's SQS event source mapping does.
+
+The app runs its production code path: the real dropbox SDK and boto3, pointed at the stand-ins.
+Ctrl-C stops everything this started.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CLASSES = ["cat", "dog", "bird", "food", "flower", "vehicle", "building"]
+DEFAULT_SERVICE_KEY = "local-service-key"
+QUEUE, TABLE = "image-categorizer-sort", "image-categorizer"
+HTTP_TIMEOUT = 10
+log = logging.getLogger("local.stack")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float, process: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process exited with code {process.returncode} before listening")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"nothing listening on port {port} after {timeout} s")
+
+
+class InboxWatcher:
+    """Notices files dropped into the sandbox and notifies the app as Dropbox would."""
+
+    def __init__(self, dropbox, webhook_url: str, interval: float = 0.5, settle: float = 2.0):
+        self.dropbox, self.webhook_url, self.interval = dropbox, webhook_url, interval
+        # A file still being written is not new yet: Dropbox, too, syncs a file once it is complete.
+        self.settle = settle
+        self.notifications = 0
+
+    def _settled(self) -> bool:
+        now = time.time()
+        for path in self.dropbox.root.rglob("*"):
+            try:
+                if now - path.stat().st_mtime < self.settle:
+                    return False
+            except FileNotFoundError:
+                continue  # moved while we looked
+        return True
+
+    def run(self, stop: threading.Event) -> None:
+        from local.dropbox_emulator import signed_notification
+
+        while not stop.wait(self.interval):
+            if not self._settled() or not self.dropbox.scan():
+                continue
+            body, signature = signed_notification([self.dropbox.account_id], self.dropbox.app_secret)
+            try:
+                requests.post(self.webhook_url, data=body, timeout=HTTP_TIMEOUT, headers={
+                    "Content-Type": "application/json", "X-Dropbox-Signature": signature})
+                self.notifications += 1
+            except requests.RequestException as e:
+                log.warning("webhook not delivered (%s); the next change retries", e)
+
+
+class Stack:
+    def __init__(self, sandbox: Path, port: int, service_key: str):
+        self.sandbox, self.port, self.service_key = sandbox, port, service_key
+        self.stop_event = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._chalice: subprocess.Popen | None = None
+        self._moto = self.dropbox = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        moto_port = free_port()
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
+        self._moto.start()
+        (self.sandbox / "All").mkdir(parents=True, exist_ok=True)
+        dropbox_port = free_port()
+        # The SDK reads these once, at import: set them before anything imports dropbox.
+        os.environ.update({
+            "DROPBOX_API_HOST": f"127.0.0.1:{dropbox_port}", "DROPBOX_API_CONTENT_HOST": f"127.0.0.1:{dropbox_port}",
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}", "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "SERVICE_KEY": self.service_key,
+            "STATE_TABLE": TABLE, "SORT_QUEUE": QUEUE})
+        from local.dropbox_emulator import FakeDropbox
+
+        self.dropbox = FakeDropbox(self.sandbox, port=dropbox_port).start()
+        self.dropbox.scan()
+        os.environ.update({"DROPBOX_APP_KEY": self.dropbox.app_key, "DROPBOX_APP_SECRET": self.dropbox.app_secret,
+                           "DROPBOX_REFRESH_TOKEN": self.dropbox.refresh_token,
+                           "DROPBOX_CA_CERTS": self.dropbox.ca_path})
+
+        import boto3
+
+        from chalicelib.state_store import StateStore
+        from chalicelib.work_queue import WorkQueue
+
+        StateStore(TABLE).create_table()
+        queue_url = WorkQueue(QUEUE).create()
+
+        self._chalice = subprocess.Popen(
+            [str(Path(sys.executable).parent / "chalice"), "local", "--stage", "local", "--host", "127.0.0.1",
+             "--port", str(self.port), "--no-autoreload"], cwd=ROOT, env=os.environ.copy())
+        wait_for_port(self.port, 60, self._chalice)
+
+        import app
+        from local.event_source import SqsEventSource
+
+        worker = SqsEventSource(boto3.client("sqs"), queue_url, lambda event: app.classify(event, None))
+        watcher = InboxWatcher(self.dropbox, f"{self.url}/webhook")
+        for target, name in ((worker.run, "queue-worker"), (watcher.run, "inbox-watcher")):
+            thread = threading.Thread(target=target, args=(self.stop_event,), name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def configure_defaults(self, classes: list[str]) -> dict:
+        headers = {"Authorization": f"Bearer {self.service_key}"}
+        current = requests.get(f"{self.url}/configure", headers=headers, timeout=HTTP_TIMEOUT)
+        if current.status_code == 200:
+            return current.json()
+        response = requests.post(f"{self.url}/configure", json={"classes": classes}, headers=headers,
+                                 timeout=HTTP_TIMEOUT)
+        response.raise_for_status()
+        return response.json()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        if self._chalice is not None and self._chalice.poll() is None:
+            self._chalice.terminate()
+            try:
+                self._chalice.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._chalice.kill()
+                self._chalice.wait()
+        if self.dropbox is not None:
+            self.dropbox.stop()
+        if self._moto is not None:
+            self._moto.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sandbox", type=Path, default=ROOT / "sandbox", help="the local Dropbox folder")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)), help="API port")
+    parser.add_argument("--classes", nargs="+", default=DEFAULT_CLASSES,
+                        help="classes configured at first start (kept across restarts of the app only)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
+    for name in ("chalicelib", "local"):
+        logging.getLogger(name).setLevel(logging.INFO)
+
+    stack = Stack(args.sandbox.resolve(), args.port, os.environ.get("SERVICE_KEY", DEFAULT_SERVICE_KEY))
+    signal.signal(signal.SIGTERM, lambda *_: stack.stop_event.set())
+    try:
+        stack.start()
+        config = stack.configure_defaults(args.classes)
+        print(f"\nimage-categorizer is running at {stack.url} (SERVICE_KEY={stack.service_key})")
+        print(f"Drop photos into {stack.sandbox / 'All'}; they move to {stack.sandbox}/<Class>/.")
+        print("Classes: " + ", ".join(c["description"].split(":")[0] + f" -> {c['folder']}"
+                                      for c in config["covers"]))
+        print(f"Change them with: SERVICE_KEY={stack.service_key} python main.py --classes cat dog truck\n",
+              flush=True)
+        print(json.dumps({"ready": stack.url}), flush=True)
+        while not stack.stop_event.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.stop()
+        print("stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""Command line: sort a local folder with the bundled model, or drive the running service.
+
+    python main.py --classes cat dog truck --folder DIR [--dry-run] [--json] [--threshold X]
+    python main.py --classes cat dog truck --explain
+    CATEGORIZER_URL=http://host:8000 SERVICE_KEY=... python main.py --classes cat dog truck
+
+The logic lives in chalicelib (folder_sorter, service_client, progress); this file parses the
+arguments and decides what goes to stdout and what to stderr.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from chalicelib import class_config, folder_sorter
+from chalicelib.class_config import ConfigError, SortConfig
+from chalicelib.classifier import Classifier
+from chalicelib.progress import ProgressBar, Tally, print_summary
+from chalicelib.service_client import DEFAULT_URL, ServiceClient, ServiceError
+from chalicelib.vocabulary import Resolution
+
+EPILOG = f"""\
+Without --folder, the running service sorts Dropbox /All: its URL comes from CATEGORIZER_URL
+(default {DEFAULT_URL}) and its key from SERVICE_KEY.
+Exit status: 0 done; 1 the folder or service failed, or some photos could not be moved;
+2 invalid arguments or classes."""
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="main.py", description="Sort photos into one folder per class.", epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--classes", nargs="+", required=True, metavar="CLASS",
+                        help="the classes to sort into, e.g. cat dog truck")
+    parser.add_argument("--folder", type=Path, metavar="DIR",
+                        help="sort DIR/All (and its subfolders) locally into DIR/<Class>/ and DIR/Unsorted/")
+    parser.add_argument("--threshold", type=float, metavar="X",
+                        help="lowest score (0-1) that sorts a photo into a class; below it goes to Unsorted")
+    parser.add_argument("--dry-run", action="store_true", help="classify, but move nothing (--folder only)")
+    parser.add_argument("--json", action="store_true",
+                        help="one JSON object per photo on stdout (--folder only)")
+    parser.add_argument("--explain", action="store_true", help="print what each class covers and exit")
+    args = parser.parse_args(argv)
+    if args.folder is None and not args.explain and (args.dry_run or args.json):
+        parser.error("--dry-run and --json need --folder")
+    return args
+
+
+def configure(args: argparse.Namespace) -> tuple[Classifier, SortConfig, list[Resolution]]:
+    """The same validation as the service's POST /configure; raises ConfigError."""
+    classifier = Classifier.load()
+    config, resolutions = class_config.parse({"classes": args.classes, "threshold": args.threshold},
+                                             classifier.vocabulary.resolve)
+    return classifier, config, resolutions
+
+
+def explain(args: argparse.Namespace) -> int:
+    for resolution in configure(args)[2]:
+        print(resolution.describe())
+    return 0
+
+
+def record(result: folder_sorter.SortResult) -> dict:
+    line = {"file": result.file, "class": result.label, "score": result.score, "moved_to": result.moved_to}
+    if result.error:
+        line.update(error=result.error, detail=result.detail)
+    return line
+
+
+def sort_folder(args: argparse.Namespace) -> int:
+    classifier, config, _ = configure(args)
+    photos = folder_sorter.find_photos(args.folder)
+    tally = Tally.for_config(len(photos), config)
+    problems = []
+    stderr = Console(stderr=True)
+    with ProgressBar(stderr, "Checking" if args.dry_run else "Sorting", tally) as bar:
+        for result in folder_sorter.sort_photos(args.folder, photos, config, classifier, args.dry_run):
+            tally.add(result, config)
+            bar.update(tally)
+            if result.error:
+                problems.append(result)
+            if args.json:
+                print(json.dumps(record(result)), flush=True)
+    title = f"Dry run of {args.folder}: nothing moved" if args.dry_run else f"Sorted {args.folder}"
+    # With --json, stdout is for the JSON lines only.
+    print_summary(stderr if args.json else Console(), tally, title, problems)
+    return 1 if tally.failed else 0
+
+
+def sort_via_service(args: argparse.Namespace) -> int:
+    client = ServiceClient(os.environ.get("CATEGORIZER_URL") or DEFAULT_URL, os.environ.get("SERVICE_KEY"))
+    client.configure(args.classes, args.threshold)
+    job_id, total = client.start_sort()
+    tally = Tally(total)
+    with ProgressBar(Console(stderr=True), "Sorting", tally) as bar:
+        for job in client.follow(job_id):
+            tally = Tally.from_job(job)
+            bar.update(tally)
+    print_summary(Console(), tally, f"Sorted Dropbox /All (job {job_id})")
+    return 1 if tally.failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        if args.explain:
+            return explain(args)
+        return sort_folder(args) if args.folder is not None else sort_via_service(args)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except (ServiceError, folder_sorter.FolderError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

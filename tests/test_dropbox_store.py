@@ -1,0 +1,429 @@
+"""DropboxStore against the fake Dropbox: the real SDK, over HTTPS, with scripted failures."""
+import io
+import os
+import time
+
+import dropbox
+import pytest
+from dropbox.content_hash import DropboxContentHasher
+from PIL import Image
+
+from chalicelib import auth, dropbox_store
+from chalicelib.dropbox_store import (CursorReset, DropboxStore, StoreError, StoreNotFound,
+                                      TransientStoreError)
+from local.dropbox_emulator import content_hash, signed_notification
+
+
+def jpeg(width=800, height=600, color=(200, 30, 30)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(out, "JPEG")
+    return out.getvalue()
+
+
+def store_for(fake, **kwargs) -> DropboxStore:
+    args = dict(app_key=fake.app_key, app_secret=fake.app_secret, refresh_token=fake.refresh_token,
+                ca_certs=fake.ca_path, timeout=5.0, max_retries=3) | kwargs
+    store = DropboxStore(**args)
+    store.backoff_base = 0.01
+    return store
+
+
+def messages(error: BaseException) -> str:
+    """The error's message and every cause's, as a log would show them."""
+    seen = []
+    while error is not None and error not in seen:
+        seen.append(error)
+        error = error.__cause__ or error.__context__
+    return "\n".join(f"{type(e).__name__}: {e} {e.args!r}" for e in seen)
+
+
+# --- listing and changes -------------------------------------------------------------------------
+
+def test_list_folder_is_recursive_and_follows_pages(store, dropbox_fake):
+    expected = {f"/All/{d}/photo{i}.jpg" for d in ("a", "b/c", "d") for i in range(10)}
+    for path in expected:
+        dropbox_fake.put(path, path.encode())
+    dropbox_fake.put("/Cat/elsewhere.jpg", b"x")
+    dropbox_fake.page_size = 7
+
+    files, cursor = store.list_folder("/all")
+
+    assert {f.path_display for f in files} == expected
+    assert len(files) == 30
+    assert dropbox_fake.calls["files/list_folder/continue"] >= 4
+    assert all(f.id.startswith("id:") and f.path_lower == f.path_display.lower() for f in files)
+    assert store.list_changes(cursor) == ([], store.list_changes(cursor)[1])
+
+
+def test_list_folder_of_the_root(store, dropbox_fake):
+    dropbox_fake.put("/top.jpg", b"1")
+    dropbox_fake.put("/All/x.jpg", b"2")
+    assert {f.path_display for f in store.list_folder("/")[0]} == {"/top.jpg", "/All/x.jpg"}
+
+
+def test_list_folder_of_a_missing_folder(store, dropbox_fake):
+    with pytest.raises(StoreNotFound):
+        store.list_folder("/Nope")
+
+
+def test_list_changes_reports_only_new_and_changed_files(store, dropbox_fake):
+    dropbox_fake.put("/All/a.jpg", b"a")
+    dropbox_fake.put("/All/b.jpg", b"b")
+    dropbox_fake.put("/All/c.jpg", b"c")
+    _, cursor = store.list_folder("/All")
+
+    new_id = dropbox_fake.put("/All/new.jpg", b"new")
+    dropbox_fake.user_move("/All/a.jpg", "/All/sub/a2.jpg")
+    dropbox_fake.user_delete("/All/b.jpg")
+    dropbox_fake.put("/All/c.jpg", b"c, edited")
+    dropbox_fake.put("/Other/outside.jpg", b"not in the inbox")
+    dropbox_fake.put("/All/gone.jpg", b"added then deleted")
+    dropbox_fake.user_delete("/All/gone.jpg")
+
+    changed, cursor = store.list_changes(cursor)
+
+    assert {f.path_display: f.size for f in changed} == {
+        "/All/new.jpg": 3, "/All/sub/a2.jpg": 1, "/All/c.jpg": 9}
+    assert next(f.id for f in changed if f.name == "new.jpg") == new_id
+    assert store.list_changes(cursor)[0] == []
+
+
+def test_list_changes_follows_pages(store, dropbox_fake):
+    _, cursor = store.list_folder("/")
+    dropbox_fake.page_size = 3
+    for i in range(10):
+        dropbox_fake.put(f"/All/p{i}.jpg", b"x")
+    changed, _ = store.list_changes(cursor)
+    assert sorted(f.name for f in changed) == sorted(f"p{i}.jpg" for i in range(10))
+
+
+def test_files_put_on_disk_are_noticed_by_scan(store, dropbox_fake):
+    _, cursor = store.list_folder("/")
+    (dropbox_fake.root / "All").mkdir()
+    (dropbox_fake.root / "All" / "dropped.jpg").write_bytes(b"from disk")
+    assert dropbox_fake.scan() == ["/All/dropped.jpg"]
+    assert dropbox_fake.scan() == []
+    changed, _ = store.list_changes(cursor)
+    assert [(f.path_display, f.content_hash) for f in changed] == [
+        ("/All/dropped.jpg", content_hash(b"from disk"))]
+
+
+def test_a_cursor_from_before_a_reset_is_refused(store, dropbox_fake):
+    _, cursor = store.list_folder("/")
+    dropbox_fake.reset()
+    with pytest.raises(CursorReset):
+        store.list_changes(cursor)
+
+
+# --- single files --------------------------------------------------------------------------------
+
+def test_get_file_follows_moves_and_sees_deletes(store, dropbox_fake):
+    file_id = dropbox_fake.put("/All/a.jpg", b"a")
+    assert store.get_file(file_id).path_display == "/All/a.jpg"
+    dropbox_fake.user_move("/All/a.jpg", "/Cat/a.jpg")
+    info = store.get_file(file_id)
+    assert (info.id, info.path_display, info.path_lower) == (file_id, "/Cat/a.jpg", "/cat/a.jpg")
+    dropbox_fake.user_delete("/Cat/a.jpg")
+    assert store.get_file(file_id) is None
+
+
+def test_get_file_of_a_folder_is_none(store, dropbox_fake):
+    store.ensure_folder("/Cat")
+    folder_id = dropbox_fake._resolve("/cat").id
+    assert store.get_file(folder_id) is None
+
+
+def test_download_is_byte_identical(store, dropbox_fake):
+    data = os.urandom(5 * 1024 * 1024 + 123)  # more than one 4 MiB content-hash block
+    file_id = dropbox_fake.put("/All/big.jpg", data)
+    assert store.download(file_id, max_bytes=len(data)) == data
+    assert store.download("/all/BIG.jpg", max_bytes=len(data)) == data
+    hasher = DropboxContentHasher()
+    hasher.update(data)
+    assert store.get_file(file_id).content_hash == hasher.hexdigest()
+
+
+def test_download_over_the_limit_is_refused(store, dropbox_fake):
+    dropbox_fake.put("/All/big.jpg", b"x" * 1000)
+    with pytest.raises(StoreError, match="1000 bytes") as caught:
+        store.download("/All/big.jpg", max_bytes=999)
+    assert not isinstance(caught.value, (StoreNotFound, TransientStoreError))
+    assert dropbox_fake.calls["files/download"] == 1
+
+
+def test_download_of_a_missing_file(store, dropbox_fake):
+    with pytest.raises(StoreNotFound):
+        store.download("/All/nope.jpg", max_bytes=10)
+
+
+def test_thumbnail_is_a_small_jpeg(store, dropbox_fake):
+    # fitone_bestfit covers the 256 x 256 box: the shorter side is 256, the aspect ratio kept.
+    dropbox_fake.put("/All/wide.png", _png(1000, 500))
+    dropbox_fake.put("/All/tall.jpg", jpeg(300, 900))
+    dropbox_fake.put("/All/tiny.jpg", jpeg(100, 80))
+    sizes = {}
+    for name in ("wide.png", "tall.jpg", "tiny.jpg"):
+        thumb = Image.open(io.BytesIO(store.thumbnail(f"/All/{name}")))
+        assert thumb.format == "JPEG"
+        sizes[name] = thumb.size
+    assert sizes == {"wide.png": (512, 256), "tall.jpg": (256, 768), "tiny.jpg": (100, 80)}
+    small = Image.open(io.BytesIO(store.thumbnail("/All/wide.png", size="w64h64")))
+    assert small.size == (128, 64)
+
+
+def test_no_thumbnail_for_other_formats(store, dropbox_fake):
+    dropbox_fake.put("/All/notes.txt", b"hello")
+    dropbox_fake.put("/All/broken.jpg", b"not a jpeg")
+    for path in ("/All/notes.txt", "/All/broken.jpg"):
+        with pytest.raises(StoreError) as caught:
+            store.thumbnail(path)
+        assert not isinstance(caught.value, (StoreNotFound, TransientStoreError))
+
+
+def _png(width, height) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (0, 90, 200)).save(out, "PNG")
+    return out.getvalue()
+
+
+# --- writes --------------------------------------------------------------------------------------
+
+def test_move_renames_on_a_clash_and_overwrites_nothing(store, dropbox_fake):
+    photos = {f"/All/{i}/photo.jpg": jpeg(color=(i * 40, 0, 0)) for i in range(3)}
+    for path, data in photos.items():
+        dropbox_fake.put(path, data)
+    dropbox_fake.put("/Cat/PHOTO.jpg", b"already sorted")
+
+    moved = [store.move(path, "/cat/photo.jpg") for path in photos]
+
+    assert [m.path_display for m in moved] == ["/Cat/photo (1).jpg", "/Cat/photo (2).jpg",
+                                               "/Cat/photo (3).jpg"]
+    assert dropbox_fake.files("/Cat") == {
+        "/Cat/PHOTO.jpg": b"already sorted",
+        **{m.path_display: data for m, data in zip(moved, photos.values())}}
+
+
+def test_move_keeps_the_id(store, dropbox_fake):
+    file_id = dropbox_fake.put("/All/a.jpg", b"a")
+    moved = store.move("/All/a.jpg", "/Dog/a.jpg")
+    assert (moved.id, moved.path_display) == (file_id, "/Dog/a.jpg")
+    assert not dropbox_fake.exists("/All/a.jpg")
+
+
+def test_moving_a_missing_file(store, dropbox_fake):
+    with pytest.raises(StoreNotFound):
+        store.move("/All/nope.jpg", "/Cat/nope.jpg")
+
+
+def test_ensure_folder_twice(store, dropbox_fake):
+    store.ensure_folder("/Cat")
+    store.ensure_folder("/cat")
+    assert dropbox_fake.exists("/CAT")
+
+
+def test_ensure_folder_where_a_file_is(store, dropbox_fake):
+    dropbox_fake.put("/Cat", b"a file")
+    with pytest.raises(StoreError, match="conflict/file"):
+        store.ensure_folder("/Cat")
+
+
+# --- failures and retries ------------------------------------------------------------------------
+
+def test_rate_limit_then_success_honours_retry_after(store, dropbox_fake):
+    dropbox_fake.put("/All/a.jpg", b"a")
+    dropbox_fake.retry_after = 1
+    dropbox_fake.fail("files/download", "429")
+    start = time.monotonic()
+    assert store.download("/All/a.jpg", 10) == b"a"
+    assert time.monotonic() - start >= 1.0
+    assert dropbox_fake.calls["files/download"] == 2
+
+
+def test_a_long_retry_after_is_capped(store, dropbox_fake, monkeypatch):
+    monkeypatch.setattr(dropbox_store, "RETRY_AFTER_CAP", 0.2)
+    dropbox_fake.retry_after = 600
+    dropbox_fake.fail("users/get_current_account", "429")
+    start = time.monotonic()
+    assert store.account_id() == dropbox_fake.account_id
+    assert time.monotonic() - start < 5
+
+
+@pytest.mark.parametrize("kind", ["500", "503"])
+def test_server_errors_are_retried(store, dropbox_fake, kind):
+    dropbox_fake.fail("files/list_folder", kind, times=2)
+    assert store.list_folder("/") == ([], store.list_folder("/")[1])
+    assert dropbox_fake.calls["files/list_folder"] == 4  # 3 for the first call, 1 for the second
+
+
+def test_too_many_write_operations_is_retried(store, dropbox_fake):
+    dropbox_fake.put("/All/a.jpg", b"a")
+    dropbox_fake.fail("files/move_v2", "too_many_write_operations")
+    dropbox_fake.fail("files/create_folder_v2", "too_many_write_operations")
+    store.ensure_folder("/Cat")
+    assert store.move("/All/a.jpg", "/Cat/a.jpg").path_display == "/Cat/a.jpg"
+    assert dropbox_fake.calls["files/move_v2"] == 2
+    assert dropbox_fake.files() == {"/Cat/a.jpg": b"a"}
+
+
+def test_retries_are_bounded(store, dropbox_fake):
+    dropbox_fake.put("/All/a.jpg", b"a")
+    dropbox_fake.fail("files/get_metadata", "503", times=10)
+    with pytest.raises(TransientStoreError, match="4 attempts"):
+        store.get_file("/All/a.jpg")
+    assert dropbox_fake.calls["files/get_metadata"] == 4  # max_retries=3
+
+
+@pytest.mark.parametrize("kind", ["429", "too_many_write_operations"])
+def test_rate_limits_are_bounded(store, dropbox_fake, kind):
+    dropbox_fake.put("/All/a.jpg", b"a")
+    route = "files/move_v2" if kind == "too_many_write_operations" else "files/download"
+    dropbox_fake.fail(route, kind, times=10)
+    with pytest.raises(TransientStoreError):
+        store.move("/All/a.jpg", "/Cat/a.jpg") if route == "files/move_v2" else store.download("/All/a.jpg", 9)
+    assert dropbox_fake.calls[route] == 4
+
+
+def test_expired_token_is_refreshed_transparently(store, dropbox_fake):
+    assert store.account_id() == dropbox_fake.account_id
+    assert dropbox_fake.calls["oauth2/token"] == 1
+    dropbox_fake.fail("users/get_current_account", "expired_token")
+    assert store.account_id() == dropbox_fake.account_id
+    dropbox_fake.expire_tokens()
+    assert store.account_id() == dropbox_fake.account_id
+    assert dropbox_fake.calls["oauth2/token"] == 3
+
+
+def test_revoked_refresh_token_is_permanent(dropbox_fake):
+    store = store_for(dropbox_fake, refresh_token="revoked-refresh-token")
+    with pytest.raises(StoreError, match="credentials rejected") as caught:
+        store.account_id()
+    assert not isinstance(caught.value, TransientStoreError)
+    assert dropbox_fake.calls["oauth2/token"] == 1
+
+
+def test_connection_reset_mid_download_is_retried(store, dropbox_fake):
+    data = os.urandom(300_000)
+    dropbox_fake.put("/All/a.jpg", data)
+    dropbox_fake.fail("files/download", "reset")
+    assert store.download("/All/a.jpg", len(data)) == data
+    assert dropbox_fake.calls["files/download"] == 2
+
+
+def test_connection_resets_every_time(store, dropbox_fake):
+    dropbox_fake.put("/All/a.jpg", b"x" * 10_000)
+    dropbox_fake.fail("files/download", "reset", times=10)
+    with pytest.raises(TransientStoreError):
+        store.download("/All/a.jpg", 10_000)
+    assert dropbox_fake.calls["files/download"] == 4
+
+
+def test_slow_response_past_the_timeout(dropbox_fake):
+    store = store_for(dropbox_fake, timeout=0.5, max_retries=1)
+    store.account_id()  # token first, so only the slow route is timed
+    dropbox_fake.slow_seconds = 1.5
+    dropbox_fake.fail("files/get_metadata", "slow", times=2)
+    start = time.monotonic()
+    with pytest.raises(TransientStoreError, match="2 attempts"):
+        store.get_file("/All/a.jpg")
+    assert time.monotonic() - start < 1.4
+    assert dropbox_fake.calls["files/get_metadata"] == 2
+
+
+def test_slow_once_then_fine(dropbox_fake):
+    store = store_for(dropbox_fake, timeout=0.5, max_retries=1)
+    dropbox_fake.put("/All/a.jpg", b"a")
+    dropbox_fake.slow_seconds = 1.5
+    dropbox_fake.fail("files/get_metadata", "slow")
+    assert store.get_file("/All/a.jpg").path_display == "/All/a.jpg"
+
+
+def test_an_untrusted_certificate_is_permanent(dropbox_fake):
+    store = store_for(dropbox_fake, ca_certs=None)  # the machine's CAs do not know the fake's
+    with pytest.raises(StoreError, match="not trusted") as caught:
+        store.account_id()
+    assert not isinstance(caught.value, TransientStoreError)
+
+
+# --- configuration and secrets -------------------------------------------------------------------
+
+ENV = {"DROPBOX_APP_KEY": "k", "DROPBOX_APP_SECRET": "s", "DROPBOX_REFRESH_TOKEN": "r"}
+
+
+@pytest.mark.parametrize("missing", sorted(ENV))
+def test_from_env_names_a_missing_variable(missing):
+    env = {k: v for k, v in ENV.items() if k != missing}
+    with pytest.raises(StoreError, match=missing):
+        DropboxStore.from_env(env)
+    with pytest.raises(StoreError, match=missing):
+        DropboxStore.from_env({**env, missing: "  "})
+
+
+def test_from_env_reads_the_fake(dropbox_fake):
+    store = DropboxStore.from_env({
+        "DROPBOX_APP_KEY": dropbox_fake.app_key, "DROPBOX_APP_SECRET": dropbox_fake.app_secret,
+        "DROPBOX_REFRESH_TOKEN": dropbox_fake.refresh_token, "DROPBOX_CA_CERTS": dropbox_fake.ca_path,
+        "DROPBOX_TIMEOUT": "4"})
+    assert store.account_id() == dropbox_fake.account_id
+    with pytest.raises(StoreError, match="DROPBOX_TIMEOUT"):
+        DropboxStore.from_env({**ENV, "DROPBOX_TIMEOUT": "soon"})
+
+
+def test_no_error_message_holds_a_secret(dropbox_fake):
+    failures = []
+
+    def collect(fn):
+        with pytest.raises(StoreError) as caught:
+            fn()
+        failures.append(caught.value)
+
+    wrong_secret = store_for(dropbox_fake, app_secret="wrong-app-secret-XYZ")
+    collect(wrong_secret.account_id)
+    revoked = store_for(dropbox_fake, refresh_token="revoked-refresh-ABC")
+    collect(revoked.account_id)
+    good = store_for(dropbox_fake, max_retries=1)
+    collect(lambda: good.move("/All/nope.jpg", "/Cat/nope.jpg"))
+    collect(lambda: good.download("/All/nope.jpg", 1))
+    dropbox_fake.fail("files/get_metadata", "503", times=5)
+    collect(lambda: good.get_file("/x.jpg"))
+    dropbox_fake.fail("files/download", "reset", times=5)
+    dropbox_fake.put("/a.jpg", b"x" * 1000)
+    collect(lambda: good.download("/a.jpg", 1000))
+
+    secrets = ["wrong-app-secret-XYZ", "revoked-refresh-ABC", dropbox_fake.app_secret,
+               dropbox_fake.refresh_token]
+    for failure in failures:
+        text = messages(failure)
+        assert not [s for s in secrets if s in text], text
+
+
+# --- the fake itself -----------------------------------------------------------------------------
+
+def test_the_sdk_can_upload_and_batch_move(dropbox_fake):
+    dbx = dropbox.Dropbox(oauth2_refresh_token=dropbox_fake.refresh_token, app_key=dropbox_fake.app_key,
+                          app_secret=dropbox_fake.app_secret,
+                          session=_trusting_session(dropbox_fake.ca_path))
+    md = dbx.files_upload(b"uploaded", "/All/up.jpg")  # the SDK sends a content_hash; we check it
+    assert md.content_hash == content_hash(b"uploaded")
+    dbx.files_upload(b"second", "/All/up2.jpg")
+    dropbox_fake.put("/Cat/up.jpg", b"in the way")
+    launch = dbx.files_move_batch_v2([dropbox.files.RelocationPath("/All/up.jpg", "/Cat/up.jpg"),
+                                      dropbox.files.RelocationPath("/All/nope.jpg", "/Cat/x.jpg")],
+                                     autorename=True)
+    status = dbx.files_move_batch_check_v2(launch.get_async_job_id())
+    success, failure = status.get_complete().entries
+    assert success.get_success().path_display == "/Cat/up (1).jpg"
+    assert failure.is_failure()
+    assert dropbox_fake.files() == {"/All/up2.jpg": b"second", "/Cat/up.jpg": b"in the way",
+                                    "/Cat/up (1).jpg": b"uploaded"}
+
+
+def _trusting_session(ca_path):
+    session = dropbox.create_session(ca_certs=ca_path)
+    session.trust_env = False
+    return session
+
+
+def test_signed_notification_verifies():
+    body, signature = signed_notification(["dbid:x"], "app-secret")
+    assert auth.signature_ok(body, signature, "app-secret")
+    assert not auth.signature_ok(body, signature, "other-secret")

@@ -1,0 +1,226 @@
+"""main.py as a user runs it: a subprocess sorting a folder of real photos, and its error paths."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from chalicelib.class_config import SortConfig
+from tests import sample_photos
+
+MAIN = Path(__file__).resolve().parent.parent / "main.py"
+CLASSES = sample_photos.SCENARIO_CLASSES
+# The same cat at another quality: same name, different bytes, so the clash is visible.
+CLASH = sample_photos.jpeg("chelsea", quality=60)
+OLDER_CAT = sample_photos.jpeg("chelsea", quality=30)
+TRUNCATED = sample_photos.jpeg("coffee")[:3000]
+
+
+def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(MAIN), *args], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, **(env or {})})
+
+
+def expected_folder(name: str) -> str:
+    return SortConfig(tuple(CLASSES)).folder_for(sample_photos.SCENARIO_EXPECTED[name]).lstrip("/")
+
+
+def tree(root: Path) -> dict[str, bytes | None]:
+    """Every entry under root: file bytes, or None for a folder or symlink."""
+    return {p.relative_to(root).as_posix(): (p.read_bytes() if p.is_file() and not p.is_symlink() else None)
+            for p in sorted(root.rglob("*"))}
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    inbox = tmp_path / "All"
+    (inbox / "trip").mkdir(parents=True)
+    for name in sample_photos.SCENARIO_EXPECTED:
+        (inbox / f"{name}.jpg").write_bytes(sample_photos.jpeg(name))
+    (inbox / "trip" / "chelsea.jpg").write_bytes(CLASH)
+    (tmp_path / "Cat").mkdir()
+    (tmp_path / "Cat" / "chelsea.jpg").write_bytes(OLDER_CAT)
+    (inbox / "notes.txt").write_text("not a photo")
+    (inbox / "broken.jpg").write_bytes(TRUNCATED)
+    return tmp_path
+
+
+def test_every_photo_ends_where_a_person_would_put_it(folder):
+    result = run("--classes", *CLASSES, "--folder", str(folder))
+    assert result.returncode == 0, result.stderr
+    for name in sample_photos.SCENARIO_EXPECTED:
+        if name == "chelsea":
+            continue
+        assert (folder / expected_folder(name) / f"{name}.jpg").read_bytes() == sample_photos.jpeg(name)
+    # Nothing overwritten: the older cat keeps its name, the two new ones are autorenamed.
+    cats = {p.name: p.read_bytes() for p in (folder / "Cat").iterdir()}
+    assert cats == {"chelsea.jpg": OLDER_CAT, "chelsea (1).jpg": sample_photos.jpeg("chelsea"),
+                    "chelsea (2).jpg": CLASH}
+    left = {k: v for k, v in tree(folder / "All").items() if v is not None}
+    assert left == {"notes.txt": b"not a photo", "broken.jpg": TRUNCATED}
+    assert "All/broken.jpg" in result.stdout and "corrupt" in result.stdout
+
+
+def test_json_lines_match_where_the_files_went(folder):
+    originals = {f"All/{n}.jpg": sample_photos.jpeg(n) for n in sample_photos.SCENARIO_EXPECTED}
+    originals["All/trip/chelsea.jpg"] = CLASH
+    result = run("--classes", *CLASSES, "--folder", str(folder), "--json")
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert all({"file", "class", "score", "moved_to"} <= set(r) for r in records)
+    by_file = {r["file"]: r for r in records}
+    assert set(by_file) == set(originals) | {"All/broken.jpg"}
+    assert by_file["All/broken.jpg"]["moved_to"] is None and by_file["All/broken.jpg"]["error"] == "corrupt"
+    for file, data in originals.items():
+        record = by_file[file]
+        assert (folder / record["moved_to"]).read_bytes() == data
+        assert not (folder / file).exists()
+        assert isinstance(record["score"], float)
+        name = Path(file).stem
+        assert record["class"] == sample_photos.SCENARIO_EXPECTED[name]
+        assert record["moved_to"].split("/")[0] == expected_folder(name)
+
+
+def test_dry_run_moves_nothing_and_reports_the_same_classes(folder):
+    before = tree(folder)
+    result = run("--classes", *CLASSES, "--folder", str(folder), "--json", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert tree(folder) == before
+    records = {r["file"]: r for r in map(json.loads, result.stdout.splitlines())}
+    for name, label in sample_photos.SCENARIO_EXPECTED.items():
+        assert records[f"All/{name}.jpg"]["class"] == label
+        assert records[f"All/{name}.jpg"]["moved_to"] is None
+
+
+def test_symlinks_are_neither_read_nor_followed_out_of_the_folder(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.jpg").write_bytes(sample_photos.jpeg("coffee"))
+    root = tmp_path / "root"
+    (root / "All").mkdir(parents=True)
+    (root / "All" / "chelsea.jpg").write_bytes(sample_photos.jpeg("chelsea"))
+    (root / "All" / "link.jpg").symlink_to(outside / "secret.jpg")
+    (root / "All" / "linked_dir").symlink_to(outside)
+    (root / "Cat").symlink_to(outside)  # a class folder that leads out of root
+    result = run("--classes", *CLASSES, "--folder", str(root), "--json")
+    assert result.returncode == 1  # the cat could not be moved
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(r["file"], r["moved_to"], r["error"]) for r in records] == \
+        [("All/chelsea.jpg", None, "move_failed")]
+    assert sorted(p.name for p in outside.iterdir()) == ["secret.jpg"]
+    assert (root / "All" / "chelsea.jpg").read_bytes() == sample_photos.jpeg("chelsea")
+
+
+def test_explain_says_what_each_class_covers():
+    result = run("--classes", "cat", "dog", "--explain")
+    assert result.returncode == 0, result.stderr
+    assert "cat:" in result.stdout and "dog:" in result.stdout
+
+
+def one_line_error(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]
+
+
+def test_unknown_class_is_one_line_naming_it(folder):
+    before = tree(folder)
+    result = run("--classes", "cat", "dgo", "--folder", str(folder))
+    assert result.returncode == 2
+    assert "'dgo'" in one_line_error(result)
+    assert tree(folder) == before
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_unreachable_service_is_one_line():
+    url = f"http://127.0.0.1:{closed_port()}"
+    line = one_line_error(run("--classes", "cat", env={"CATEGORIZER_URL": url}))
+    assert url in line
+
+
+class StubService(BaseHTTPRequestHandler):
+    """Answers like the service: Chalice's error shape for a bad class, a job finished on the 2nd poll."""
+
+    polls = 0
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or "{}")
+        if self.headers.get("Authorization") != "Bearer k":
+            self.answer(401, {"Code": "UnauthorizedError", "Message": "bad key"})
+        elif self.path == "/configure" and "dgo" in body["classes"]:
+            self.answer(400, {"Code": "BadRequestError", "Message": "unknown class 'dgo'; close words: dog"})
+        elif self.path == "/configure":
+            self.answer(200, body)
+        else:
+            self.answer(202, {"job_id": "j1", "total": 3})
+
+    def do_GET(self):
+        StubService.polls += 1
+        finished = StubService.polls >= 2
+        self.answer(200, {"job_id": "j1", "total": 3, "done": 3 if finished else 1,
+                          "percent": 100 if finished else 33, "sorted": {"Cat": 2 if finished else 1},
+                          "unsorted": 1 if finished else 0, "skipped": 0, "failed": 0, "finished": finished})
+
+    def answer(self, status: int, body: dict) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def stub_url():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), StubService)
+    StubService.polls = 0
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_service_mode_polls_until_finished(stub_url):
+    result = run("--classes", "cat", env={"CATEGORIZER_URL": stub_url, "SERVICE_KEY": "k"})
+    assert result.returncode == 0, result.stderr
+    assert "Cat" in result.stdout and "3 of 3" in result.stdout
+    assert StubService.polls == 2
+
+
+def test_service_refusals_are_one_line(stub_url):
+    refused = run("--classes", "dgo", env={"CATEGORIZER_URL": stub_url, "SERVICE_KEY": "k"})
+    assert refused.returncode == 2
+    assert "'dgo'" in one_line_error(refused)
+    unauthorised = run("--classes", "cat", env={"CATEGORIZER_URL": stub_url, "SERVICE_KEY": "wrong"})
+    assert unauthorised.returncode == 1
+    assert "401" in one_line_error(unauthorised) and "bad key" in unauthorised.stderr
+
+
+def test_a_file_over_the_size_limit_is_left_in_all(tmp_path, monkeypatch):
+    from chalicelib import folder_sorter, images
+    from chalicelib.classifier import Classifier
+
+    (tmp_path / "All").mkdir()
+    (tmp_path / "All" / "big.jpg").write_bytes(sample_photos.jpeg("chelsea"))
+    monkeypatch.setattr(images, "MAX_BYTES", 1000)
+    photos = folder_sorter.find_photos(tmp_path)
+    [result] = folder_sorter.sort_photos(tmp_path, photos, SortConfig(("cat",)), Classifier.load())
+    assert (result.file, result.moved_to, result.error) == ("All/big.jpg", None, "too_large")
+    assert (tmp_path / "All" / "big.jpg").exists()

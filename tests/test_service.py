@@ -1,0 +1,216 @@
+"""The service end to end: signed webhook -> SQS (moto) -> classify handler -> moves in the fake Dropbox.
+
+Every request goes through Chalice's test client, the real dropbox SDK over HTTPS and boto3 on moto.
+"""
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+
+from local.event_source import SqsEventSource
+from local.dropbox_emulator import signed_notification
+from tests.sample_photos import CLEAR_CUT, SCENARIO_CLASSES, SCENARIO_EXPECTED, jpeg, variants
+
+KEY = "test-service-key"
+AUTH = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+
+
+@pytest.fixture
+def service(aws, dropbox_fake, monkeypatch):
+    from chalice.test import Client
+
+    import app
+    from chalicelib import services
+    from chalicelib.state_store import StateStore
+    from chalicelib.work_queue import WorkQueue
+
+    env = {"SERVICE_KEY": KEY, "DROPBOX_APP_KEY": dropbox_fake.app_key,
+           "DROPBOX_APP_SECRET": dropbox_fake.app_secret, "DROPBOX_REFRESH_TOKEN": dropbox_fake.refresh_token,
+           "DROPBOX_CA_CERTS": dropbox_fake.ca_path, "STATE_TABLE": "image-categorizer",
+           "SORT_QUEUE": "image-categorizer-sort", "MAX_RECEIVES": "3"}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    StateStore("image-categorizer").create_table()
+    queue_url = WorkQueue("image-categorizer-sort").create(max_receives=3)
+    services.reset()
+    with Client(app.app) as client:
+        source = SqsEventSource(boto3.client("sqs"), queue_url,
+                                lambda event: client.lambda_.invoke("classify", event))
+        yield Service(client, dropbox_fake, source)
+    services.reset()
+
+
+class Service:
+    def __init__(self, client, dropbox, source):
+        self.client, self.dropbox, self.source = client, dropbox, source
+
+    def post(self, path: str, body: object, headers: dict | None = None):
+        return self.client.http.post(path, headers=AUTH if headers is None else headers, body=json.dumps(body))
+
+    def get(self, path: str, headers: dict | None = None):
+        return self.client.http.get(path, headers=AUTH if headers is None else headers)
+
+    def notify(self) -> dict:
+        body, signature = signed_notification([self.dropbox.account_id], self.dropbox.app_secret)
+        response = self.client.http.post("/webhook", body=body, headers={
+            "Content-Type": "application/json", "X-Dropbox-Signature": signature})
+        assert response.status_code == 200, response.body
+        return json.loads(response.body)
+
+    def configure(self, classes: list[str], **extra) -> dict:
+        response = self.post("/configure", {"classes": classes, **extra})
+        assert response.status_code == 200, response.body
+        return json.loads(response.body)
+
+
+def test_webhook_challenge_is_echoed_as_plain_text(service):
+    response = service.client.http.get("/webhook?challenge=abc123")
+    assert response.status_code == 200
+    assert response.body == b"abc123"
+    assert response.headers["Content-Type"] == "text/plain"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_configure_reports_what_each_class_covers(service):
+    body = service.configure(["Dogs", "cat"])
+    dog = body["covers"][0]
+    assert dog["folder"] == "/Dogs" and dog["imagenet_classes"] == 118
+    assert dog["description"].startswith("Dogs: 118 ImageNet classes:")
+    assert json.loads(service.get("/configure").body)["classes"] == ["Dogs", "cat"]
+
+
+def test_unknown_class_is_refused_naming_it(service):
+    response = service.post("/configure", {"classes": ["cat", "dgo"]})
+    assert response.status_code == 400
+    assert "dgo" in json.loads(response.body)["Message"]
+
+
+def test_photos_dropped_in_the_inbox_end_up_sorted_byte_for_byte(service):
+    service.configure(SCENARIO_CLASSES)
+    dropped = {}
+    for name in CLEAR_CUT:
+        for i, data in enumerate(variants(name)):
+            ext = {b"\xff\xd8": "jpg", b"\x89P": "png", b"RI": "webp"}[data[:2]]
+            dropped[f"/All/{name}-{i}.{ext}"] = (data, SCENARIO_EXPECTED[name])
+    # The same name twice (a second camera roll in a subfolder): both kept, one autorenamed.
+    dropped["/All/trip/chelsea-0.jpg"] = (jpeg("chelsea", quality=80), "cat")
+    for path, (data, _) in dropped.items():
+        service.dropbox.put(path, data)
+    service.dropbox.put("/All/notes.txt", b"not a photo")
+
+    assert service.notify() == {"queued": len(dropped), "skipped": 1}
+    service.source.drain(timeout=120)
+
+    final = service.dropbox.files("/")
+    assert list(service.dropbox.files("/All")) == ["/All/notes.txt"]
+    placed = {}
+    for path, data in final.items():
+        placed.setdefault(data, []).append(path)
+    for path, (data, label) in dropped.items():
+        [where] = placed[data]  # exactly one copy, byte-identical
+        folder = "/Unsorted" if label is None else "/" + label.capitalize()
+        assert where.startswith(folder + "/"), (path, where)
+    cats = sorted(p for p in final if p.startswith("/Cat/chelsea-0"))
+    assert cats == ["/Cat/chelsea-0 (1).jpg", "/Cat/chelsea-0.jpg"]
+
+    status = json.loads(service.get("/status").body)
+    assert status["finished"] == len(dropped) + 1
+    assert status["skipped"] == 1 and status["failed"] == 0
+    assert status["recent_problems"][0]["path"] == "/All/notes.txt"
+    assert status["queue"] == {"waiting": 0, "in_flight": 0, "dead_letter": 0}
+
+
+def test_sort_queues_what_is_already_there_as_a_job(service):
+    service.configure(["cat", "food"])
+    service.dropbox.put("/All/chelsea.jpg", jpeg("chelsea"))
+    service.dropbox.put("/All/coffee.jpg", jpeg("coffee"))
+    service.dropbox.put("/All/rocket.jpg", jpeg("rocket"))
+    response = service.post("/sort", {})
+    assert response.status_code == 202
+    job = json.loads(response.body)
+    assert job["total"] == 3
+    service.source.drain(timeout=60)
+    progress = json.loads(service.get(f"/jobs/{job['job_id']}").body)
+    assert progress["finished"] and progress["done"] == 3 and progress["percent"] == 100.0
+    assert progress["sorted"] == {"Cat": 1, "Food": 1} and progress["unsorted"] == 1
+    assert sorted(service.dropbox.files("/")) == ["/Cat/chelsea.jpg", "/Food/coffee.jpg", "/Unsorted/rocket.jpg"]
+    # The webhook continues from the job's cursor: nothing queued twice.
+    assert service.notify() == {"queued": 0, "skipped": 0}
+
+
+def test_a_message_handled_twice_moves_the_file_once(service):
+    service.configure(["cat"])
+    service.dropbox.put("/All/chelsea.jpg", jpeg("chelsea"))
+    service.notify()
+    [message] = service.source._sqs.receive_message(QueueUrl=service.source.queue_url)["Messages"]
+    event = service.source._event([message])
+    service.client.lambda_.invoke("classify", event)
+    service.client.lambda_.invoke("classify", event)  # SQS delivered it again
+    assert service.dropbox.files("/") == {"/Cat/chelsea.jpg": jpeg("chelsea")}
+    status = json.loads(service.get("/status").body)
+    assert status["sorted"] == {"Cat": 1} and status["finished"] == 1
+
+
+def test_bad_files_stay_in_the_inbox_with_the_reason(service):
+    service.configure(["cat"])
+    service.dropbox.put("/All/empty.jpg", b"")
+    service.dropbox.put("/All/truncated.jpg", jpeg("chelsea")[:2000])
+    service.dropbox.put("/All/fake.png", b"%PDF-1.4 not an image")
+    service.notify()
+    service.source.drain(timeout=60)
+    assert sorted(service.dropbox.files("/")) == ["/All/empty.jpg", "/All/fake.png", "/All/truncated.jpg"]
+    status = json.loads(service.get("/status").body)
+    assert status["skipped"] == 3
+    reasons = {e["path"]: e["reason"].split(":")[0] for e in status["recent_problems"]}
+    assert reasons == {"/All/empty.jpg": "empty", "/All/truncated.jpg": "corrupt", "/All/fake.png": "not_an_image"}
+
+
+@pytest.mark.parametrize("signature", [None, "0" * 64, "other-body"])
+def test_webhook_without_a_valid_signature_queues_nothing(service, signature):
+    service.configure(["cat"])
+    service.dropbox.put("/All/chelsea.jpg", jpeg("chelsea"))
+    body, good = signed_notification([service.dropbox.account_id], service.dropbox.app_secret)
+    headers = {"Content-Type": "application/json"}
+    if signature == "other-body":
+        headers["X-Dropbox-Signature"] = signed_notification(["dbid:other"], service.dropbox.app_secret)[1]
+    elif signature:
+        headers["X-Dropbox-Signature"] = signature
+    response = service.client.http.post("/webhook", body=body, headers=headers)
+    assert response.status_code == 403
+    assert json.loads(service.get("/status").body)["queued"] == 0
+
+
+@pytest.mark.parametrize("route", [("POST", "/configure"), ("GET", "/configure"), ("POST", "/sort"),
+                                   ("GET", "/status"), ("GET", "/jobs/x")])
+@pytest.mark.parametrize("authorization", [None, "Bearer wrong", f"Basic {KEY}", KEY])
+def test_api_routes_need_the_service_key(service, route, authorization):
+    headers = {"Content-Type": "application/json"}
+    if authorization:
+        headers["Authorization"] = authorization
+    method, path = route
+    response = service.client.http.request(method, path, headers=headers, body=b'{"classes": ["cat"]}')
+    assert response.status_code == 401
+    assert KEY not in response.body.decode()
+
+
+@pytest.mark.parametrize("body, named", [
+    ({}, "classes"), ({"classes": []}, "classes"), ({"classes": "cat"}, "classes"),
+    ({"classes": ["cat", "Cat"]}, "twice"), ({"classes": [""]}, "empty"), ({"classes": ["a/b"]}, "slash"),
+    ({"classes": ["a\\b"]}, "slash"), ({"classes": [".."]}, ".."), ({"classes": ["ca\tt"]}, "control"),
+    ({"classes": ["x" * 65]}, "64"), ({"classes": ["cat"] + [f"c{i}" for i in range(50)]}, "50"),
+    ({"classes": ["cat"], "threshold": 2}, "threshold"), ({"classes": ["cat"], "colour": 1}, "colour"),
+    ({"classes": ["cat\u2215dog"]}, "slash"), ({"classes": ["cat"], "unsorted_folder": "All"}, "collides"),
+    ([1, 2], "JSON object"),
+])
+def test_every_invalid_configuration_is_a_400_naming_the_problem(service, body, named):
+    response = service.post("/configure", body)
+    assert response.status_code == 400, response.body
+    assert named in json.loads(response.body)["Message"]
+
+
+def test_configure_with_a_body_that_is_not_json(service):
+    response = service.client.http.post("/configure", headers=AUTH, body=b"{classes")
+    assert response.status_code == 400
+    assert "JSON" in json.loads(response.body)["Message"]

@@ -1,0 +1,55 @@
+"""The DynamoDB state through moto: conditional writes are what keep changes from being lost or doubled."""
+from __future__ import annotations
+
+from chalicelib.class_config import SortConfig
+from chalicelib.messages import SortRequest
+from chalicelib.state_store import Outcome
+
+
+def test_config_round_trip(state):
+    assert state.get_config() is None
+    state.put_config(SortConfig(("cat", "sports car"), 0.4, "Misc"))
+    assert state.get_config() == SortConfig(("cat", "sports car"), 0.4, "Misc")
+    state.put_config(SortConfig(("dog",)))
+    assert state.get_config() == SortConfig(("dog",), None, "Unsorted")
+
+
+def test_cursor_write_is_conditional_on_the_version_read(state):
+    assert state.get_cursor("dbid:a") == (None, 0)
+    assert state.put_cursor("dbid:a", "c1", 0)
+    cursor, version = state.get_cursor("dbid:a")
+    assert (cursor, version) == ("c1", 1)
+    assert not state.put_cursor("dbid:a", "stale", 0)  # someone read version 0 before c1 was stored
+    assert state.put_cursor("dbid:a", "c2", 1)
+    assert state.get_cursor("dbid:a") == ("c2", 2)
+
+
+def test_lease_is_exclusive_and_a_waiting_notification_is_remembered(state):
+    holder = state.acquire_lease("dbid:a", 60)
+    assert holder
+    assert state.acquire_lease("dbid:a", 60) is None  # leaves the pending mark
+    assert state.release_lease("dbid:a", holder) is False  # pending: the holder must sync again
+    assert state.release_lease("dbid:a", holder) is True
+    assert state.acquire_lease("dbid:a", 60)
+
+
+def test_expired_lease_passes_on(state):
+    assert state.acquire_lease("dbid:a", -1)
+    assert state.acquire_lease("dbid:a", 60)
+
+
+def test_an_outcome_is_counted_once_however_often_it_is_recorded(state):
+    job = state.create_job(total=3)
+    cat = SortRequest("id:1", "/All/a.jpg", "r1", job)
+    assert state.record(Outcome(cat, "sorted", to_path="/Cat/a.jpg", label="cat", score=0.9))
+    assert not state.record(Outcome(cat, "sorted", to_path="/Cat/a.jpg", label="cat", score=0.9))
+    state.record(Outcome(SortRequest("id:2", "/All/b.jpg", "r1", job), "unsorted", to_path="/Unsorted/b.jpg"))
+    state.record(Outcome(SortRequest("id:3", "/All/c.jpg", "r1", job), "skipped", reason="corrupt: bad"))
+    total, counts = state.job(job)
+    assert total == 3 and counts.finished == 3
+    assert counts.to_dict() == {"sorted": {"Cat": 1}, "unsorted": 1, "skipped": 1, "failed": 0, "gone": 0}
+    assert state.totals()[1].to_dict() == counts.to_dict()
+    [event] = state.recent_events()
+    assert (event["kind"], event["path"], event["reason"]) == ("skipped", "/All/c.jpg", "corrupt: bad")
+    [record] = state.outcomes("id:1")
+    assert (record["from"], record["to"], record["label"]) == ("/All/a.jpg", "/Cat/a.jpg", "cat")
