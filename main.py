@@ -21,12 +21,13 @@ from chalicelib import class_config, folder_sorter
 from chalicelib.class_config import ConfigError, SortConfig
 from chalicelib.classifier import Classifier
 from chalicelib.progress import ProgressBar, Tally, print_summary
-from chalicelib.service_client import DEFAULT_URL, ServiceClient, ServiceError
+from chalicelib.service_client import DEFAULT_URL, LOCAL_STACK_KEY, ServiceClient, ServiceError
 from chalicelib.vocabulary import Resolution
 
 EPILOG = f"""\
 Without --folder, the running service sorts Dropbox /All: its URL comes from CATEGORIZER_URL
-(default {DEFAULT_URL}) and its key from SERVICE_KEY.
+(default {DEFAULT_URL}, the local stack of `make run`) and its key from SERVICE_KEY
+(default: the local stack's key, for the default URL only).
 Exit status: 0 done; 1 the folder or service failed, or some photos could not be moved;
 2 invalid arguments or classes."""
 
@@ -93,7 +94,9 @@ def sort_folder(args: argparse.Namespace) -> int:
 
 
 def sort_via_service(args: argparse.Namespace) -> int:
-    client = ServiceClient(os.environ.get("CATEGORIZER_URL") or DEFAULT_URL, os.environ.get("SERVICE_KEY"))
+    url = os.environ.get("CATEGORIZER_URL") or DEFAULT_URL
+    key = os.environ.get("SERVICE_KEY") or (LOCAL_STACK_KEY if url == DEFAULT_URL else None)
+    client = ServiceClient(url, key)
     client.configure(args.classes, args.threshold)
     job_id, total = client.start_sort()
     tally = Tally(total)

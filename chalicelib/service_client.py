@@ -14,6 +14,8 @@ import requests
 from .class_config import ConfigError
 
 DEFAULT_URL = "http://127.0.0.1:8000"
+# The key `make run` gives the local stack unless SERVICE_KEY says otherwise; only ever local.
+LOCAL_STACK_KEY = "local-service-key"
 # (connect, read) seconds: a sort is started asynchronously, so no call should take long.
 TIMEOUT = (5.0, 30.0)
 POLL_INTERVAL = 0.5

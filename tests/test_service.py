@@ -6,64 +6,11 @@ from __future__ import annotations
 
 import json
 
-import boto3
 import pytest
 
-from local.event_source import SqsEventSource
 from local.dropbox_emulator import signed_notification
+from tests.conftest import AUTH, KEY
 from tests.sample_photos import CLEAR_CUT, SCENARIO_CLASSES, SCENARIO_EXPECTED, jpeg, variants
-
-KEY = "test-service-key"
-AUTH = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
-
-
-@pytest.fixture
-def service(aws, dropbox_fake, monkeypatch):
-    from chalice.test import Client
-
-    import app
-    from chalicelib import services
-    from chalicelib.state_store import StateStore
-    from chalicelib.work_queue import WorkQueue
-
-    env = {"SERVICE_KEY": KEY, "DROPBOX_APP_KEY": dropbox_fake.app_key,
-           "DROPBOX_APP_SECRET": dropbox_fake.app_secret, "DROPBOX_REFRESH_TOKEN": dropbox_fake.refresh_token,
-           "DROPBOX_CA_CERTS": dropbox_fake.ca_path, "STATE_TABLE": "image-categorizer",
-           "SORT_QUEUE": "image-categorizer-sort", "MAX_RECEIVES": "3"}
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    StateStore("image-categorizer").create_table()
-    queue_url = WorkQueue("image-categorizer-sort").create(max_receives=3)
-    services.reset()
-    with Client(app.app) as client:
-        source = SqsEventSource(boto3.client("sqs"), queue_url,
-                                lambda event: client.lambda_.invoke("classify", event))
-        yield Service(client, dropbox_fake, source)
-    services.reset()
-
-
-class Service:
-    def __init__(self, client, dropbox, source):
-        self.client, self.dropbox, self.source = client, dropbox, source
-
-    def post(self, path: str, body: object, headers: dict | None = None):
-        return self.client.http.post(path, headers=AUTH if headers is None else headers, body=json.dumps(body))
-
-    def get(self, path: str, headers: dict | None = None):
-        return self.client.http.get(path, headers=AUTH if headers is None else headers)
-
-    def notify(self) -> dict:
-        body, signature = signed_notification([self.dropbox.account_id], self.dropbox.app_secret)
-        response = self.client.http.post("/webhook", body=body, headers={
-            "Content-Type": "application/json", "X-Dropbox-Signature": signature})
-        assert response.status_code == 200, response.body
-        return json.loads(response.body)
-
-    def configure(self, classes: list[str], **extra) -> dict:
-        response = self.post("/configure", {"classes": classes, **extra})
-        assert response.status_code == 200, response.body
-        return json.loads(response.body)
-
 
 def test_webhook_challenge_is_echoed_as_plain_text(service):
     response = service.client.http.get("/webhook?challenge=abc123")
@@ -214,3 +161,12 @@ def test_configure_with_a_body_that_is_not_json(service):
     response = service.client.http.post("/configure", headers=AUTH, body=b"{classes")
     assert response.status_code == 400
     assert "JSON" in json.loads(response.body)["Message"]
+
+
+def test_importing_the_app_loads_no_model():
+    import subprocess
+    import sys
+    # The webhook needs the SDKs, never the model: that loads on the first classify batch.
+    code = "import sys, app; print('onnxruntime' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

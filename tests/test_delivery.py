@@ -1,0 +1,110 @@
+"""At-least-once delivery and racing notifications: nothing queued twice, nothing lost."""
+from __future__ import annotations
+
+import json
+import threading
+
+from chalicelib.dropbox_store import DropboxStore
+from tests.sample_photos import jpeg
+
+
+def queued_paths(service) -> list[str]:
+    sqs, url = service.source._sqs, service.source.queue_url
+    paths = []
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+        paths += [json.loads(m["Body"])["path"] for m in messages]
+        sqs.delete_message_batch(QueueUrl=url, Entries=[
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
+    return sorted(paths)
+
+
+def test_a_notification_during_a_sync_is_picked_up_by_that_sync(service, monkeypatch):
+    service.configure(["cat"])
+    service.dropbox.put("/All/first.jpg", jpeg("chelsea"))
+    service.notify()  # stores the cursor
+    assert queued_paths(service) == ["/All/first.jpg"]
+
+    # The next sync stalls inside Dropbox (a slow list_folder/continue) while holding the lease.
+    listing, resume = threading.Event(), threading.Event()
+    original = DropboxStore.list_changes
+
+    def slow_list_changes(self, cursor):
+        found = original(self, cursor)
+        if not listing.is_set():
+            listing.set()
+            resume.wait(10)
+        return found
+
+    monkeypatch.setattr(DropboxStore, "list_changes", slow_list_changes)
+    service.dropbox.put("/All/second.jpg", jpeg("chelsea"))
+    first = threading.Thread(target=service.notify)
+    first.start()
+    assert listing.wait(10)
+    # A photo arrives after the stalled sync listed; its notification finds the lease taken.
+    service.dropbox.put("/All/third.jpg", jpeg("chelsea"))
+    assert service.notify() == {"queued": 0, "skipped": 0}
+    resume.set()
+    first.join(10)
+    # The holder saw the pending mark and listed again: each photo queued exactly once.
+    assert queued_paths(service) == ["/All/second.jpg", "/All/third.jpg"]
+
+
+def test_replayed_notification_queues_nothing_new(service):
+    service.configure(["cat"])
+    service.dropbox.put("/All/a.jpg", jpeg("chelsea"))
+    assert service.notify()["queued"] == 1
+    assert service.notify()["queued"] == 0
+    assert queued_paths(service) == ["/All/a.jpg"]
+
+
+def test_a_photo_moved_before_its_message_is_handled_is_left_alone(service):
+    service.configure(["cat"])
+    service.dropbox.put("/All/a.jpg", jpeg("chelsea"))
+    service.dropbox.put("/All/b.jpg", jpeg("chelsea"))
+    service.notify()
+    service.dropbox.user_move("/All/a.jpg", "/Keep/a.jpg")
+    service.dropbox.user_delete("/All/b.jpg")
+    service.source.drain(timeout=30)
+    assert service.dropbox.files("/") == {"/Keep/a.jpg": jpeg("chelsea")}
+    status = json.loads(service.get("/status").body)
+    assert status["gone"] == 2 and status["finished"] == 2 and status["sorted"] == {}
+
+
+def test_a_move_whose_record_was_cut_off_is_recorded_on_redelivery(service):
+    service.configure(["cat"])
+    service.dropbox.put("/All/a.jpg", jpeg("chelsea"))
+    job = json.loads(service.post("/sort", {}).body)
+    # A worker moved the photo and died before recording it; SQS delivers the message again.
+    service.dropbox.user_move("/All/a.jpg", "/Cat/a.jpg")
+    service.source.drain(timeout=30)
+    progress = json.loads(service.get(f"/jobs/{job['job_id']}").body)
+    assert progress["finished"] and progress["sorted"] == {"Cat": 1}
+    assert service.dropbox.files("/") == {"/Cat/a.jpg": jpeg("chelsea")}
+
+
+def test_transient_dropbox_failures_are_retried_then_dead_lettered_with_the_reason(service):
+    service.configure(["cat"])
+    service.dropbox.put("/All/a.jpg", jpeg("chelsea"))
+    service.notify()
+    # Every download fails for longer than the store's own retries and SQS's 3 receives.
+    service.dropbox.fail("files/download", "503", times=100)
+    service.source.drain(timeout=60)
+    assert service.dropbox.files("/") == {"/All/a.jpg": jpeg("chelsea")}
+    status = json.loads(service.get("/status").body)
+    assert status["failed"] == 1
+    assert status["queue"]["dead_letter"] == 1
+    [problem] = status["recent_problems"]
+    assert problem["path"] == "/All/a.jpg" and "3 attempts" in problem["reason"]
+
+
+def test_a_failure_that_clears_up_sorts_the_photo_on_redelivery(service):
+    service.configure(["cat"])
+    service.dropbox.put("/All/a.jpg", jpeg("chelsea"))
+    service.dropbox.put("/All/b.jpg", jpeg("chelsea"))
+    service.notify()
+    service.dropbox.fail("files/move_v2", "503", times=4)  # one file's move exhausts its retries
+    service.source.drain(timeout=60)
+    assert sorted(service.dropbox.files("/")) == ["/Cat/a.jpg", "/Cat/b.jpg"]
+    status = json.loads(service.get("/status").body)
+    assert status["sorted"] == {"Cat": 2} and status["failed"] == 0
+    assert service.source.failures == 1

@@ -1,0 +1,305 @@
+"""`python -m local.stack` as a user runs it: a subprocess with moto, the Dropbox emulator,
+`chalice local`, the queue worker and the inbox watcher, driven only from the outside.
+
+One stack serves the module (it starts in about a second): the tests run in file order, and the
+last one stops it with SIGINT as Ctrl-C would.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from chalicelib.class_config import SortConfig
+from chalicelib.images import is_image_name
+from tests import sample_photos
+
+ROOT = Path(__file__).resolve().parent.parent
+MAIN = ROOT / "main.py"
+CLASSES = sample_photos.SCENARIO_CLASSES
+SERVICE_KEY = "local-service-key"
+READY_TIMEOUT = 90
+SORT_TIMEOUT = 60
+STOP_TIMEOUT = 30
+SLOW_PHOTO = "chelsea"  # written in chunks straight into All
+
+
+def folder_of(name: str) -> str:
+    """Where a person puts the photo: "Cat", "Food", ... or "Unsorted"."""
+    return SortConfig(tuple(CLASSES)).folder_for(sample_photos.SCENARIO_EXPECTED[name]).lstrip("/")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def images_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and is_image_name(p.name))
+
+
+def wait_until(condition, timeout: float, what: str, interval: float = 0.2) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not after {timeout} s")
+        time.sleep(interval)
+
+
+@dataclass
+class Stack:
+    process: subprocess.Popen
+    url: str
+    port: int
+    sandbox: Path
+    stdout: Path
+    stderr: Path
+    seeded: dict[str, str]  # file name in All before the start -> photo
+
+    def log(self) -> str:
+        return self.stderr.read_text(errors="replace")
+
+    def describe(self) -> str:
+        return f"\n--- stack stdout ---\n{self.stdout.read_text()}\n--- stack stderr (end) ---\n{self.log()[-4000:]}"
+
+
+def _clean_env(**extra: str) -> dict[str, str]:
+    """The environment of a user's shell: none of the AWS or Dropbox settings of this test process."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DROPBOX_"))}
+    env.pop("PORT", None)
+    return {**env, **extra}
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    base = tmp_path_factory.mktemp("stack")
+    sandbox = base / "sandbox"
+    # Already in the inbox when the stack starts: only POST /sort (test_main...) should sort them.
+    seeded = {f"before-{name}.jpg": name for name in sample_photos.CLEAR_CUT}
+    (sandbox / "All").mkdir(parents=True)
+    for file, name in seeded.items():
+        (sandbox / "All" / file).write_bytes(sample_photos.jpeg(name))
+    # Logs outside the sandbox: the watcher waits for every file there to settle.
+    out, err = base / "stack.out", base / "stack.err"
+    port = free_port()
+    with open(out, "wb") as out_file, open(err, "wb") as err_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "local.stack", "--sandbox", str(sandbox), "--port", str(port),
+             "--classes", *CLASSES],
+            cwd=ROOT, stdin=subprocess.DEVNULL, stdout=out_file, stderr=err_file, start_new_session=True,
+            env=_clean_env(SERVICE_KEY=SERVICE_KEY, PYTHONUNBUFFERED="1"))
+    running = Stack(process, "", port, sandbox, out, err, seeded)
+    try:
+        running.url = _wait_ready(running)
+        yield running
+    finally:
+        if process.poll() is None:  # a test failed before stopping it: take the whole session down
+            for sig, grace in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
+                try:
+                    os.killpg(process.pid, sig)
+                    process.wait(timeout=grace)
+                    break
+                except ProcessLookupError:
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+        _kill_leftovers(process.pid)
+
+
+def _wait_ready(stack: Stack) -> str:
+    deadline = time.monotonic() + READY_TIMEOUT
+    while time.monotonic() < deadline:
+        for line in stack.stdout.read_text(errors="replace").splitlines():
+            if line.startswith('{"ready"'):
+                return json.loads(line)["ready"]
+        if stack.process.poll() is not None:
+            pytest.fail(f"the stack exited with {stack.process.returncode} before it was ready{stack.describe()}")
+        time.sleep(0.1)
+    pytest.fail(f"the stack was not ready after {READY_TIMEOUT} s{stack.describe()}")
+
+
+# --- processes and ports of a session, from /proc -------------------------------------------------
+
+def session_pids(sid: int) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # gone meanwhile
+        # pid (comm) state ppid pgrp session ...; comm may contain spaces and parentheses
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[3]) == sid:
+            pids.append(int(entry.name))
+    return pids
+
+
+def listening_ports(pids: list[int]) -> set[int]:
+    inodes = set()
+    for pid in pids:
+        try:
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+        except OSError:
+            continue
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def _kill_leftovers(sid: int) -> None:
+    for pid in session_pids(sid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def port_is_free(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return False
+    except ConnectionRefusedError:
+        pass
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+# --- the tests, in the order they run ----------------------------------------------------------------
+
+def summary_rows(text: str) -> dict[str, str]:
+    """The rich summary table as {first cell: second cell}."""
+    rows = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in re.split(r"[│┃|]", line)[1:-1]]
+        if len(cells) == 2 and cells[0]:
+            rows[cells[0]] = cells[1]
+    return rows
+
+
+def test_main_sorts_what_was_in_the_inbox_before_the_start(stack):
+    result = subprocess.run(
+        [sys.executable, str(MAIN), "--classes", *CLASSES], cwd=ROOT, capture_output=True, text=True,
+        timeout=120, env=_clean_env(CATEGORIZER_URL=stack.url, SERVICE_KEY=SERVICE_KEY, PYTHONIOENCODING="utf-8"))
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}{stack.describe()}"
+
+    # Every photo is where a person would put it, byte for byte, whoever sorted it.
+    for file, name in stack.seeded.items():
+        place = stack.sandbox / folder_of(name) / file
+        assert place.is_file(), f"{file} is not in {folder_of(name)}{stack.describe()}"
+        assert place.read_bytes() == sample_photos.jpeg(name)
+    assert images_in(stack.sandbox / "All") == []
+
+    # The summary counts what the job sorted: every seeded photo, unless the watcher got to some
+    # first (it should not: the stack indexes the inbox before it starts watching).
+    assert "Sorted Dropbox /All (job " in result.stdout, result.stdout
+    rows = summary_rows(result.stdout)
+    done, total = (int(n) for n in rows["total"].split(" of "))
+    assert done == total <= len(stack.seeded), result.stdout
+    expected: dict[str, int] = {}
+    for name in stack.seeded.values():
+        expected[folder_of(name)] = expected.get(folder_of(name), 0) + 1
+    counted = {folder: int(rows[folder]) for folder in expected}
+    assert sum(counted.values()) == total, result.stdout
+    if total == len(stack.seeded):
+        assert counted == expected, result.stdout
+    else:
+        assert all(counted[f] <= expected[f] for f in expected), result.stdout
+    assert rows["left in All: failed"] == "0" and rows["left in All: not usable photos"] == "0"
+
+
+def test_photos_dropped_into_the_sandbox_are_sorted(stack, tmp_path):
+    inbox = stack.sandbox / "All"
+    dropped = {}  # path relative to All -> photo
+    # As a user (or a sync client) saves them: written elsewhere, then renamed into place.
+    for i, name in enumerate(n for n in sample_photos.CLEAR_CUT if n != SLOW_PHOTO):
+        relative = f"trip/drop-{name}.jpg" if i == 0 else f"drop-{name}.jpg"
+        staged = tmp_path / Path(relative).name
+        staged.write_bytes(sample_photos.jpeg(name))
+        (inbox / relative).parent.mkdir(exist_ok=True)
+        os.replace(staged, inbox / relative)
+        dropped[relative] = name
+    # Written slowly (3 s), straight into All: each chunk comes well before the 2 s settle time is
+    # out, so the watcher must not notify (and the app must not sort) a half-written photo.
+    slow = f"slow-{SLOW_PHOTO}.jpg"
+    data = sample_photos.jpeg(SLOW_PHOTO)
+    chunks = 10
+    step = -(-len(data) // chunks)
+    with open(inbox / slow, "wb") as f:
+        for start in range(0, len(data), step):
+            f.write(data[start:start + step])
+            f.flush()
+            time.sleep(0.3)
+    dropped[slow] = SLOW_PHOTO
+
+    def sorted_out() -> bool:
+        return not images_in(inbox) and all(
+            (stack.sandbox / folder_of(n) / Path(r).name).is_file() for r, n in dropped.items())
+
+    try:
+        wait_until(sorted_out, SORT_TIMEOUT, "the dropped photos to leave All")
+    except AssertionError as e:
+        raise AssertionError(f"{e}; still in All: {images_in(inbox)}{stack.describe()}") from None
+
+    for relative, name in dropped.items():
+        place = stack.sandbox / folder_of(name) / Path(relative).name
+        assert place.read_bytes() == sample_photos.jpeg(name), relative
+    # Each sorted once: no "drop-x (1).jpg" from a second, partial or repeated, copy.
+    ours = sorted(p.relative_to(stack.sandbox).as_posix() for p in images_in(stack.sandbox)
+                  if p.name.startswith(("drop-", "slow-")))
+    assert ours == sorted(f"{folder_of(n)}/{Path(r).name}" for r, n in dropped.items())
+    # The half-written photo was never fetched and refused as corrupt, nor failed.
+    log = stack.log()
+    assert f"sorted /All/{slow} -> /{folder_of(SLOW_PHOTO)}/{slow}" in log, stack.describe()
+    assert not re.search(rf"(skipped|failed|gone) /All/{re.escape(slow)}", log), stack.describe()
+
+
+def test_sigint_stops_every_process_and_frees_the_ports(stack):
+    sid = stack.process.pid  # start_new_session: the stack leads its own session and group
+    pids = session_pids(sid)
+    assert len(pids) >= 2, f"expected the stack and chalice local, found {pids}"
+    ports = listening_ports(pids)
+    # The API, moto and the Dropbox emulator.
+    assert stack.port in ports and len(ports) >= 3, ports
+
+    os.kill(stack.process.pid, signal.SIGINT)  # to the stack only: it must stop its children itself
+    try:
+        code = stack.process.wait(timeout=STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"the stack did not stop within {STOP_TIMEOUT} s of SIGINT{stack.describe()}")
+    assert code == 0, stack.describe()
+    assert stack.stdout.read_text().rstrip().endswith("stopped")
+
+    left = session_pids(sid)
+    assert left == [], f"processes of the stack's session still running: {left}"
+    with pytest.raises(ProcessLookupError):
+        os.killpg(sid, 0)
+    busy = sorted(p for p in ports if not port_is_free(p))
+    assert busy == [], f"ports still taken after the stop: {busy}"
