@@ -5,7 +5,7 @@ BUILD_PYTHON ?= $(call find_python,python3.11,3.11)
 VENV := .venv
 BUILD_VENV := .venv-build
 
-.PHONY: test run model bench-classify
+.PHONY: test run model bench-classify package
 
 $(VENV)/.installed: requirements.txt requirements-cli.txt requirements-test.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,21 @@ test: $(VENV)/.installed
 # The whole service on 127.0.0.1 with local stand-ins for Dropbox (./sandbox) and AWS.
 run: $(VENV)/.installed
 	$(VENV)/bin/python -m local.stack
+
+# The deployment: build/package/{sam.json,deployment.zip} (deployment.zip also holds model/, through
+# the vendor/model symlinks), with the queues, table, IAM policy and secret parameters of
+# deploy/resources.json merged in. Deploy with the commands in deploy/DEPLOY.md.
+# Chalice insists on a region although the template names none (any region gives the same output).
+STAGE ?= dev
+PACKAGE_DIR := build/package
+package: $(VENV)/.installed
+	rm -rf $(PACKAGE_DIR) && mkdir -p $(dir $(PACKAGE_DIR))
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(VENV)/bin/chalice package --stage $(STAGE) \
+		--merge-template deploy/resources.json $(PACKAGE_DIR) >build/package.log 2>&1 \
+		|| { cat build/package.log; exit 1; }
+	cat build/package.log
+	! grep -q "Could not install dependencies" build/package.log
+	$(VENV)/bin/python bench/package_size.py $(PACKAGE_DIR)/deployment.zip
 
 $(BUILD_VENV)/.installed: model/requirements-build.txt
 	test -x $(BUILD_VENV)/bin/python || $(BUILD_PYTHON) -m venv $(BUILD_VENV)

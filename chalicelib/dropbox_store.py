@@ -14,7 +14,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -33,6 +33,8 @@ BACKOFF_CAP = 8.0
 # that has it means the operation touches too many files, which no retry will change.
 _TRANSIENT_TAGS = frozenset({"too_many_write_operations", "internal_error"})
 _DOWNLOAD_CHUNK = 64 * 1024
+MOVE_BATCH_LIMIT = 1000  # Dropbox's cap on entries per move_batch_v2
+MOVE_BATCH_WAIT = 30.0  # seconds to wait for an async batch, well inside the Lambda timeout
 
 
 @dataclass(frozen=True)
@@ -215,6 +217,51 @@ class DropboxStore:
         if not isinstance(result.metadata, files.FileMetadata):
             raise StoreError(f"moved {from_path}, which is a folder, not a file")
         return _info(result.metadata)
+
+    def move_batch(self, moves: Sequence[tuple[str, str]]) -> list[FileInfo | StoreError]:
+        """Move many files in one write operation (files/move_batch_v2, autorename), one result per
+        move in order: the moved file, or the error of that move (StoreNotFound when it is gone).
+
+        Dropbox serialises writes per namespace, so one batch instead of one move per photo is what
+        keeps a burst of photos clear of too_many_write_operations.
+        """
+        if len(moves) > MOVE_BATCH_LIMIT:
+            raise ValueError(f"at most {MOVE_BATCH_LIMIT} moves per batch")
+        entries = [files.RelocationPath(from_path, to_path) for from_path, to_path in moves]
+        launch = self._call(f"move_batch of {len(moves)}", lambda: self._dbx.files_move_batch_v2(
+            entries, autorename=True, allow_ownership_transfer=False))
+        if launch.is_complete():
+            result = launch.get_complete()
+        else:
+            job = launch.get_async_job_id()
+            deadline, pause = time.monotonic() + MOVE_BATCH_WAIT, 0.1
+            while True:
+                status = self._call("move_batch check", lambda: self._dbx.files_move_batch_check_v2(job))
+                if status.is_complete():
+                    result = status.get_complete()
+                    break
+                if time.monotonic() > deadline:
+                    # The moves may still land; the next delivery finds the files moved and records them.
+                    raise TransientStoreError(f"Dropbox move_batch of {len(moves)}: not done after "
+                                              f"{MOVE_BATCH_WAIT:.0f} s")
+                time.sleep(pause)
+                pause = min(1.0, pause * 2)
+        return [self._entry(entry, from_path) for entry, (from_path, _) in zip(result.entries, moves)]
+
+    def _entry(self, entry: files.RelocationBatchResultEntry, from_path: str) -> FileInfo | StoreError:
+        if entry.is_success():
+            md = entry.get_success()
+            if isinstance(md, files.FileMetadata):
+                return _info(md)
+            return StoreError(f"moved {from_path}, which is a folder, not a file")
+        failure = entry.get_failure() if entry.is_failure() else None
+        tags = _tags(failure)
+        summary = "/".join(tags) or "error"
+        if "not_found" in tags:
+            return self._error(StoreNotFound, f"Dropbox move {from_path}: not found ({summary})")
+        if _TRANSIENT_TAGS.intersection(tags):
+            return self._error(TransientStoreError, f"Dropbox move {from_path}: {summary}")
+        return self._error(StoreError, f"Dropbox move {from_path} failed: {summary}")
 
     # --- the one retry loop ----------------------------------------------------------------------
 

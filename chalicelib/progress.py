@@ -82,6 +82,16 @@ class _RateColumn(ProgressColumn):
         return Text(f"{rate:.1f} photos/s  ETA {timedelta(seconds=round(left))}", style="progress.data.speed")
 
 
+class _BarAndCounts(Progress):
+    """The bar on one line and the per-folder counts on the next, so neither is squeezed on a
+    narrow terminal (a single line needs ~150 columns with five classes)."""
+
+    def get_renderables(self):
+        yield self.make_tasks_table(self.tasks)
+        for task in self.tasks:
+            yield Text(task.fields.get("counts", ""), overflow="fold")
+
+
 class ProgressBar:
     """Live bar on `console` (stderr): done/total, rate, ETA and the per-folder counts.
 
@@ -90,9 +100,8 @@ class ProgressBar:
 
     def __init__(self, console: Console, description: str, tally: Tally):
         # No stdout redirection: --json lines must reach stdout, not the bar's console.
-        self._progress = Progress(
+        self._progress = _BarAndCounts(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), _RateColumn(),
-            TextColumn("{task.fields[counts]}"),
             console=console, disable=not console.is_terminal,
             redirect_stdout=False, redirect_stderr=False)
         self._task = self._progress.add_task(description, total=tally.total, completed=tally.done,

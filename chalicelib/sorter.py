@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from . import images
 from .class_config import SortConfig
+from .classifier import Decision
 from .dropbox_store import FileInfo, StoreError, StoreNotFound, TransientStoreError
 from .inbox import INBOX
 from .messages import SortRequest
@@ -38,6 +39,14 @@ class BatchResult:
     done: list[str] = field(default_factory=list)    # receipt handles to acknowledge
     retry: list[str] = field(default_factory=list)   # receipt handles to leave for redelivery
     outcomes: list[Outcome] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Move:
+    message: Message
+    info: FileInfo
+    decision: Decision
+    folder: str
 
 
 class ConfigCache:
@@ -87,9 +96,12 @@ class Sorter:
         photos = [data for data in fetched if isinstance(data, bytes)]
         decisions = iter(self._classifier().classify_batch(photos, config.classes, config.threshold)
                          if photos else [])
+        moves: list[_Move] = []
         for (message, info), data in zip(todo, fetched):
             decision = next(decisions) if isinstance(data, bytes) else data
-            self._attempt(result, message, lambda: self._finish(message.request, info, decision, config))
+            self._attempt(result, message, lambda: self._settle(message, info, decision, config, moves))
+        if moves:
+            self._move_all(result, moves, config)
         return result
 
     def _attempt(self, result: BatchResult, message: Message, step: Callable[[], Outcome | None]) -> None:
@@ -160,25 +172,42 @@ class Sorter:
         except StoreError as e:
             return e
 
-    def _finish(self, request: SortRequest, info: FileInfo, decision, config: SortConfig) -> Outcome:
-        """`decision` is the classifier's Decision, or why there is none (ImageError, StoreError)."""
+    def _settle(self, message: Message, info: FileInfo, decision, config: SortConfig,
+                moves: list["_Move"]) -> Outcome | None:
+        """`decision` is the classifier's Decision, or why there is none (ImageError, StoreError).
+        A photo to move joins `moves` (None); anything else is settled here."""
+        request = message.request
         if isinstance(decision, StoreNotFound):
             return self._record(self._elsewhere(request, self.store.get_file(request.file_id), config))
         if isinstance(decision, StoreError):
             raise decision
         if isinstance(decision, images.ImageError):
             return self._record(Outcome(request, "skipped", reason=f"{decision.reason}: {decision}"))
-        folder = config.folder_for(decision.label)
-        if folder.lower() not in self._folders:
-            self.store.ensure_folder(folder)
-            self._folders.add(folder.lower())
+        moves.append(_Move(message, info, decision, config.folder_for(decision.label)))
+        return None
+
+    def _move_all(self, result: BatchResult, moves: list["_Move"], config: SortConfig) -> None:
+        """One Dropbox write for the whole batch: folders first, then every move at once."""
         try:
-            moved = self.store.move(info.path_display, f"{folder}/{info.name}")
-        except StoreNotFound:
+            for folder in dict.fromkeys(m.folder for m in moves):
+                if folder.lower() not in self._folders:
+                    self.store.ensure_folder(folder)
+                    self._folders.add(folder.lower())
+            moved = self.store.move_batch([(m.info.path_display, f"{m.folder}/{m.info.name}") for m in moves])
+        except StoreError as error:
+            moved = [error] * len(moves)
+        for move, outcome in zip(moves, moved):
+            self._attempt(result, move.message, lambda: self._moved(move, outcome, config))
+
+    def _moved(self, move: "_Move", moved: FileInfo | StoreError, config: SortConfig) -> Outcome:
+        request = move.message.request
+        if isinstance(moved, StoreNotFound):
             return self._record(self._elsewhere(request, self.store.get_file(request.file_id), config))
-        kind = "unsorted" if decision.label is None else "sorted"
-        return self._record(Outcome(request, kind, to_path=moved.path_display, label=decision.label,
-                                    score=decision.score))
+        if isinstance(moved, StoreError):
+            raise moved
+        label = move.decision.label
+        return self._record(Outcome(request, "unsorted" if label is None else "sorted",
+                                    to_path=moved.path_display, label=label, score=move.decision.score))
 
     def _record(self, outcome: Outcome) -> Outcome:
         first = self.state.record(outcome)

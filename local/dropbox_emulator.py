@@ -20,6 +20,7 @@ import hmac
 import io
 import json
 import os
+import random
 import re
 import secrets
 import shutil
@@ -49,6 +50,9 @@ THUMBNAIL_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".tiff", ".tif", ".gi
 THUMBNAIL_MAX_BYTES = 20 * 1024 * 1024
 FAULT_KINDS = frozenset({"429", "500", "503", "too_many_write_operations", "expired_token", "reset",
                          "slow"})
+# Faults that make no sense on a route, so rate-based injection leaves them out there: the token
+# endpoint does not answer "expired_access_token" (that is the API's answer to a stale token).
+_NOT_ON_ROUTE = {"oauth2/token": frozenset({"expired_token"})}
 
 
 def content_hash(data: bytes) -> str:
@@ -158,6 +162,10 @@ class FakeDropbox:
         self.account_id = account_id
         self.host, self.port = host, port
         self.calls: collections.Counter = collections.Counter()
+        # Every fault served, scripted or rate-based: (route, kind) -> count.
+        self.injected: collections.Counter = collections.Counter()
+        # File ids whose content left the server (download or thumbnail): id -> count.
+        self.served: collections.Counter = collections.Counter()
         self.latency = 0.0
         self.page_size = 2000       # Dropbox's own cap on entries per list_folder page
         self.retry_after = 0        # seconds in the Retry-After of a scripted 429
@@ -169,6 +177,7 @@ class FakeDropbox:
         self._seq = 0
         self._epoch = 0  # bumped by reset(): older cursors get list_folder/continue "reset"
         self._faults: dict[str, collections.deque] = collections.defaultdict(collections.deque)
+        self._rate: tuple[float, tuple[str, ...], random.Random, frozenset[str] | None] | None = None
         self._tokens: dict[str, float] = {}  # access token -> monotonic expiry
         self._jobs: dict[str, dict] = {}
         self._ca = trustme.CA()
@@ -217,7 +226,10 @@ class FakeDropbox:
             self._log.clear()
             self._jobs.clear()
             self._faults.clear()
+            self._rate = None
             self.calls.clear()
+            self.injected.clear()
+            self.served.clear()
             self._epoch += 1
             self.latency, self.page_size, self.retry_after, self.slow_seconds = 0.0, 2000, 0, 3.0
 
@@ -229,6 +241,38 @@ class FakeDropbox:
             raise ValueError(f"unknown fault {kind!r}; one of {sorted(FAULT_KINDS)}")
         with self._lock:
             self._faults[route.strip("/")].extend([kind] * times)
+
+    def fault_rate(self, rate: float, kinds=("429", "500", "503", "too_many_write_operations",
+                                             "expired_token", "reset"),
+                   seed: int = 0, routes=None) -> None:
+        """Inject a fault into a fraction `rate` of calls, on every route (or only `routes`), kind
+        drawn uniformly from `kinds`, from a generator seeded with `seed`. Scripted faults (`fail`)
+        come first; a call that has one draws nothing. `fault_rate(0)` turns it off.
+
+        The draws are reproducible; which call gets which draw is not when calls run concurrently.
+        """
+        kinds = tuple(kinds)
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError(f"rate must be between 0 and 1, not {rate!r}")
+        unknown = set(kinds) - FAULT_KINDS
+        if unknown or not kinds:
+            raise ValueError(f"unknown fault(s) {sorted(unknown)}; use some of {sorted(FAULT_KINDS)}")
+        with self._lock:
+            self._rate = None if rate == 0 else (
+                rate, kinds, random.Random(seed), None if routes is None else frozenset(
+                    r.strip("/") for r in routes))
+
+    def _draw_fault(self, route: str) -> str | None:
+        """A rate-based fault for this call, or None (called with the lock held)."""
+        if self._rate is None:
+            return None
+        rate, kinds, rng, routes = self._rate
+        if routes is not None and route not in routes:
+            return None
+        if rng.random() >= rate:
+            return None
+        kind = rng.choice(kinds)
+        return None if kind in _NOT_ON_ROUTE.get(route, ()) else kind
 
     def expire_tokens(self) -> None:
         """Every issued access token stops working (the SDK then refreshes)."""
@@ -419,7 +463,9 @@ class FakeDropbox:
         with self._lock:
             self.calls[route] += 1
             queue = self._faults.get(route)
-            fault = queue.popleft() if queue else None
+            fault = queue.popleft() if queue else self._draw_fault(route)
+            if fault is not None:
+                self.injected[route, fault] += 1
         if self.latency:
             time.sleep(self.latency)
         if fault == "slow":
@@ -622,6 +668,7 @@ class FakeDropbox:
 
     def _download(self, route, arg):
         node = self._file_for_read(arg.path, "path")
+        self.served[node.id] += 1
         return self._meta(node), self._disk(node.path).read_bytes()
 
     def _get_thumbnail_v2(self, route, arg):
@@ -634,6 +681,7 @@ class FakeDropbox:
             raise _conflict(_tagged("unsupported_extension"))
         if node.size > THUMBNAIL_MAX_BYTES:
             raise _conflict(_tagged("unsupported_image"))
+        self.served[node.id] += 1
         if PurePosixPath(node.name).suffix.lower() in (".heic", ".heif"):
             try:
                 import pillow_heif

@@ -74,16 +74,21 @@ class InboxWatcher:
     def run(self, stop: threading.Event) -> None:
         from local.dropbox_emulator import signed_notification
 
+        owed = False  # a change was indexed but its notification did not get through
         while not stop.wait(self.interval):
-            if not self._settled() or not self.dropbox.scan():
+            if not self._settled():
+                continue
+            if not self.dropbox.scan() and not owed:
                 continue
             body, signature = signed_notification([self.dropbox.account_id], self.dropbox.app_secret)
             try:
                 requests.post(self.webhook_url, data=body, timeout=HTTP_TIMEOUT, headers={
-                    "Content-Type": "application/json", "X-Dropbox-Signature": signature})
+                    "Content-Type": "application/json", "X-Dropbox-Signature": signature}).raise_for_status()
                 self.notifications += 1
+                owed = False
             except requests.RequestException as e:
-                log.warning("webhook not delivered (%s); the next change retries", e)
+                log.warning("webhook not delivered (%s); retrying", e)
+                owed = True
 
 
 class Stack:

@@ -1,12 +1,13 @@
 """Shared fixtures: AWS through moto, and (below) the fake Dropbox the real SDK talks to."""
 from __future__ import annotations
 
-import json
 import os
 import socket
 import sys
 
 import pytest
+
+from tests.harness import AUTH, KEY, Service, running_service  # noqa: F401  (no dropbox import)
 
 # Never reach real AWS from a test, whatever the machine's environment says.
 for _name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
@@ -77,60 +78,9 @@ def store(dropbox_fake):
 
 # --- the whole service ----------------------------------------------------------------------------
 
-KEY = "test-service-key"
-AUTH = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
-
-
 @pytest.fixture
-def service(aws, dropbox_fake, monkeypatch):
+def service(aws, dropbox_fake):
     """The app as Lambda would run it: Chalice's test client, moto, the fake Dropbox, and an SQS
-    event source that drains the queue into the classify handler."""
-    import boto3
-    from chalice.test import Client
-
-    import app
-    from chalicelib import services
-    from chalicelib.dropbox_store import DropboxStore
-    from local.event_source import SqsEventSource
-    from chalicelib.state_store import StateStore
-    from chalicelib.work_queue import WorkQueue
-
-    env = {"SERVICE_KEY": KEY, "DROPBOX_APP_KEY": dropbox_fake.app_key,
-           "DROPBOX_APP_SECRET": dropbox_fake.app_secret, "DROPBOX_REFRESH_TOKEN": dropbox_fake.refresh_token,
-           "DROPBOX_CA_CERTS": dropbox_fake.ca_path, "STATE_TABLE": "image-categorizer",
-           "SORT_QUEUE": "image-categorizer-sort", "MAX_RECEIVES": "3"}
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    StateStore("image-categorizer").create_table()
-    queue_url = WorkQueue("image-categorizer-sort").create(max_receives=3)
-    monkeypatch.setattr(DropboxStore, "backoff_base", 0.01)
-    services.reset()
-    with Client(app.app) as client:
-        source = SqsEventSource(boto3.client("sqs"), queue_url,
-                                lambda event: client.lambda_.invoke("classify", event))
-        yield Service(client, dropbox_fake, source)
-    services.reset()
-
-
-class Service:
-    def __init__(self, client, dropbox, source):
-        self.client, self.dropbox, self.source = client, dropbox, source
-
-    def post(self, path: str, body: object, headers: dict | None = None):
-        return self.client.http.post(path, headers=AUTH if headers is None else headers, body=json.dumps(body))
-
-    def get(self, path: str, headers: dict | None = None):
-        return self.client.http.get(path, headers=AUTH if headers is None else headers)
-
-    def notify(self) -> dict:
-        from local.dropbox_emulator import signed_notification
-        body, signature = signed_notification([self.dropbox.account_id], self.dropbox.app_secret)
-        response = self.client.http.post("/webhook", body=body, headers={
-            "Content-Type": "application/json", "X-Dropbox-Signature": signature})
-        assert response.status_code == 200, response.body
-        return json.loads(response.body)
-
-    def configure(self, classes: list[str], **extra) -> dict:
-        response = self.post("/configure", {"classes": classes, **extra})
-        assert response.status_code == 200, response.body
-        return json.loads(response.body)
+    event source that drains the queue into the classify handler (built by tests/harness.py)."""
+    with running_service(dropbox_fake) as running:
+        yield running

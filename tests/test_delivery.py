@@ -102,7 +102,7 @@ def test_a_failure_that_clears_up_sorts_the_photo_on_redelivery(service):
     service.dropbox.put("/All/a.jpg", jpeg("chelsea"))
     service.dropbox.put("/All/b.jpg", jpeg("chelsea"))
     service.notify()
-    service.dropbox.fail("files/move_v2", "503", times=4)  # one file's move exhausts its retries
+    service.dropbox.fail("files/move_batch_v2", "503", times=4)  # the batch's move exhausts its retries
     service.source.drain(timeout=60)
     assert sorted(service.dropbox.files("/")) == ["/Cat/a.jpg", "/Cat/b.jpg"]
     status = json.loads(service.get("/status").body)

@@ -210,6 +210,29 @@ def test_move_keeps_the_id(store, dropbox_fake):
     assert not dropbox_fake.exists("/All/a.jpg")
 
 
+def test_move_batch_moves_renames_and_reports_each_file(store, dropbox_fake):
+    a, b = jpeg(color=(10, 0, 0)), jpeg(color=(20, 0, 0))
+    ids = [dropbox_fake.put("/All/a.jpg", a), dropbox_fake.put("/All/b.jpg", b)]
+    dropbox_fake.put("/Cat/b.jpg", b"already sorted")
+
+    results = store.move_batch([("/All/a.jpg", "/Cat/a.jpg"), ("/All/gone.jpg", "/Cat/gone.jpg"),
+                                ("/All/b.jpg", "/Cat/b.jpg")])
+
+    assert [r.path_display for r in results[::2]] == ["/Cat/a.jpg", "/Cat/b (1).jpg"]
+    assert [r.id for r in results[::2]] == ids
+    assert isinstance(results[1], StoreNotFound)
+    assert dropbox_fake.files("/") == {"/Cat/a.jpg": a, "/Cat/b.jpg": b"already sorted", "/Cat/b (1).jpg": b}
+    assert dropbox_fake.calls["files/move_batch_v2"] == 1
+
+
+def test_move_batch_retries_a_busy_namespace(store, dropbox_fake):
+    dropbox_fake.put("/All/a.jpg", b"a")
+    dropbox_fake.fail("files/move_batch_v2", "too_many_write_operations", times=2)
+    [moved] = store.move_batch([("/All/a.jpg", "/Cat/a.jpg")])
+    assert moved.path_display == "/Cat/a.jpg"
+    assert dropbox_fake.calls["files/move_batch_v2"] == 3
+
+
 def test_moving_a_missing_file(store, dropbox_fake):
     with pytest.raises(StoreNotFound):
         store.move("/All/nope.jpg", "/Cat/nope.jpg")

@@ -1,0 +1,182 @@
+"""The whole service in one process, for the `service` fixture (tests/conftest.py) and for scripts
+(bench/soak.py): Chalice's test client, moto, the fake Dropbox, and the SQS event source.
+
+Nothing here imports `dropbox` at module level: the SDK reads its hosts once, at import, so a
+script calls `point_sdk_at_free_port()` (or sets DROPBOX_API_HOST itself) before anything imports
+the SDK. Under pytest, tests/conftest.py does that.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import threading
+from collections.abc import Iterator, Mapping
+
+KEY = "test-service-key"
+AUTH = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+TABLE, QUEUE = "image-categorizer", "image-categorizer-sort"
+
+
+def isolate_aws() -> None:
+    """Never reach real AWS, whatever the machine's environment says."""
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
+        os.environ.pop(name, None)
+    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+                      AWS_SESSION_TOKEN="testing", AWS_DEFAULT_REGION="us-east-1")
+
+
+def point_sdk_at_free_port() -> socket.socket:
+    """Reserve a port for the fake Dropbox and point the SDK at it; close the returned socket just
+    before the fake binds the port. Must run before `dropbox` is imported."""
+    import sys
+    if "dropbox" in sys.modules:
+        raise RuntimeError("dropbox was imported before its hosts could point at the fake")
+    hold = socket.socket()
+    hold.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    hold.bind(("127.0.0.1", 0))
+    os.environ["DROPBOX_API_HOST"] = os.environ["DROPBOX_API_CONTENT_HOST"] = \
+        f"127.0.0.1:{hold.getsockname()[1]}"
+    return hold
+
+
+@contextlib.contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextlib.contextmanager
+def running_service(dropbox_fake, **env_overrides: str) -> Iterator["Service"]:
+    """The app as Lambda would run it, on an already-started fake Dropbox, inside an active moto
+    mock (`moto.mock_aws()`): the table and queues are created, the environment set (and restored
+    on exit), and the store's backoff shrunk to 10 ms."""
+    import boto3
+    from chalice.test import Client
+
+    import app
+    from chalicelib import services
+    from chalicelib.dropbox_store import DropboxStore
+    from chalicelib.state_store import StateStore
+    from chalicelib.work_queue import WorkQueue
+    from local.event_source import SqsEventSource
+
+    env = {"SERVICE_KEY": KEY, "DROPBOX_APP_KEY": dropbox_fake.app_key,
+           "DROPBOX_APP_SECRET": dropbox_fake.app_secret, "DROPBOX_REFRESH_TOKEN": dropbox_fake.refresh_token,
+           "DROPBOX_CA_CERTS": dropbox_fake.ca_path, "STATE_TABLE": TABLE,
+           "SORT_QUEUE": QUEUE, "MAX_RECEIVES": "3", **env_overrides}
+    backoff = DropboxStore.__dict__.get("backoff_base")
+    with _environment(env):
+        StateStore(env["STATE_TABLE"]).create_table()
+        queue_url = WorkQueue(env["SORT_QUEUE"]).create(max_receives=int(env["MAX_RECEIVES"]))
+        DropboxStore.backoff_base = 0.01
+        services.reset()
+        try:
+            with Client(app.app) as client:
+                source = SqsEventSource(boto3.client("sqs"), queue_url,
+                                        lambda event: client.lambda_.invoke("classify", event))
+                yield Service(client, dropbox_fake, source)
+        finally:
+            services.reset()
+            DropboxStore.backoff_base = backoff
+
+
+class Service:
+    def __init__(self, client, dropbox, source):
+        self.client, self.dropbox, self.source = client, dropbox, source
+
+    def post(self, path: str, body: object, headers: dict | None = None):
+        return self.client.http.post(path, headers=AUTH if headers is None else headers, body=json.dumps(body))
+
+    def get(self, path: str, headers: dict | None = None):
+        return self.client.http.get(path, headers=AUTH if headers is None else headers)
+
+    def notify(self) -> dict:
+        from local.dropbox_emulator import signed_notification
+        body, signature = signed_notification([self.dropbox.account_id], self.dropbox.app_secret)
+        response = self.client.http.post("/webhook", body=body, headers={
+            "Content-Type": "application/json", "X-Dropbox-Signature": signature})
+        assert response.status_code == 200, response.body
+        return json.loads(response.body)
+
+    def configure(self, classes: list[str], **extra) -> dict:
+        response = self.post("/configure", {"classes": classes, **extra})
+        assert response.status_code == 200, response.body
+        return json.loads(response.body)
+
+
+# --- DynamoDB throttling -----------------------------------------------------------------------------
+
+class DynamoThrottle:
+    """Answers a fraction of DynamoDB calls with 400 ProvisionedThroughputExceededException, as
+    DynamoDB does when throttling, before the request is sent (so a throttled call changes nothing).
+
+    It hooks `before-send.dynamodb` (not `before-call`): botocore emits before-send inside its retry
+    loop, once per attempt, and a handler that returns a response stands in for the HTTP answer, so
+    the client's own retry mode (standard, in chalicelib/state_store.py) sees the throttle and
+    retries it. A response from `before-call` would skip that loop and never be retried.
+
+    moto answers through a before-send handler of its own, which botocore calls too (it calls every
+    handler and uses the first response). Registered first, this one answers first and points the
+    throttled request at an address moto does not serve, so moto leaves it alone: the call has no
+    effect, as a throttled call has none.
+
+    Register on a boto3/botocore session before the clients are made (`install`): clients copy
+    their session's handlers when they are created.
+    """
+
+    BODY = json.dumps({"__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+                       "message": "The level of configured provisioned throughput for the table was exceeded. "
+                                  "(throttled by tests/harness.py)"}).encode()
+
+    def __init__(self, rate: float, seed: int = 0):
+        import random
+        self.rate, self._rng = rate, random.Random(seed)
+        self._lock = threading.Lock()
+        self.calls = self.throttled = 0
+        self.by_operation: dict[str, int] = {}
+
+    def __call__(self, request, **kwargs):
+        from botocore.awsrequest import AWSResponse
+        with self._lock:
+            self.calls += 1
+            if self._rng.random() >= self.rate:
+                return None
+            self.throttled += 1
+            operation = (request.headers.get("X-Amz-Target") or b"").decode().rsplit(".", 1)[-1]
+            self.by_operation[operation] = self.by_operation.get(operation, 0) + 1
+        request.url = "https://throttled.invalid/"
+        return AWSResponse(request.url, 400, {"Content-Type": "application/x-amz-json-1.0",
+                                              "x-amzn-RequestId": "throttled"}, _Raw(self.BODY))
+
+    def install(self, session=None) -> "DynamoThrottle":
+        """On `session` (a botocore or boto3 Session; default: boto3's default session)."""
+        if session is None:
+            import boto3
+            session = boto3._get_default_session()
+        events = getattr(session, "_session", session).get_component("event_emitter")
+        events.register_first("before-send.dynamodb", self, unique_id="tests-dynamo-throttle")
+        self._events = events
+        return self
+
+    def uninstall(self) -> None:
+        self._events.unregister("before-send.dynamodb", unique_id="tests-dynamo-throttle")
+
+
+class _Raw:
+    """The raw stream botocore's AWSResponse reads a body from."""
+
+    def __init__(self, body: bytes):
+        self._body = body
+
+    def stream(self, **kwargs):
+        yield self._body
