@@ -21,8 +21,12 @@ app.log.setLevel(logging.INFO)
 logging.getLogger("chalicelib").setLevel(logging.INFO)
 logging.getLogger("dropbox").setLevel(logging.WARNING)  # one INFO line per API call otherwise
 
-# The Lambda batch: small enough that one batch finishes well inside the visibility timeout.
+# One SQS batch is one ONNX call and one Dropbox move_batch: 10 photos keep a batch well inside the
+# 90 s timeout even with 12 MP downloads. Two batches at a time at most: Dropbox serialises writes
+# per account, so more parallel movers only trade throughput for too_many_write_operations, and
+# two containers already classify faster than Dropbox moves (README, Performance).
 SQS_BATCH_SIZE = 10
+SQS_MAX_CONCURRENCY = 2
 
 
 class Unavailable(ChaliceViewError):
@@ -114,7 +118,8 @@ def get_job(job_id: str) -> dict:
     return found
 
 
-@app.on_sqs_message(queue="image-categorizer-sort", batch_size=SQS_BATCH_SIZE)
+@app.on_sqs_message(queue="image-categorizer-sort", batch_size=SQS_BATCH_SIZE,
+                    maximum_concurrency=SQS_MAX_CONCURRENCY)
 def classify(event) -> None:
     messages = []
     for record in event:
