@@ -56,12 +56,21 @@ def prepare_environment() -> tuple[socket.socket, int]:
     return hold, port
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def quiet_logging() -> None:
     """The app logs one INFO line per photo; show warnings (retries) only, without the INFO cost of
     formatting and writing 500 lines to a terminal."""
     import logging
 
-    logging.basicConfig(level=logging.WARNING, format="  [%(levelname)s %(name)s] %(message)s")
+    handler = logging.StreamHandler()
+    handler.setLevel(logging.WARNING)  # app.py sets chalicelib's loggers to INFO: filter at the handler
+    handler.setFormatter(logging.Formatter("  [%(levelname)s %(name)s] %(message)s"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
 
 
 def machine() -> str:
@@ -71,6 +80,18 @@ def machine() -> str:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return (f"machine: {os.cpu_count()} cores, load average {load:.1f} at start; Python "
             f"{sys.version.split()[0]}, onnxruntime {onnxruntime.__version__}, Pillow {PIL.__version__}")
+
+
+def fix_emulator_nagle(enabled: bool = True) -> str:
+    """The fake Dropbox writes a reply's headers and body in two sends without TCP_NODELAY, so every
+    small reply waits for the client's delayed ACK: ~40 ms per Dropbox call that a real Dropbox
+    does not add. Set TCP_NODELAY on its sockets from here (local/ is not edited); a line for the output."""
+    from local.dropbox_emulator import _Handler
+
+    _Handler.disable_nagle_algorithm = enabled
+    return ("fake Dropbox: TCP_NODELAY set by the bench (the emulator as committed adds ~40 ms of "
+            "Nagle/delayed-ACK stall to each small reply)" if enabled else
+            "fake Dropbox: as committed, WITH its ~40 ms Nagle/delayed-ACK stall per small reply")
 
 
 # --- photos ----------------------------------------------------------------------------------------

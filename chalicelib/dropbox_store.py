@@ -60,6 +60,10 @@ class TransientStoreError(StoreError):
     """Dropbox was busy or unreachable through every retry; try again later."""
 
 
+class TooLarge(StoreError):
+    """The file is bigger than the caller is willing to read."""
+
+
 class CursorReset(StoreError):
     """Dropbox no longer knows the list_changes cursor: list the folder again for a new one."""
 
@@ -169,18 +173,23 @@ class DropboxStore:
         return _info(md) if isinstance(md, files.FileMetadata) else None
 
     def download(self, path_or_id: str, max_bytes: int) -> bytes:
-        def fetch() -> bytes:
+        return self.download_file(path_or_id, max_bytes)[1]
+
+    def download_file(self, path_or_id: str, max_bytes: int) -> tuple[FileInfo, bytes]:
+        """The file's metadata as it is now (where it is, its size) and its content, in one call.
+        TooLarge, before the body is read, when it is over `max_bytes`."""
+        def fetch() -> tuple[FileInfo, bytes]:
             md, response = self._dbx.files_download(path_or_id)
             with contextlib.closing(response):
                 if md.size > max_bytes:  # refused before reading: closing drops the connection
-                    raise StoreError(f"{md.path_display} is {md.size} bytes, over the {max_bytes} limit")
+                    raise TooLarge(f"{md.path_display} is {md.size} bytes, over the {max_bytes} limit")
                 chunks, total = [], 0
                 for chunk in response.iter_content(_DOWNLOAD_CHUNK):
                     total += len(chunk)
                     if total > max_bytes:
-                        raise StoreError(f"{md.path_display} is over the {max_bytes} byte limit")
+                        raise TooLarge(f"{md.path_display} is over the {max_bytes} byte limit")
                     chunks.append(chunk)
-                return b"".join(chunks)
+                return _info(md), b"".join(chunks)
 
         return self._call(f"download {path_or_id}", fetch)
 

@@ -11,18 +11,19 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 
 from . import images
 from .class_config import SortConfig
 from .classifier import Decision
-from .dropbox_store import FileInfo, StoreError, StoreNotFound, TransientStoreError
+from .dropbox_store import FileInfo, StoreError, StoreNotFound, TooLarge, TransientStoreError
 from .inbox import INBOX
 from .messages import SortRequest
 from .state_store import Outcome
 
 log = logging.getLogger(__name__)
 
-FETCH_THREADS = 8
+THREADS = 10  # one per message of an SQS batch
 CONFIG_TTL_SECONDS = 30.0
 
 
@@ -38,7 +39,9 @@ class Message:
 class BatchResult:
     done: list[str] = field(default_factory=list)    # receipt handles to acknowledge
     retry: list[str] = field(default_factory=list)   # receipt handles to leave for redelivery
-    outcomes: list[Outcome] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)  # recorded
+    settled: list[tuple[Message, Outcome]] = field(default_factory=list)  # to record, then acknowledge
+    given_up: list[Outcome] = field(default_factory=list)  # to record as failed; SQS dead-letters them
 
 
 @dataclass(frozen=True)
@@ -73,36 +76,41 @@ class Sorter:
         self.source, self.max_receives = source, max_receives
         self.inbox = inbox.lower().rstrip("/") + "/"
         self._folders: set[str] = set()
-        self._fetchers = ThreadPoolExecutor(max_workers=FETCH_THREADS, thread_name_prefix="fetch")
+        self._pool = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="sort")
 
     def handle(self, messages: Sequence[Message]) -> BatchResult:
         result = BatchResult()
         config = self.config.get()
-        todo: list[tuple[Message, FileInfo]] = []
+        ours = []
         for message in messages:
             if message.request is None:
                 log.error("dropping a message that names no Dropbox file")
                 result.done.append(message.receipt_handle)
-                continue
-            self._attempt(result, message, lambda: self._locate(message, config, todo))
-        if not todo:
-            return result
-        if config is None:
-            for message, _ in todo:
+            elif config is None:
                 self._retry(result, message, "no classes are configured yet (POST /configure)")
-            return result
+            else:
+                ours.append(message)
+        if ours:
+            self._sort(result, ours, config)
+        self._record_settled(result)
+        return result
 
-        fetched = list(self._fetchers.map(self._fetch, [info for _, info in todo]))
-        photos = [data for data in fetched if isinstance(data, bytes)]
+    def _sort(self, result: BatchResult, ours: list[Message], config: SortConfig) -> None:
+        # Dropbox round trips dominate a batch, so each file's run in parallel.
+        todo: list[tuple[Message, FileInfo, bytes | StoreError]] = []
+        self._each(result, [(m, partial(self._prepare, m, config, todo)) for m in ours])
+        photos = [data for _, _, data in todo if isinstance(data, bytes)]
         decisions = iter(self._classifier().classify_batch(photos, config.classes, config.threshold)
                          if photos else [])
+        decided = [next(decisions) if isinstance(data, bytes) else data for _, _, data in todo]
         moves: list[_Move] = []
-        for (message, info), data in zip(todo, fetched):
-            decision = next(decisions) if isinstance(data, bytes) else data
-            self._attempt(result, message, lambda: self._settle(message, info, decision, config, moves))
+        self._each(result, [(message, partial(self._settle, message, info, decision, config, moves))
+                            for (message, info, _), decision in zip(todo, decided)])
         if moves:
             self._move_all(result, moves, config)
-        return result
+
+    def _each(self, result: BatchResult, steps: list[tuple[Message, Callable[[], Outcome | None]]]) -> None:
+        list(self._pool.map(lambda step: self._attempt(result, *step), steps))
 
     def _attempt(self, result: BatchResult, message: Message, step: Callable[[], Outcome | None]) -> None:
         """Run one file's step; transient trouble means the message comes back later."""
@@ -113,35 +121,42 @@ class Sorter:
             return
         except StoreError as e:
             outcome = Outcome(message.request, "failed", reason=f"Dropbox refused: {e}")
-            self._record(outcome)
         except Exception as e:  # a bug must not drop the file: retry, then the dead-letter queue
             log.exception("unexpected error sorting %s", message.request.path)
             self._retry(result, message, f"internal error: {type(e).__name__}")
             return
         if outcome is not None:
-            result.outcomes.append(outcome)
-            result.done.append(message.receipt_handle)
+            result.settled.append((message, outcome))
 
     def _retry(self, result: BatchResult, message: Message, reason: str) -> None:
         log.warning("will retry %s (receive %d of %d): %s", message.request.path, message.receive_count,
                     self.max_receives, reason)
         if message.receive_count >= self.max_receives:
             # Last try: say why before SQS hands the message to the dead-letter queue.
-            self._record(Outcome(message.request, "failed", reason=f"gave up after "
-                                 f"{message.receive_count} attempts: {reason}"))
+            result.given_up.append(Outcome(message.request, "failed", reason=f"gave up after "
+                                           f"{message.receive_count} attempts: {reason}"))
         result.retry.append(message.receipt_handle)
 
-    def _locate(self, message: Message, config: SortConfig | None,
-                todo: list[tuple[Message, FileInfo]]) -> Outcome | None:
-        """Where the file is now: still in the inbox means there is work (None); else the outcome."""
+    def _prepare(self, message: Message, config: SortConfig,
+                 todo: list[tuple[Message, FileInfo, bytes | StoreError]]) -> Outcome | None:
+        """Where the file is now; still in the inbox, its bytes join `todo` (None)."""
         request = message.request
-        info = self.store.get_file(request.file_id)
+        if self.source == "download":
+            # The download says where the file is now: one round trip, not two.
+            try:
+                info, data = self.store.download_file(request.file_id, max_bytes=images.MAX_BYTES)
+            except StoreNotFound:
+                return self._elsewhere(request, None, config)
+            except TooLarge as e:
+                return Outcome(request, "skipped", reason=f"too_large: {e}")
+        else:
+            info, data = self.store.get_file(request.file_id), None
         if info is None or not info.path_lower.startswith(self.inbox):
-            return self._record(self._elsewhere(request, info, config))
+            return self._elsewhere(request, info, config)
         if info.size > images.MAX_BYTES:
-            return self._record(Outcome(request, "skipped", reason=f"too_large: {info.size} bytes is over the "
-                                        f"{images.MAX_BYTES // 2**20} MiB limit"))
-        todo.append((message, info))
+            return Outcome(request, "skipped", reason=f"too_large: {info.size} bytes is over the "
+                                                      f"{images.MAX_BYTES // 2**20} MiB limit")
+        todo.append((message, info, data if data is not None else self._thumbnail(info)))
         return None
 
     def _elsewhere(self, request: SortRequest, info: FileInfo | None, config: SortConfig | None) -> Outcome:
@@ -158,17 +173,15 @@ class Sorter:
                     return Outcome(request, "sorted", to_path=info.path_display, label=label)
         return Outcome(request, "gone", to_path=info.path_display, reason="moved out of the inbox by someone else")
 
-    def _fetch(self, info: FileInfo) -> bytes | StoreError:
-        """The photo's bytes (a 256 px thumbnail where Dropbox makes one), or why not."""
+    def _thumbnail(self, info: FileInfo) -> bytes | StoreError:
+        """Dropbox's 256 px JPEG thumbnail, or the original where Dropbox makes none; or why not."""
         try:
-            if self.source == "thumbnail":
-                try:
-                    return self.store.thumbnail(info.id)
-                except (StoreNotFound, TransientStoreError):
-                    raise
-                except StoreError:
-                    pass  # no thumbnail for this format or file: classify the original
-            return self.store.download(info.id, max_bytes=images.MAX_BYTES)
+            try:
+                return self.store.thumbnail(info.id)
+            except (StoreNotFound, TransientStoreError):
+                raise
+            except StoreError:
+                return self.store.download(info.id, max_bytes=images.MAX_BYTES)
         except StoreError as e:
             return e
 
@@ -178,11 +191,11 @@ class Sorter:
         A photo to move joins `moves` (None); anything else is settled here."""
         request = message.request
         if isinstance(decision, StoreNotFound):
-            return self._record(self._elsewhere(request, self.store.get_file(request.file_id), config))
+            return self._elsewhere(request, self.store.get_file(request.file_id), config)
         if isinstance(decision, StoreError):
             raise decision
         if isinstance(decision, images.ImageError):
-            return self._record(Outcome(request, "skipped", reason=f"{decision.reason}: {decision}"))
+            return Outcome(request, "skipped", reason=f"{decision.reason}: {decision}")
         moves.append(_Move(message, info, decision, config.folder_for(decision.label)))
         return None
 
@@ -196,21 +209,43 @@ class Sorter:
             moved = self.store.move_batch([(m.info.path_display, f"{m.folder}/{m.info.name}") for m in moves])
         except StoreError as error:
             moved = [error] * len(moves)
-        for move, outcome in zip(moves, moved):
-            self._attempt(result, move.message, lambda: self._moved(move, outcome, config))
+        self._each(result, [(move.message, partial(self._moved, move, outcome, config))
+                            for move, outcome in zip(moves, moved)])
 
     def _moved(self, move: "_Move", moved: FileInfo | StoreError, config: SortConfig) -> Outcome:
         request = move.message.request
         if isinstance(moved, StoreNotFound):
-            return self._record(self._elsewhere(request, self.store.get_file(request.file_id), config))
+            return self._elsewhere(request, self.store.get_file(request.file_id), config)
         if isinstance(moved, StoreError):
             raise moved
         label = move.decision.label
-        return self._record(Outcome(request, "unsorted" if label is None else "sorted",
-                                    to_path=moved.path_display, label=label, score=move.decision.score))
+        return Outcome(request, "unsorted" if label is None else "sorted",
+                       to_path=moved.path_display, label=label, score=move.decision.score)
 
-    def _record(self, outcome: Outcome) -> Outcome:
-        first = self.state.record(outcome)
-        log.info("%s %s -> %s%s", outcome.kind, outcome.request.path, outcome.to_path or "(left in place)",
-                 "" if first else " (recorded before)")
-        return outcome
+    def _record_settled(self, result: BatchResult) -> None:
+        """Record the batch's outcomes in one DynamoDB transaction, then acknowledge them.
+
+        Messages given up on are recorded as failed but not acknowledged: SQS moves them to the
+        dead-letter queue."""
+        settled, result.settled = result.settled, []
+        given_up, result.given_up = result.given_up, []
+        if not settled and not given_up:
+            return
+        try:
+            firsts = self.state.record_many([outcome for _, outcome in settled] + given_up)
+        except Exception as e:  # the files are where they are; a redelivery finds them there and records
+            log.exception("recording %d outcomes failed", len(settled) + len(given_up))
+            for message, _ in settled:
+                self._retry(result, message, f"could not record the outcome: {type(e).__name__}")
+            return
+        for outcome, first in zip([o for _, o in settled] + given_up, firsts):
+            _log(outcome, first)
+        for message, outcome in settled:
+            result.outcomes.append(outcome)
+            result.done.append(message.receipt_handle)
+
+
+
+def _log(outcome: Outcome, first: bool) -> None:
+    log.info("%s %s -> %s%s", outcome.kind, outcome.request.path, outcome.to_path or "(left in place)",
+             "" if first else " (recorded before)")

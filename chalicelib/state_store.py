@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -30,6 +31,9 @@ from .messages import SortRequest
 BOTO_CONFIG = Config(connect_timeout=5, read_timeout=10, retries={"max_attempts": 4, "mode": "standard"})
 EVENT_TTL_SECONDS = 30 * 24 * 3600
 RECENT_EVENTS = 20
+CONFLICT_ATTEMPTS = 5
+# DynamoDB allows 100 items per transaction; an outcome takes at most 2 plus the counter updates.
+RECORDS_PER_TRANSACTION = 40
 # What a finished request counts as; "gone" is a file the user moved or deleted before we got to it.
 KINDS = ("sorted", "unsorted", "skipped", "failed", "gone")
 
@@ -200,39 +204,73 @@ class StateStore:
 
     def record(self, outcome: Outcome) -> bool:
         """Record how a request ended, once: False when it was recorded before (a redelivery)."""
-        request = outcome.request
+        return self.record_many([outcome])[0]
+
+    def record_many(self, outcomes: Sequence[Outcome]) -> list[bool]:
+        """Record a batch in one transaction (each outcome once, as `record`), falling back to one
+        transaction per outcome when some were recorded before."""
+        results: list[bool] = []
+        for start in range(0, len(outcomes), RECORDS_PER_TRANSACTION):
+            chunk = outcomes[start:start + RECORDS_PER_TRANSACTION]
+            if self._transact(self._writes(chunk)):
+                results += [True] * len(chunk)
+            elif len(chunk) == 1:
+                results.append(False)
+            else:
+                results += [self._transact(self._writes([o])) for o in chunk]
+        return results
+
+    def _writes(self, outcomes: Sequence[Outcome]) -> list[dict]:
+        """The outcome items, their events, and one counter update per counter item touched."""
         now = time.time()
-        item = {**_key(f"file#{request.file_id}", request_key(request)),
-                "kind": {"S": outcome.kind}, "from": {"S": request.path}, "at": {"N": str(now)}}
-        for name, value in (("to", outcome.to_path), ("label", outcome.label), ("reason", outcome.reason),
-                            ("job_id", request.job_id)):
-            if value is not None:
-                item[name] = {"S": value}
-        if outcome.score is not None:
-            item["score"] = {"N": f"{outcome.score:.6f}"}
-        counter = f"folder:{outcome.folder}" if outcome.kind == "sorted" else outcome.kind
-        add = {"Update": {"TableName": self.table_name, "UpdateExpression": "ADD #k :one",
-                          "ExpressionAttributeNames": {"#k": counter},
-                          "ExpressionAttributeValues": {":one": {"N": "1"}}}}
-        writes = [{"Put": {"TableName": self.table_name, "Item": item,
-                           "ConditionExpression": "attribute_not_exists(pk)"}},
-                  {"Update": {**add["Update"], "Key": _key("stats", "all")}}]
-        if request.job_id:
-            writes.append({"Update": {**add["Update"], "Key": _key(f"job#{request.job_id}", "job")}})
-        if outcome.kind in ("skipped", "failed"):
-            writes.append({"Put": {"TableName": self.table_name, "Item": {
-                **_key("events", f"{now:017.6f}#{request.file_id}"), "kind": {"S": outcome.kind},
-                "path": {"S": request.path}, "reason": {"S": outcome.reason or ""},
-                "expires_at": {"N": str(int(now + EVENT_TTL_SECONDS))}}}})
-        try:
-            self._db.transact_write_items(TransactItems=writes)
-            return True
-        except ClientError as e:
-            reasons = e.response.get("CancellationReasons") or []
-            if e.response["Error"]["Code"] == "TransactionCanceledException" and reasons \
-                    and reasons[0].get("Code") == "ConditionalCheckFailed":
-                return False
-            raise
+        writes, counts = [], {}
+        for outcome in outcomes:
+            request = outcome.request
+            item = {**_key(f"file#{request.file_id}", request_key(request)),
+                    "kind": {"S": outcome.kind}, "from": {"S": request.path}, "at": {"N": str(now)}}
+            for name, value in (("to", outcome.to_path), ("label", outcome.label), ("reason", outcome.reason),
+                                ("job_id", request.job_id)):
+                if value is not None:
+                    item[name] = {"S": value}
+            if outcome.score is not None:
+                item["score"] = {"N": f"{outcome.score:.6f}"}
+            writes.append({"Put": {"TableName": self.table_name, "Item": item,
+                                   "ConditionExpression": "attribute_not_exists(pk)"}})
+            if outcome.kind in ("skipped", "failed"):
+                writes.append({"Put": {"TableName": self.table_name, "Item": {
+                    **_key("events", f"{now:017.6f}#{request.file_id}"), "kind": {"S": outcome.kind},
+                    "path": {"S": request.path}, "reason": {"S": outcome.reason or ""},
+                    "expires_at": {"N": str(int(now + EVENT_TTL_SECONDS))}}}})
+            counter = f"folder:{outcome.folder}" if outcome.kind == "sorted" else outcome.kind
+            for key in ("stats", *((f"job#{request.job_id}",) if request.job_id else ())):
+                per_item = counts.setdefault(key, {})
+                per_item[counter] = per_item.get(counter, 0) + 1
+        for key, per_item in counts.items():
+            names = {f"#c{i}": name for i, name in enumerate(per_item)}
+            writes.append({"Update": {
+                "TableName": self.table_name, "Key": _key(key, "all" if key == "stats" else "job"),
+                "UpdateExpression": "ADD " + ", ".join(f"{n} :n{i}" for i, n in enumerate(names)),
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": {f":n{i}": {"N": str(v)} for i, v in enumerate(per_item.values())}}})
+        return writes
+
+    def _transact(self, writes: list[dict]) -> bool:
+        """True when written; False when an outcome in it was recorded before (nothing written)."""
+        for attempt in range(CONFLICT_ATTEMPTS):
+            try:
+                self._db.transact_write_items(TransactItems=writes)
+                return True
+            except ClientError as e:
+                if e.response["Error"]["Code"] != "TransactionCanceledException":
+                    raise
+                codes = [r.get("Code") for r in e.response.get("CancellationReasons") or []]
+                if "ConditionalCheckFailed" in codes:
+                    return False
+                # Another container's record touched the same counters at the same moment.
+                if "TransactionConflict" not in codes or attempt == CONFLICT_ATTEMPTS - 1:
+                    raise
+                time.sleep(random.uniform(0.02, 0.05) * 2 ** attempt)
+        raise AssertionError("unreachable")
 
     def outcomes(self, file_id: str) -> list[dict]:
         """Every recorded outcome of a file (where it came from and went), for undo and tests."""

@@ -164,8 +164,12 @@ class FakeDropbox:
         self.calls: collections.Counter = collections.Counter()
         # Every fault served, scripted or rate-based: (route, kind) -> count.
         self.injected: collections.Counter = collections.Counter()
-        # File ids whose content left the server (download or thumbnail): id -> count.
+        # Downloads and thumbnails asked for, per file id; and the bytes of content that actually
+        # left the server for each (a client that drops the connection early stops the count).
         self.served: collections.Counter = collections.Counter()
+        self.sent_bytes: collections.Counter = collections.Counter()
+        self._serving = threading.local()
+        self.crashes: list[str] = []  # tracebacks of requests the fake itself failed on (its bugs)
         self.latency = 0.0
         self.page_size = 2000       # Dropbox's own cap on entries per list_folder page
         self.retry_after = 0        # seconds in the Retry-After of a scripted 429
@@ -230,6 +234,8 @@ class FakeDropbox:
             self.calls.clear()
             self.injected.clear()
             self.served.clear()
+            self.sent_bytes.clear()
+            self.crashes.clear()
             self._epoch += 1
             self.latency, self.page_size, self.retry_after, self.slow_seconds = 0.0, 2000, 0, 3.0
 
@@ -460,6 +466,7 @@ class FakeDropbox:
         body = h.rfile.read(length) if length else b""
         route = h.path.split("?", 1)[0].strip("/")
         route = route[2:] if route.startswith("2/") else route
+        self._serving.node = None
         with self._lock:
             self.calls[route] += 1
             queue = self._faults.get(route)
@@ -478,6 +485,8 @@ class FakeDropbox:
             status, headers, payload = reply.status, dict(reply.headers), reply.body
         except Exception:  # a bug in the fake: say so loudly rather than hang the client
             status, headers, payload = 500, {}, "fake dropbox crashed:\n" + traceback.format_exc()
+            with self._lock:
+                self.crashes.append(f"{route}: {traceback.format_exc()}")
         if isinstance(payload, dict):
             payload = json.dumps(payload).encode()
             headers.setdefault("Content-Type", "application/json")
@@ -498,7 +507,15 @@ class FakeDropbox:
             except OSError:
                 pass
             return
-        h.wfile.write(payload)
+        node, sent = self._serving.node, 0
+        try:
+            for start in range(0, len(payload), 1 << 20):
+                h.wfile.write(payload[start:start + (1 << 20)])
+                sent += len(payload[start:start + (1 << 20)])
+        finally:
+            if node is not None:
+                with self._lock:
+                    self.sent_bytes[node] += sent
 
     def _fault(self, route: str, kind: str, authorization: str) -> None:
         if kind == "429":
@@ -669,6 +686,7 @@ class FakeDropbox:
     def _download(self, route, arg):
         node = self._file_for_read(arg.path, "path")
         self.served[node.id] += 1
+        self._serving.node = node.id
         return self._meta(node), self._disk(node.path).read_bytes()
 
     def _get_thumbnail_v2(self, route, arg):
@@ -682,6 +700,7 @@ class FakeDropbox:
         if node.size > THUMBNAIL_MAX_BYTES:
             raise _conflict(_tagged("unsupported_image"))
         self.served[node.id] += 1
+        self._serving.node = node.id
         if PurePosixPath(node.name).suffix.lower() in (".heic", ".heif"):
             try:
                 import pillow_heif
@@ -803,6 +822,9 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, like the real API; every reply has a Content-Length
+    # Headers and body go out as separate writes; with Nagle on, the body of every small reply
+    # waits ~40 ms for the client's delayed ACK.
+    disable_nagle_algorithm = True
     timeout = 60
     server: _Server
 

@@ -170,3 +170,20 @@ def test_importing_the_app_loads_no_model():
     code = "import sys, app; print('onnxruntime' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_thumbnail_source_classifies_from_thumbnails_and_falls_back_to_the_original(service, monkeypatch):
+    from chalicelib import services
+    from tests.sample_photos import encode, image
+
+    monkeypatch.setenv("CLASSIFY_SOURCE", "thumbnail")
+    services.reset()
+    service.configure(["cat"])
+    avif = encode(image("chelsea"), "AVIF")  # a format Dropbox makes no thumbnail of
+    service.dropbox.put("/All/chelsea.jpg", jpeg("chelsea"))
+    service.dropbox.put("/All/chelsea.avif", avif)
+    service.notify()
+    service.source.drain(timeout=60)
+    assert service.dropbox.files("/") == {"/Cat/chelsea.jpg": jpeg("chelsea"), "/Cat/chelsea.avif": avif}
+    assert service.dropbox.calls["files/get_thumbnail_v2"] == 2
+    assert service.dropbox.calls["files/download"] == 1

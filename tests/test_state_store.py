@@ -53,3 +53,18 @@ def test_an_outcome_is_counted_once_however_often_it_is_recorded(state):
     assert (event["kind"], event["path"], event["reason"]) == ("skipped", "/All/c.jpg", "corrupt: bad")
     [record] = state.outcomes("id:1")
     assert (record["from"], record["to"], record["label"]) == ("/All/a.jpg", "/Cat/a.jpg", "cat")
+
+
+def test_a_batch_is_recorded_once_even_when_part_of_it_was_recorded_before(state):
+    job = state.create_job(total=3)
+    requests = [SortRequest(f"id:{i}", f"/All/{i}.jpg", "r1", job) for i in range(3)]
+    outcomes = [Outcome(requests[0], "sorted", to_path="/Cat/0.jpg", label="cat"),
+                Outcome(requests[1], "sorted", to_path="/Dog/1.jpg", label="dog"),
+                Outcome(requests[2], "skipped", reason="corrupt: bad")]
+    assert state.record(outcomes[1])
+    assert state.record_many(outcomes) == [True, False, True]
+    assert state.record_many(outcomes) == [False, False, False]
+    total, counts = state.job(job)
+    assert counts.to_dict() == {"sorted": {"Cat": 1, "Dog": 1}, "unsorted": 0, "skipped": 1, "failed": 0, "gone": 0}
+    assert state.totals()[1].to_dict() == counts.to_dict()
+    assert len(state.recent_events()) == 1
