@@ -5,7 +5,7 @@ BUILD_PYTHON ?= $(call find_python,python3.11,3.11)
 VENV := .venv
 BUILD_VENV := .venv-build
 
-.PHONY: test run model bench-classify package
+.PHONY: test run soak model bench-classify package
 
 $(VENV)/.installed: requirements.txt requirements-cli.txt requirements-test.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -14,6 +14,10 @@ $(VENV)/.installed: requirements.txt requirements-cli.txt requirements-test.txt
 
 test: $(VENV)/.installed
 	$(VENV)/bin/python -m pytest -q
+
+# 1000 photos and the hard cases through the service under injected faults (PHOTOS=N for fewer).
+soak: $(VENV)/.installed
+	$(VENV)/bin/python -m bench.soak --photos $(or $(PHOTOS),1000)
 
 # The whole service on 127.0.0.1 with local stand-ins for Dropbox (./sandbox) and AWS.
 run: $(VENV)/.installed

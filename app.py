@@ -4,13 +4,14 @@ from __future__ import annotations
 import json
 import logging
 
+from botocore.exceptions import BotoCoreError, ClientError
 from chalice import (BadRequestError, Chalice, ChaliceViewError, ConflictError, NotFoundError, Response,
                      UnauthorizedError)
 
 from chalicelib import configuration, status, webhook
 from chalicelib.auth import bearer_ok
 from chalicelib.class_config import ConfigError
-from chalicelib.dropbox_store import StoreError, TransientStoreError
+from chalicelib.dropbox_store import StoreError
 from chalicelib.inbox import Busy
 from chalicelib.messages import BadMessage, SortRequest
 from chalicelib.services import services
@@ -48,8 +49,8 @@ def _authorize() -> None:
 def _json_body() -> object:
     try:
         return json.loads(app.current_request.raw_body or b"null")
-    except ValueError as e:
-        raise BadRequestError(f"the body is not valid JSON: {e}") from None
+    except (ValueError, RecursionError) as e:
+        raise BadRequestError(f"the body is not valid JSON: {type(e).__name__}") from None
 
 
 @app.route("/webhook", methods=["GET"])
@@ -65,8 +66,11 @@ def webhook_notification() -> Response:
         listing = webhook.handle(request.raw_body, request.headers.get("x-dropbox-signature"), services())
     except webhook.Rejected as e:
         return Response({"Code": "Rejected", "Message": str(e)}, status_code=e.status)
-    except TransientStoreError as e:
-        raise Unavailable(f"Dropbox is not answering; it will notify again: {e}") from None
+    except StoreError as e:
+        # Dropbox retries a notification that failed: nothing is lost while we cannot read the changes.
+        raise Unavailable(f"cannot read the changes from Dropbox now: {e}") from None
+    except (BotoCoreError, ClientError) as e:
+        raise Unavailable(f"cannot queue the changes now ({type(e).__name__}); Dropbox will notify again") from None
     return Response({"queued": listing.queued, "skipped": listing.skipped})
 
 

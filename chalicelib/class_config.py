@@ -15,8 +15,15 @@ from .vocabulary import Resolution, UnknownClassError
 MAX_CLASSES = 50
 MAX_NAME_LENGTH = 64
 DEFAULT_UNSORTED_FOLDER = "Unsorted"
-# Characters that look like a path separator to a person, if not to Dropbox.
-_SLASH_LOOKALIKES = "\u2044\u2215\u29f8\uff0f\u2216\u29f9\uff3c\u1735\u2f03\u3033\u30ce\u31d3\u4e3f"
+# Characters that look like a path separator to a person, if not to Dropbox: the named ones
+# (SOLIDUS, SLASH, DIAGONAL: fraction slash, box-drawing diagonals, combining overlays...) and
+# these look-alikes under other names (set minus, CJK strokes and kana).
+_SLASH_WORDS = ("SOLIDUS", "SLASH", "DIAGONAL")
+_SLASH_LOOKALIKES = "\u2216\u1735\u2f03\u3033\u30ce\u31d3\u4e3f"
+
+
+def _slash_like(c: str) -> bool:
+    return c in "/\\" or c in _SLASH_LOOKALIKES or any(w in unicodedata.name(c, "") for w in _SLASH_WORDS)
 _ALLOWED_KEYS = {"classes", "threshold", "unsorted_folder"}
 
 
@@ -54,7 +61,7 @@ def check_name(name: object, what: str) -> str:
     if len(stripped) > MAX_NAME_LENGTH:
         raise ConfigError(f"{what} {stripped[:20]!r}... is longer than {MAX_NAME_LENGTH} characters")
     folded = unicodedata.normalize("NFKC", stripped)
-    if any(c in folded for c in "/\\") or any(c in _SLASH_LOOKALIKES for c in folded):
+    if any(_slash_like(c) for c in stripped + folded):
         raise ConfigError(f"{what} {stripped!r} contains a slash")
     if ".." in folded or folded.startswith("."):
         raise ConfigError(f"{what} {stripped!r} contains '..' or starts with '.'")
@@ -85,8 +92,9 @@ def parse(body: object, resolve) -> tuple[SortConfig, list[Resolution]]:
 
     threshold = body.get("threshold")
     if threshold is not None:
-        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not math.isfinite(threshold) \
-                or not 0.0 <= threshold <= 1.0:
+        # Compared before any float conversion: a 400-digit integer is a bad threshold, not a crash.
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) \
+                or not (isinstance(threshold, int) or math.isfinite(threshold)) or not 0 <= threshold <= 1:
             raise ConfigError('"threshold" must be a number between 0 and 1')
         threshold = float(threshold)
     unsorted = body.get("unsorted_folder")

@@ -21,6 +21,7 @@ from typing import TypeVar
 import dropbox
 import requests
 from dropbox import files
+from dropbox.auth import AuthError as AuthErrorUnion
 from dropbox.exceptions import ApiError, AuthError, HttpError, InternalServerError, RateLimitError
 from dropbox.stone_base import Struct, Union
 
@@ -296,10 +297,13 @@ class DropboxStore:
             except InternalServerError as e:
                 cause, why = e, f"HTTP {e.status_code}"
             except AuthError as e:
-                # The SDK has already refreshed the token once; still refused means revoked or wrong.
-                reason = "/".join(_tags(e.error)) or "refused"
-                raise self._error(StoreError, f"Dropbox {what}: credentials rejected ({reason}); "
-                                              "reconnect the app") from e
+                # Expired again after the SDK's refresh (another thread's token, or a short-lived
+                # one): refresh once more on the next attempt. Anything else is revoked or wrong.
+                if not (isinstance(e.error, AuthErrorUnion) and e.error.is_expired_access_token()):
+                    reason = "/".join(_tags(e.error)) or "refused"
+                    raise self._error(StoreError, f"Dropbox {what}: credentials rejected ({reason}); "
+                                                  "reconnect the app") from e
+                cause, why = e, "access token expired"
             except HttpError as e:
                 raise self._error(StoreError, f"Dropbox {what} failed: HTTP {e.status_code}") from e
             except requests.exceptions.SSLError as e:

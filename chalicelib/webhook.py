@@ -29,7 +29,7 @@ def accounts(body: bytes) -> list[str]:
     try:
         data = json.loads(body)
         ids = data["list_folder"]["accounts"]
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, RecursionError):
         raise Rejected(400, 'expected a Dropbox notification: {"list_folder": {"accounts": [...]}}') from None
     if not isinstance(ids, list) or not all(isinstance(a, str) for a in ids):
         raise Rejected(400, '"list_folder.accounts" must be a list of account ids')

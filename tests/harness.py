@@ -180,3 +180,16 @@ class _Raw:
 
     def stream(self, **kwargs):
         yield self._body
+
+
+@contextlib.contextmanager
+def short_throttle_backoff(seconds: float = 0.01) -> Iterator[None]:
+    """botocore's standard mode waits rand(0, 1) * 2**i seconds after the i-th throttle; scale that
+    to `seconds` so a soak with hundreds of throttles stays quick. Everything else is unchanged."""
+    from botocore.retries.standard import ExponentialBackoff
+    saved = ExponentialBackoff._DEFAULT_BACKOFF_CONFIG
+    ExponentialBackoff._DEFAULT_BACKOFF_CONFIG = {**saved, "throttling_base_scale": seconds}
+    try:
+        yield
+    finally:
+        ExponentialBackoff._DEFAULT_BACKOFF_CONFIG = saved

@@ -1,0 +1,426 @@
+"""The soak scenario, shared by tests/test_soak.py (about 100 photos) and bench/soak.py (1000).
+
+Real, varied photos (tests/sample_photos.py, resized and re-encoded into distinct files) and the
+hard cases (duplicates by content, a name reused in a later batch, unicode, spaces and 255-character
+names, empty, truncated, not-an-image and decompression-bomb files, a 60 MB file, a HEIC) are
+dropped into /All in several batches (put, signed webhook, drain part of the queue) while Dropbox
+and DynamoDB faults are injected at a fixed rate. Then the invariant is checked:
+
+- every image is in exactly one class folder or /Unsorted, byte-identical to what was dropped, at the
+  path its outcome record names, under its own name (or Dropbox's "name (1).ext");
+- every bad or non-image file is still in /All, unchanged, with its reason in its outcome record and
+  in /status;
+- nothing lost, nothing duplicated (multiset of content hashes), nothing overwritten;
+- the dead-letter queue is empty, or each message in it names a file recorded as failed, still in /All.
+"""
+from __future__ import annotations
+
+import collections
+import hashlib
+import io
+import json
+import logging
+import random
+import struct
+import time
+import unicodedata
+import zlib
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import PurePosixPath
+
+from PIL import Image
+
+from tests import sample_photos
+
+CLASSES = sample_photos.SCENARIO_CLASSES
+UNSORTED = "/Unsorted"
+INBOX = "/All"
+# Rate-based: every route, each call independently. "expired_token" is not drawn at random: two
+# independent draws can revoke the token another thread has just refreshed, which Dropbox never
+# does. Instead every access token expires at once, mid-drain, after each batch, as tokens do
+# (test_faults.py has a token expiring twice within one call).
+DROPBOX_FAULTS = ("429", "500", "503", "too_many_write_operations", "reset")
+_SOURCES = list(sample_photos.PHOTOS)
+
+
+# --- the files ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Drop:
+    path: str
+    data: bytes
+    reason: str | None = None  # None: a photo to sort; else the reason code it must be skipped with
+
+    @property
+    def is_photo(self) -> bool:
+        return self.reason is None
+
+
+@cache
+def _base(name: str) -> Image.Image:
+    picture = sample_photos.image(name).convert("RGB")
+    picture.thumbnail((640, 640), Image.Resampling.LANCZOS)
+    return picture
+
+
+def _encode(picture: Image.Image, fmt: str, quality: int) -> bytes:
+    if fmt == "HEIF":
+        from chalicelib.images import _register_heif
+        _register_heif()
+    out = io.BytesIO()
+    options = {"quality": quality} if fmt in ("JPEG", "WEBP", "HEIF") else {}
+    picture.save(out, fmt, **options)
+    return out.getvalue()
+
+
+_FORMATS = [("JPEG", "jpg", 70), ("JPEG", "jpeg", 8), ("PNG", "png", 6), ("WEBP", "webp", 8), ("GIF", "gif", 2),
+            ("BMP", "bmp", 2), ("TIFF", "tif", 2), ("HEIF", "heic", 2)]
+
+
+def photo(i: int, seed: int = 0) -> tuple[str, bytes]:
+    """The i-th distinct photo file (extension, bytes): a real photo resized, cropped, maybe mirrored
+    and re-encoded in one of the formats a camera, phone or editor saves."""
+    rng = random.Random(seed * 1_000_003 + i)
+    picture = _base(_SOURCES[i % len(_SOURCES)])
+    fmt, ext, _ = rng.choices(_FORMATS, weights=[w for *_, w in _FORMATS])[0]
+    small = fmt in ("BMP", "TIFF", "PNG", "GIF", "HEIF")  # uncompressed or slow: keep them small
+    scale = rng.uniform(0.3, 0.5) if small else rng.uniform(0.45, 1.0)
+    w, h = picture.size
+    cl, ct, cr, cb = (rng.uniform(0, 0.08) for _ in range(4))
+    picture = picture.crop((int(w * cl), int(h * ct), w - int(w * cr), h - int(h * cb)))
+    picture = picture.resize((max(32, int(picture.width * scale)), max(32, int(picture.height * scale))),
+                             Image.Resampling.BILINEAR)
+    if rng.random() < 0.5:
+        picture = picture.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    return ext, _encode(picture, fmt, rng.randint(60, 95))
+
+
+def decompression_bomb() -> bytes:
+    """A valid-looking PNG header declaring 30000 x 30000 pixels (900 MP), in a few hundred bytes."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    rows = zlib.compress(b"\0" * (1 + 30000) * 4, 9)  # the first 4 rows of a greyscale image
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 30000, 30000, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", rows) + chunk(b"IEND", b""))
+
+
+def oversized_jpeg(size: int = 60 * 10**6) -> bytes:
+    """A real JPEG padded with trailing bytes to `size` (viewers ignore what follows EOI)."""
+    head = sample_photos.jpeg("chelsea")
+    return head + b"\0" * (size - len(head))
+
+
+def minimal_pdf() -> bytes:
+    return (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
+            b"trailer<</Root 1 0 R>>\n%%EOF\n")
+
+
+HARD_NAMES = [
+    "Чайка над морем.jpg",                              # Cyrillic, spaces
+    "猫の写真 2024.jpeg",                                 # CJK
+    unicodedata.normalize("NFD", "café crème.png"),     # decomposed accents
+    unicodedata.normalize("NFC", "café crème.png"),     # the same name, composed: a different name
+    "emoji 🐱🚀 photo.webp",                             # outside the BMP
+    "שלום עולם.jpg",                                     # right to left
+    "  two  spaces   inside .jpg",                      # leading and repeated spaces
+    "weird #%&+;=@[]{}' name.jpg",                      # URL and shell metacharacters
+    "x" * 251 + ".jpg",                                 # 255 characters, Dropbox's maximum
+    "д" * 120 + ".jpg",                                  # 124 characters, 244 bytes of UTF-8
+    "no extension but .JPG",                            # upper-case extension
+]
+
+
+def scenario(photos: int, batches: int, seed: int = 0) -> list[list[Drop]]:
+    """The files to drop, batch by batch: `photos` distinct photos, plus the hard cases."""
+    rng = random.Random(seed)
+    made = [photo(i, seed) for i in range(photos)]
+    assert len({data for _, data in made}) == len(made), "photos must be distinct files"
+    plan: list[list[Drop]] = [[] for _ in range(batches)]
+    per = -(-photos // batches)
+    for i, (ext, data) in enumerate(made):
+        b = min(i // per, batches - 1)
+        name = f"IMG_{i:05d}.{ext}"
+        if i < len(HARD_NAMES):
+            name = HARD_NAMES[i]
+        elif i % 17 == 0:
+            name = f"trip {b}/IMG_{i:05d}.{ext}"  # a subfolder of the inbox
+        plan[b].append(Drop(f"{INBOX}/{name}", data))
+    first, last = plan[0], plan[-1]
+    # Duplicates by content under other names, in the same batch and in a later one.
+    plan[0].append(Drop(f"{INBOX}/copy of {PurePosixPath(first[1].path).name}", first[1].data))
+    plan[-1].append(Drop(f"{INBOX}/copy again {PurePosixPath(first[1].path).stem}.jpg", first[1].data))
+    # The same name in a later batch (different content), also differing in case, and in a subfolder.
+    reused = PurePosixPath(first[-1].path).name
+    plan[min(1, batches - 1)].append(Drop(f"{INBOX}/{reused}", sample_photos.jpeg("coffee", quality=81)))
+    plan[-1].append(Drop(f"{INBOX}/{reused.upper()}", sample_photos.jpeg("coffee", quality=82)))
+    plan[-1].append(Drop(f"{INBOX}/later/{reused}", sample_photos.jpeg("coffee", quality=83)))
+    # The bad files, spread over the batches (some in the last, so /status shows them most recently).
+    chelsea = sample_photos.jpeg("chelsea")
+    bad = [Drop(f"{INBOX}/empty.jpg", b"", "empty"),
+           Drop(f"{INBOX}/truncated.jpg", chelsea[:len(chelsea) // 2], "corrupt"),
+           Drop(f"{INBOX}/header only.jpg", chelsea[:600], "corrupt"),
+           Drop(f"{INBOX}/invoice.pdf", minimal_pdf(), "not an image file"),
+           Drop(f"{INBOX}/notes.txt", "nothing to see here\n".encode(), "not an image file"),
+           Drop(f"{INBOX}/really a pdf.png", minimal_pdf(), "not_an_image"),
+           Drop(f"{INBOX}/random bytes.webp", rng.randbytes(5000), "not_an_image"),
+           Drop(f"{INBOX}/bomb.png", decompression_bomb(), "too_many_pixels"),
+           Drop(f"{INBOX}/huge 60MB.jpg", oversized_jpeg(), "too_large"),
+           Drop(f"{INBOX}/no extension", chelsea, "not an image file")]
+    for i, drop in enumerate(bad):
+        plan[(i * batches) // len(bad)].append(drop)
+    plan[-1].append(Drop(f"{INBOX}/empty again.heic", b"", "empty"))
+    for batch in plan:
+        rng.shuffle(batch)
+    return plan
+
+
+# --- the run -----------------------------------------------------------------------------------------
+
+class _RetryCounter(logging.Handler):
+    """Counts the retries the app logs: Dropbox calls retried by the store, SQS messages left for
+    redelivery by the sorter."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.counts: collections.Counter = collections.Counter()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+        message = record.getMessage()
+        if record.name == "chalicelib.dropbox_store" and "; retry " in message:
+            self.counts["dropbox"] += 1
+        elif record.name == "chalicelib.sorter" and message.startswith("will retry"):
+            self.counts["message"] += 1
+
+
+@dataclass
+class Result:
+    photos: int
+    files: int
+    faults: collections.Counter = field(default_factory=collections.Counter)
+    retries: collections.Counter = field(default_factory=collections.Counter)
+    webhook_errors: collections.Counter = field(default_factory=collections.Counter)
+    dlq: int = 0
+    lost: int = 0
+    duplicated: int = 0
+    overwritten: int = 0
+    queued_twice: int = 0
+    too_large_sent: int = 0  # bytes of the 60 MB file that left the fake Dropbox
+    seconds: float = 0.0
+    problems: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (f"photos={self.photos} faults={sum(self.faults.values())} retries={sum(self.retries.values())} "
+                f"dlq={self.dlq} lost={self.lost} duplicated={self.duplicated} overwritten={self.overwritten}")
+
+    def details(self) -> str:
+        return (f"files={self.files} seconds={self.seconds:.1f} "
+                f"faults: {dict(sorted(self.faults.items()))} retries: {dict(sorted(self.retries.items()))} "
+                f"webhook errors: {dict(self.webhook_errors)} queued_twice={self.queued_twice} "
+                f"bytes of the 60 MB file sent={self.too_large_sent}")
+
+
+def notify(service, result: Result, attempts: int = 8) -> dict:
+    """A signed notification, sent again (as Dropbox does) while the app answers 5xx."""
+    from local.dropbox_emulator import signed_notification
+    body, signature = signed_notification([service.dropbox.account_id], service.dropbox.app_secret)
+    for attempt in range(attempts):
+        response = service.client.http.post("/webhook", body=body, headers={
+            "Content-Type": "application/json", "X-Dropbox-Signature": signature})
+        if response.status_code == 200:
+            return json.loads(response.body)
+        result.webhook_errors[response.status_code] += 1
+        result.retries["webhook"] += 1
+        assert response.status_code in (500, 503), response.body
+        time.sleep(0.05 * 2 ** attempt)
+    raise AssertionError(f"the webhook kept failing: {response.status_code} {response.body!r}")
+
+
+def run(service, plan: list[list[Drop]], *, dropbox_rate: float, throttle=None, seed: int = 0,
+        drain_timeout: float = 600.0, kinds=DROPBOX_FAULTS) -> Result:
+    """Drop the plan's batches while faults are injected; then drain, and check the invariant."""
+    started = time.monotonic()
+    fake = service.dropbox
+    drops = [d for batch in plan for d in batch]
+    result = Result(photos=sum(d.is_photo for d in drops), files=len(drops))
+    counter = _RetryCounter()
+    app_log = logging.getLogger("chalicelib")
+    app_log.addHandler(counter)
+    try:
+        service.configure(CLASSES)
+        fake.fault_rate(dropbox_rate, kinds, seed=seed)
+        dropped: list[tuple[Drop, str]] = []  # (what, its Dropbox id): a path may be used twice
+        for b, batch in enumerate(plan):
+            for drop in batch:
+                if fake.exists(drop.path):
+                    # A name reused while its first holder still waits in the inbox: putting it
+                    # would replace that file (the user's doing, not the app's). Use a subfolder.
+                    drop = Drop(f"{INBOX}/batch {b}/{PurePosixPath(drop.path).name}", drop.data, drop.reason)
+                assert not fake.exists(drop.path), drop.path
+                dropped.append((drop, fake.put(drop.path, drop.data)))
+            queued = notify(service, result)["queued"]
+            polls = max(1, queued // service.source.batch_size // 2)
+            for poll in range(polls):  # drain some
+                if poll == polls // 2:
+                    fake.expire_tokens()
+                    result.faults["dropbox token expiry"] += 1
+                service.source.poll_once(wait_seconds=0)
+        notify(service, result)
+        service.source.drain(timeout=drain_timeout)
+        # Faults off for the final look (the invariant is about what happened, not the check).
+        fake.fault_rate(0)
+        if throttle is not None:
+            throttle.rate = 0.0
+    finally:
+        app_log.removeHandler(counter)
+        fake.fault_rate(0)
+    for (_, kind), n in fake.injected.items():
+        result.faults[f"dropbox {kind}"] += n
+    # The SDK answers an expired token by refreshing it and trying again, without a log line.
+    result.retries["dropbox token refresh"] = fake.calls["oauth2/token"] - 1
+    if throttle is not None:
+        result.faults["dynamodb throttle"] = throttle.throttled
+        result.retries["dynamodb"] = throttle.throttled  # each one retried by botocore's standard mode
+    result.retries.update(counter.counts)
+    result.problems += [f"the fake Dropbox crashed: {crash}" for crash in fake.crashes]
+    check(service, dropped, result)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+# --- the invariant ----------------------------------------------------------------------------------
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _renamed_from(final_name: str, dropped_name: str) -> bool:
+    """`final_name` is `dropped_name` or Dropbox's autorename of it ("a (1).jpg"), ignoring case."""
+    if final_name.lower() == dropped_name.lower():
+        return True
+    p = PurePosixPath(dropped_name)
+    stem, ext = (p.stem, p.suffix) if p.stem else (p.name, "")
+    q = final_name[:-len(ext)] if ext and final_name.lower().endswith(ext.lower()) else final_name
+    if not q.lower().startswith(stem.lower() + " (") or not q.endswith(")"):
+        return False
+    return q[len(stem) + 2:-1].isdigit()
+
+
+def check(service, dropped: list[tuple[Drop, str]], result: Result) -> None:
+    from chalicelib.services import services
+    drops = [drop for drop, _ in dropped]
+    fake, state = service.dropbox, services().state
+    problems = result.problems
+    final = fake.files("/")
+    folders = {"/" + c[:1].upper() + c[1:] for c in CLASSES} | {UNSORTED}
+
+    def top(path: str) -> str:
+        return "/" + path.strip("/").split("/", 1)[0]
+
+    # Multisets of content: what was dropped, what is where.
+    want_sorted = collections.Counter(_sha(d.data) for d in drops if d.is_photo)
+    have_sorted = collections.Counter(_sha(data) for path, data in final.items() if top(path) in folders)
+    missing, extra = want_sorted - have_sorted, have_sorted - want_sorted
+    stray = [p for p in final if top(p) not in folders and top(p) != INBOX]
+    problems += [f"a file outside the inbox and the class folders: {p}" for p in stray]
+
+    placed_records = 0
+    for drop, file_id in dropped:
+        outcomes = state.outcomes(file_id)
+        placed_records += sum(o["kind"] in ("sorted", "unsorted") for o in outcomes)
+        if len(outcomes) > 1:
+            result.queued_twice += 1
+        kinds = {o["kind"] for o in outcomes}
+        if drop.is_photo:
+            targets = {o.get("to") for o in outcomes}
+            if not outcomes or not kinds <= {"sorted", "unsorted"} or len(targets) != 1:
+                problems.append(f"{drop.path}: outcomes {outcomes}")
+                continue
+            [to] = targets
+            if to not in final:
+                problems.append(f"{drop.path}: recorded at {to}, which does not exist")
+            elif final[to] != drop.data:
+                result.overwritten += 1
+                problems.append(f"{drop.path}: {to} does not hold the bytes that were dropped")
+            elif top(to) not in folders:
+                problems.append(f"{drop.path}: at {to}, not in a class folder")
+            elif not _renamed_from(PurePosixPath(to).name, PurePosixPath(drop.path).name):
+                problems.append(f"{drop.path}: renamed to {to}")
+            elif any(o["kind"] == "sorted" and "/" + o["label"][:1].upper() + o["label"][1:] != top(to)
+                     for o in outcomes):
+                problems.append(f"{drop.path}: label and folder disagree: {outcomes}")
+        else:
+            if final.get(drop.path) != drop.data:
+                result.lost += 1
+                problems.append(f"{drop.path}: a bad file did not stay in the inbox unchanged")
+            if kinds != {"skipped"} or not all(o.get("reason", "").startswith(drop.reason) for o in outcomes):
+                problems.append(f"{drop.path}: expected skipped ({drop.reason}), got {outcomes}")
+            # Refused without downloading: asking for it and hanging up after the headers (the size
+            # is in them) is fine; reading its bytes is not. What a socket buffers is under 8 MiB.
+            if drop.reason == "too_large" and fake.sent_bytes[file_id] > 8 * 2**20:
+                problems.append(f"{drop.path}: over the size limit, yet {fake.sent_bytes[file_id]} bytes "
+                                f"of it were sent ({fake.served[file_id]} requests)")
+            if drop.reason == "too_large":
+                result.too_large_sent = fake.sent_bytes[file_id]
+
+    in_inbox = {p for p in final if top(p) == INBOX}
+    bad_paths = {d.path for d in drops if not d.is_photo}
+    left = sorted(in_inbox - bad_paths)
+
+    # The dead-letter queue: each message must name a file recorded as failed, still in the inbox.
+    dlq_url = service.source._sqs.get_queue_url(QueueName=f"{services().queue.queue_name}-dlq")["QueueUrl"]
+    dlq_messages = _receive_all(service.source._sqs, dlq_url)
+    result.dlq = len(dlq_messages)
+    explained = set()
+    for body in dlq_messages:
+        request = json.loads(body)
+        failed = [o for o in state.outcomes(request["file_id"]) if o["kind"] == "failed"]
+        if failed and request["path"] in in_inbox:
+            explained.add(request["path"])
+        else:
+            problems.append(f"dead letter not explained: {body} outcomes {state.outcomes(request['file_id'])}")
+    unexplained = [p for p in left if p not in explained]
+    problems += [f"a photo left in the inbox: {p}" for p in unexplained]
+
+    result.lost += sum(missing.values())
+    result.duplicated += sum(extra.values())
+    if missing:
+        problems.append(f"{sum(missing.values())} photo(s) missing from the class folders")
+    if extra:
+        problems.append(f"{sum(extra.values())} extra cop(ies) in the class folders")
+
+    # /status says the same, and shows the bad files with their reasons.
+    status = json.loads(service.get("/status").body)
+    bad = [d for d in drops if not d.is_photo]
+    if status["skipped"] != len(bad):
+        problems.append(f"/status skipped={status['skipped']}, expected {len(bad)}")
+    placed = sum(status["sorted"].values()) + status["unsorted"]
+    if placed != placed_records or placed_records < result.photos - len(explained):
+        problems.append(f"/status sorted+unsorted={placed} ({status['sorted']}, unsorted {status['unsorted']}), "
+                        f"{placed_records} outcome records, {result.photos} photos, status {status}")
+    if status["queue"]["waiting"] or status["queue"]["in_flight"]:
+        problems.append(f"/status queue not empty: {status['queue']}")
+    recent = {e["path"]: e["reason"] for e in status["recent_problems"]}
+    if len(recent) < min(20, len(bad)):
+        problems.append(f"/status shows {len(recent)} recent problems, expected {min(20, len(bad))}")
+    for path, reason in recent.items():
+        matching = [d for d in bad if d.path == path]
+        if not matching and path not in explained:
+            problems.append(f"/status shows a problem with {path}, which was not a bad file")
+        elif matching and not reason.startswith(matching[0].reason):
+            problems.append(f"/status gives {path} the reason {reason!r}, expected {matching[0].reason}")
+    if len(bad) <= 20:
+        problems += [f"/status does not show {d.path}" for d in bad if d.path not in recent]
+
+
+def _receive_all(sqs, url: str) -> list[str]:
+    bodies, seen = [], set()
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30,
+                                          AttributeNames=["All"]).get("Messages"):
+        for m in messages:
+            if m["MessageId"] not in seen:
+                seen.add(m["MessageId"])
+                bodies.append(m["Body"])
+    return bodies
