@@ -82,7 +82,8 @@ def build(out: Path) -> dict:
             if offset not in closure:
                 closure.add(offset)
                 stack.extend(data[offset][1])
-        classes.append(sorted(intern(o) for o in closure))
+        # Interned in offset order, not set order, so the file is the same on every build.
+        classes.append(sorted(intern(o) for o in sorted(closure)))
 
     lemma_senses: dict[str, list[int]] = {}
     for offset in table:
