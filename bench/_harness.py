@@ -82,18 +82,6 @@ def machine() -> str:
             f"{sys.version.split()[0]}, onnxruntime {onnxruntime.__version__}, Pillow {PIL.__version__}")
 
 
-def fix_emulator_nagle(enabled: bool = True) -> str:
-    """The fake Dropbox writes a reply's headers and body in two sends without TCP_NODELAY, so every
-    small reply waits for the client's delayed ACK: ~40 ms per Dropbox call that a real Dropbox
-    does not add. Set TCP_NODELAY on its sockets from here (local/ is not edited); a line for the output."""
-    from local.dropbox_emulator import _Handler
-
-    _Handler.disable_nagle_algorithm = enabled
-    return ("fake Dropbox: TCP_NODELAY set by the bench (the emulator as committed adds ~40 ms of "
-            "Nagle/delayed-ACK stall to each small reply)" if enabled else
-            "fake Dropbox: as committed, WITH its ~40 ms Nagle/delayed-ACK stall per small reply")
-
-
 # --- photos ----------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)

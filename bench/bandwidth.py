@@ -71,7 +71,6 @@ def main() -> None:
     from tests.sample_photos import SCENARIO_CLASSES, SCENARIO_EXPECTED
 
     h.say(h.machine())
-    h.say(h.fix_emulator_nagle(True))
     pool = h.photo_pool(upscaled=(12,))
     h.say(f"photos: {h.mix_summary(pool)}; classes: {', '.join(SCENARIO_CLASSES)}")
 

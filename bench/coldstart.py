@@ -165,7 +165,6 @@ def main() -> None:
     from local.event_source import SqsEventSource
 
     h.say(h.machine())
-    h.say(h.fix_emulator_nagle(True))
     photo = next(p for p in h.photo_pool(upscaled=(12,), with_variants=False) if p.name == "chelsea")
     h.say(f"photo: {photo.name} {photo.width}x{photo.height} ({photo.megapixels:.1f} MP), {photo.size / 1e6:.2f} MB "
           f"JPEG; classes {', '.join(CLASSES)}; the fake Dropbox and a moto server run in the parent")

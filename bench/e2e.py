@@ -10,7 +10,7 @@ and WebP, cached under the temp directory) go through the whole service on 127.0
     files in /All of the fake Dropbox (real dropbox SDK over HTTPS)
     -> signed webhook through chalice.test.Client (list /All, one SQS message per photo)
     -> SQS (moto, in-process) -> SqsEventSource, batches of 10 -> the classify handler
-    -> get_metadata, download, decode, ONNX inference, move_v2 in the fake Dropbox, DynamoDB (moto)
+    -> download, decode, ONNX inference, move_batch_v2 in the fake Dropbox, DynamoDB (moto)
 
 The clock runs from the webhook until the queue is empty. Where the time goes is measured from
 outside, by timing wrappers this script installs around DropboxStore's methods, images.preprocess,
@@ -218,8 +218,6 @@ def main() -> None:
                         help="added latency per Dropbox call, ms (default 0)")
     parser.add_argument("--compare-latency", type=float, default=50.0, metavar="MS",
                         help="a second run at this latency (default 50; -1 for none)")
-    parser.add_argument("--keep-nagle", action="store_true",
-                        help="leave the fake Dropbox's ~40 ms Nagle/delayed-ACK stall per call in place")
     parser.add_argument("--source", choices=["download", "thumbnail"], default="download",
                         help="CLASSIFY_SOURCE of the service (default download)")
     args = parser.parse_args()
@@ -229,7 +227,6 @@ def main() -> None:
     from local.dropbox_emulator import FakeDropbox
 
     h.say(h.machine())
-    h.say(h.fix_emulator_nagle(not args.keep_nagle))
     pool = h.photo_pool()
     photos = h.spread(pool, args.photos)
     data = {p.path: p.read() for p in pool}

@@ -34,6 +34,7 @@ BACKOFF_CAP = 8.0
 # that has it means the operation touches too many files, which no retry will change.
 _TRANSIENT_TAGS = frozenset({"too_many_write_operations", "internal_error"})
 _DOWNLOAD_CHUNK = 64 * 1024
+MAX_CONNECTIONS = 16
 MOVE_BATCH_LIMIT = 1000  # Dropbox's cap on entries per move_batch_v2
 MOVE_BATCH_WAIT = 30.0  # seconds to wait for an async batch, well inside the Lambda timeout
 
@@ -102,7 +103,9 @@ class DropboxStore:
             raise ValueError("max_retries must be >= 0")
         self.max_retries = max_retries
         self._secrets = tuple(s for s in (app_secret, refresh_token) if s)
-        session = dropbox.create_session(ca_certs=ca_certs)
+        # One pooled connection per thread that calls at once (a batch of photos in parallel),
+        # so no TLS connection is opened and dropped per call.
+        session = dropbox.create_session(max_connections=MAX_CONNECTIONS, ca_certs=ca_certs)
         if ca_certs:
             # requests lets REQUESTS_CA_BUNDLE override session.verify, which would silently drop
             # the CA we were handed (the local fake's). An explicit CA must win. Without one, the

@@ -112,15 +112,11 @@ class Inbox:
         return Job(job_id, listing.queued, listing.skipped)
 
     def _queue(self, files: Sequence[FileInfo], job_id: str | None) -> Listing:
-        requests, skipped = [], 0
-        for f in files:
-            if is_image_name(f.name):
-                requests.append(SortRequest(f.id, f.path_display, f.rev, job_id))
-            else:
-                # Left where it is, and said why (once, whichever listing saw it first).
-                self.state.record(Outcome(SortRequest(f.id, f.path_display, f.rev), "skipped",
-                                          reason="not an image file"))
-                skipped += 1
+        requests = [SortRequest(f.id, f.path_display, f.rev, job_id) for f in files if is_image_name(f.name)]
+        # Left where they are, and said why (once, whichever listing saw them first).
+        others = [Outcome(SortRequest(f.id, f.path_display, f.rev), "skipped", reason="not an image file")
+                  for f in files if not is_image_name(f.name)]
+        self.state.record_many(others)
         self.queue.send(requests)
         self.state.add_queued(len(requests))
-        return Listing(len(requests), skipped)
+        return Listing(len(requests), len(others))
