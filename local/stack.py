@@ -21,13 +21,15 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import requests
 
+from chalicelib.service_client import LOCAL_STACK_KEY
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CLASSES = ["cat", "dog", "bird", "food", "flower", "vehicle", "building"]
-DEFAULT_SERVICE_KEY = "local-service-key"
 QUEUE, TABLE = "image-categorizer-sort", "image-categorizer"
 HTTP_TIMEOUT = 10
 log = logging.getLogger("local.stack")
@@ -50,6 +52,14 @@ def wait_for_port(port: int, timeout: float, process: subprocess.Popen | None = 
         except OSError:
             time.sleep(0.1)
     raise TimeoutError(f"nothing listening on port {port} after {timeout} s")
+
+
+def uses_real_dropbox(env: Mapping[str, str]) -> bool:
+    return all(env.get(name) for name in ("DROPBOX_APP_KEY", "DROPBOX_APP_SECRET", "DROPBOX_REFRESH_TOKEN"))
+
+
+def uses_real_aws(env: Mapping[str, str]) -> bool:
+    return bool(env.get("AWS_ACCESS_KEY_ID") or env.get("AWS_PROFILE")) and not env.get("AWS_ENDPOINT_URL")
 
 
 class InboxWatcher:
@@ -104,26 +114,22 @@ class Stack:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        from moto.server import ThreadedMotoServer
+        os.environ.update({"SERVICE_KEY": self.service_key, "STATE_TABLE": TABLE, "SORT_QUEUE": QUEUE})
+        if uses_real_aws(os.environ):
+            log.info("AWS credentials found: using (and creating if missing) the real queue and table")
+        else:
+            from moto.server import ThreadedMotoServer
 
-        moto_port = free_port()
-        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
-        self._moto.start()
-        (self.sandbox / "All").mkdir(parents=True, exist_ok=True)
-        dropbox_port = free_port()
-        # The SDK reads these once, at import: set them before anything imports dropbox.
-        os.environ.update({
-            "DROPBOX_API_HOST": f"127.0.0.1:{dropbox_port}", "DROPBOX_API_CONTENT_HOST": f"127.0.0.1:{dropbox_port}",
-            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}", "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "SERVICE_KEY": self.service_key,
-            "STATE_TABLE": TABLE, "SORT_QUEUE": QUEUE})
-        from local.dropbox_emulator import FakeDropbox
-
-        self.dropbox = FakeDropbox(self.sandbox, port=dropbox_port).start()
-        self.dropbox.scan()
-        os.environ.update({"DROPBOX_APP_KEY": self.dropbox.app_key, "DROPBOX_APP_SECRET": self.dropbox.app_secret,
-                           "DROPBOX_REFRESH_TOKEN": self.dropbox.refresh_token,
-                           "DROPBOX_CA_CERTS": self.dropbox.ca_path})
+            moto_port = free_port()
+            self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
+            self._moto.start()
+            os.environ.update({"AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}", "AWS_DEFAULT_REGION": "us-east-1",
+                               "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"})
+        if uses_real_dropbox(os.environ):
+            log.info("Dropbox credentials found: sorting your Dropbox /All; its webhooks cannot reach "
+                     "127.0.0.1, so start sorts with main.py")
+        else:
+            self._start_emulator()
 
         import boto3
 
@@ -142,11 +148,27 @@ class Stack:
         from local.event_source import SqsEventSource
 
         worker = SqsEventSource(boto3.client("sqs"), queue_url, lambda event: app.classify(event, None))
-        watcher = InboxWatcher(self.dropbox, f"{self.url}/webhook")
-        for target, name in ((worker.run, "queue-worker"), (watcher.run, "inbox-watcher")):
+        workers = [(worker.run, "queue-worker")]
+        if self.dropbox is not None:
+            workers.append((InboxWatcher(self.dropbox, f"{self.url}/webhook").run, "inbox-watcher"))
+        for target, name in workers:
             thread = threading.Thread(target=target, args=(self.stop_event,), name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
+
+    def _start_emulator(self) -> None:
+        (self.sandbox / "All").mkdir(parents=True, exist_ok=True)
+        dropbox_port = free_port()
+        # The SDK reads these once, at import: set them before anything imports dropbox.
+        os.environ.update({"DROPBOX_API_HOST": f"127.0.0.1:{dropbox_port}",
+                           "DROPBOX_API_CONTENT_HOST": f"127.0.0.1:{dropbox_port}"})
+        from local.dropbox_emulator import FakeDropbox
+
+        self.dropbox = FakeDropbox(self.sandbox, port=dropbox_port).start()
+        self.dropbox.scan()
+        os.environ.update({"DROPBOX_APP_KEY": self.dropbox.app_key, "DROPBOX_APP_SECRET": self.dropbox.app_secret,
+                           "DROPBOX_REFRESH_TOKEN": self.dropbox.refresh_token,
+                           "DROPBOX_CA_CERTS": self.dropbox.ca_path})
 
     def configure_defaults(self, classes: list[str]) -> dict:
         headers = {"Authorization": f"Bearer {self.service_key}"}
@@ -186,16 +208,17 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("chalicelib", "local"):
         logging.getLogger(name).setLevel(logging.INFO)
 
-    stack = Stack(args.sandbox.resolve(), args.port, os.environ.get("SERVICE_KEY", DEFAULT_SERVICE_KEY))
+    stack = Stack(args.sandbox.resolve(), args.port, os.environ.get("SERVICE_KEY", LOCAL_STACK_KEY))
     signal.signal(signal.SIGTERM, lambda *_: stack.stop_event.set())
     try:
         stack.start()
         config = stack.configure_defaults(args.classes)
         print(f"\nimage-categorizer is running at {stack.url} (SERVICE_KEY={stack.service_key})")
-        print(f"Drop photos into {stack.sandbox / 'All'}; they move to {stack.sandbox}/<Class>/.")
+        if stack.dropbox is not None:
+            print(f"Drop photos into {stack.sandbox / 'All'}; they move to {stack.sandbox}/<Class>/.")
         print("Classes: " + ", ".join(c["description"].split(":")[0] + f" -> {c['folder']}"
                                       for c in config["covers"]))
-        print(f"Change them with: SERVICE_KEY={stack.service_key} python main.py --classes cat dog truck\n",
+        print("Change them (and sort what is in All) with: .venv/bin/python main.py --classes cat dog truck\n",
               flush=True)
         print(json.dumps({"ready": stack.url}), flush=True)
         while not stack.stop_event.wait(0.5):

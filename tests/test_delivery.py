@@ -108,3 +108,23 @@ def test_a_failure_that_clears_up_sorts_the_photo_on_redelivery(service):
     status = json.loads(service.get("/status").body)
     assert status["sorted"] == {"Cat": 2} and status["failed"] == 0
     assert service.source.failures == 1
+
+
+def test_a_configuration_changed_mid_run_applies_from_the_next_reread_and_loses_nothing(service, monkeypatch):
+    import time
+
+    from chalicelib import sorter
+
+    service.configure(["cat"])
+    for i in range(12):
+        service.dropbox.put(f"/All/chelsea-{i}.jpg", jpeg("chelsea"))
+    service.notify()
+    assert service.source.poll_once() == 10  # the first batch under ["cat"]
+    service.configure(["food"], unsorted_folder="Other")
+    # Within the cache's TTL a container keeps the classes it read; after it, the new ones.
+    later = time.monotonic() + sorter.CONFIG_TTL_SECONDS + 1
+    monkeypatch.setattr(sorter.time, "monotonic", lambda: later)
+    service.source.drain(timeout=30)
+    final = service.dropbox.files("/")
+    assert sorted(p.rsplit("/", 1)[0] for p in final) == ["/Cat"] * 10 + ["/Other"] * 2
+    assert all(data == jpeg("chelsea") for data in final.values())

@@ -303,3 +303,13 @@ def test_sigint_stops_every_process_and_frees_the_ports(stack):
         os.killpg(sid, 0)
     busy = sorted(p for p in ports if not port_is_free(p))
     assert busy == [], f"ports still taken after the stop: {busy}"
+
+
+def test_real_credentials_in_the_environment_replace_the_stand_ins():
+    from local.stack import uses_real_aws, uses_real_dropbox
+
+    dropbox = {"DROPBOX_APP_KEY": "k", "DROPBOX_APP_SECRET": "s", "DROPBOX_REFRESH_TOKEN": "t"}
+    assert uses_real_dropbox(dropbox)
+    assert not uses_real_dropbox({**dropbox, "DROPBOX_REFRESH_TOKEN": ""})
+    assert uses_real_aws({"AWS_PROFILE": "me"}) and uses_real_aws({"AWS_ACCESS_KEY_ID": "AKIA"})
+    assert not uses_real_aws({}) and not uses_real_aws({"AWS_PROFILE": "me", "AWS_ENDPOINT_URL": "http://x"})
