@@ -175,6 +175,8 @@ class FakeDropbox:
         self.retry_after = 0        # seconds in the Retry-After of a scripted 429
         self.slow_seconds = 3.0     # how long a scripted "slow" call stalls
         self.token_lifetime = 14400  # expires_in of issued access tokens, seconds
+        # Seconds a file on disk must rest before listings show it (None: only scan() indexes).
+        self.auto_scan: float | None = None
         self._lock = threading.RLock()
         self._nodes: dict[str, _Node] = {}  # path_lower -> node
         self._log: list[tuple[int, str, str]] = []  # (seq, path_lower, path_display)
@@ -327,9 +329,13 @@ class FakeDropbox:
                 del self._nodes[n.path.lower()]
                 self._touch(n.path)
 
-    def scan(self) -> list[str]:
-        """Index what was put on (or removed from) disk directly; returns added or changed files."""
+    def scan(self, settle: float = 0.0) -> list[str]:
+        """Index what was put on (or removed from) disk directly; returns added or changed files.
+
+        A file modified less than `settle` seconds ago is still being written: it is left for a
+        later scan, as Dropbox only shows a file once its upload is complete."""
         changed: list[str] = []
+        now = time.time()
         with self._lock:
             seen: set[str] = set()
             for dirpath, dirnames, filenames in os.walk(self.root):
@@ -344,9 +350,14 @@ class FakeDropbox:
                         self._touch(path)
                 for name in sorted(filenames):
                     path = f"{parent}/{name}"
+                    try:
+                        st = (self.root / path.lstrip("/")).stat()
+                    except FileNotFoundError:
+                        continue  # moved away while we walked
                     seen.add(path.lower())
-                    st = (self.root / path.lstrip("/")).stat()
                     node = self._nodes.get(path.lower())
+                    if now - st.st_mtime < settle:
+                        continue
                     if node is None or node.stamp != (st.st_mtime_ns, st.st_size):
                         data = (self.root / path.lstrip("/")).read_bytes()
                         self._index_file(path, data, node, datetime.fromtimestamp(
@@ -556,6 +567,8 @@ class FakeDropbox:
             if self._tokens.get(token, 0) <= time.monotonic():
                 raise self._expired()
         sdk_route, method = _ROUTES[route]
+        if self.auto_scan is not None and route.startswith("files/list_folder"):
+            self.scan(settle=self.auto_scan)  # the folder on disk is the truth, as for a user's Dropbox
         style = sdk_route.attrs.get("style") or "rpc"
         raw = headers.get("Dropbox-API-Arg") if style in ("download", "upload") else body.decode()
         try:

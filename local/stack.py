@@ -32,6 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CLASSES = ["cat", "dog", "bird", "food", "flower", "vehicle", "building"]
 QUEUE, TABLE = "image-categorizer-sort", "image-categorizer"
 HTTP_TIMEOUT = 10
+# A file still being written is not new yet: Dropbox, too, shows a file once its upload is complete.
+SETTLE_SECONDS = 2.0
 log = logging.getLogger("local.stack")
 
 
@@ -65,30 +67,16 @@ def uses_real_aws(env: Mapping[str, str]) -> bool:
 class InboxWatcher:
     """Notices files dropped into the sandbox and notifies the app as Dropbox would."""
 
-    def __init__(self, dropbox, webhook_url: str, interval: float = 0.5, settle: float = 2.0):
+    def __init__(self, dropbox, webhook_url: str, interval: float = 0.5):
         self.dropbox, self.webhook_url, self.interval = dropbox, webhook_url, interval
-        # A file still being written is not new yet: Dropbox, too, syncs a file once it is complete.
-        self.settle = settle
         self.notifications = 0
-
-    def _settled(self) -> bool:
-        now = time.time()
-        for path in self.dropbox.root.rglob("*"):
-            try:
-                if now - path.stat().st_mtime < self.settle:
-                    return False
-            except FileNotFoundError:
-                continue  # moved while we looked
-        return True
 
     def run(self, stop: threading.Event) -> None:
         from local.dropbox_emulator import signed_notification
 
         owed = False  # a change was indexed but its notification did not get through
         while not stop.wait(self.interval):
-            if not self._settled():
-                continue
-            if not self.dropbox.scan() and not owed:
+            if not self.dropbox.scan(settle=SETTLE_SECONDS) and not owed:
                 continue
             body, signature = signed_notification([self.dropbox.account_id], self.dropbox.app_secret)
             try:
@@ -165,6 +153,7 @@ class Stack:
         from local.dropbox_emulator import FakeDropbox
 
         self.dropbox = FakeDropbox(self.sandbox, port=dropbox_port).start()
+        self.dropbox.auto_scan = SETTLE_SECONDS
         self.dropbox.scan()
         os.environ.update({"DROPBOX_APP_KEY": self.dropbox.app_key, "DROPBOX_APP_SECRET": self.dropbox.app_secret,
                            "DROPBOX_REFRESH_TOKEN": self.dropbox.refresh_token,
@@ -207,9 +196,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
     for name in ("chalicelib", "local"):
         logging.getLogger(name).setLevel(logging.INFO)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto server's access log
 
     stack = Stack(args.sandbox.resolve(), args.port, os.environ.get("SERVICE_KEY", LOCAL_STACK_KEY))
-    signal.signal(signal.SIGTERM, lambda *_: stack.stop_event.set())
+    # Handled explicitly: a stack started in the background has SIGINT ignored, not raised.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stack.stop_event.set())
     try:
         stack.start()
         config = stack.configure_defaults(args.classes)
@@ -223,8 +215,6 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"ready": stack.url}), flush=True)
         while not stack.stop_event.wait(0.5):
             pass
-    except KeyboardInterrupt:
-        pass
     finally:
         stack.stop()
         print("stopped", flush=True)
