@@ -12,7 +12,6 @@ Nothing here is a test: the scripts print figures.
 from __future__ import annotations
 
 import functools
-import io
 import os
 import socket
 import sys

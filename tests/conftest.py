@@ -1,29 +1,15 @@
 """Shared fixtures: AWS through moto, and (below) the fake Dropbox the real SDK talks to."""
 from __future__ import annotations
 
-import os
-import socket
-import sys
-
 import pytest
 
-from tests.harness import AUTH, KEY, Service, running_service  # noqa: F401  (no dropbox import)
+from tests.harness import isolate_aws, point_sdk_at_free_port, running_service
 
-# Never reach real AWS from a test, whatever the machine's environment says.
-for _name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
-    os.environ.pop(_name, None)
-os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_SESSION_TOKEN="testing",
-                  AWS_DEFAULT_REGION="us-east-1")
-
+isolate_aws()
 # The SDK reads its hosts once, at import (dropbox/session.py): point both at the fake first. The
 # port stays bound (never listening) until the server takes it, so no other process grabs it.
-if "dropbox" in sys.modules:
-    raise RuntimeError("dropbox was imported before tests/conftest.py could point it at the fake")
-_dropbox_port_hold = socket.socket()
-_dropbox_port_hold.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-_dropbox_port_hold.bind(("127.0.0.1", 0))
+_dropbox_port_hold = point_sdk_at_free_port()
 DROPBOX_PORT = _dropbox_port_hold.getsockname()[1]
-os.environ["DROPBOX_API_HOST"] = os.environ["DROPBOX_API_CONTENT_HOST"] = f"127.0.0.1:{DROPBOX_PORT}"
 
 
 @pytest.fixture
@@ -39,14 +25,6 @@ def state(aws):
     store = StateStore("test-state")
     store.create_table()
     return store
-
-
-@pytest.fixture
-def work_queue(aws):
-    from chalicelib.work_queue import WorkQueue
-    queue = WorkQueue("test-sort")
-    queue.create(max_receives=3)
-    return queue
 
 
 # --- the fake Dropbox ------------------------------------------------------------------------------

@@ -146,7 +146,7 @@ def scenario(photos: int, batches: int, seed: int = 0) -> list[list[Drop]]:
         elif i % 17 == 0:
             name = f"trip {b}/IMG_{i:05d}.{ext}"  # a subfolder of the inbox
         plan[b].append(Drop(f"{INBOX}/{name}", data))
-    first, last = plan[0], plan[-1]
+    first = plan[0]
     # Duplicates by content under other names, in the same batch and in a later one.
     plan[0].append(Drop(f"{INBOX}/copy of {PurePosixPath(first[1].path).name}", first[1].data))
     plan[-1].append(Drop(f"{INBOX}/copy again {PurePosixPath(first[1].path).stem}.jpg", first[1].data))

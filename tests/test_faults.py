@@ -76,7 +76,7 @@ def test_a_throttled_dynamodb_call_is_retried_by_botocore_and_changes_nothing(aw
 
 
 def test_a_token_that_expires_twice_in_one_call_is_retried_not_given_up(service):
-    # What rate-based faults made happen in the soak: 8 fetch threads share one SDK client; one
+    # What rate-based faults made happen in the soak: a batch's threads share one SDK client; one
     # thread's 401 refresh races another's, so a retry meets an expired token again.
     service.configure(["cat"])
     service.dropbox.put("/All/a.jpg", jpeg("chelsea"))

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from chalicelib.webhook import MAX_BODY_BYTES
 from local.dropbox_emulator import signed_notification
-from tests.conftest import AUTH, KEY
+from tests.harness import AUTH, KEY
 from tests.sample_photos import jpeg
 
 FUZZ = settings(max_examples=60, deadline=None, derandomize=True,

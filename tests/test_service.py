@@ -9,7 +9,7 @@ import json
 import pytest
 
 from local.dropbox_emulator import signed_notification
-from tests.conftest import AUTH, KEY
+from tests.harness import AUTH, KEY
 from tests.sample_photos import CLEAR_CUT, SCENARIO_CLASSES, SCENARIO_EXPECTED, jpeg, variants
 
 def test_webhook_challenge_is_echoed_as_plain_text(service):
