@@ -24,8 +24,7 @@ logging.getLogger("dropbox").setLevel(logging.WARNING)  # one INFO line per API 
 
 # One SQS batch is one ONNX call and one Dropbox move_batch: 10 photos keep a batch well inside the
 # 90 s timeout even with 12 MP downloads. Two batches at a time at most: Dropbox serialises writes
-# per account, so more parallel movers only trade throughput for too_many_write_operations, and
-# two containers already classify faster than Dropbox moves (README, Performance).
+# per account, so more parallel movers would mostly earn too_many_write_operations retries.
 SQS_BATCH_SIZE = 10
 SQS_MAX_CONCURRENCY = 2
 
