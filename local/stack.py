@@ -205,7 +205,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         stack.start()
         config = stack.configure_defaults(args.classes)
-        print(f"\nimage-categorizer is running at {stack.url} (SERVICE_KEY={stack.service_key})")
+        # Only the well-known local key is shown; a key of the user's own is a secret.
+        key = stack.service_key if stack.service_key == LOCAL_STACK_KEY else "from your environment"
+        print(f"\nimage-categorizer is running at {stack.url} (SERVICE_KEY {key})")
         if stack.dropbox is not None:
             print(f"Drop photos into {stack.sandbox / 'All'}; they move to {stack.sandbox}/<Class>/.")
         print("Classes: " + ", ".join(c["description"].split(":")[0] + f" -> {c['folder']}"
