@@ -19,6 +19,8 @@ LOCAL_STACK_KEY = "local-service-key"
 # (connect, read) seconds: a sort is started asynchronously, so no call should take long.
 TIMEOUT = (5.0, 30.0)
 POLL_INTERVAL = 0.5
+# Following a job gives up when nothing has finished for this long (is the queue worker running?).
+STALL_SECONDS = 600.0
 
 
 class ServiceError(Exception):
@@ -64,13 +66,20 @@ class ServiceClient:
             _field(job, name, kind, "GET /jobs")
         return job
 
-    def follow(self, job_id: str, interval: float = POLL_INTERVAL) -> Iterator[dict]:
-        """The job's status every `interval` seconds, ending with the finished one."""
+    def follow(self, job_id: str, interval: float = POLL_INTERVAL, stall: float = STALL_SECONDS) -> Iterator[dict]:
+        """The job's status every `interval` seconds, ending with the finished one; ServiceError when
+        nothing has moved for `stall` seconds (the job goes on in the service: /status tells)."""
+        done, moved_at = -1, time.monotonic()
         while True:
             job = self.job(job_id)
             yield job
             if job["finished"]:
                 return
+            if job["done"] != done:
+                done, moved_at = job["done"], time.monotonic()
+            elif time.monotonic() - moved_at > stall:
+                raise ServiceError(f"job {job_id}: no progress for {stall:.0f} s at {done} of {job['total']}; "
+                                   "it continues in the service (GET /status)")
             time.sleep(interval)
 
     def _call(self, method: str, path: str, body: dict | None = None) -> dict:

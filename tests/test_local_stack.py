@@ -281,6 +281,21 @@ def test_photos_dropped_into_the_sandbox_are_sorted(stack, tmp_path):
     assert not re.search(rf"(skipped|failed|gone) /All/{re.escape(slow)}", log), stack.describe()
 
 
+def test_main_reports_the_services_refusals_in_one_line(stack):
+    def main(*classes: str, key: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, str(MAIN), "--classes", *classes], cwd=ROOT, capture_output=True,
+                              text=True, timeout=60, env=_clean_env(CATEGORIZER_URL=stack.url, SERVICE_KEY=key))
+
+    unknown = main("cat", "dgo", key=SERVICE_KEY)
+    assert unknown.returncode == 2 and unknown.stdout == ""
+    [line] = unknown.stderr.strip().splitlines()
+    assert line.startswith("error: ") and "'dgo'" in line and "dog" in line
+    refused = main("cat", key="not-the-key")
+    assert refused.returncode == 1
+    [line] = refused.stderr.strip().splitlines()
+    assert "401" in line and "not-the-key" not in line
+
+
 def test_sigint_stops_every_process_and_frees_the_ports(stack):
     sid = stack.process.pid  # start_new_session: the stack leads its own session and group
     pids = session_pids(sid)

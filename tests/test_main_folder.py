@@ -152,9 +152,12 @@ def test_unreachable_service_is_one_line():
 
 
 class StubService(BaseHTTPRequestHandler):
-    """Answers like the service: Chalice's error shape for a bad class, a job finished on the 2nd poll."""
+    """Answers like the service: Chalice's error shape for a bad class, a job finished on the 2nd
+    poll, or (`stuck`) one that never moves. The real service is in tests/test_local_stack.py;
+    this one has the states that are hard to make there."""
 
     polls = 0
+    stuck = False
 
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or "{}")
@@ -169,7 +172,7 @@ class StubService(BaseHTTPRequestHandler):
 
     def do_GET(self):
         StubService.polls += 1
-        finished = StubService.polls >= 2
+        finished = StubService.polls >= 2 and not StubService.stuck
         self.answer(200, {"job_id": "j1", "total": 3, "done": 3 if finished else 1,
                           "percent": 100 if finished else 33, "sorted": {"Cat": 2 if finished else 1},
                           "unsorted": 1 if finished else 0, "skipped": 0, "failed": 0, "finished": finished})
@@ -189,7 +192,7 @@ class StubService(BaseHTTPRequestHandler):
 @pytest.fixture
 def stub_url():
     server = ThreadingHTTPServer(("127.0.0.1", 0), StubService)
-    StubService.polls = 0
+    StubService.polls, StubService.stuck = 0, False
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
@@ -224,3 +227,14 @@ def test_a_file_over_the_size_limit_is_left_in_all(tmp_path, monkeypatch):
     [result] = folder_sorter.sort_photos(tmp_path, photos, SortConfig(("cat",)), Classifier.load())
     assert (result.file, result.moved_to, result.error) == ("All/big.jpg", None, "too_large")
     assert (tmp_path / "All" / "big.jpg").exists()
+
+
+def test_following_a_job_that_stops_moving_gives_up_in_one_line(stub_url):
+    from chalicelib.service_client import ServiceClient, ServiceError
+
+    StubService.stuck = True
+    client = ServiceClient(stub_url, "k")
+    with pytest.raises(ServiceError, match="no progress for 1 s at 1 of 3"):
+        for _ in client.follow("j1", interval=0.05, stall=1.0):
+            pass
+
