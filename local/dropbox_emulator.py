@@ -378,6 +378,9 @@ class FakeDropbox:
         return path.rstrip("/")
 
     def _disk(self, display: str) -> Path:
+        # Paths come from API callers: "." and ".." are not names, and nothing resolves outside root.
+        if any(part in (".", "..") for part in display.split("/")):
+            raise _conflict(_tagged("path", "malformed_path"))
         return self.root / display.lstrip("/")
 
     def _display(self, path: str) -> str:

@@ -450,3 +450,12 @@ def test_signed_notification_verifies():
     body, signature = signed_notification(["dbid:x"], "app-secret")
     assert auth.signature_ok(body, signature, "app-secret")
     assert not auth.signature_ok(body, signature, "other-secret")
+
+
+def test_the_emulator_keeps_every_path_inside_its_folder(store, dropbox_fake):
+    dropbox_fake.put("/All/a.jpg", b"a")
+    outside = dropbox_fake.root.parent / "escaped.jpg"
+    with pytest.raises(StoreError):
+        store.move("/All/a.jpg", "/All/../../escaped.jpg")
+    assert not outside.exists()
+    assert dropbox_fake.files("/") == {"/All/a.jpg": b"a"}
