@@ -39,26 +39,13 @@ _EXTENSIONS = {b"\xff\xd8": "jpg", b"\x89P": "png", b"RI": "webp"}
 # --- environment ---------------------------------------------------------------------------------
 
 def prepare_environment() -> tuple[socket.socket, int]:
-    """Fake AWS credentials; point the dropbox SDK at a free local port. Returns (the socket holding
-    the port, the port): close the socket right before the fake Dropbox binds it."""
-    if "dropbox" in sys.modules:
-        raise RuntimeError("dropbox was imported before prepare_environment() could point it at the fake")
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
-        os.environ.pop(name, None)
-    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
-                      AWS_SESSION_TOKEN="testing", AWS_DEFAULT_REGION="us-east-1")
-    hold = socket.socket()
-    hold.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    hold.bind(("127.0.0.1", 0))
-    port = hold.getsockname()[1]
-    os.environ["DROPBOX_API_HOST"] = os.environ["DROPBOX_API_CONTENT_HOST"] = f"127.0.0.1:{port}"
-    return hold, port
+    """Fake AWS credentials; point the dropbox SDK at a free local port, as tests/conftest.py does.
+    Returns (the socket holding the port, the port): close the socket right before the fake binds it."""
+    from tests.harness import isolate_aws, point_sdk_at_free_port
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    isolate_aws()
+    hold = point_sdk_at_free_port()
+    return hold, hold.getsockname()[1]
 
 
 def quiet_logging() -> None:

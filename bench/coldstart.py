@@ -163,13 +163,14 @@ def main() -> None:
     from chalicelib.messages import SortRequest
     from local.dropbox_emulator import FakeDropbox
     from local.event_source import SqsEventSource
+    from local.stack import free_port
 
     h.say(h.machine())
     photo = next(p for p in h.photo_pool(upscaled=(12,), with_variants=False) if p.name == "chelsea")
     h.say(f"photo: {photo.name} {photo.width}x{photo.height} ({photo.megapixels:.1f} MP), {photo.size / 1e6:.2f} MB "
           f"JPEG; classes {', '.join(CLASSES)}; the fake Dropbox and a moto server run in the parent")
 
-    moto_port = h.free_port()
+    moto_port = free_port()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
     moto.start()
     os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{moto_port}"  # this process's boto3 too, never AWS

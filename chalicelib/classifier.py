@@ -30,6 +30,16 @@ class Decision:
     ranking: tuple[tuple[str, float], ...]
 
 
+def model_card(model_dir: Path = MODEL_DIR) -> dict:
+    """model.json: the ONNX file, the vocabulary file, the default threshold."""
+    return json.loads((model_dir / "model.json").read_text())
+
+
+def load_vocabulary(model_dir: Path = MODEL_DIR, card: dict | None = None) -> Vocabulary:
+    """The class-name vocabulary alone, without the ONNX session."""
+    return Vocabulary.load(model_dir / (card or model_card(model_dir))["vocabulary"])
+
+
 class Classifier:
     _loaded: "Classifier | None" = None
     _lock = threading.Lock()
@@ -37,9 +47,9 @@ class Classifier:
     def __init__(self, model_dir: Path = MODEL_DIR):
         import onnxruntime
 
-        card = json.loads((model_dir / "model.json").read_text())
+        card = model_card(model_dir)
         self.default_threshold: float = card["default_threshold"]
-        self.vocabulary = Vocabulary.load(model_dir / card["vocabulary"])
+        self.vocabulary = load_vocabulary(model_dir, card)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = os.cpu_count() or 1
         options.inter_op_num_threads = 1

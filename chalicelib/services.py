@@ -4,13 +4,12 @@ Nothing is created at import, so `import app` stays cheap and the webhook never 
 """
 from __future__ import annotations
 
-import json
 import os
 import threading
 from collections.abc import Mapping
 from functools import cached_property
 
-from .classifier import MODEL_DIR, Classifier
+from .classifier import Classifier, load_vocabulary, model_card
 from .dropbox_store import DropboxStore
 from .inbox import Inbox
 from .sorter import ConfigCache, Sorter
@@ -51,7 +50,7 @@ class Services:
 
     @cached_property
     def model_card(self) -> dict:
-        return json.loads((MODEL_DIR / "model.json").read_text())
+        return model_card()
 
     @property
     def default_threshold(self) -> float:
@@ -60,7 +59,7 @@ class Services:
     @cached_property
     def vocabulary(self) -> Vocabulary:
         """Class names resolve without the model: /configure stays fast and light."""
-        return Vocabulary.load(MODEL_DIR / self.model_card["vocabulary"])
+        return load_vocabulary(card=self.model_card)
 
     @cached_property
     def sorter(self) -> Sorter:

@@ -39,7 +39,6 @@ class Message:
 class BatchResult:
     done: list[str] = field(default_factory=list)    # receipt handles to acknowledge
     retry: list[str] = field(default_factory=list)   # receipt handles to leave for redelivery
-    outcomes: list[Outcome] = field(default_factory=list)  # recorded
     settled: list[tuple[Message, Outcome]] = field(default_factory=list)  # to record, then acknowledge
     given_up: list[Outcome] = field(default_factory=list)  # to record as failed; SQS dead-letters them
 
@@ -231,19 +230,17 @@ class Sorter:
         given_up, result.given_up = result.given_up, []
         if not settled and not given_up:
             return
+        outcomes = [outcome for _, outcome in settled] + given_up
         try:
-            firsts = self.state.record_many([outcome for _, outcome in settled] + given_up)
+            firsts = self.state.record_many(outcomes)
         except Exception as e:  # the files are where they are; a redelivery finds them there and records
-            log.exception("recording %d outcomes failed", len(settled) + len(given_up))
+            log.exception("recording %d outcomes failed", len(outcomes))
             for message, _ in settled:
                 self._retry(result, message, f"could not record the outcome: {type(e).__name__}")
             return
-        for outcome, first in zip([o for _, o in settled] + given_up, firsts):
+        for outcome, first in zip(outcomes, firsts):
             _log(outcome, first)
-        for message, outcome in settled:
-            result.outcomes.append(outcome)
-            result.done.append(message.receipt_handle)
-
+        result.done += [message.receipt_handle for message, _ in settled]
 
 
 def _log(outcome: Outcome, first: bool) -> None:

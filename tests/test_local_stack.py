@@ -21,6 +21,7 @@ import pytest
 
 from chalicelib.class_config import SortConfig
 from chalicelib.images import is_image_name
+from local.stack import free_port
 from tests import sample_photos
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,12 +37,6 @@ SLOW_PHOTO = "chelsea"  # written in chunks straight into All
 def folder_of(name: str) -> str:
     """Where a person puts the photo: "Cat", "Food", ... or "Unsorted"."""
     return SortConfig(tuple(CLASSES)).folder_for(sample_photos.SCENARIO_EXPECTED[name]).lstrip("/")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def images_in(folder: Path) -> list[Path]:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from chalicelib.class_config import SortConfig
+from local.stack import free_port
 from tests import sample_photos
 
 MAIN = Path(__file__).resolve().parent.parent / "main.py"
@@ -139,14 +139,8 @@ def test_unknown_class_is_one_line_naming_it(folder):
     assert tree(folder) == before
 
 
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_unreachable_service_is_one_line():
-    url = f"http://127.0.0.1:{closed_port()}"
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     line = one_line_error(run("--classes", "cat", env={"CATEGORIZER_URL": url}))
     assert url in line
 
