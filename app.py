@@ -1,21 +1,28 @@
-"""image-categorizer: routes and handlers only; the logic lives in chalicelib/."""
+"""image-categorizer: routes and handlers only; the logic lives in chalicelib/.
+
+Every API route needs `Authorization: Bearer <SERVICE_KEY>` unless it says `key=False` (the
+webhook, which Dropbox signs instead); every route answers an outage of Dropbox or AWS with 503.
+"""
 from __future__ import annotations
 
+import functools
 import json
 import logging
+from collections.abc import Callable
 
 from botocore.exceptions import BotoCoreError, ClientError
 from chalice import (BadRequestError, Chalice, ChaliceViewError, ConflictError, NotFoundError, Response,
                      UnauthorizedError)
 
-from chalicelib import configuration, status, webhook
+from chalicelib import answers, webhook
 from chalicelib.auth import bearer_ok
-from chalicelib.class_config import ConfigError
+from chalicelib.delivery import Message, deliver
 from chalicelib.dropbox_store import StoreError
-from chalicelib.inbox import Busy
+from chalicelib.inbox import Busy, NotConfigured, start_sort
 from chalicelib.messages import BadMessage, SortRequest
-from chalicelib.services import services
-from chalicelib.sorter import Message
+from chalicelib.sort_config import ConfigError
+from chalicelib.wiring import wiring
+from chalicelib.work_queue import QueueError
 
 app = Chalice(app_name="image-categorizer")
 app.log.setLevel(logging.INFO)
@@ -37,11 +44,33 @@ class RetryBatch(RuntimeError):
     """Raised so Lambda returns the batch's unfinished messages to SQS for another try."""
 
 
+def route(path: str, methods: list[str], key: bool = True, **options) -> Callable:
+    """`app.route`, with the service key checked first (unless `key=False`) and the errors every
+    route shares turned into answers that name the problem."""
+    def register(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def guarded(*args, **kwargs):
+            if key:
+                _authorize()
+            try:
+                return view(*args, **kwargs)
+            except ConfigError as e:
+                raise BadRequestError(str(e)) from None
+            except (NotConfigured, Busy) as e:
+                raise ConflictError(str(e)) from None
+            except StoreError as e:
+                raise Unavailable(f"cannot reach Dropbox now: {e}") from None
+            except (QueueError, BotoCoreError, ClientError) as e:
+                raise Unavailable(f"cannot reach AWS now ({type(e).__name__}); try again shortly") from None
+        return app.route(path, methods=methods, **options)(guarded)
+    return register
+
+
 def _authorize() -> None:
-    key = services().service_key
-    if not key:
+    service_key = wiring().service_key
+    if not service_key:
         raise UnauthorizedError("the service has no SERVICE_KEY configured")
-    if not bearer_ok(app.current_request.headers.get("authorization"), key):
+    if not bearer_ok(app.current_request.headers.get("authorization"), service_key):
         raise UnauthorizedError("missing or wrong 'Authorization: Bearer <SERVICE_KEY>'")
 
 
@@ -52,70 +81,55 @@ def _json_body() -> object:
         raise BadRequestError(f"the body is not valid JSON: {type(e).__name__}") from None
 
 
-@app.route("/webhook", methods=["GET"])
+@route("/webhook", methods=["GET"], key=False)
 def webhook_challenge() -> Response:
     challenge = (app.current_request.query_params or {}).get("challenge", "")
     return Response(challenge, headers={"Content-Type": "text/plain", "X-Content-Type-Options": "nosniff"})
 
 
-@app.route("/webhook", methods=["POST"], content_types=["application/json", "application/octet-stream"])
+@route("/webhook", methods=["POST"], key=False, content_types=["application/json", "application/octet-stream"])
 def webhook_notification() -> Response:
-    request = app.current_request
+    # A 503 makes Dropbox notify again: nothing is lost while the changes cannot be read or queued.
+    request, w = app.current_request, wiring()
     try:
-        listing = webhook.handle(request.raw_body, request.headers.get("x-dropbox-signature"), services())
+        listing = webhook.handle(request.raw_body, request.headers.get("x-dropbox-signature"), w.app_secret,
+                                 w.state, w.inbox, w.account_id)
     except webhook.Rejected as e:
         return Response({"Code": "Rejected", "Message": str(e)}, status_code=e.status)
-    except StoreError as e:
-        # Dropbox retries a notification that failed: nothing is lost while we cannot read the changes.
-        raise Unavailable(f"cannot read the changes from Dropbox now: {e}") from None
-    except (BotoCoreError, ClientError) as e:
-        raise Unavailable(f"cannot queue the changes now ({type(e).__name__}); Dropbox will notify again") from None
     return Response({"queued": listing.queued, "skipped": listing.skipped})
 
 
-@app.route("/configure", methods=["POST"])
+@route("/configure", methods=["POST"])
 def configure_post() -> dict:
-    _authorize()
-    try:
-        return configuration.configure(_json_body(), services())
-    except ConfigError as e:
-        raise BadRequestError(str(e)) from None
+    w = wiring()
+    return answers.configure(_json_body(), w.vocabulary.resolve, w.state, w.default_threshold)
 
 
-@app.route("/configure", methods=["GET"])
+@route("/configure", methods=["GET"])
 def configure_get() -> dict:
-    _authorize()
-    current = configuration.current(services())
+    w = wiring()
+    current = answers.current(w.state, w.vocabulary.resolve, w.default_threshold)
     if current is None:
         raise NotFoundError("no classes configured yet: POST /configure {\"classes\": [...]}")
     return current
 
 
-@app.route("/sort", methods=["POST"])
+@route("/sort", methods=["POST"])
 def sort_all() -> Response:
-    _authorize()
-    s = services()
-    if s.state.get_config() is None:
-        raise ConflictError("configure the classes first: POST /configure {\"classes\": [...]}")
-    try:
-        job = s.inbox.sort_all(s.account_id())
-    except Busy as e:
-        raise ConflictError(str(e)) from None
-    except StoreError as e:
-        raise Unavailable(f"could not list the Dropbox inbox: {e}") from None
+    w = wiring()
+    job = start_sort(w.state, w.inbox, w.account_id())
     return Response({"job_id": job.job_id, "total": job.total, "skipped": job.skipped}, status_code=202)
 
 
-@app.route("/status", methods=["GET"])
+@route("/status", methods=["GET"])
 def get_status() -> dict:
-    _authorize()
-    return status.status(services())
+    w = wiring()
+    return answers.status(w.state, w.queue)
 
 
-@app.route("/jobs/{job_id}", methods=["GET"])
+@route("/jobs/{job_id}", methods=["GET"])
 def get_job(job_id: str) -> dict:
-    _authorize()
-    found = status.job(services(), job_id)
+    found = answers.job(wiring().state, job_id)
     if found is None:
         raise NotFoundError(f"no job {job_id!r}")
     return found
@@ -124,17 +138,19 @@ def get_job(job_id: str) -> dict:
 @app.on_sqs_message(queue="image-categorizer-sort", batch_size=SQS_BATCH_SIZE,
                     maximum_concurrency=SQS_MAX_CONCURRENCY)
 def classify(event) -> None:
-    messages = []
-    for record in event:
-        try:
-            request = SortRequest.from_json(record.body)
-        except BadMessage:
-            request = None
-        receives = int(record.to_dict().get("attributes", {}).get("ApproximateReceiveCount", "1"))
-        messages.append(Message(request, record.receipt_handle, receives))
-    s = services()
-    result = s.sorter.handle(messages)
-    if result.retry:
+    messages = [Message(_request(record.body), record.receipt_handle,
+                        int(record.to_dict().get("attributes", {}).get("ApproximateReceiveCount", "1")))
+                for record in event]
+    w = wiring()
+    acks = deliver(messages, w.config.get(), w.photos, w.classifier, w.state, w.max_receives)
+    if acks.retry:
         # Only the unfinished messages may come back: acknowledge the rest ourselves.
-        s.queue.delete(result.done)
-        raise RetryBatch(f"{len(result.retry)} of {len(messages)} files will be retried")
+        w.queue.delete(acks.done)
+        raise RetryBatch(f"{len(acks.retry)} of {len(messages)} files will be retried")
+
+
+def _request(body: str) -> SortRequest | None:
+    try:
+        return SortRequest.from_json(body)
+    except BadMessage:
+        return None

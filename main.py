@@ -4,8 +4,9 @@
     python main.py --classes cat dog truck --explain
     CATEGORIZER_URL=http://host:8000 SERVICE_KEY=... python main.py --classes cat dog truck
 
-The logic lives in chalicelib (folder_sorter, service_client, progress); this file parses the
-arguments and decides what goes to stdout and what to stderr.
+The sorting is the service's own core (chalicelib/sorting.py) on a local folder
+(cli/folder_photos.py); cli/ also holds the service client and the progress display. This file
+parses the arguments and decides what goes to stdout and what to stderr.
 """
 from __future__ import annotations
 
@@ -17,16 +18,20 @@ from pathlib import Path
 
 from rich.console import Console
 
-from chalicelib import class_config, folder_sorter
-from chalicelib.class_config import ConfigError, SortConfig
+from chalicelib import sort_config
 from chalicelib.classifier import Classifier
-from chalicelib.progress import ProgressBar, Tally, print_summary
-from chalicelib.service_client import DEFAULT_URL, LOCAL_STACK_KEY, ServiceClient, ServiceError
+from chalicelib.outcomes import Counts, Outcome
+from chalicelib.sort_config import ConfigError, SortConfig
+from chalicelib.sorting import sort_batch
 from chalicelib.vocabulary import Resolution
+from cli.folder_photos import FolderError, FolderPhotos
+from cli.progress import ProgressBar, Tally, print_summary
+from cli.service_client import ServiceClient, ServiceError
+from local.defaults import LOCAL_STACK_KEY, LOCAL_STACK_URL
 
 EPILOG = f"""\
 Without --folder, the running service sorts Dropbox /All: its URL comes from CATEGORIZER_URL
-(default {DEFAULT_URL}, the local stack of `make run`) and its key from SERVICE_KEY
+(default {LOCAL_STACK_URL}, the local stack of `make run`) and its key from SERVICE_KEY
 (default: the local stack's key, for the default URL only).
 Exit status: 0 done; 1 the folder or service failed, or some photos could not be moved;
 2 invalid arguments or classes."""
@@ -55,7 +60,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def configure(args: argparse.Namespace) -> tuple[Classifier, SortConfig, list[Resolution]]:
     """The same validation as the service's POST /configure; raises ConfigError."""
     classifier = Classifier.load()
-    config, resolutions = class_config.parse({"classes": args.classes, "threshold": args.threshold},
+    config, resolutions = sort_config.parse({"classes": args.classes, "threshold": args.threshold},
                                              classifier.vocabulary.resolve)
     return classifier, config, resolutions
 
@@ -66,46 +71,50 @@ def explain(args: argparse.Namespace) -> int:
     return 0
 
 
-def record(result: folder_sorter.SortResult) -> dict:
-    line = {"file": result.file, "class": result.label, "score": result.score, "moved_to": result.moved_to}
-    if result.error:
-        line.update(error=result.error, detail=result.detail)
+def record(outcome: Outcome) -> dict:
+    """One --json line: where the photo went and why."""
+    line = {"file": outcome.file, "kind": outcome.kind, "class": outcome.label, "score": outcome.score or 0.0,
+            "moved_to": outcome.to_path}
+    if outcome.kind in ("skipped", "failed"):
+        line.update(error=outcome.reason, detail=outcome.detail)
     return line
 
 
 def sort_folder(args: argparse.Namespace) -> int:
     classifier, config, _ = configure(args)
-    photos = folder_sorter.find_photos(args.folder)
-    tally = Tally.for_config(len(photos), config)
-    problems = []
     stderr = Console(stderr=True)
-    with ProgressBar(stderr, "Checking" if args.dry_run else "Sorting", tally) as bar:
-        for result in folder_sorter.sort_photos(args.folder, photos, config, classifier, args.dry_run):
-            tally.add(result, config)
-            bar.update(tally)
-            if result.error:
-                problems.append(result)
-            if args.json:
-                print(json.dumps(record(result)), flush=True)
+    with FolderPhotos(args.folder) as folder:
+        files = folder.find()
+        tally = Tally.for_config(len(files), config)
+        problems = []
+        with ProgressBar(stderr, "Checking" if args.dry_run else "Sorting", tally) as bar:
+            for batch in folder.batches(files):
+                for outcome in sort_batch(batch, folder, classifier, config, dry_run=args.dry_run):
+                    tally.counts.add(outcome)
+                    bar.update(tally)
+                    if outcome.kind in ("skipped", "failed"):
+                        problems.append(outcome)
+                    if args.json:
+                        print(json.dumps(record(outcome)), flush=True)
     title = f"Dry run of {args.folder}: nothing moved" if args.dry_run else f"Sorted {args.folder}"
     # With --json, stdout is for the JSON lines only.
     print_summary(stderr if args.json else Console(), tally, title, problems)
-    return 1 if tally.failed else 0
+    return 1 if tally.counts.failed else 0
 
 
 def sort_via_service(args: argparse.Namespace) -> int:
-    url = os.environ.get("CATEGORIZER_URL") or DEFAULT_URL
-    key = os.environ.get("SERVICE_KEY") or (LOCAL_STACK_KEY if url == DEFAULT_URL else None)
+    url = os.environ.get("CATEGORIZER_URL") or LOCAL_STACK_URL
+    key = os.environ.get("SERVICE_KEY") or (LOCAL_STACK_KEY if url == LOCAL_STACK_URL else None)
     client = ServiceClient(url, key)
     client.configure(args.classes, args.threshold)
     job_id, total = client.start_sort()
-    tally = Tally(total)
+    tally = Tally.for_config(total, SortConfig(tuple(args.classes)))
     with ProgressBar(Console(stderr=True), "Sorting", tally) as bar:
         for job in client.follow(job_id):
-            tally = Tally.from_job(job)
+            tally.total, tally.counts = job["total"], Counts.from_dict(job)
             bar.update(tally)
     print_summary(Console(), tally, f"Sorted Dropbox /All (job {job_id})")
-    return 1 if tally.failed else 0
+    return 1 if tally.counts.failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except (ServiceError, folder_sorter.FolderError) as e:
+    except (ServiceError, FolderError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -2,7 +2,7 @@
 
 - `prepare_environment()`: fake AWS credentials and a local port for the fake Dropbox, set before
   the dropbox SDK is imported (it reads its hosts once, at import), as tests/conftest.py does.
-- `photo_pool()`: real photos (tests/sample_photos.py) as files of mixed formats and sizes, cached
+- `photo_pool()`: real photos (local/sample_photos.py) as files of mixed formats and sizes, cached
   under the temp directory so that a run measures the pipeline, not the encoder.
 - `Spans`: timing wrappers installed from outside around the app's boundaries (no app edits), and
   the arithmetic to turn what they saw into wall-clock shares.
@@ -41,7 +41,7 @@ _EXTENSIONS = {b"\xff\xd8": "jpg", b"\x89P": "png", b"RI": "webp"}
 def prepare_environment() -> tuple[socket.socket, int]:
     """Fake AWS credentials; point the dropbox SDK at a free local port, as tests/conftest.py does.
     Returns (the socket holding the port, the port): close the socket right before the fake binds it."""
-    from tests.harness import isolate_aws, point_sdk_at_free_port
+    from local.in_process import isolate_aws, point_sdk_at_free_port
 
     isolate_aws()
     hold = point_sdk_at_free_port()
@@ -72,7 +72,7 @@ def machine() -> str:
 
 @dataclass(frozen=True)
 class Photo:
-    name: str          # the sample photo (tests/sample_photos.py PHOTOS)
+    name: str          # the sample photo (local/sample_photos.py PHOTOS)
     kind: str          # which variant: "jpeg-q90", ..., "12MP"
     path: Path         # the cached file
     ext: str
@@ -104,7 +104,7 @@ def photo_pool(upscaled: Sequence[float] = UPSCALED_MEGAPIXELS, with_variants: b
     """Every sample photo as its variants() and upscaled_jpeg()s, generated once and cached."""
     from PIL import Image
 
-    from tests import sample_photos
+    from local import sample_photos
 
     folder = cache_dir()
     folder.mkdir(parents=True, exist_ok=True)

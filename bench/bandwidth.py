@@ -2,7 +2,7 @@
 
 Usage:  .venv/bin/python bench/bandwidth.py [--verbose]
 
-Every sample photo (tests/sample_photos.py PHOTOS) as its 8 variants() (JPEG q90/q70, mirrored,
+Every sample photo (local/sample_photos.py PHOTOS) as its 8 variants() (JPEG q90/q70, mirrored,
 smaller, PNG, WebP, EXIF-rotated, cropped) plus a 12 MP upscaled JPEG, 90 files, goes into the fake
 Dropbox. Each is fetched both ways through the app's own DropboxStore (real SDK over HTTPS):
   - full:      files/download (what CLASSIFY_SOURCE=download classifies),
@@ -68,7 +68,7 @@ def main() -> None:
     from chalicelib.classifier import Classifier
     from chalicelib.dropbox_store import DropboxStore
     from local.dropbox_emulator import FakeDropbox
-    from tests.sample_photos import SCENARIO_CLASSES, SCENARIO_EXPECTED
+    from local.sample_photos import SCENARIO_CLASSES, SCENARIO_EXPECTED
 
     h.say(h.machine())
     pool = h.photo_pool(upscaled=(12,))

@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 from chalicelib import images  # noqa: E402
 from chalicelib.classifier import Classifier  # noqa: E402
-from tests import sample_photos  # noqa: E402
+from local import sample_photos  # noqa: E402
 
 CLASSES = ["cat", "dog", "truck"]
 MIN_SECONDS = 3.0

@@ -158,9 +158,9 @@ def main() -> None:
     import boto3
     from moto.server import ThreadedMotoServer
 
-    from chalicelib import configuration
-    from chalicelib.services import Services
+    from chalicelib import answers
     from chalicelib.messages import SortRequest
+    from chalicelib.wiring import Wiring
     from local.dropbox_emulator import FakeDropbox
     from local.event_source import SqsEventSource
     from local.stack import free_port
@@ -185,10 +185,10 @@ def main() -> None:
     env.pop("PYTHONPATH", None)
     full, imports = [], []
     try:
-        services = Services(env)
-        services.state.create_table()
-        queue_url = services.queue.create()
-        configuration.configure({"classes": CLASSES}, services)
+        wired = Wiring(env)
+        wired.state.create_table()
+        queue_url = wired.queue.create()
+        answers.configure({"classes": CLASSES}, wired.vocabulary.resolve, wired.state, wired.default_threshold)
         sqs = boto3.client("sqs", endpoint_url=env["AWS_ENDPOINT_URL"])
         source = SqsEventSource(sqs, queue_url, lambda event: None)
         data = photo.read()
@@ -197,7 +197,7 @@ def main() -> None:
         for i in range(args.repeat):
             path = f"/All/cold-{i}.jpg"
             file_id = fake.put(path, data)
-            services.queue.send([SortRequest(file_id, path, "")])
+            wired.queue.send([SortRequest(file_id, path, "")])
             messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=1, WaitTimeSeconds=1,
                                            AttributeNames=["All"])["Messages"]
             event_path = workdir / f"event-{i}.json"

@@ -3,7 +3,7 @@
 Usage:  .venv/bin/python bench/e2e.py [--photos 500] [--latency 0] [--compare-latency 50]
                                       [--source download|thumbnail]
 
-N real photos (tests/sample_photos.py: variants() and upscaled_jpeg() from 0.1 to 12 MP, JPEG, PNG
+N real photos (local/sample_photos.py: variants() and upscaled_jpeg() from 0.1 to 12 MP, JPEG, PNG
 and WebP, cached under the temp directory) go through the whole service on 127.0.0.1, as the
 `service` fixture of tests/conftest.py assembles it:
 
@@ -45,7 +45,7 @@ import _harness as h  # noqa: E402
 
 PORT_HOLD, PORT = h.prepare_environment()
 
-CLASSES = ["cat", "food", "vehicle", "building", "flower"]  # tests/sample_photos.py SCENARIO_CLASSES
+CLASSES = ["cat", "food", "vehicle", "building", "flower"]  # local/sample_photos.py SCENARIO_CLASSES
 BATCH = 10  # app.SQS_BATCH_SIZE
 KEY = "bench-service-key"
 AUTH = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
@@ -112,7 +112,7 @@ def pipeline(fake, photos: list[h.Photo], latency_ms: float, spans: h.Spans, sou
     from moto import mock_aws
 
     import app
-    from chalicelib import services
+    from chalicelib import wiring
     from chalicelib.state_store import StateStore
     from chalicelib.work_queue import WorkQueue
     from local.dropbox_emulator import signed_notification
@@ -125,7 +125,7 @@ def pipeline(fake, photos: list[h.Photo], latency_ms: float, spans: h.Spans, sou
         "SERVICE_KEY": KEY, "DROPBOX_APP_KEY": fake.app_key, "DROPBOX_APP_SECRET": fake.app_secret,
         "DROPBOX_REFRESH_TOKEN": fake.refresh_token, "DROPBOX_CA_CERTS": fake.ca_path,
         "STATE_TABLE": TABLE, "SORT_QUEUE": QUEUE, "CLASSIFY_SOURCE": source})
-    services.reset()
+    wiring.reset()
     handler_seconds = 0.0
     try:
         with mock_aws():
@@ -173,7 +173,7 @@ def pipeline(fake, photos: list[h.Photo], latency_ms: float, spans: h.Spans, sou
                 status = json.loads(client.http.get("/status", headers=AUTH).body)
                 _untimed_clients.discard(id(monitor))
     finally:
-        services.reset()
+        wiring.reset()
     left = sum(1 for p in (fake.root / "All").rglob("*") if p.is_file())
     return {"latency_ms": latency_ms, "photos": len(photos), "queued": queued, "t0": t0, "t1": t1,
             "seconds": t1 - t0, "webhook_seconds": t_webhook - t0, "handler_seconds": handler_seconds,

@@ -5,7 +5,7 @@ DynamoDB fail at a fixed rate; then check that nothing was lost, duplicated or o
     .venv/bin/python -m bench.soak --photos 200 --dropbox-rate 0.1 --dynamodb-rate 0.05
 
 The scenario and the invariant are tests/soak.py (tests/test_soak.py runs the same with ~100 photos);
-the service is tests/harness.py's: Chalice's test client, moto, the fake Dropbox over HTTPS, and the
+the service is local/in_process.py's: Chalice's test client, moto, the fake Dropbox over HTTPS, and the
 SQS event source, all in this process. Prints one summary line (and the details on stderr); exits 1
 if the invariant does not hold.
 """
@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.harness import isolate_aws, point_sdk_at_free_port  # noqa: E402  (imports no SDK)
+from local.in_process import isolate_aws, point_sdk_at_free_port  # noqa: E402  (imports no SDK)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,8 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     from moto import mock_aws
 
     from local.dropbox_emulator import FakeDropbox
-    from tests import soak
-    from tests.harness import DynamoThrottle, running_service, short_throttle_backoff
+    from local import soak
+    from local.in_process import DynamoThrottle, running_service, short_throttle_backoff
 
     print(f"building {args.photos} photos and the hard cases ...", file=sys.stderr)
     plan = soak.scenario(args.photos, batches, seed=args.seed)

@@ -4,41 +4,20 @@ Nothing here loads at import: `Classifier.load()` reads the model once per proce
 """
 from __future__ import annotations
 
-import json
 import os
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from . import images
-from .vocabulary import Resolution, Vocabulary
-
-MODEL_DIR = Path(__file__).resolve().parent.parent / "model"
-
-
-@dataclass(frozen=True)
-class Decision:
-    """`label` is the winning class, or None for "unsorted" (best score below the threshold)."""
-
-    label: str | None
-    score: float
-    ranking: tuple[tuple[str, float], ...]
-
-
-def model_card(model_dir: Path = MODEL_DIR) -> dict:
-    """model.json: the ONNX file, the vocabulary file, the default threshold."""
-    return json.loads((model_dir / "model.json").read_text())
-
-
-def load_vocabulary(model_dir: Path = MODEL_DIR, card: dict | None = None) -> Vocabulary:
-    """The class-name vocabulary alone, without the ONNX session."""
-    return Vocabulary.load(model_dir / (card or model_card(model_dir))["vocabulary"])
-
+from .bundled_model import MODEL_DIR, load_vocabulary, model_card
+from .photo_files import ImageError
+from .ports import Decision
+from .vocabulary import Resolution
 
 class Classifier:
     _loaded: "Classifier | None" = None
@@ -104,18 +83,18 @@ class Classifier:
 
     def classify(self, image_bytes: bytes, classes: Sequence[str],
                  threshold: float | None = None) -> Decision:
-        """Raises images.ImageError for a file that is not a usable photo."""
+        """Raises ImageError for a file that is not a usable photo."""
         tensor = images.preprocess(image_bytes)
         return self.decide(self.probabilities(tensor[None]), classes, threshold)[0]
 
     def classify_batch(self, photos: Sequence[bytes], classes: Sequence[str],
-                       threshold: float | None = None) -> list[Decision | images.ImageError]:
+                       threshold: float | None = None) -> list[Decision | ImageError]:
         """One result per photo, in order: a Decision, or the ImageError that photo raised."""
         self._membership(tuple(classes))  # an unknown class fails before any decoding
-        results: list[Decision | images.ImageError | None] = []
+        results: list[Decision | ImageError | None] = []
         tensors = []
         for outcome in self._decoders.map(_preprocess_or_error, photos):
-            if isinstance(outcome, images.ImageError):
+            if isinstance(outcome, ImageError):
                 results.append(outcome)
             else:
                 results.append(None)
@@ -126,8 +105,8 @@ class Classifier:
         return results  # type: ignore[return-value]
 
 
-def _preprocess_or_error(data: bytes) -> np.ndarray | images.ImageError:
+def _preprocess_or_error(data: bytes) -> np.ndarray | ImageError:
     try:
         return images.preprocess(data)
-    except images.ImageError as error:
+    except ImageError as error:
         return error

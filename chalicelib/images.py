@@ -10,55 +10,18 @@ from __future__ import annotations
 import io
 import warnings
 from functools import cache
-from pathlib import PurePosixPath
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .photo_files import (MAX_BYTES, MAX_PIXELS, CorruptImage, DecompressionBomb, EmptyImage, NotAnImage,
+                          too_large)
 
 INPUT_SIZE = 224
 CROP_FRACTION = 0.875
 MEAN = 127.5
 STD = 127.5
 RESAMPLE = Image.Resampling.BICUBIC
-
-# Refused before decoding: a photo bigger than these is a mistake or an attack, not a photo.
-MAX_BYTES = 50 * 1024 * 1024
-MAX_PIXELS = 100_000_000
-
-IMAGE_EXTENSIONS = frozenset({
-    ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".gif", ".bmp", ".dib",
-    ".tif", ".tiff", ".heic", ".heif", ".hif", ".avif",
-})
-
-
-class ImageError(ValueError):
-    """A file that cannot be classified; `reason` is a stable short code for records and APIs."""
-
-    reason = "bad_image"
-
-
-class EmptyImage(ImageError):
-    reason = "empty"
-
-
-class ImageTooLarge(ImageError):
-    reason = "too_large"
-
-
-class DecompressionBomb(ImageError):
-    reason = "too_many_pixels"
-
-
-class NotAnImage(ImageError):
-    reason = "not_an_image"
-
-
-class CorruptImage(ImageError):
-    reason = "corrupt"
-
-
-def is_image_name(name: str) -> bool:
-    return PurePosixPath(name).suffix.lower() in IMAGE_EXTENSIONS
 
 
 @cache
@@ -73,8 +36,8 @@ def open_image(data: bytes, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PI
     """Open (header only) and check the limits; raises an ImageError subclass."""
     if not data:
         raise EmptyImage("the file is empty")
-    if len(data) > max_bytes:
-        raise ImageTooLarge(f"the file has {len(data)} bytes, over the limit of {max_bytes}")
+    if (error := too_large(len(data), max_bytes)) is not None:
+        raise error
     _register_heif()
     try:
         with warnings.catch_warnings():

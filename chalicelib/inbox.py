@@ -6,19 +6,21 @@ pending mark and the holder syncs again, so no change is queued twice or lost.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from .dropbox_store import CursorReset, FileInfo
-from .images import is_image_name
 from .messages import SortRequest
-from .state_store import Outcome
+from .outcomes import Outcome
+from .photo_files import not_a_photo
+from .ports import ChangeFeed, ConfigState, Queue, SyncState
+from .sort_config import INBOX
 
 log = logging.getLogger(__name__)
 
-INBOX = "/All"
 LEASE_SECONDS = 60
 # Dropbox wants the webhook answered within 10 s; extra passes stop before that.
 SYNC_BUDGET_SECONDS = 7.0
@@ -26,17 +28,20 @@ LEASE_WAIT_SECONDS = 8.0
 
 
 class Busy(RuntimeError):
-    """Another sync of this account holds the lease."""
+    """Another sort of this account is being queued."""
 
 
-@dataclass
+class NotConfigured(RuntimeError):
+    """No classes yet: nothing can be sorted."""
+
+
+@dataclass(frozen=True)
 class Listing:
     queued: int = 0
     skipped: int = 0
 
-    def add(self, other: "Listing") -> None:
-        self.queued += other.queued
-        self.skipped += other.skipped
+    def __add__(self, other: "Listing") -> "Listing":
+        return Listing(self.queued + other.queued, self.skipped + other.skipped)
 
 
 @dataclass(frozen=True)
@@ -47,8 +52,8 @@ class Job:
 
 
 class Inbox:
-    def __init__(self, store, state, queue, folder: str = INBOX):
-        self.store, self.state, self.queue, self.folder = store, state, queue, folder
+    def __init__(self, changes: ChangeFeed, state: SyncState, queue: Queue, folder: str = f"/{INBOX}"):
+        self.changes, self.state, self.queue, self.folder = changes, state, queue, folder
 
     def sync(self, account: str) -> Listing:
         """Queue the images new since the stored cursor (everything, the first time)."""
@@ -56,9 +61,9 @@ class Inbox:
         if owner is None:
             log.info("sync of %s already running; it will pick up this change", account)
             return Listing()
-        listing = Listing()
-        self._hold(account, owner, listing, full=False)
-        return listing
+        deadline = time.monotonic() + SYNC_BUDGET_SECONDS
+        with self._lease(account, owner):
+            return self._until_settled(account, owner, self._pass(account), deadline)
 
     def sort_all(self, account: str) -> Job:
         """Queue every image in the inbox as one job, and continue later syncs from here."""
@@ -67,56 +72,73 @@ class Inbox:
             if time.monotonic() > deadline:
                 raise Busy("another sort of this Dropbox is being queued; try again in a minute")
             time.sleep(0.25)
-        listing = Listing()
-        job = self._hold(account, owner, listing, full=True)
-        assert job is not None
+        deadline = time.monotonic() + SYNC_BUDGET_SECONDS
+        with self._lease(account, owner):
+            _, version = self.state.get_cursor(account)
+            files, cursor = self.changes.list_folder(self.folder)
+            photos, others = self._split(files)
+            job = Job(self.state.create_job(total=len(photos), skipped=len(others)), len(photos), len(others))
+            self._queue(photos, others, job.job_id)
+            self._save_cursor(account, cursor, version)
+            self._until_settled(account, owner, Listing(), deadline)
         return job
 
-    def _hold(self, account: str, owner: str, listing: Listing, full: bool) -> Job | None:
-        """Passes under the lease until nothing is pending (or the time budget is spent)."""
-        job = None
-        deadline = time.monotonic() + SYNC_BUDGET_SECONDS
+    def _until_settled(self, account: str, owner: str, listing: Listing, deadline: float) -> Listing:
+        """More passes while notifications came in meanwhile (or until the time budget is spent,
+        when the next notification continues from the stored cursor)."""
+        while not self.state.release_lease(account, owner) and time.monotonic() <= deadline:
+            listing += self._pass(account)
+        return listing
+
+    @contextlib.contextmanager
+    def _lease(self, account: str, owner: str) -> Iterator[None]:
+        """Let go of the lease on the way out, whatever happened (a no-op once released)."""
         try:
-            while True:
-                cursor, version = self.state.get_cursor(account)
-                if full or cursor is None:
-                    files, new_cursor = self.store.list_folder(self.folder)
-                else:
-                    try:
-                        files, new_cursor = self.store.list_changes(cursor)
-                    except CursorReset:
-                        log.warning("Dropbox reset the cursor of %s; listing the inbox again", account)
-                        files, new_cursor = self.store.list_folder(self.folder)
-                if full:
-                    job = self._queue_job(files)
-                    listing.queued, listing.skipped = job.total, job.skipped
-                    full = False
-                else:
-                    listing.add(self._queue(files, None))
-                if not self.state.put_cursor(account, new_cursor, version):
-                    log.warning("cursor of %s moved under a lease that expired; changes may be queued twice",
-                                account)
-                if self.state.release_lease(account, owner):
-                    owner = None
-                    return job
-                if time.monotonic() > deadline:
-                    return job  # still pending: the next notification continues from the stored cursor
+            yield
         finally:
-            if owner is not None:
-                self.state.release_lease(account, owner, force=True)
+            self.state.release_lease(account, owner, force=True)
 
-    def _queue_job(self, files: Sequence[FileInfo]) -> Job:
-        images = sum(is_image_name(f.name) for f in files)
-        job_id = self.state.create_job(total=images, skipped=len(files) - images)
-        listing = self._queue(files, job_id)
-        return Job(job_id, listing.queued, listing.skipped)
+    def _pass(self, account: str) -> Listing:
+        cursor, version = self.state.get_cursor(account)
+        if cursor is None:
+            files, new_cursor = self.changes.list_folder(self.folder)
+        else:
+            try:
+                files, new_cursor = self.changes.list_changes(cursor)
+            except CursorReset:
+                log.warning("Dropbox reset the cursor of %s; listing the inbox again", account)
+                files, new_cursor = self.changes.list_folder(self.folder)
+        listing = self._queue(*self._split(files), job_id=None)
+        self._save_cursor(account, new_cursor, version)
+        return listing
 
-    def _queue(self, files: Sequence[FileInfo], job_id: str | None) -> Listing:
-        requests = [SortRequest(f.id, f.path_display, f.rev, job_id) for f in files if is_image_name(f.name)]
-        # Left where they are, and said why (once, whichever listing saw them first).
-        others = [Outcome(SortRequest(f.id, f.path_display, f.rev), "skipped", reason="not an image file")
-                  for f in files if not is_image_name(f.name)]
-        self.state.record_many(others)
-        self.queue.send(requests)
-        self.state.add_queued(len(requests))
-        return Listing(len(requests), len(others))
+    def _save_cursor(self, account: str, cursor: str, version: int) -> None:
+        if not self.state.put_cursor(account, cursor, version):
+            log.warning("cursor of %s moved under a lease that expired; changes may be queued twice", account)
+
+    @staticmethod
+    def _split(files: Sequence[FileInfo]) -> tuple[list[FileInfo], list[tuple[FileInfo, Outcome]]]:
+        """The photos to sort, and the other files with the outcome that leaves them in place."""
+        photos, others = [], []
+        for f in files:
+            error = not_a_photo(f.path_display)
+            if error is None:
+                photos.append(f)
+            else:
+                others.append((f, Outcome(f.path_display, "skipped", reason=error.reason, detail=str(error))))
+        return photos, others
+
+    def _queue(self, photos: Sequence[FileInfo], others: Sequence[tuple[FileInfo, Outcome]],
+               job_id: str | None) -> Listing:
+        # Non-photos are left where they are, and said why (once, whichever listing saw them first).
+        self.state.record_many([(SortRequest(f.id, f.path_display, f.rev), outcome) for f, outcome in others])
+        self.queue.send([SortRequest(f.id, f.path_display, f.rev, job_id) for f in photos])
+        self.state.add_queued(len(photos))
+        return Listing(len(photos), len(others))
+
+
+def start_sort(state: ConfigState, inbox: Inbox, account: str) -> Job:
+    """POST /sort: everything in the inbox, once classes are configured."""
+    if state.get_config() is None:
+        raise NotConfigured('configure the classes first: POST /configure {"classes": [...]}')
+    return inbox.sort_all(account)

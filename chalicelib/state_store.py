@@ -16,7 +16,6 @@ import random
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from decimal import Decimal
 
 import boto3
@@ -24,8 +23,9 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from .class_config import SortConfig
 from .messages import SortRequest
+from .outcomes import Counts, Outcome
+from .sort_config import SortConfig
 
 # Every DynamoDB call is bounded: short timeouts and a few retries (throttling included).
 BOTO_CONFIG = Config(connect_timeout=5, read_timeout=10, retries={"max_attempts": 4, "mode": "standard"})
@@ -34,40 +34,6 @@ RECENT_EVENTS = 20
 CONFLICT_ATTEMPTS = 5
 # DynamoDB allows 100 items per transaction; an outcome takes at most 2 plus the counter updates.
 RECORDS_PER_TRANSACTION = 40
-# What a finished request counts as; "gone" is a file the user moved or deleted before we got to it.
-KINDS = ("sorted", "unsorted", "skipped", "failed", "gone")
-
-
-@dataclass(frozen=True)
-class Outcome:
-    request: SortRequest
-    kind: str
-    to_path: str | None = None
-    label: str | None = None
-    score: float | None = None
-    reason: str | None = None
-
-    @property
-    def folder(self) -> str | None:
-        """The top-level folder it went to ("Cat"), which names its counter."""
-        return None if self.to_path is None else self.to_path.strip("/").split("/", 1)[0]
-
-
-@dataclass
-class Counts:
-    sorted: dict[str, int] = field(default_factory=dict)
-    unsorted: int = 0
-    skipped: int = 0
-    failed: int = 0
-    gone: int = 0
-
-    @property
-    def finished(self) -> int:
-        return sum(self.sorted.values()) + self.unsorted + self.skipped + self.failed + self.gone
-
-    def to_dict(self) -> dict:
-        return {"sorted": dict(sorted(self.sorted.items())), "unsorted": self.unsorted,
-                "skipped": self.skipped, "failed": self.failed, "gone": self.gone}
 
 
 def request_key(request: SortRequest) -> str:
@@ -202,33 +168,32 @@ class StateStore:
                                  UpdateExpression="ADD queued :n",
                                  ExpressionAttributeValues={":n": {"N": str(count)}})
 
-    def record(self, outcome: Outcome) -> bool:
+    def record(self, request: SortRequest, outcome: Outcome) -> bool:
         """Record how a request ended, once: False when it was recorded before (a redelivery)."""
-        return self.record_many([outcome])[0]
+        return self.record_many([(request, outcome)])[0]
 
-    def record_many(self, outcomes: Sequence[Outcome]) -> list[bool]:
+    def record_many(self, records: Sequence[tuple[SortRequest, Outcome]]) -> list[bool]:
         """Record a batch in one transaction (each outcome once, as `record`), falling back to one
         transaction per outcome when some were recorded before."""
         results: list[bool] = []
-        for start in range(0, len(outcomes), RECORDS_PER_TRANSACTION):
-            chunk = outcomes[start:start + RECORDS_PER_TRANSACTION]
+        for start in range(0, len(records), RECORDS_PER_TRANSACTION):
+            chunk = records[start:start + RECORDS_PER_TRANSACTION]
             if self._transact(self._writes(chunk)):
                 results += [True] * len(chunk)
             elif len(chunk) == 1:
                 results.append(False)
             else:
-                results += [self._transact(self._writes([o])) for o in chunk]
+                results += [self._transact(self._writes([record])) for record in chunk]
         return results
 
-    def _writes(self, outcomes: Sequence[Outcome]) -> list[dict]:
+    def _writes(self, records: Sequence[tuple[SortRequest, Outcome]]) -> list[dict]:
         """The outcome items, their events, and one counter update per counter item touched."""
         now = time.time()
         writes, counts = [], {}
-        for outcome in outcomes:
-            request = outcome.request
+        for request, outcome in records:
             item = {**_key(f"file#{request.file_id}", request_key(request)),
                     "kind": {"S": outcome.kind}, "from": {"S": request.path}, "at": {"N": str(now)}}
-            for name, value in (("to", outcome.to_path), ("label", outcome.label), ("reason", outcome.reason),
+            for name, value in (("to", outcome.to_path), ("label", outcome.label), ("reason", outcome.why),
                                 ("job_id", request.job_id)):
                 if value is not None:
                     item[name] = {"S": value}
@@ -239,7 +204,7 @@ class StateStore:
             if outcome.kind in ("skipped", "failed"):
                 writes.append({"Put": {"TableName": self.table_name, "Item": {
                     **_key("events", f"{now:017.6f}#{request.file_id}"), "kind": {"S": outcome.kind},
-                    "path": {"S": request.path}, "reason": {"S": outcome.reason or ""},
+                    "path": {"S": request.path}, "reason": {"S": outcome.why or ""},
                     "expires_at": {"N": str(int(now + EVENT_TTL_SECONDS))}}}})
             counter = f"folder:{outcome.folder}" if outcome.kind == "sorted" else outcome.kind
             for key in ("stats", *((f"job#{request.job_id}",) if request.job_id else ())):

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 
 from .auth import signature_ok
-from .inbox import Listing
+from .inbox import Inbox, Listing
+from .ports import ConfigState
 
 log = logging.getLogger(__name__)
 
@@ -36,22 +38,23 @@ def accounts(body: bytes) -> list[str]:
     return ids
 
 
-def handle(body: bytes, signature: str | None, services) -> Listing:
+def handle(body: bytes, signature: str | None, app_secret: str, state: ConfigState, inbox: Inbox,
+           our_account: Callable[[], str]) -> Listing:
     """Queue the new images of our account named in a signed notification."""
     if len(body) > MAX_BODY_BYTES:
         raise Rejected(413, f"notification larger than {MAX_BODY_BYTES} bytes")
-    if not signature_ok(body, signature, services.app_secret):
+    if not signature_ok(body, signature, app_secret):
         raise Rejected(403, "missing or wrong X-Dropbox-Signature")
-    listing = Listing()
     named = accounts(body)
-    if services.state.get_config() is None:
+    if state.get_config() is None:
         # Nothing is lost: the cursor stays put, and the first sync after /configure lists all.
         log.info("notification before any /configure; nothing queued yet")
-        return listing
-    ours = services.account_id()
+        return Listing()
+    ours = our_account()
+    listing = Listing()
     for account in set(named):
         if account == ours:
-            listing.add(services.inbox.sync(account))
+            listing += inbox.sync(account)
         else:
             log.warning("notification for account %s, which this service has no token for", account)
     return listing

@@ -9,7 +9,7 @@
   as SVG with rich's own exporter.
 - docs/before-after.txt and docs/before-after.svg: the photo folder before and after that same run.
 
-The photos are the labelled ones in tests/sample_photos.py. Only the speed figures change from one
+The photos are the labelled ones in local/sample_photos.py. Only the speed figures change from one
 run to the next.
 """
 from __future__ import annotations
@@ -35,8 +35,8 @@ from rich.panel import Panel  # noqa: E402
 from rich.text import Text  # noqa: E402
 from rich.tree import Tree  # noqa: E402
 
-from chalicelib.images import is_image_name  # noqa: E402
-from tests import sample_photos  # noqa: E402
+from chalicelib.photo_files import is_image_name  # noqa: E402
+from local import sample_photos  # noqa: E402
 
 DOCS = ROOT / "docs"
 # Wide enough for the progress line on one row: with five classes it needs about 145 columns (at

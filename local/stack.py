@@ -26,7 +26,7 @@ from pathlib import Path
 
 import requests
 
-from chalicelib.service_client import LOCAL_STACK_KEY
+from local.defaults import LOCAL_STACK_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CLASSES = ["cat", "dog", "bird", "food", "flower", "vehicle", "building"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.harness import isolate_aws, point_sdk_at_free_port, running_service
+from local.in_process import isolate_aws, point_sdk_at_free_port, running_service
 
 isolate_aws()
 # The SDK reads its hosts once, at import (dropbox/session.py): point both at the fake first. The
@@ -59,6 +59,6 @@ def store(dropbox_fake):
 @pytest.fixture
 def service(aws, dropbox_fake):
     """The app as Lambda would run it: Chalice's test client, moto, the fake Dropbox, and an SQS
-    event source that drains the queue into the classify handler (built by tests/harness.py)."""
+    event source that drains the queue into the classify handler (built by local/in_process.py)."""
     with running_service(dropbox_fake) as running:
         yield running

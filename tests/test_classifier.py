@@ -4,7 +4,7 @@ import pytest
 
 from chalicelib import images
 from chalicelib.classifier import Classifier
-from tests import sample_photos
+from local import sample_photos
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import json
 import threading
 
 from chalicelib.dropbox_store import DropboxStore
-from tests.sample_photos import jpeg
+from local.sample_photos import jpeg
 
 
 def queued_paths(service) -> list[str]:
@@ -113,7 +113,7 @@ def test_a_failure_that_clears_up_sorts_the_photo_on_redelivery(service):
 def test_a_configuration_changed_mid_run_applies_from_the_next_reread_and_loses_nothing(service, monkeypatch):
     import time
 
-    from chalicelib import sorter
+    from chalicelib import delivery
 
     service.configure(["cat"])
     for i in range(12):
@@ -122,8 +122,8 @@ def test_a_configuration_changed_mid_run_applies_from_the_next_reread_and_loses_
     assert service.source.poll_once() == 10  # the first batch under ["cat"]
     service.configure(["food"], unsorted_folder="Other")
     # Within the cache's TTL a container keeps the classes it read; after it, the new ones.
-    later = time.monotonic() + sorter.CONFIG_TTL_SECONDS + 1
-    monkeypatch.setattr(sorter.time, "monotonic", lambda: later)
+    later = time.monotonic() + delivery.CONFIG_TTL_SECONDS + 1
+    monkeypatch.setattr(delivery.time, "monotonic", lambda: later)
     service.source.drain(timeout=30)
     final = service.dropbox.files("/")
     assert sorted(p.rsplit("/", 1)[0] for p in final) == ["/Cat"] * 10 + ["/Other"] * 2

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.harness import DynamoThrottle, short_throttle_backoff
-from tests.sample_photos import jpeg
+from local.in_process import DynamoThrottle, short_throttle_backoff
+from local.sample_photos import jpeg
 
 
 def faults_seen(store, calls: int) -> list[str]:

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from chalicelib import images
+from chalicelib import images, photo_files
 from chalicelib.classifier import Classifier
-from tests import sample_photos
+from local import sample_photos
 
 
 @pytest.fixture(scope="module")
@@ -27,13 +27,13 @@ def classify(classifier, data):
 # --- bad input: a typed error, raised before any expensive work --------------------------------
 
 def test_empty_file(classifier):
-    with pytest.raises(images.EmptyImage):
+    with pytest.raises(photo_files.EmptyImage):
         classify(classifier, b"")
 
 
 def test_truncated_jpeg(classifier):
     data = sample_photos.jpeg("chelsea")
-    with pytest.raises(images.CorruptImage) as raised:
+    with pytest.raises(photo_files.CorruptImage) as raised:
         classify(classifier, data[: len(data) // 2])
     assert raised.value.reason == "corrupt"
 
@@ -41,13 +41,13 @@ def test_truncated_jpeg(classifier):
 def test_corrupt_jpeg_body(classifier):
     data = bytearray(sample_photos.jpeg("chelsea"))
     data[200:] = bytes(len(data) - 200)  # header kept, scan data zeroed
-    with pytest.raises(images.CorruptImage):
+    with pytest.raises(photo_files.CorruptImage):
         classify(classifier, bytes(data))
 
 
 @pytest.mark.parametrize("data", [b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n", b"just some text\n" * 50])
 def test_not_an_image(classifier, data):
-    with pytest.raises(images.NotAnImage) as raised:
+    with pytest.raises(photo_files.NotAnImage) as raised:
         classify(classifier, data)
     assert raised.value.reason == "not_an_image"
 
@@ -56,19 +56,19 @@ def test_decompression_bomb_is_refused_from_the_header():
     # 30000 x 30000 one-bit PNG: a few KB on disk, 900 MP decoded.
     bomb = sample_photos.encode(Image.new("1", (30000, 30000)), "PNG")
     assert len(bomb) < 200_000
-    with pytest.raises(images.DecompressionBomb) as raised:
+    with pytest.raises(photo_files.DecompressionBomb) as raised:
         images.preprocess(bomb)
     assert raised.value.reason == "too_many_pixels"
 
 
 def test_pixel_cap_is_configurable(chelsea):
-    with pytest.raises(images.DecompressionBomb, match="over the limit of 1000"):
+    with pytest.raises(photo_files.DecompressionBomb, match="over the limit of 1000"):
         images.preprocess(sample_photos.encode(chelsea, "PNG"), max_pixels=1000)
 
 
 def test_file_over_the_size_cap(classifier):
-    with pytest.raises(images.ImageTooLarge) as raised:
-        classify(classifier, b"\xff\xd8" + bytes(images.MAX_BYTES))
+    with pytest.raises(photo_files.ImageTooLarge) as raised:
+        classify(classifier, b"\xff\xd8" + bytes(photo_files.MAX_BYTES))
     assert raised.value.reason == "too_large"
 
 

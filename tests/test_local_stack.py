@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.class_config import SortConfig
-from chalicelib.images import is_image_name
+from chalicelib.sort_config import SortConfig
+from chalicelib.photo_files import is_image_name
 from local.stack import free_port
-from tests import sample_photos
+from local import sample_photos
 
 ROOT = Path(__file__).resolve().parent.parent
 MAIN = ROOT / "main.py"
@@ -36,7 +36,7 @@ SLOW_PHOTO = "chelsea"  # written in chunks straight into All
 
 def folder_of(name: str) -> str:
     """Where a person puts the photo: "Cat", "Food", ... or "Unsorted"."""
-    return SortConfig(tuple(CLASSES)).folder_for(sample_photos.SCENARIO_EXPECTED[name]).lstrip("/")
+    return SortConfig(tuple(CLASSES)).folder_for(sample_photos.SCENARIO_EXPECTED[name])
 
 
 def images_in(folder: Path) -> list[Path]:

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.class_config import SortConfig
+from chalicelib.sort_config import SortConfig
 from local.stack import free_port
-from tests import sample_photos
+from local import sample_photos
 
 MAIN = Path(__file__).resolve().parent.parent / "main.py"
 CLASSES = sample_photos.SCENARIO_CLASSES
@@ -29,7 +29,7 @@ def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 
 
 def expected_folder(name: str) -> str:
-    return SortConfig(tuple(CLASSES)).folder_for(sample_photos.SCENARIO_EXPECTED[name]).lstrip("/")
+    return SortConfig(tuple(CLASSES)).folder_for(sample_photos.SCENARIO_EXPECTED[name])
 
 
 def tree(root: Path) -> dict[str, bytes | None]:
@@ -76,8 +76,10 @@ def test_json_lines_match_where_the_files_went(folder):
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert all({"file", "class", "score", "moved_to"} <= set(r) for r in records)
     by_file = {r["file"]: r for r in records}
-    assert set(by_file) == set(originals) | {"All/broken.jpg"}
+    assert set(by_file) == set(originals) | {"All/broken.jpg", "All/notes.txt"}
     assert by_file["All/broken.jpg"]["moved_to"] is None and by_file["All/broken.jpg"]["error"] == "corrupt"
+    assert by_file["All/notes.txt"]["moved_to"] is None
+    assert by_file["All/notes.txt"]["error"] == "not_an_image_file"
     for file, data in originals.items():
         record = by_file[file]
         assert (folder / record["moved_to"]).read_bytes() == data
@@ -211,20 +213,41 @@ def test_service_refusals_are_one_line(stub_url):
 
 
 def test_a_file_over_the_size_limit_is_left_in_all(tmp_path, monkeypatch):
-    from chalicelib import folder_sorter, images
+    from chalicelib import photo_files
     from chalicelib.classifier import Classifier
+    from chalicelib.sorting import sort_batch
+    from cli import folder_photos
 
     (tmp_path / "All").mkdir()
     (tmp_path / "All" / "big.jpg").write_bytes(sample_photos.jpeg("chelsea"))
-    monkeypatch.setattr(images, "MAX_BYTES", 1000)
-    photos = folder_sorter.find_photos(tmp_path)
-    [result] = folder_sorter.sort_photos(tmp_path, photos, SortConfig(("cat",)), Classifier.load())
-    assert (result.file, result.moved_to, result.error) == ("All/big.jpg", None, "too_large")
-    assert (tmp_path / "All" / "big.jpg").exists()
+    monkeypatch.setattr(photo_files, "MAX_BYTES", 1000)
+    monkeypatch.setattr(folder_photos, "MAX_BYTES", 1000)
+    with folder_photos.FolderPhotos(tmp_path) as folder:
+        [outcome] = sort_batch(folder.find(), folder, Classifier.load(), SortConfig(("cat",)))
+    assert (outcome.file, outcome.kind, outcome.to_path, outcome.reason) == \
+        ("All/big.jpg", "skipped", None, "too_large")
+    assert (tmp_path / "All" / "big.jpg").read_bytes() == sample_photos.jpeg("chelsea")
+
+
+def test_hidden_files_and_non_images_stay_in_all_and_are_counted_as_left(tmp_path):
+    """The same rule as the service: a hidden file or folder, or a file with no image extension,
+    is no photo to sort; it stays where it is, and the summary counts it."""
+    (tmp_path / "All" / ".cache").mkdir(parents=True)
+    (tmp_path / "All" / ".x.jpg").write_bytes(sample_photos.jpeg("chelsea"))
+    (tmp_path / "All" / ".cache" / "thumb.jpg").write_bytes(sample_photos.jpeg("coffee"))
+    (tmp_path / "All" / "notes.txt").write_text("not a photo")
+    result = run("--classes", *CLASSES, "--folder", str(tmp_path), "--json")
+    assert result.returncode == 0, result.stderr
+    records = {r["file"]: (r["kind"], r["error"]) for r in map(json.loads, result.stdout.splitlines())}
+    assert records == {"All/.x.jpg": ("skipped", "hidden"), "All/.cache/thumb.jpg": ("skipped", "hidden"),
+                       "All/notes.txt": ("skipped", "not_an_image_file")}
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()) == \
+        ["All/.cache/thumb.jpg", "All/.x.jpg", "All/notes.txt"]
+    assert "3 of 3" in result.stderr
 
 
 def test_following_a_job_that_stops_moving_gives_up_in_one_line(stub_url):
-    from chalicelib.service_client import ServiceClient, ServiceError
+    from cli.service_client import ServiceClient, ServiceError
 
     StubService.stuck = True
     client = ServiceClient(stub_url, "k")

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from chalicelib.webhook import MAX_BODY_BYTES
 from local.dropbox_emulator import signed_notification
-from tests.harness import AUTH, KEY
-from tests.sample_photos import jpeg
+from local.in_process import AUTH, KEY
+from local.sample_photos import jpeg
 
 FUZZ = settings(max_examples=60, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

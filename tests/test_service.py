@@ -9,8 +9,8 @@ import json
 import pytest
 
 from local.dropbox_emulator import signed_notification
-from tests.harness import AUTH, KEY
-from tests.sample_photos import CLEAR_CUT, SCENARIO_CLASSES, SCENARIO_EXPECTED, jpeg, variants
+from local.in_process import AUTH, KEY
+from local.sample_photos import CLEAR_CUT, SCENARIO_CLASSES, SCENARIO_EXPECTED, jpeg, variants
 
 def test_webhook_challenge_is_echoed_as_plain_text(service):
     response = service.client.http.get("/webhook?challenge=abc123")
@@ -163,21 +163,21 @@ def test_configure_with_a_body_that_is_not_json(service):
     assert "JSON" in json.loads(response.body)["Message"]
 
 
-def test_importing_the_app_loads_no_model():
+def test_importing_the_app_loads_no_numpy_pil_or_onnxruntime():
     import subprocess
     import sys
-    # The webhook needs the SDKs, never the model: that loads on the first classify batch.
-    code = "import sys, app; print('onnxruntime' in sys.modules)"
+    # The webhook and API need the SDKs, never the image stack: that loads on the first classify batch.
+    code = "import sys, app; print(sorted(m for m in ('numpy', 'PIL', 'onnxruntime') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert out.stdout.strip() == "[]"
 
 
 def test_thumbnail_source_classifies_from_thumbnails_and_falls_back_to_the_original(service, monkeypatch):
-    from chalicelib import services
-    from tests.sample_photos import encode, image
+    from chalicelib import wiring
+    from local.sample_photos import encode, image
 
     monkeypatch.setenv("CLASSIFY_SOURCE", "thumbnail")
-    services.reset()
+    wiring.reset()
     service.configure(["cat"])
     avif = encode(image("chelsea"), "AVIF")  # a format Dropbox makes no thumbnail of
     service.dropbox.put("/All/chelsea.jpg", jpeg("chelsea"))

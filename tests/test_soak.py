@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests import soak
-from tests.harness import DynamoThrottle, short_throttle_backoff
+from local import soak
+from local.in_process import DynamoThrottle, short_throttle_backoff
 
 
 @pytest.fixture

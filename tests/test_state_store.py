@@ -1,9 +1,9 @@
 """The DynamoDB state through moto: conditional writes are what keep changes from being lost or doubled."""
 from __future__ import annotations
 
-from chalicelib.class_config import SortConfig
+from chalicelib.sort_config import SortConfig
 from chalicelib.messages import SortRequest
-from chalicelib.state_store import Outcome
+from chalicelib.outcomes import Outcome
 
 
 def test_config_round_trip(state):
@@ -41,10 +41,13 @@ def test_expired_lease_passes_on(state):
 def test_an_outcome_is_counted_once_however_often_it_is_recorded(state):
     job = state.create_job(total=3)
     cat = SortRequest("id:1", "/All/a.jpg", "r1", job)
-    assert state.record(Outcome(cat, "sorted", to_path="/Cat/a.jpg", label="cat", score=0.9))
-    assert not state.record(Outcome(cat, "sorted", to_path="/Cat/a.jpg", label="cat", score=0.9))
-    state.record(Outcome(SortRequest("id:2", "/All/b.jpg", "r1", job), "unsorted", to_path="/Unsorted/b.jpg"))
-    state.record(Outcome(SortRequest("id:3", "/All/c.jpg", "r1", job), "skipped", reason="corrupt: bad"))
+    sorted_cat = Outcome(cat.path, "sorted", folder="Cat", to_path="/Cat/a.jpg", label="cat", score=0.9)
+    assert state.record(cat, sorted_cat)
+    assert not state.record(cat, sorted_cat)
+    state.record(SortRequest("id:2", "/All/b.jpg", "r1", job),
+                 Outcome("/All/b.jpg", "unsorted", folder="Unsorted", to_path="/Unsorted/b.jpg"))
+    state.record(SortRequest("id:3", "/All/c.jpg", "r1", job),
+                 Outcome("/All/c.jpg", "skipped", reason="corrupt", detail="bad"))
     total, counts = state.job(job)
     assert total == 3 and counts.finished == 3
     assert counts.to_dict() == {"sorted": {"Cat": 1}, "unsorted": 1, "skipped": 1, "failed": 0, "gone": 0}
@@ -58,10 +61,10 @@ def test_an_outcome_is_counted_once_however_often_it_is_recorded(state):
 def test_a_batch_is_recorded_once_even_when_part_of_it_was_recorded_before(state):
     job = state.create_job(total=3)
     requests = [SortRequest(f"id:{i}", f"/All/{i}.jpg", "r1", job) for i in range(3)]
-    outcomes = [Outcome(requests[0], "sorted", to_path="/Cat/0.jpg", label="cat"),
-                Outcome(requests[1], "sorted", to_path="/Dog/1.jpg", label="dog"),
-                Outcome(requests[2], "skipped", reason="corrupt: bad")]
-    assert state.record(outcomes[1])
+    outcomes = [(requests[0], Outcome("/All/0.jpg", "sorted", folder="Cat", to_path="/Cat/0.jpg", label="cat")),
+                (requests[1], Outcome("/All/1.jpg", "sorted", folder="Dog", to_path="/Dog/1.jpg", label="dog")),
+                (requests[2], Outcome("/All/2.jpg", "skipped", reason="corrupt", detail="bad"))]
+    assert state.record(*outcomes[1])
     assert state.record_many(outcomes) == [True, False, True]
     assert state.record_many(outcomes) == [False, False, False]
     total, counts = state.job(job)

@@ -4,7 +4,7 @@ Command-line only: the Lambda never imports this, so rich stays out of requireme
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -14,56 +14,38 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColu
 from rich.table import Table
 from rich.text import Text
 
-from .class_config import SortConfig
-from .folder_sorter import SortResult
+from chalicelib.outcomes import Counts, Outcome
+from chalicelib.sort_config import DEFAULT_UNSORTED_FOLDER, SortConfig
 
 
 @dataclass
 class Tally:
-    """Counts with the shape of the service's GET /jobs/{id}; `sorted` maps folder -> photos."""
+    """Progress of one sort: `total` photos, of which `counts` are finished. `folders` are the class
+    folders in the order the user gave them, so an empty class shows as 0 rather than missing."""
 
     total: int
-    done: int = 0
-    sorted: dict[str, int] = field(default_factory=dict)
-    unsorted: int = 0
-    skipped: int = 0
-    failed: int = 0
-    gone: int = 0  # service only: deleted or moved away in Dropbox before it was sorted
-    unsorted_folder: str = "Unsorted"
+    counts: Counts = field(default_factory=Counts)
+    folders: Sequence[str] = ()
+    unsorted_folder: str = DEFAULT_UNSORTED_FOLDER
 
     @classmethod
     def for_config(cls, total: int, config: SortConfig) -> "Tally":
-        # Every class is listed, so an empty class shows as 0 rather than missing.
-        return cls(total, sorted={_folder(config, c): 0 for c in config.classes},
-                   unsorted_folder=_folder(config, None))
+        return cls(total, Counts(), [config.folder_for(c) for c in config.classes], config.folder_for(None))
 
-    @classmethod
-    def from_job(cls, job: Mapping) -> "Tally":
-        return cls(int(job["total"]), int(job["done"]), dict(job["sorted"]), int(job["unsorted"]),
-                   int(job["skipped"]), int(job["failed"]), int(job.get("gone", 0)))
+    @property
+    def done(self) -> int:
+        return self.counts.finished
 
-    def add(self, result: SortResult, config: SortConfig) -> None:
-        self.done += 1
-        if result.failed:
-            self.failed += 1
-        elif result.error:
-            self.skipped += 1
-        elif result.label is None:
-            self.unsorted += 1
-        else:
-            folder = _folder(config, result.label)
-            self.sorted[folder] = self.sorted.get(folder, 0) + 1
+    def by_folder(self) -> dict[str, int]:
+        return {**{folder: 0 for folder in self.folders}, **self.counts.sorted}
 
-    def counts(self) -> str:
-        parts = [f"{folder} {n}" for folder, n in self.sorted.items()]
-        parts.append(f"{self.unsorted_folder} {self.unsorted}")
+    def line(self) -> str:
+        counts = self.counts
+        parts = [f"{folder} {n}" for folder, n in self.by_folder().items()]
+        parts.append(f"{self.unsorted_folder} {counts.unsorted}")
         parts += [f"{what} {n}" for what, n in
-                  (("skipped", self.skipped), ("failed", self.failed), ("gone", self.gone)) if n]
+                  (("skipped", counts.skipped), ("failed", counts.failed), ("gone", counts.gone)) if n]
         return " · ".join(parts)
-
-
-def _folder(config: SortConfig, label: str | None) -> str:
-    return config.folder_for(label).lstrip("/")
 
 
 class _RateColumn(ProgressColumn):
@@ -105,7 +87,7 @@ class ProgressBar:
             console=console, disable=not console.is_terminal,
             redirect_stdout=False, redirect_stderr=False)
         self._task = self._progress.add_task(description, total=tally.total, completed=tally.done,
-                                             counts=tally.counts())
+                                             counts=tally.line())
 
     def __enter__(self) -> "ProgressBar":
         self._progress.start()
@@ -115,28 +97,28 @@ class ProgressBar:
         self._progress.stop()
 
     def update(self, tally: Tally) -> None:
-        self._progress.update(self._task, total=tally.total, completed=tally.done, counts=tally.counts())
+        self._progress.update(self._task, total=tally.total, completed=tally.done, counts=tally.line())
 
 
-def print_summary(console: Console, tally: Tally, title: str,
-                  problems: Sequence[SortResult] = ()) -> None:
+def print_summary(console: Console, tally: Tally, title: str, problems: Sequence[Outcome] = ()) -> None:
     """Photos per folder, then each photo left in All and why."""
+    counts = tally.counts
     table = Table(title=title, title_justify="left")
     table.add_column("Folder")
     table.add_column("Photos", justify="right")
-    for folder, n in tally.sorted.items():
+    for folder, n in tally.by_folder().items():
         table.add_row(folder, str(n))
-    table.add_row(tally.unsorted_folder, str(tally.unsorted))
-    table.add_row("left in All: not usable photos", str(tally.skipped))
-    table.add_row("left in All: failed", str(tally.failed))
-    if tally.gone:
-        table.add_row("gone before sorting", str(tally.gone))
+    table.add_row(tally.unsorted_folder, str(counts.unsorted))
+    table.add_row("left in All: not usable photos", str(counts.skipped))
+    table.add_row("left in All: failed", str(counts.failed))
+    if counts.gone:
+        table.add_row("gone before sorting", str(counts.gone))
     table.add_row("total", f"{tally.done} of {tally.total}", style="bold")
     console.print(table)
     if problems:
         left = Table(title="Left in All", title_justify="left")
         left.add_column("File", overflow="fold")
         left.add_column("Reason", overflow="fold")
-        for result in problems:
-            left.add_row(result.file, f"{result.error}: {result.detail}")
+        for outcome in problems:
+            left.add_row(outcome.file, outcome.why or outcome.kind)
         console.print(left)

@@ -1,6 +1,7 @@
-"""Wiring: the adapters and the core objects, built from the environment on first use.
+"""Wiring: the adapters, built from the environment on first use, one set per Lambda container.
 
-Nothing is created at import, so `import app` stays cheap and the webhook never loads the model.
+Nothing is created at import, so `import app` stays cheap; the model (numpy, onnxruntime) loads
+only when the classify function sorts its first batch.
 """
 from __future__ import annotations
 
@@ -9,16 +10,18 @@ import threading
 from collections.abc import Mapping
 from functools import cached_property
 
-from .classifier import Classifier, load_vocabulary, model_card
+from .bundled_model import load_vocabulary, model_card
+from .delivery import ConfigCache
+from .dropbox_photos import DropboxPhotos
 from .dropbox_store import DropboxStore
 from .inbox import Inbox
-from .sorter import ConfigCache, Sorter
+from .ports import PhotoClassifier
 from .state_store import StateStore
 from .vocabulary import Vocabulary
 from .work_queue import DEFAULT_MAX_RECEIVES, WorkQueue
 
 
-class Services:
+class Wiring:
     def __init__(self, env: Mapping[str, str] = os.environ):
         self.env = env
         self._account_lock = threading.Lock()
@@ -32,8 +35,12 @@ class Services:
     def app_secret(self) -> str:
         return self.env.get("DROPBOX_APP_SECRET", "")
 
+    @property
+    def max_receives(self) -> int:
+        return int(self.env.get("MAX_RECEIVES", DEFAULT_MAX_RECEIVES))
+
     @cached_property
-    def store(self) -> DropboxStore:
+    def dropbox(self) -> DropboxStore:
         return DropboxStore.from_env(self.env)
 
     @cached_property
@@ -46,7 +53,15 @@ class Services:
 
     @cached_property
     def inbox(self) -> Inbox:
-        return Inbox(self.store, self.state, self.queue)
+        return Inbox(self.dropbox, self.state, self.queue)
+
+    @cached_property
+    def photos(self) -> DropboxPhotos:
+        return DropboxPhotos(self.dropbox, source=self.env.get("CLASSIFY_SOURCE", "download"))
+
+    @cached_property
+    def config(self) -> ConfigCache:
+        return ConfigCache(self.state)
 
     @cached_property
     def model_card(self) -> dict:
@@ -61,31 +76,31 @@ class Services:
         """Class names resolve without the model: /configure stays fast and light."""
         return load_vocabulary(card=self.model_card)
 
-    @cached_property
-    def sorter(self) -> Sorter:
-        return Sorter(self.store, self.state, Classifier.load, ConfigCache(self.state),
-                      source=self.env.get("CLASSIFY_SOURCE", "download"),
-                      max_receives=int(self.env.get("MAX_RECEIVES", DEFAULT_MAX_RECEIVES)))
+    @staticmethod
+    def classifier() -> PhotoClassifier:
+        """The process-wide model, loaded on first call."""
+        from .classifier import Classifier  # numpy and onnxruntime: the classify function only
+        return Classifier.load()
 
     def account_id(self) -> str:
         """Our Dropbox account (the one the refresh token belongs to), asked once per container."""
         with self._account_lock:
             if self._account is None:
-                self._account = self.store.account_id()
+                self._account = self.dropbox.account_id()
             return self._account
 
 
-_services: Services | None = None
+_wiring: Wiring | None = None
 
 
-def services() -> Services:
-    global _services
-    if _services is None:
-        _services = Services()
-    return _services
+def wiring() -> Wiring:
+    global _wiring
+    if _wiring is None:
+        _wiring = Wiring()
+    return _wiring
 
 
 def reset() -> None:
     """Forget every adapter so the next call reads the environment again (tests, the local stack)."""
-    global _services
-    _services = None
+    global _wiring
+    _wiring = None

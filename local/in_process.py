@@ -64,7 +64,7 @@ def running_service(dropbox_fake, **env_overrides: str) -> Iterator["Service"]:
     from chalice.test import Client
 
     import app
-    from chalicelib import services
+    from chalicelib import wiring
     from chalicelib.dropbox_store import DropboxStore
     from chalicelib.state_store import StateStore
     from chalicelib.work_queue import WorkQueue
@@ -79,14 +79,14 @@ def running_service(dropbox_fake, **env_overrides: str) -> Iterator["Service"]:
         StateStore(env["STATE_TABLE"]).create_table()
         queue_url = WorkQueue(env["SORT_QUEUE"]).create(max_receives=int(env["MAX_RECEIVES"]))
         DropboxStore.backoff_base = 0.01
-        services.reset()
+        wiring.reset()
         try:
             with Client(app.app) as client:
                 source = SqsEventSource(boto3.client("sqs"), queue_url,
                                         lambda event: client.lambda_.invoke("classify", event))
                 yield Service(client, dropbox_fake, source)
         finally:
-            services.reset()
+            wiring.reset()
             DropboxStore.backoff_base = backoff
 
 
@@ -136,7 +136,7 @@ class DynamoThrottle:
 
     BODY = json.dumps({"__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
                        "message": "The level of configured provisioned throughput for the table was exceeded. "
-                                  "(throttled by tests/harness.py)"}).encode()
+                                  "(throttled by local/in_process.py)"}).encode()
 
     def __init__(self, rate: float, seed: int = 0):
         import random

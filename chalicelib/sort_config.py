@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass
 
 from .vocabulary import Resolution, UnknownClassError
 
+# The inbox folder: new photos arrive here, and every class folder sits beside it.
+INBOX = "All"
 MAX_CLASSES = 50
 MAX_NAME_LENGTH = 64
 DEFAULT_UNSORTED_FOLDER = "Unsorted"
@@ -24,6 +26,8 @@ _SLASH_LOOKALIKES = "\u2216\u1735\u2f03\u3033\u30ce\u31d3\u4e3f"
 
 def _slash_like(c: str) -> bool:
     return c in "/\\" or c in _SLASH_LOOKALIKES or any(w in unicodedata.name(c, "") for w in _SLASH_WORDS)
+
+
 _ALLOWED_KEYS = {"classes", "threshold", "unsorted_folder"}
 
 
@@ -38,9 +42,12 @@ class SortConfig:
     unsorted_folder: str = DEFAULT_UNSORTED_FOLDER
 
     def folder_for(self, label: str | None) -> str:
-        """Dropbox folder of a class ("cat" -> "/Cat"), or of the unsorted photos."""
-        name = self.unsorted_folder if label is None else label[:1].upper() + label[1:]
-        return "/" + name
+        """The top-level folder of a class ("cat" -> "Cat"), or of the unsorted photos (None)."""
+        return self.unsorted_folder if label is None else label[:1].upper() + label[1:]
+
+    def labels_by_folder(self) -> dict[str, str | None]:
+        """Each folder this configuration sorts into, casefolded, and its class (None: unsorted)."""
+        return {self.folder_for(label).casefold(): label for label in (*self.classes, None)}
 
     def to_dict(self) -> dict:
         return {**asdict(self), "classes": list(self.classes)}
@@ -49,6 +56,17 @@ class SortConfig:
     def from_dict(cls, data: Mapping) -> "SortConfig":
         return cls(tuple(data["classes"]), data.get("threshold"),
                    data.get("unsorted_folder") or DEFAULT_UNSORTED_FOLDER)
+
+
+def top_folder(path: str) -> str:
+    """The top-level folder of a path: "/Cat/a.jpg" and "Cat/a.jpg" -> "Cat"."""
+    return path.strip("/").split("/", 1)[0]
+
+
+def in_inbox(path: str) -> bool:
+    """Whether a file's path ("/All/trip/a.jpg", or "All/a.jpg" in a local folder) is in the inbox."""
+    parts = path.strip("/").split("/")
+    return len(parts) > 1 and parts[0].casefold() == INBOX.casefold()
 
 
 def check_name(name: object, what: str) -> str:
@@ -99,10 +117,10 @@ def parse(body: object, resolve) -> tuple[SortConfig, list[Resolution]]:
         threshold = float(threshold)
     unsorted = body.get("unsorted_folder")
     unsorted = DEFAULT_UNSORTED_FOLDER if unsorted is None else check_name(unsorted, "unsorted_folder")
-    if unsorted.casefold() in seen or unsorted.casefold() == "all":
+    if unsorted.casefold() in seen or unsorted.casefold() == INBOX.casefold():
         raise ConfigError(f"unsorted_folder {unsorted!r} collides with a class or the inbox")
-    if "all" in seen:
-        raise ConfigError("class 'All' would sort photos into the inbox itself")
+    if INBOX.casefold() in seen:
+        raise ConfigError(f"class {INBOX!r} would sort photos into the inbox itself")
 
     resolutions = []
     for name in names:

@@ -11,11 +11,8 @@ from collections.abc import Iterator, Sequence
 
 import requests
 
-from .class_config import ConfigError
-
-DEFAULT_URL = "http://127.0.0.1:8000"
-# The key `make run` gives the local stack unless SERVICE_KEY says otherwise; only ever local.
-LOCAL_STACK_KEY = "local-service-key"
+from chalicelib.sort_config import ConfigError
+from local.defaults import LOCAL_STACK_URL
 # (connect, read) seconds: a sort is started asynchronously, so no call should take long.
 TIMEOUT = (5.0, 30.0)
 POLL_INTERVAL = 0.5
@@ -36,7 +33,7 @@ class ServiceError(Exception):
 
 
 class ServiceClient:
-    def __init__(self, base_url: str = DEFAULT_URL, key: str | None = None):
+    def __init__(self, base_url: str = LOCAL_STACK_URL, key: str | None = None):
         self.base_url = base_url.rstrip("/")
         self._key = key
         self._session = requests.Session()

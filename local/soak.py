@@ -1,6 +1,6 @@
 """The soak scenario, shared by tests/test_soak.py (about 100 photos) and bench/soak.py (1000).
 
-Real, varied photos (tests/sample_photos.py, resized and re-encoded into distinct files) and the
+Real, varied photos (local/sample_photos.py, resized and re-encoded into distinct files) and the
 hard cases (duplicates by content, a name reused in a later batch, unicode, spaces and 255-character
 names, empty, truncated, not-an-image and decompression-bomb files, a 60 MB file, a HEIC) are
 dropped into /All in several batches (put, signed webhook, drain part of the queue) while Dropbox
@@ -31,7 +31,7 @@ from pathlib import PurePosixPath
 
 from PIL import Image
 
-from tests import sample_photos
+from local import sample_photos
 
 CLASSES = sample_photos.SCENARIO_CLASSES
 UNSORTED = "/Unsorted"
@@ -160,13 +160,13 @@ def scenario(photos: int, batches: int, seed: int = 0) -> list[list[Drop]]:
     bad = [Drop(f"{INBOX}/empty.jpg", b"", "empty"),
            Drop(f"{INBOX}/truncated.jpg", chelsea[:len(chelsea) // 2], "corrupt"),
            Drop(f"{INBOX}/header only.jpg", chelsea[:600], "corrupt"),
-           Drop(f"{INBOX}/invoice.pdf", minimal_pdf(), "not an image file"),
-           Drop(f"{INBOX}/notes.txt", "nothing to see here\n".encode(), "not an image file"),
+           Drop(f"{INBOX}/invoice.pdf", minimal_pdf(), "not_an_image_file"),
+           Drop(f"{INBOX}/notes.txt", "nothing to see here\n".encode(), "not_an_image_file"),
            Drop(f"{INBOX}/really a pdf.png", minimal_pdf(), "not_an_image"),
            Drop(f"{INBOX}/random bytes.webp", rng.randbytes(5000), "not_an_image"),
            Drop(f"{INBOX}/bomb.png", decompression_bomb(), "too_many_pixels"),
            Drop(f"{INBOX}/huge 60MB.jpg", oversized_jpeg(), "too_large"),
-           Drop(f"{INBOX}/no extension", chelsea, "not an image file")]
+           Drop(f"{INBOX}/no extension", chelsea, "not_an_image_file")]
     for i, drop in enumerate(bad):
         plan[(i * batches) // len(bad)].append(drop)
     plan[-1].append(Drop(f"{INBOX}/empty again.heic", b"", "empty"))
@@ -179,7 +179,7 @@ def scenario(photos: int, batches: int, seed: int = 0) -> list[list[Drop]]:
 
 class _RetryCounter(logging.Handler):
     """Counts the retries the app logs: Dropbox calls retried by the store, SQS messages left for
-    redelivery by the sorter."""
+    redelivery by the classify function."""
 
     def __init__(self):
         super().__init__(logging.DEBUG)
@@ -191,7 +191,7 @@ class _RetryCounter(logging.Handler):
         message = record.getMessage()
         if record.name == "chalicelib.dropbox_store" and "; retry " in message:
             self.counts["dropbox"] += 1
-        elif record.name == "chalicelib.sorter" and message.startswith("will retry"):
+        elif record.name == "chalicelib.delivery" and message.startswith("will retry"):
             self.counts["message"] += 1
 
 
@@ -309,9 +309,9 @@ def _renamed_from(final_name: str, dropped_name: str) -> bool:
 
 
 def check(service, dropped: list[tuple[Drop, str]], result: Result) -> None:
-    from chalicelib.services import services
+    from chalicelib.wiring import wiring
     drops = [drop for drop, _ in dropped]
-    fake, state = service.dropbox, services().state
+    fake, state = service.dropbox, wiring().state
     problems = result.problems
     final = fake.files("/")
     folders = {"/" + c[:1].upper() + c[1:] for c in CLASSES} | {UNSORTED}
@@ -370,7 +370,7 @@ def check(service, dropped: list[tuple[Drop, str]], result: Result) -> None:
     left = sorted(in_inbox - bad_paths)
 
     # The dead-letter queue: each message must name a file recorded as failed, still in the inbox.
-    dlq_url = service.source._sqs.get_queue_url(QueueName=f"{services().queue.queue_name}-dlq")["QueueUrl"]
+    dlq_url = service.source._sqs.get_queue_url(QueueName=f"{wiring().queue.queue_name}-dlq")["QueueUrl"]
     dlq_messages = _receive_all(service.source._sqs, dlq_url)
     result.dlq = len(dlq_messages)
     explained = set()

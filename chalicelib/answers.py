@@ -1,0 +1,59 @@
+"""The JSON answers of /configure, /status and /jobs/{id}: what the classes cover, what was queued,
+where it went, and what went wrong."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from . import sort_config
+from .ports import ConfigState, QueueDepth, Totals
+from .sort_config import SortConfig
+from .vocabulary import Resolution
+
+Resolve = Callable[[str], Resolution]
+
+
+def configure(body: object, resolve: Resolve, state: ConfigState, default_threshold: float) -> dict:
+    """Validate and store the classes; raises sort_config.ConfigError (a 400) for anything refused."""
+    config, resolutions = sort_config.parse(body, resolve)
+    state.put_config(config)
+    return configuration(config, resolutions, default_threshold)
+
+
+def current(state: ConfigState, resolve: Resolve, default_threshold: float) -> dict | None:
+    config = state.get_config()
+    if config is None:
+        return None
+    return configuration(config, [resolve(c) for c in config.classes], default_threshold)
+
+
+def configuration(config: SortConfig, resolutions: list[Resolution], default_threshold: float) -> dict:
+    return {
+        "classes": list(config.classes),
+        "threshold": default_threshold if config.threshold is None else config.threshold,
+        "threshold_is_default": config.threshold is None,
+        "unsorted_folder": "/" + config.folder_for(None),
+        "covers": [{"class": r.name, "folder": "/" + config.folder_for(r.name), "imagenet_classes": len(r.indices),
+                    "description": r.describe()} for r in resolutions],
+    }
+
+
+def status(totals: Totals, queue: QueueDepth) -> dict:
+    queued, counts = totals.totals()
+    return {
+        "queued": queued,
+        "finished": counts.finished,
+        **counts.to_dict(),
+        "queue": queue.depth(),
+        "recent_problems": totals.recent_events(),
+    }
+
+
+def job(totals: Totals, job_id: str) -> dict | None:
+    found = totals.job(job_id)
+    if found is None:
+        return None
+    total, counts = found
+    done = counts.finished
+    return {"job_id": job_id, "total": total, "done": done,
+            "percent": 100.0 if total == 0 else round(100.0 * done / total, 1),
+            "finished": done >= total, **counts.to_dict()}

@@ -1,0 +1,101 @@
+"""The classify Lambda's edge: an SQS batch in, the sorting core, the outcomes recorded, and which
+messages SQS may forget.
+
+SQS delivers at least once, so a message is acknowledged only once its outcome is recorded; one
+whose photo must wait comes back, and on its last receive it is recorded as failed with the reason
+before SQS moves it to the dead-letter queue.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from .messages import SortRequest
+from .outcomes import Outcome
+from .ports import ConfigState, PhotoClassifier, PhotoStore, Recorder
+from .sort_config import SortConfig
+from .sorting import sort_batch
+
+log = logging.getLogger(__name__)
+
+CONFIG_TTL_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Message:
+    """One SQS record: the request (None when the body is not ours) and how often it was received."""
+
+    request: SortRequest | None
+    receipt_handle: str
+    receive_count: int
+
+
+@dataclass(frozen=True)
+class Acks:
+    done: list[str]   # receipt handles SQS may delete
+    retry: list[str]  # receipt handles to leave for redelivery
+
+
+class ConfigCache:
+    """The stored configuration, re-read at most every `ttl` seconds per container."""
+
+    def __init__(self, state: ConfigState, ttl: float = CONFIG_TTL_SECONDS):
+        self._state, self._ttl = state, ttl
+        self._value: SortConfig | None = None
+        self._read_at = float("-inf")
+
+    def get(self) -> SortConfig | None:
+        if time.monotonic() - self._read_at > self._ttl:
+            self._value, self._read_at = self._state.get_config(), time.monotonic()
+        return self._value
+
+
+def deliver(messages: Sequence[Message], config: SortConfig | None, store: PhotoStore[SortRequest],
+            classifier: Callable[[], PhotoClassifier], recorder: Recorder, max_receives: int) -> Acks:
+    """Sort the batch's photos and record how each ended. `classifier` loads the model on the
+    first batch that needs it."""
+    ours = [m for m in messages if m.request is not None]
+    dropped = [m.receipt_handle for m in messages if m.request is None]
+    if dropped:
+        log.error("dropping %d message(s) that name no Dropbox file", len(dropped))
+    outcomes = _sort([m.request for m in ours], config, store, classifier)
+    finished = [(m, o) for m, o in zip(ours, outcomes) if o.finished]
+    waiting = [(m, o) for m, o in zip(ours, outcomes) if not o.finished]
+    for message, outcome in waiting:
+        log.warning("will retry %s (receive %d of %d): %s", outcome.file, message.receive_count, max_receives,
+                    outcome.why)
+    # Last try: say why before SQS hands the message to the dead-letter queue.
+    given_up = [(m.request, Outcome(o.file, "failed", reason="gave_up",
+                                    detail=f"gave up after {m.receive_count} attempts: {o.why}"))
+                for m, o in waiting if m.receive_count >= max_receives]
+    records = [(m.request, o) for m, o in finished] + given_up
+    try:
+        firsts = recorder.record_many(records) if records else []
+    except Exception:  # the files are where they are; a redelivery finds them there and records them
+        log.exception("recording %d outcomes failed; the batch comes back", len(records))
+        return Acks(done=dropped, retry=[m.receipt_handle for m in ours])
+    for (_, outcome), first in zip(records, firsts):
+        _log(outcome, first)
+    return Acks(done=dropped + [m.receipt_handle for m, _ in finished],
+                retry=[m.receipt_handle for m, _ in waiting])
+
+
+def _sort(requests: list[SortRequest], config: SortConfig | None, store: PhotoStore[SortRequest],
+          classifier: Callable[[], PhotoClassifier]) -> list[Outcome]:
+    if not requests:
+        return []
+    if config is None:
+        return [Outcome(r.path, "retry", reason="not_configured",
+                        detail="no classes are configured yet (POST /configure)") for r in requests]
+    try:
+        return sort_batch(requests, store, classifier(), config)
+    except Exception as e:  # a bug must not drop the files: retry, then the dead-letter queue
+        log.exception("sorting a batch of %d failed", len(requests))
+        return [Outcome(r.path, "retry", reason="internal_error", detail=type(e).__name__) for r in requests]
+
+
+def _log(outcome: Outcome, first: bool) -> None:
+    log.info("%s %s -> %s%s", outcome.kind, outcome.file, outcome.to_path or "(left in place)",
+             "" if first else " (recorded before)")

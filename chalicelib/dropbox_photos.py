@@ -1,0 +1,121 @@
+"""The sorting core's PhotoStore on Dropbox, for the classify Lambda.
+
+A photo is a queued SortRequest, read by its file id (the download itself says where the file is
+now: one round trip, not two) and moved with the batch's other photos in one files/move_batch_v2,
+since Dropbox serialises writes per account. Dropbox round trips dominate a batch, so each
+photo's reads run in parallel.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from .dropbox_store import DropboxStore, FileInfo, StoreError, StoreNotFound, TooLarge, TransientStoreError
+from .messages import SortRequest
+from .outcomes import Outcome
+from .photo_files import MAX_BYTES, too_large
+from .ports import Move, Photo
+from .sort_config import in_inbox
+
+log = logging.getLogger(__name__)
+
+THREADS = 10  # one per message of an SQS batch
+SOURCES = ("download", "thumbnail")
+
+
+class DropboxPhotos:
+    def __init__(self, dropbox: DropboxStore, source: str = "download"):
+        if source not in SOURCES:
+            raise ValueError(f"source must be one of {SOURCES}, not {source!r}")
+        self._dropbox, self.source = dropbox, source
+        self._folders: set[str] = set()  # made already by this container
+        self._pool = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="read")
+
+    def read(self, refs: Sequence[SortRequest]) -> list[Photo[SortRequest] | Outcome]:
+        return list(self._pool.map(self._read, refs))
+
+    def _read(self, request: SortRequest) -> Photo[SortRequest] | Outcome:
+        try:
+            if self.source == "download":
+                info, data = self._dropbox.download_file(request.file_id, max_bytes=MAX_BYTES)
+            else:
+                info, data = self._dropbox.get_file(request.file_id), None
+            if info is None:
+                return _deleted(request)
+            if not in_inbox(info.path_lower):
+                return _away(request, info.path_display)
+            if (error := too_large(info.size)) is not None:
+                return Outcome(request.path, "skipped", reason=error.reason, detail=str(error))
+            return Photo(request, request.path, info.path_display,
+                         data if data is not None else self._thumbnail(info))
+        except StoreNotFound:
+            return _deleted(request)
+        except TooLarge as e:
+            return Outcome(request.path, "skipped", reason="too_large", detail=str(e))
+        except Exception as e:  # noqa: BLE001: each photo ends on its own, whatever went wrong
+            return _trouble(request, e)
+
+    def _thumbnail(self, info: FileInfo) -> bytes:
+        """Dropbox's 256 px JPEG thumbnail, or the original where Dropbox makes none."""
+        try:
+            return self._dropbox.thumbnail(info.id)
+        except (StoreNotFound, TransientStoreError):
+            raise
+        except StoreError:
+            return self._dropbox.download(info.id, max_bytes=MAX_BYTES)
+
+    def move(self, moves: Sequence[Move[SortRequest]]) -> list[str | Outcome]:
+        """Folders first, then every move at once; a folder that cannot be made ends only the
+        photos bound for it."""
+        broken = {folder: self._make_folder(folder) for folder in dict.fromkeys(m.folder for m in moves)}
+        todo = [m for m in moves if broken[m.folder] is None]
+        try:
+            moved = self._dropbox.move_batch(
+                [(m.photo.path, f"/{m.folder}/{m.photo.path.rsplit('/', 1)[-1]}") for m in todo])
+        except StoreError as e:
+            moved = [e] * len(todo)
+        results = iter(moved)
+        return [_trouble(m.photo.ref, broken[m.folder]) if broken[m.folder] is not None
+                else self._moved(m.photo.ref, next(results)) for m in moves]
+
+    def _make_folder(self, folder: str) -> StoreError | None:
+        if folder.casefold() not in self._folders:
+            try:
+                self._dropbox.ensure_folder(f"/{folder}")
+            except StoreError as e:
+                return e
+            self._folders.add(folder.casefold())
+        return None
+
+    def _moved(self, request: SortRequest, result: FileInfo | StoreError) -> str | Outcome:
+        if isinstance(result, FileInfo):
+            return result.path_display
+        if not isinstance(result, StoreNotFound):
+            return _trouble(request, result)
+        # Not where we read it: moved or deleted meanwhile (perhaps by an earlier try of this request).
+        try:
+            info = self._dropbox.get_file(request.file_id)
+        except StoreError as e:
+            return _trouble(request, e)
+        return _deleted(request) if info is None else _away(request, info.path_display)
+
+
+def _deleted(request: SortRequest) -> Outcome:
+    return Outcome(request.path, "gone", reason="deleted", detail="deleted before it was sorted")
+
+
+def _away(request: SortRequest, path: str) -> Outcome:
+    return Outcome(request.path, "gone", to_path=path, reason="moved_away",
+                   detail="moved out of the inbox by someone else")
+
+
+def _trouble(request: SortRequest, error: Exception) -> Outcome:
+    """Dropbox busy: try again later. Dropbox refusing: failed, with its words. Anything else is
+    a bug, which must not lose the photo: try again, and the dead-letter queue keeps it."""
+    if isinstance(error, TransientStoreError):
+        return Outcome(request.path, "retry", reason="dropbox_busy", detail=str(error))
+    if isinstance(error, StoreError):
+        return Outcome(request.path, "failed", reason="dropbox_refused", detail=str(error))
+    log.error("unexpected error with %s", request.path, exc_info=error)
+    return Outcome(request.path, "retry", reason="internal_error", detail=type(error).__name__)

@@ -1,0 +1,69 @@
+"""What happened to a photo, said one way for the service, /status, the command line and --json."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Kind = Literal["sorted", "unsorted", "skipped", "failed", "gone", "retry"]
+# What a finished photo counts as: "skipped" stays in the inbox because it is no usable photo,
+# "failed" stays because it could not be read or moved, "gone" was moved or deleted by someone
+# else before it was sorted. "retry" is not finished: the service tries again later.
+FINAL_KINDS: tuple[Kind, ...] = ("sorted", "unsorted", "skipped", "failed", "gone")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One photo's end. `file` is where it was found ("/All/a.jpg"; "All/a.jpg" for --folder);
+    `to_path` where it is now when it moved; `folder` the folder its class decided ("Cat"), also
+    in a dry run; `reason` a short code ("corrupt", "too_large") with `detail` in words."""
+
+    file: str
+    kind: Kind
+    folder: str | None = None
+    to_path: str | None = None
+    label: str | None = None
+    score: float | None = None
+    reason: str | None = None
+    detail: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.kind != "retry"
+
+    @property
+    def why(self) -> str | None:
+        """The reason and its words on one line: "corrupt: the image data is broken"."""
+        if self.reason and self.detail:
+            return f"{self.reason}: {self.detail}"
+        return self.reason or self.detail
+
+
+@dataclass
+class Counts:
+    """Finished photos by kind; `sorted` maps class folder -> photos. The shape of /jobs/{id}."""
+
+    sorted: dict[str, int] = field(default_factory=dict)
+    unsorted: int = 0
+    skipped: int = 0
+    failed: int = 0
+    gone: int = 0
+
+    @property
+    def finished(self) -> int:
+        return sum(self.sorted.values()) + self.unsorted + self.skipped + self.failed + self.gone
+
+    def add(self, outcome: Outcome) -> None:
+        if outcome.kind == "sorted":
+            folder = outcome.folder or "?"
+            self.sorted[folder] = self.sorted.get(folder, 0) + 1
+        elif outcome.kind != "retry":
+            setattr(self, outcome.kind, getattr(self, outcome.kind) + 1)
+
+    def to_dict(self) -> dict:
+        return {"sorted": dict(sorted(self.sorted.items())), "unsorted": self.unsorted,
+                "skipped": self.skipped, "failed": self.failed, "gone": self.gone}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Counts":
+        return cls({str(k): int(v) for k, v in data["sorted"].items()}, int(data["unsorted"]),
+                   int(data["skipped"]), int(data["failed"]), int(data.get("gone", 0)))

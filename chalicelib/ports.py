@@ -1,0 +1,122 @@
+"""Where the outside world comes in: the ports the sorting core and the service's edges use.
+
+The core (sorting.py) sees a PhotoStore and a PhotoClassifier only; Dropbox (dropbox_photos.py)
+and a local folder (cli/folder_photos.py) are its two stores. The service's edges see the state,
+the queue and Dropbox's change feed through the smaller ports below, each the few methods its
+user calls, so a reader knows what a function touches from its signature.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
+
+from .outcomes import Counts, Outcome
+from .photo_files import ImageError
+
+if TYPE_CHECKING:
+    from .dropbox_store import FileInfo
+    from .messages import SortRequest
+    from .sort_config import SortConfig
+
+R = TypeVar("R")
+
+
+# --- the sorting core's ports ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Photo(Generic[R]):
+    """A photo read from a store: `ref` is the store's own handle on it (a queued request, a local
+    file's identity), `file` how it is reported, `path` where it is now ("/All/a.jpg")."""
+
+    ref: R
+    file: str
+    path: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Move(Generic[R]):
+    photo: Photo[R]
+    folder: str  # top-level folder name, "Cat"
+
+
+class PhotoStore(Protocol[R]):
+    def read(self, refs: Sequence[R]) -> list[Photo[R] | Outcome]:
+        """Each photo's bytes and where it is now, or the Outcome that ends it without a decision
+        (too large, deleted, unreadable; kind "retry" when the store is only busy). A file moved
+        away by someone else is an Outcome of kind "gone" whose `to_path` says where it is now."""
+        ...
+
+    def move(self, moves: Sequence[Move[R]]) -> list[str | Outcome]:
+        """Move each photo into its folder (made when missing), never overwriting: a clash gets
+        " (1)". Per move, the path it now has, or the Outcome that ends it as for `read`."""
+        ...
+
+
+@dataclass(frozen=True)
+class Decision:
+    """`label` is the winning class, or None for "unsorted" (best score below the threshold)."""
+
+    label: str | None
+    score: float
+    ranking: tuple[tuple[str, float], ...]
+
+
+class PhotoClassifier(Protocol):
+    def classify_batch(self, photos: Sequence[bytes], classes: Sequence[str],
+                       threshold: float | None = None) -> list[Decision | ImageError]: ...
+
+
+# --- the service's ports ---------------------------------------------------------------------------
+
+class ChangeFeed(Protocol):
+    """Dropbox's listing of a folder and of what changed in it since a cursor."""
+
+    def list_folder(self, path: str) -> tuple[list[FileInfo], str]: ...
+
+    def list_changes(self, cursor: str) -> tuple[list[FileInfo], str]: ...
+
+
+class Queue(Protocol):
+    def send(self, requests: Sequence[SortRequest]) -> None: ...
+
+
+class QueueDepth(Protocol):
+    def depth(self) -> dict[str, int]: ...
+
+
+class Recorder(Protocol):
+    def record_many(self, records: Sequence[tuple[SortRequest, Outcome]]) -> list[bool]:
+        """Each request's outcome, once: False for one recorded before (a redelivery)."""
+        ...
+
+
+class SyncState(Recorder, Protocol):
+    """The per-account cursor and sync lease, and the counters of what was queued."""
+
+    def get_cursor(self, account: str) -> tuple[str | None, int]: ...
+
+    def put_cursor(self, account: str, cursor: str, expected_version: int) -> bool: ...
+
+    def acquire_lease(self, account: str, seconds: float) -> str | None: ...
+
+    def release_lease(self, account: str, owner: str, force: bool = False) -> bool: ...
+
+    def create_job(self, total: int, skipped: int = 0) -> str: ...
+
+    def add_queued(self, count: int) -> None: ...
+
+
+class ConfigState(Protocol):
+    def get_config(self) -> SortConfig | None: ...
+
+    def put_config(self, config: SortConfig) -> None: ...
+
+
+class Totals(Protocol):
+    def totals(self) -> tuple[int, Counts]: ...
+
+    def job(self, job_id: str) -> tuple[int, Counts] | None: ...
+
+    def recent_events(self) -> list[dict]: ...

@@ -1,0 +1,214 @@
+"""The sorting core's PhotoStore on a local folder, for `main.py --folder DIR`: DIR/All/** -> DIR/<Class>/.
+
+Every file under DIR/All and its subfolders is looked at (a user who drops a whole folder of
+photos into All expects them sorted too); photos land flat in the class folder, and every other
+file stays where it is and is reported, as in Dropbox. Every path is opened relative to a
+directory descriptor with O_NOFOLLOW, so a symlink, wherever it sits, is neither read nor followed
+out of DIR, and a file name never becomes a path outside DIR. A move never overwrites: a clash is
+autorenamed the way Dropbox does it, "photo (1).jpg".
+"""
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from chalicelib.outcomes import Outcome
+from chalicelib.photo_files import MAX_BYTES, not_a_photo, too_large
+from chalicelib.ports import Move, Photo
+from chalicelib.sort_config import INBOX
+
+BATCH_SIZE = 16
+# A batch also ends at this many bytes, so 16 large photos are never all in memory at once.
+BATCH_BYTES = 64 * 1024 * 1024
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+# O_NONBLOCK: a FIFO swapped in after the scan must not hang the open.
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK
+
+Identity = tuple[int, int, int, int]
+
+
+class FolderError(Exception):
+    """The folder as a whole cannot be sorted (no inbox, inbox is a symlink...)."""
+
+
+class FolderPhotos:
+    """Open with `with`: it holds descriptors for DIR, DIR/All and the class folders. A photo's
+    ref is its path relative to DIR ("All/trip/a.jpg"), which is also how it is reported."""
+
+    def __init__(self, root: Path):
+        self.root_path = root
+        self._folders: dict[str, int] = {}
+        self._sizes: dict[str, int] = {}
+        self._identities: dict[str, Identity] = {}
+
+    def __enter__(self) -> "FolderPhotos":
+        try:
+            self._root = os.open(self.root_path, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError as e:
+            raise FolderError(f"cannot open {self.root_path}: {e.strerror}") from None
+        try:
+            self._inbox = os.open(INBOX, _DIR_FLAGS, dir_fd=self._root)
+        except OSError as e:
+            os.close(self._root)
+            raise FolderError(f"cannot open {self.root_path / INBOX} as a plain folder: {e.strerror}") from None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for fd in [self._inbox, self._root, *self._folders.values()]:
+            os.close(fd)
+
+    # --- finding ----------------------------------------------------------------------------------
+
+    def find(self) -> list[str]:
+        """Every regular file under DIR/All, relative to DIR, in a stable order. Raises FolderError
+        for a folder it cannot list, rather than silently skip its photos."""
+        return list(self._walk(self._inbox, INBOX))
+
+    def _walk(self, fd: int, prefix: str) -> Iterator[str]:
+        try:
+            with os.scandir(fd) as listing:
+                entries = sorted(listing, key=lambda e: e.name)
+        except OSError as e:
+            raise FolderError(f"cannot list {prefix}: {e.strerror}") from None
+        for entry in entries:
+            path = f"{prefix}/{entry.name}"
+            if entry.is_dir(follow_symlinks=False):
+                try:
+                    sub = os.open(entry.name, _DIR_FLAGS, dir_fd=fd)
+                except OSError as e:
+                    raise FolderError(f"cannot open {path}: {e.strerror}") from None
+                try:
+                    yield from self._walk(sub, path)
+                finally:
+                    os.close(sub)
+            elif entry.is_file(follow_symlinks=False):
+                self._sizes[path] = entry.stat(follow_symlinks=False).st_size
+                yield path
+
+    def batches(self, files: Sequence[str], size: int = BATCH_SIZE,
+                max_bytes: int = BATCH_BYTES) -> Iterator[list[str]]:
+        """`files` (from find) in batches of at most `size` files or about `max_bytes`."""
+        batch: list[str] = []
+        total = 0
+        for file in files:
+            batch.append(file)
+            total += self._sizes.get(file, 0)
+            if len(batch) >= size or total >= max_bytes:
+                yield batch
+                batch, total = [], 0
+        if batch:
+            yield batch
+
+    # --- the PhotoStore port ----------------------------------------------------------------------
+
+    def read(self, refs: Sequence[str]) -> list[Photo[str] | Outcome]:
+        return [self._read(file) for file in refs]
+
+    def _read(self, file: str) -> Photo[str] | Outcome:
+        if (error := not_a_photo(file)) is not None:
+            return Outcome(file, "skipped", reason=error.reason, detail=str(error))
+        try:
+            parent, name = self._parent(file)
+            try:
+                fd = os.open(name, _FILE_FLAGS, dir_fd=parent)
+            finally:
+                os.close(parent)
+            with os.fdopen(fd, "rb") as handle:
+                info = os.fstat(handle.fileno())
+                if not stat.S_ISREG(info.st_mode):
+                    return _failed(file, "unreadable", "not a regular file")
+                if (error := too_large(info.st_size)) is not None:
+                    return Outcome(file, "skipped", reason=error.reason, detail=str(error))
+                # One byte over the limit is enough to refuse a file that grew since fstat.
+                data = handle.read(MAX_BYTES + 1)
+        except OSError as e:
+            return _failed(file, "unreadable", e.strerror or str(e))
+        self._identities[file] = _identity(info)
+        return Photo(file, file, file, data)
+
+    def move(self, moves: Sequence[Move[str]]) -> list[str | Outcome]:
+        return [self._move(m.photo.ref, m.folder) for m in moves]
+
+    def _move(self, file: str, folder: str) -> str | Outcome:
+        try:
+            target = self._folder(folder)
+        except OSError as e:
+            return _failed(file, "move_failed", f"cannot use {folder}/ as a plain folder: {e.strerror}")
+        try:
+            parent, name = self._parent(file)
+        except OSError as e:
+            return _failed(file, "move_failed", e.strerror or str(e))
+        try:
+            if _identity(os.stat(name, dir_fd=parent, follow_symlinks=False)) != self._identities.get(file):
+                return _failed(file, "changed", "the file changed while it was being classified")
+            moved = _move_without_overwrite(parent, name, target)
+        except OSError as e:
+            return _failed(file, "move_failed", e.strerror or str(e))
+        finally:
+            os.close(parent)
+        return f"{folder}/{moved}"
+
+    # --- descriptors ------------------------------------------------------------------------------
+
+    def _parent(self, file: str) -> tuple[int, str]:
+        """A new descriptor for the folder holding `file` ("All/a/b.jpg"), reached without symlinks."""
+        *folders, name = file.split("/")[1:]
+        fd = os.dup(self._inbox)
+        try:
+            for folder in folders:
+                sub = os.open(folder, _DIR_FLAGS, dir_fd=fd)
+                os.close(fd)
+                fd = sub
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd, name
+
+    def _folder(self, name: str) -> int:
+        if name not in self._folders:
+            try:
+                os.mkdir(name, dir_fd=self._root)
+            except FileExistsError:
+                pass
+            self._folders[name] = os.open(name, _DIR_FLAGS, dir_fd=self._root)
+        return self._folders[name]
+
+
+def _failed(file: str, reason: str, detail: str) -> Outcome:
+    return Outcome(file, "failed", reason=reason, detail=detail)
+
+
+def _identity(info: os.stat_result) -> Identity:
+    return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns
+
+
+def autorename(name: str, n: int) -> str:
+    """Dropbox's style for the n-th clash: "photo.jpg" -> "photo (1).jpg"."""
+    stem, suffix = os.path.splitext(name)
+    return f"{stem} ({n}){suffix}" if n else name
+
+
+def _move_without_overwrite(source_dir: int, name: str, target_dir: int) -> str:
+    """Move to the first free autorenamed name in `target_dir`; returns the name used.
+
+    The name is reserved with O_EXCL (no race with another writer choosing it), then the photo
+    is renamed over that empty placeholder. Unlike a hard link, this works on FAT/exFAT too.
+    """
+    n = 0
+    while True:
+        candidate = autorename(name, n)
+        try:
+            os.close(os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600,
+                             dir_fd=target_dir))
+            break
+        except FileExistsError:
+            n += 1
+    try:
+        os.rename(name, candidate, src_dir_fd=source_dir, dst_dir_fd=target_dir)
+    except BaseException:
+        os.unlink(candidate, dir_fd=target_dir)
+        raise
+    return candidate
