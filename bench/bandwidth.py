@@ -30,7 +30,7 @@ import _harness as h  # noqa: E402
 
 PORT_HOLD, PORT = h.prepare_environment()
 BATCH = 10
-NOTE = ("NOTE: the thumbnails come from the fake Dropbox (local/dropbox_emulator.py), which makes them "
+NOTE = ("NOTE: the thumbnails come from the fake Dropbox (local/dropbox_emulator/), which makes them "
         "with Pillow (LANCZOS, JPEG q75), not Dropbox's own thumbnailer.")
 
 

@@ -4,7 +4,7 @@ DynamoDB fail at a fixed rate; then check that nothing was lost, duplicated or o
     .venv/bin/python -m bench.soak                      # 1000 photos
     .venv/bin/python -m bench.soak --photos 200 --dropbox-rate 0.1 --dynamodb-rate 0.05
 
-The scenario and the invariant are tests/soak.py (tests/test_soak.py runs the same with ~100 photos);
+The scenario and the invariant are local/soak.py (tests/test_soak.py runs the same with ~100 photos);
 the service is local/in_process.py's: Chalice's test client, moto, the fake Dropbox over HTTPS, and the
 SQS event source, all in this process. Prints one summary line (and the details on stderr); exits 1
 if the invariant does not hold.

@@ -147,7 +147,7 @@ def test_no_secret_in_any_answer_status_or_log_record_through_failures(service, 
 
 # --- look-alike slashes -----------------------------------------------------------------------------
 
-# Look-alikes of / and \ that class_config lists or NFKC folds to / or \.
+# Look-alikes of / and \ that sort_config lists or NFKC folds to / or \.
 LISTED = ["\u2044", "\u2215", "\u29f8", "\uff0f", "\u2216", "\u29f9", "\uff3c", "\u2f03", "\u30ce", "\u4e3f",
           "\ufe68"]
 # Look just as much like a slash (or backslash); refused by their Unicode names.
@@ -242,20 +242,26 @@ def test_fuzz_configure_random_json(service):
     check()
 
 
-def test_configure_with_a_huge_integer_threshold_is_a_400(service):
+def assert_400_naming(response, words: str) -> None:
+    assert response.status_code == 400, (response.status_code, response.body[:300])
+    assert words in json.loads(response.body)["Message"]
+
+
+def test_configure_with_a_huge_integer_threshold_is_a_400_naming_the_threshold(service):
     response = service.client.http.post("/configure", headers=AUTH,
                                         body=b'{"classes": ["cat"], "threshold": 1' + b"0" * 400 + b"}")
-    assert_clean_answer(response)
+    assert_400_naming(response, '"threshold" must be a number between 0 and 1')
 
 
-def test_configure_with_deeply_nested_json_is_a_400(service):
+def test_configure_with_deeply_nested_json_is_a_400_saying_it_is_not_valid_json(service):
     response = service.client.http.post("/configure", headers=AUTH, body=b"[" * 50000 + b"]" * 50000)
-    assert_clean_answer(response)
+    assert_400_naming(response, "not valid JSON")
 
 
-def test_signed_deeply_nested_webhook_body_is_a_400(configured):
+def test_signed_deeply_nested_webhook_body_is_a_400_naming_the_expected_shape(configured):
     body = b"[" * 30000 + b"]" * 30000
-    assert_clean_answer(post_webhook(configured, body, sign(body, configured.dropbox.app_secret)))
+    assert_400_naming(post_webhook(configured, body, sign(body, configured.dropbox.app_secret)),
+                      "expected a Dropbox notification")
 
 
 def test_unsigned_deeply_nested_webhook_body_is_a_403(configured):
@@ -263,7 +269,7 @@ def test_unsigned_deeply_nested_webhook_body_is_a_403(configured):
     assert post_webhook(configured, body, None).status_code == 403  # the signature is checked first
 
 
-def test_webhook_when_dropbox_refuses_the_credentials_is_not_a_500(configured):
+def test_webhook_when_dropbox_refuses_the_credentials_is_a_503_saying_to_reconnect(configured):
     fake = configured.dropbox
     revoked, fake.refresh_token = fake.refresh_token, "revoked-elsewhere"
     try:
@@ -272,4 +278,6 @@ def test_webhook_when_dropbox_refuses_the_credentials_is_not_a_500(configured):
         response = post_webhook(configured, body, signature)
     finally:
         fake.refresh_token = revoked
-    assert response.status_code != 500, response.body
+    # 503: Dropbox notifies again, and the files stay in /All until the app is reconnected.
+    assert response.status_code == 503, response.body
+    assert "reconnect the app" in json.loads(response.body)["Message"]

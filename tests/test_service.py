@@ -12,6 +12,7 @@ from local.dropbox_emulator import signed_notification
 from local.in_process import AUTH, KEY
 from local.sample_photos import CLEAR_CUT, SCENARIO_CLASSES, SCENARIO_EXPECTED, jpeg, variants
 
+
 def test_webhook_challenge_is_echoed_as_plain_text(service):
     response = service.client.http.get("/webhook?challenge=abc123")
     assert response.status_code == 200
@@ -114,6 +115,54 @@ def test_bad_files_stay_in_the_inbox_with_the_reason(service):
     assert reasons == {"/All/empty.jpg": "empty", "/All/truncated.jpg": "corrupt", "/All/fake.png": "not_an_image"}
 
 
+def test_hidden_files_stay_in_the_inbox_as_in_a_local_folder(service):
+    service.configure(["cat"])
+    service.dropbox.put("/All/.x.jpg", jpeg("chelsea"))
+    service.dropbox.put("/All/.cache/thumb.jpg", jpeg("chelsea"))
+    service.dropbox.put("/All/chelsea.jpg", jpeg("chelsea"))
+    assert service.notify() == {"queued": 1, "skipped": 2}
+    service.source.drain(timeout=60)
+    assert sorted(service.dropbox.files("/")) == ["/All/.cache/thumb.jpg", "/All/.x.jpg", "/Cat/chelsea.jpg"]
+    status = json.loads(service.get("/status").body)
+    assert {e["path"]: e["reason"].split(":")[0] for e in status["recent_problems"]} == \
+        {"/All/.x.jpg": "hidden", "/All/.cache/thumb.jpg": "hidden"}
+
+
+def test_an_sqs_outage_is_a_503_on_the_webhook_and_on_sort_and_the_photo_is_sorted_once_it_is_back(service):
+    import boto3
+
+    from chalicelib.work_queue import WorkQueue
+    from local.in_process import QUEUE
+
+    service.configure(["cat"])
+    service.dropbox.put("/All/chelsea.jpg", jpeg("chelsea"))
+    boto3.client("sqs").delete_queue(QueueUrl=service.source.queue_url)
+    for response in (post_notification(service), service.post("/sort", {})):
+        assert response.status_code == 503, response.body
+        assert "cannot reach AWS now" in json.loads(response.body)["Message"]
+    WorkQueue(QUEUE).create()
+    assert service.notify()["queued"] == 1  # the cursor did not move past the photo
+    service.source.drain(timeout=60)
+    assert service.dropbox.files("/") == {"/Cat/chelsea.jpg": jpeg("chelsea")}
+
+
+def test_a_dynamodb_outage_is_a_503_with_a_message(service):
+    import boto3
+
+    from local.in_process import TABLE
+
+    boto3.client("dynamodb").delete_table(TableName=TABLE)
+    for response in (service.get("/status"), service.get("/configure"), service.post("/configure", {"classes": ["cat"]})):
+        assert response.status_code == 503, response.body
+        assert "cannot reach AWS now" in json.loads(response.body)["Message"]
+
+
+def post_notification(service):
+    body, signature = signed_notification([service.dropbox.account_id], service.dropbox.app_secret)
+    return service.client.http.post("/webhook", body=body, headers={
+        "Content-Type": "application/json", "X-Dropbox-Signature": signature})
+
+
 @pytest.mark.parametrize("signature", [None, "0" * 64, "other-body"])
 def test_webhook_without_a_valid_signature_queues_nothing(service, signature):
     service.configure(["cat"])
@@ -157,7 +206,7 @@ def test_every_invalid_configuration_is_a_400_naming_the_problem(service, body, 
     assert named in json.loads(response.body)["Message"]
 
 
-def test_configure_with_a_body_that_is_not_json(service):
+def test_configure_with_a_body_that_is_not_json_is_a_400_saying_so(service):
     response = service.client.http.post("/configure", headers=AUTH, body=b"{classes")
     assert response.status_code == 400
     assert "JSON" in json.loads(response.body)["Message"]

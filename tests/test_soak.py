@@ -1,5 +1,5 @@
 """Nothing lost under faults, load and hostile input: ~100 photos and the hard cases, dropped in
-batches while Dropbox fails 12 % of calls and DynamoDB throttles 15 % (tests/soak.py has the scenario
+batches while Dropbox fails 12 % of calls and DynamoDB throttles 15 % (local/soak.py has the scenario
 and the invariant; bench/soak.py runs it with 1000 photos)."""
 from __future__ import annotations
 

@@ -1,0 +1,291 @@
+"""The emulated Dropbox's files: a folder on disk (display case kept) and the index Dropbox keeps of it.
+
+Each entry gets what Dropbox gives it: a stable `id:` that survives moves, a rev that changes with
+the content, the Dropbox content hash, and case-insensitive lookup. Every change is appended to a
+log with a sequence number, which is what list_folder cursors point into.
+
+The user-facing methods (put ... scan) take `lock`; the others expect the caller to hold it.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path, PurePosixPath
+
+from .replies import conflict, tagged
+
+BLOCK_SIZE = 4 * 1024 * 1024
+
+
+def content_hash(data: bytes) -> str:
+    """Dropbox's content_hash: SHA-256 of the concatenated SHA-256s of each 4 MiB block."""
+    blocks = b"".join(hashlib.sha256(data[i:i + BLOCK_SIZE]).digest()
+                      for i in range(0, len(data), BLOCK_SIZE))
+    return hashlib.sha256(blocks).hexdigest()
+
+
+def _now() -> datetime:
+    # Stone timestamps are naive UTC with whole seconds, like Dropbox's.
+    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
+@dataclass
+class Node:
+    id: str
+    path: str  # display path
+    folder: bool
+    rev: str = ""
+    size: int = 0
+    hash: str | None = None
+    modified: datetime | None = None
+    stamp: tuple[int, int] | None = None  # (mtime_ns, size) on disk when indexed, for scan()
+
+    @property
+    def name(self) -> str:
+        return PurePosixPath(self.path).name
+
+
+class Tree:
+    def __init__(self, root: Path, lock: threading.RLock):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.lock = lock
+        self.nodes: dict[str, Node] = {}  # path_lower -> node
+        self.log: list[tuple[int, str, str]] = []  # (seq, path_lower, path_display)
+        self.seq = 0
+        self.epoch = 0  # bumped by reset(): older cursors get list_folder/continue "reset"
+
+    def reset(self) -> None:
+        """Empty the folder, the index and the change log."""
+        for child in self.root.iterdir():
+            shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+        self.nodes.clear()
+        self.log.clear()
+        self.epoch += 1
+
+    # --- as the user sees it ---------------------------------------------------------------------
+
+    def put(self, path: str, data: bytes) -> str:
+        """Add or replace a file as the user would; returns its id."""
+        with self.lock:
+            return self.write(self._check_path(path), data).id
+
+    def read(self, path: str) -> bytes:
+        with self.lock:
+            node = self.nodes.get(path.lower())
+            if node is None or node.folder:
+                raise FileNotFoundError(path)
+            return self.content(node)
+
+    def files(self, under: str = "/") -> dict[str, bytes]:
+        with self.lock:
+            return {n.path: self.content(n)
+                    for n in self._under(under.rstrip("/").lower(), recursive=True) if not n.folder}
+
+    def exists(self, path: str) -> bool:
+        with self.lock:
+            return path.rstrip("/").lower() in self.nodes
+
+    def user_move(self, src: str, dst: str) -> None:
+        with self.lock:
+            node = self.nodes.get(src.rstrip("/").lower())
+            if node is None:
+                raise FileNotFoundError(src)
+            if dst.rstrip("/").lower() in self.nodes:
+                raise FileExistsError(dst)
+            self.move(node, self.display(self._check_path(dst)))
+
+    def user_delete(self, path: str) -> None:
+        with self.lock:
+            node = self.nodes.get(path.rstrip("/").lower())
+            if node is None:
+                raise FileNotFoundError(path)
+            doomed = [node, *self._under(node.path.lower(), recursive=True)]
+            disk = self._disk(node.path)
+            shutil.rmtree(disk) if node.folder else disk.unlink()
+            for n in doomed:
+                del self.nodes[n.path.lower()]
+                self._touch(n.path)
+
+    def scan(self, settle: float = 0.0) -> list[str]:
+        """Index what was put on (or removed from) disk directly; returns added or changed files.
+
+        A file modified less than `settle` seconds ago is still being written: it is left for a
+        later scan, as Dropbox only shows a file once its upload is complete."""
+        changed: list[str] = []
+        now = time.time()
+        with self.lock:
+            seen: set[str] = set()
+            for dirpath, dirnames, filenames in os.walk(self.root):
+                dirnames.sort()
+                rel = Path(dirpath).relative_to(self.root).as_posix()
+                parent = "" if rel == "." else "/" + rel
+                for name in dirnames:
+                    path = f"{parent}/{name}"
+                    seen.add(path.lower())
+                    if path.lower() not in self.nodes:
+                        self.nodes[path.lower()] = Node(self._new_id(), path, folder=True)
+                        self._touch(path)
+                for name in sorted(filenames):
+                    path = f"{parent}/{name}"
+                    try:
+                        st = (self.root / path.lstrip("/")).stat()
+                    except FileNotFoundError:
+                        continue  # moved away while we walked
+                    seen.add(path.lower())
+                    node = self.nodes.get(path.lower())
+                    if now - st.st_mtime < settle:
+                        continue
+                    if node is None or node.stamp != (st.st_mtime_ns, st.st_size):
+                        data = (self.root / path.lstrip("/")).read_bytes()
+                        self._index_file(path, data, node, datetime.fromtimestamp(
+                            int(st.st_mtime), timezone.utc).replace(tzinfo=None))
+                        changed.append(path)
+            for lower in [k for k in self.nodes if k not in seen]:
+                self._touch(self.nodes.pop(lower).path)
+        return changed
+
+    # --- as the API changes it (lock held) -------------------------------------------------------
+
+    def resolve(self, path: str) -> Node | None:
+        """The entry at a path (any case) or with an `id:`."""
+        if path.startswith("id:"):
+            return next((n for n in self.nodes.values() if n.id == path), None)
+        return self.nodes.get(path.rstrip("/").lower())
+
+    def content(self, node: Node) -> bytes:
+        return self._disk(node.path).read_bytes()
+
+    def display(self, path: str) -> str:
+        """`path` with each existing ancestor spelled the way Dropbox already spells it."""
+        parts = path.strip("/").split("/")
+        out = []
+        for i, part in enumerate(parts):
+            node = self.nodes.get(("/" + "/".join(parts[:i + 1])).lower())
+            out.append(node.name if node is not None and i < len(parts) - 1 else part)
+        return "/" + "/".join(out)
+
+    def listing(self, folder: str, recursive: bool) -> list[Node]:
+        """What list_folder shows of `folder` ("" for the root): itself too when recursive."""
+        own = [self.nodes[folder]] if folder and recursive else []
+        return own + self._under(folder, recursive)
+
+    def make_parents(self, display: str, *where: str) -> None:
+        """Create missing ancestor folders; a file in the way is a `file_ancestor` conflict."""
+        parts = display.strip("/").split("/")[:-1]
+        for i in range(len(parts)):
+            path = "/" + "/".join(parts[:i + 1])
+            node = self.nodes.get(path.lower())
+            if node is None:
+                self._disk(path).mkdir(exist_ok=True)
+                self.nodes[path.lower()] = Node(self._new_id(), path, folder=True)
+                self._touch(path)
+            elif not node.folder:
+                raise conflict(tagged(*where, "conflict", "file_ancestor"))
+
+    def add_folder(self, display: str) -> Node:
+        """A new folder at `display`, whose parent exists."""
+        self._disk(display).mkdir()
+        node = self.nodes[display.lower()] = Node(self._new_id(), display, folder=True)
+        self._touch(display)
+        return node
+
+    def write(self, path: str, data: bytes, *where: str) -> Node:
+        display = self.display(path)
+        existing = self.nodes.get(display.lower())
+        if existing is not None and existing.folder:
+            raise conflict(tagged(*where, "conflict", "folder"))
+        self.make_parents(display, *where)
+        if existing is not None:
+            display = existing.path
+        self._disk(display).write_bytes(data)
+        return self._index_file(display, data, existing, _now())
+
+    def move(self, node: Node, to: str) -> Node:
+        old = node.path
+        moving = [node, *self._under(old.lower(), recursive=True)]
+        self.make_parents(to, "to")
+        os.rename(self._disk(old), self._disk(to))
+        for n in moving:
+            del self.nodes[n.path.lower()]
+            self._touch(n.path)
+        for n in moving:
+            n.path = to + n.path[len(old):]
+            self.nodes[n.path.lower()] = n
+            self._touch(n.path)
+        return node
+
+    def autorename(self, display: str) -> str:
+        """Dropbox's "photo.jpg" -> "photo (1).jpg" -> "photo (2).jpg"."""
+        p = PurePosixPath(display)
+        stem, ext = (p.stem, p.suffix) if p.stem else (p.name, "")
+        n = 1
+        while (candidate := str(p.with_name(f"{stem} ({n}){ext}"))).lower() in self.nodes:
+            n += 1
+        return candidate
+
+    # --- the change log --------------------------------------------------------------------------
+
+    def cursor(self, **state) -> str:
+        """A list_folder cursor holding `state`, stamped with the epoch so reset() voids it."""
+        return base64.urlsafe_b64encode(json.dumps({"e": self.epoch, **state}).encode()).decode()
+
+    def read_cursor(self, cursor: str) -> dict | None:
+        """The state in `cursor`; None if a reset() came after it, ValueError if it is no cursor."""
+        state = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return state if state.pop("e") == self.epoch else None
+
+    def changes(self, folder: str, recursive: bool, since: int) -> list[tuple[int, str, str]]:
+        """Log entries after `since` in `folder` ("" for the root): each path once, in its latest
+        state, oldest change first."""
+        prefix = folder + "/"
+        latest: dict[str, tuple[int, str, str]] = {}
+        for seq, lower, display in self.log:
+            if seq > since and lower.startswith(prefix) and (
+                    recursive or "/" not in lower[len(prefix):]):
+                latest[lower] = (seq, lower, display)
+        return sorted(latest.values())
+
+    # --- internals -------------------------------------------------------------------------------
+
+    def _new_id(self) -> str:
+        return "id:" + secrets.token_urlsafe(16)[:22]
+
+    def _check_path(self, path: str) -> str:
+        if not path.startswith("/") or path.rstrip("/") == "" or "//" in path:
+            raise ValueError(f"not a Dropbox path: {path!r}")
+        return path.rstrip("/")
+
+    def _disk(self, display: str) -> Path:
+        # Paths come from API callers: "." and ".." are not names, and nothing resolves outside root.
+        if any(part in (".", "..") for part in display.split("/")):
+            raise conflict(tagged("path", "malformed_path"))
+        return self.root / display.lstrip("/")
+
+    def _touch(self, display: str) -> None:
+        self.seq += 1
+        self.log.append((self.seq, display.lower(), display))
+
+    def _under(self, lower: str, recursive: bool) -> list[Node]:
+        prefix = lower.rstrip("/") + "/"
+        return sorted((n for k, n in self.nodes.items()
+                       if k.startswith(prefix) and (recursive or "/" not in k[len(prefix):])),
+                      key=lambda n: n.path.lower())
+
+    def _index_file(self, display: str, data: bytes, existing: Node | None,
+                    modified: datetime) -> Node:
+        st = self._disk(display).stat()
+        node = existing or Node(self._new_id(), display, folder=False)
+        node.rev, node.size, node.hash = secrets.token_hex(8), len(data), content_hash(data)
+        node.modified, node.stamp = modified, (st.st_mtime_ns, st.st_size)
+        self.nodes[display.lower()] = node
+        self._touch(display)
+        return node
