@@ -36,6 +36,10 @@ package: $(VENV)/.installed
 		|| { cat build/package.log; exit 1; }
 	cat build/package.log
 	! grep -q "Could not install dependencies" build/package.log
+	@# The Lambda gets app.py and chalicelib/ only: never the command line, the local stack or tests.
+	$(VENV)/bin/python -c "import sys, zipfile; top = {n.split('/')[0] for n in zipfile.ZipFile(sys.argv[1]).namelist()}; \
+		extra = top & {'cli', 'local', 'tests', 'bench', 'main.py', 'rich'}; sys.exit(f'not for the Lambda: {sorted(extra)}' if extra else 0)" \
+		$(PACKAGE_DIR)/deployment.zip
 	$(VENV)/bin/python bench/package_size.py $(PACKAGE_DIR)/deployment.zip
 
 $(BUILD_VENV)/.installed: model/requirements-build.txt

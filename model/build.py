@@ -24,7 +24,7 @@ from bench import classify as bench_classify  # noqa: E402
 from chalicelib import images  # noqa: E402
 from chalicelib.classifier import Classifier  # noqa: E402
 from model import build_vocabulary  # noqa: E402
-from tests import sample_photos  # noqa: E402
+from local import sample_photos  # noqa: E402
 
 ONNX_FILE = "efficientnet_lite0.onnx"
 MAX_LOGIT_DIFF = 1e-3
