@@ -16,10 +16,10 @@ from chalice import (BadRequestError, Chalice, ChaliceViewError, ConflictError, 
 
 from chalicelib import answers, webhook
 from chalicelib.auth import bearer_ok
-from chalicelib.delivery import Message, deliver
+from chalicelib.delivery import Message, deliver, follow_up
 from chalicelib.dropbox_store import StoreError
-from chalicelib.inbox import Busy, NotConfigured, start_sort
-from chalicelib.messages import BadMessage, SortRequest
+from chalicelib.inbox import Busy, NoInbox, NotConfigured, start_sort
+from chalicelib.messages import BadMessage, SortRequest, SyncRequest, parse
 from chalicelib.sort_config import ConfigError
 from chalicelib.wiring import wiring
 from chalicelib.work_queue import QueueError
@@ -56,7 +56,7 @@ def route(path: str, methods: list[str], key: bool = True, **options) -> Callabl
                 return view(*args, **kwargs)
             except ConfigError as e:
                 raise BadRequestError(str(e)) from None
-            except (NotConfigured, Busy) as e:
+            except (NotConfigured, Busy, NoInbox) as e:
                 raise ConflictError(str(e)) from None
             except StoreError as e:
                 raise Unavailable(f"cannot reach Dropbox now: {e}") from None
@@ -141,16 +141,19 @@ def classify(event) -> None:
     messages = [Message(_request(record.body), record.receipt_handle,
                         int(record.to_dict().get("attributes", {}).get("ApproximateReceiveCount", "1")))
                 for record in event]
+    syncs = [(m.request, m.receipt_handle) for m in messages if isinstance(m.request, SyncRequest)]
+    sorts = [m for m in messages if not isinstance(m.request, SyncRequest)]
     w = wiring()
-    acks = deliver(messages, w.config.get(), w.photos, w.classifier, w.state, w.max_receives)
+    acks = deliver(sorts, w.config.get(), w.photos, w.classifier, w.state, w.max_receives) \
+        + follow_up(syncs, w.inbox.sync, w.account_id)
     if acks.retry:
         # Only the unfinished messages may come back: acknowledge the rest ourselves.
         w.queue.delete(acks.done)
         raise RetryBatch(f"{len(acks.retry)} of {len(messages)} files will be retried")
 
 
-def _request(body: str) -> SortRequest | None:
+def _request(body: str) -> SortRequest | SyncRequest | None:
     try:
-        return SortRequest.from_json(body)
+        return parse(body)
     except BadMessage:
         return None

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .messages import SortRequest
+from .messages import SortRequest, SyncRequest
 from .outcomes import Outcome
 from .ports import ConfigState, PhotoClassifier, PhotoStore, Recorder
 from .sort_config import SortConfig
@@ -27,7 +27,7 @@ CONFIG_TTL_SECONDS = 30.0
 class Message:
     """One SQS record: the request (None when the body is not ours) and how often it was received."""
 
-    request: SortRequest | None
+    request: SortRequest | SyncRequest | None
     receipt_handle: str
     receive_count: int
 
@@ -36,6 +36,9 @@ class Message:
 class Acks:
     done: list[str]   # receipt handles SQS may delete
     retry: list[str]  # receipt handles to leave for redelivery
+
+    def __add__(self, other: "Acks") -> "Acks":
+        return Acks(self.done + other.done, self.retry + other.retry)
 
 
 class ConfigCache:
@@ -56,7 +59,7 @@ def deliver(messages: Sequence[Message], config: SortConfig | None, store: Photo
             classifier: Callable[[], PhotoClassifier], recorder: Recorder, max_receives: int) -> Acks:
     """Sort the batch's photos and record how each ended. `classifier` loads the model on the
     first batch that needs it."""
-    ours = [m for m in messages if m.request is not None]
+    ours = [m for m in messages if isinstance(m.request, SortRequest)]
     dropped = [m.receipt_handle for m in messages if m.request is None]
     if dropped:
         log.error("dropping %d message(s) that name no Dropbox file", len(dropped))
@@ -80,6 +83,22 @@ def deliver(messages: Sequence[Message], config: SortConfig | None, store: Photo
         _log(outcome, first)
     return Acks(done=dropped + [m.receipt_handle for m, _ in finished],
                 retry=[m.receipt_handle for m, _ in waiting])
+
+
+def follow_up(syncs: Sequence[tuple[SyncRequest, str]], sync: Callable[[str], object],
+              our_account: Callable[[], str]) -> Acks:
+    """The syncs the webhook handed over (out of time, or the lease held by another), with their
+    receipt handles: sync the account's inbox now; one that fails comes back."""
+    done, retry = [], []
+    for request, receipt_handle in syncs:
+        try:
+            if request.account == our_account():
+                sync(request.account)
+            done.append(receipt_handle)
+        except Exception:  # Dropbox or AWS unreachable: SQS brings the message back
+            log.exception("sync of %s failed; it comes back", request.account)
+            retry.append(receipt_handle)
+    return Acks(done, retry)
 
 
 def _sort(requests: list[SortRequest], config: SortConfig | None, store: PhotoStore[SortRequest],

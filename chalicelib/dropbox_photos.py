@@ -11,7 +11,8 @@ import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from .dropbox_store import DropboxStore, FileInfo, StoreError, StoreNotFound, TooLarge, TransientStoreError
+from .dropbox_store import (DropboxStore, FileInfo, NotAFolder, StoreError, StoreNotFound, TooLarge,
+                            TransientStoreError)
 from .messages import SortRequest
 from .outcomes import Outcome
 from .photo_files import MAX_BYTES, too_large
@@ -48,7 +49,7 @@ class DropboxPhotos:
             if (error := too_large(info.size)) is not None:
                 return Outcome(request.path, "skipped", reason=error.reason, detail=str(error))
             return Photo(request, request.path, info.path_display,
-                         data if data is not None else self._thumbnail(info))
+                         data if data is not None else self._thumbnail(info), info.content_hash or info.rev)
         except StoreNotFound:
             return _deleted(request)
         except TooLarge as e:
@@ -76,8 +77,8 @@ class DropboxPhotos:
         except StoreError as e:
             moved = [e] * len(todo)
         results = iter(moved)
-        return [_trouble(m.photo.ref, broken[m.folder]) if broken[m.folder] is not None
-                else self._moved(m.photo.ref, next(results)) for m in moves]
+        return [_blocked(m.photo.ref, m.folder, broken[m.folder]) if broken[m.folder] is not None
+                else self._moved(m.photo, next(results)) for m in moves]
 
     def _make_folder(self, folder: str) -> StoreError | None:
         if folder.casefold() not in self._folders:
@@ -88,9 +89,13 @@ class DropboxPhotos:
             self._folders.add(folder.casefold())
         return None
 
-    def _moved(self, request: SortRequest, result: FileInfo | StoreError) -> str | Outcome:
+    def _moved(self, photo: Photo[SortRequest], result: FileInfo | StoreError) -> str | Outcome:
+        """The moved file's path when it is the photo that was classified; otherwise what ends it."""
+        request = photo.ref
         if isinstance(result, FileInfo):
-            return result.path_display
+            if result.id == request.file_id and (result.content_hash or result.rev) == photo.version:
+                return result.path_display
+            return self._put_back(photo, result)
         if not isinstance(result, StoreNotFound):
             return _trouble(request, result)
         # Not where we read it: moved or deleted meanwhile (perhaps by an earlier try of this request).
@@ -98,7 +103,31 @@ class DropboxPhotos:
             info = self._dropbox.get_file(request.file_id)
         except StoreError as e:
             return _trouble(request, e)
+        if info is not None and in_inbox(info.path_lower):
+            return Outcome(request.path, "retry", reason="renamed",
+                           detail=f"renamed to {info.path_display} while it was being sorted")
         return _deleted(request) if info is None else _away(request, info.path_display)
+
+
+    def _put_back(self, photo: Photo[SortRequest], moved: FileInfo) -> Outcome:
+        """The path held another file, or new content, by the time of the move (the user swapped
+        or overwrote it): that file was never classified as it is. It goes back where it was, and
+        the request comes back to classify what is there now."""
+        log.warning("%s changed after it was classified; moving it back", photo.path)
+        try:
+            self._dropbox.move(moved.path_display, photo.path)
+        except StoreError as e:
+            return _trouble(photo.ref, e)
+        return Outcome(photo.ref.path, "retry", reason="changed", detail="the file changed while it was being "
+                       "classified; it was put back and is sorted again")
+
+
+def _blocked(request: SortRequest, folder: str, error: StoreError) -> Outcome:
+    if isinstance(error, NotAFolder):
+        return Outcome(request.path, "failed", reason="folder_blocked",
+                       detail=f"/{folder} is a file, not a folder: rename or remove it, then sort again "
+                              "(POST /sort) to sort what is left in /All")
+    return _trouble(request, error)
 
 
 def _deleted(request: SortRequest) -> Outcome:

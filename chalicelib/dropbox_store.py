@@ -66,6 +66,10 @@ class TooLarge(StoreError):
     """The file is bigger than the caller is willing to read."""
 
 
+class NotAFolder(StoreError):
+    """The path is a file where a folder was expected."""
+
+
 class CursorReset(StoreError):
     """Dropbox no longer knows the list_changes cursor: list the folder again for a new one."""
 
@@ -218,7 +222,10 @@ class DropboxStore:
                 self._dbx.files_create_folder_v2(path)
             except ApiError as e:
                 # "Already there" is the goal reached, also when a retried create did land.
-                if _tags(e.error)[-3:] != ["path", "conflict", "folder"]:
+                tags = _tags(e.error)[-3:]
+                if tags == ["path", "conflict", "file"]:
+                    raise self._error(NotAFolder, f"Dropbox create_folder {path}: a file is in the way") from e
+                if tags != ["path", "conflict", "folder"]:
                     raise
 
         self._call(f"create_folder {path}", create)
@@ -288,6 +295,8 @@ class DropboxStore:
                 summary = "/".join(tags) or "error"
                 if "not_found" in tags:
                     raise self._error(StoreNotFound, f"Dropbox {what}: not found ({summary})") from e
+                if "not_folder" in tags:
+                    raise self._error(NotAFolder, f"Dropbox {what}: not a folder ({summary})") from e
                 if isinstance(e.error, files.ListFolderContinueError) and e.error.is_reset():
                     raise self._error(CursorReset, f"Dropbox {what}: cursor expired, list again") from e
                 if not _TRANSIENT_TAGS.intersection(tags):

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from .dropbox_store import CursorReset, FileInfo
+from .dropbox_store import CursorReset, FileInfo, NotAFolder, StoreNotFound
 from .messages import SortRequest
 from .outcomes import Outcome
 from .photo_files import not_a_photo
@@ -33,6 +33,10 @@ class Busy(RuntimeError):
 
 class NotConfigured(RuntimeError):
     """No classes yet: nothing can be sorted."""
+
+
+class NoInbox(RuntimeError):
+    """There is no inbox folder to sort."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,10 @@ class Inbox:
         """Queue the images new since the stored cursor (everything, the first time)."""
         owner = self.state.acquire_lease(account, LEASE_SECONDS)
         if owner is None:
+            # The holder syncs again for this change; should it die first, a sync after its lease
+            # runs out does it instead.
             log.info("sync of %s already running; it will pick up this change", account)
+            self.queue.send_sync(account, delay_seconds=LEASE_SECONDS + 1)
             return Listing()
         deadline = time.monotonic() + SYNC_BUDGET_SECONDS
         with self._lease(account, owner):
@@ -75,7 +82,9 @@ class Inbox:
         deadline = time.monotonic() + SYNC_BUDGET_SECONDS
         with self._lease(account, owner):
             _, version = self.state.get_cursor(account)
-            files, cursor = self.changes.list_folder(self.folder)
+            files, cursor = self._list_inbox()
+            if cursor is None:
+                raise NoInbox(f"Dropbox has no folder {self.folder}: create it and put photos in it")
             photos, others = self._split(files)
             job = Job(self.state.create_job(total=len(photos), skipped=len(others)), len(photos), len(others))
             self._queue(photos, others, job.job_id)
@@ -84,11 +93,16 @@ class Inbox:
         return job
 
     def _until_settled(self, account: str, owner: str, listing: Listing, deadline: float) -> Listing:
-        """More passes while notifications came in meanwhile (or until the time budget is spent,
-        when the next notification continues from the stored cursor)."""
-        while not self.state.release_lease(account, owner) and time.monotonic() <= deadline:
+        """More passes while notifications came in meanwhile. Out of time, the classify function
+        is asked to go on from the stored cursor, before the lease (and any pending mark) is let go."""
+        while True:
+            if time.monotonic() > deadline:
+                log.info("sync of %s out of time; the classify function continues it", account)
+                self.queue.send_sync(account)
+                return listing
+            if self.state.release_lease(account, owner):
+                return listing
             listing += self._pass(account)
-        return listing
 
     @contextlib.contextmanager
     def _lease(self, account: str, owner: str) -> Iterator[None]:
@@ -101,16 +115,27 @@ class Inbox:
     def _pass(self, account: str) -> Listing:
         cursor, version = self.state.get_cursor(account)
         if cursor is None:
-            files, new_cursor = self.changes.list_folder(self.folder)
+            files, new_cursor = self._list_inbox()
         else:
             try:
                 files, new_cursor = self.changes.list_changes(cursor)
-            except CursorReset:
-                log.warning("Dropbox reset the cursor of %s; listing the inbox again", account)
-                files, new_cursor = self.changes.list_folder(self.folder)
+            except (CursorReset, StoreNotFound):
+                log.warning("Dropbox reset the cursor of %s (or the inbox is gone); listing it again", account)
+                files, new_cursor = self._list_inbox()
+        # Queued before the cursor moves on: a failure here leaves the changes for the next try.
         listing = self._queue(*self._split(files), job_id=None)
-        self._save_cursor(account, new_cursor, version)
+        if new_cursor is not None:
+            self._save_cursor(account, new_cursor, version)
         return listing
+
+    def _list_inbox(self) -> tuple[list[FileInfo], str | None]:
+        """Everything in the inbox and a cursor; no files and no cursor while there is no inbox
+        folder (the first notification after it is made lists it)."""
+        try:
+            return self.changes.list_folder(self.folder)
+        except (StoreNotFound, NotAFolder):
+            log.warning("Dropbox has no folder %s; nothing to sort until it is made", self.folder)
+            return [], None
 
     def _save_cursor(self, account: str, cursor: str, version: int) -> None:
         if not self.state.put_cursor(account, cursor, version):

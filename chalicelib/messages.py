@@ -1,4 +1,5 @@
-"""The SQS message that asks for one file to be sorted."""
+"""The SQS messages: one asks for one file to be sorted, the other for an account's inbox to be
+synced again (a sync that ran out of time or found another holding the lease hands over)."""
 from __future__ import annotations
 
 import json
@@ -32,3 +33,22 @@ class SortRequest:
         if not request.file_id.startswith("id:"):
             raise BadMessage(f"not a Dropbox file id: {request.file_id!r}")
         return request
+
+
+@dataclass(frozen=True)
+class SyncRequest:
+    account: str
+
+    def to_json(self) -> str:
+        return json.dumps({"sync": self.account})
+
+
+def parse(body: str) -> SortRequest | SyncRequest:
+    """A message body as one of ours; BadMessage for anything else."""
+    try:
+        data = json.loads(body)
+    except ValueError as e:
+        raise BadMessage(f"not JSON: {e}") from None
+    if isinstance(data, dict) and set(data) == {"sync"} and isinstance(data["sync"], str):
+        return SyncRequest(data["sync"])
+    return SortRequest.from_json(body)

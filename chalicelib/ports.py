@@ -27,12 +27,15 @@ R = TypeVar("R")
 @dataclass(frozen=True)
 class Photo(Generic[R]):
     """A photo read from a store: `ref` is the store's own handle on it (a queued request, a local
-    file's identity), `file` how it is reported, `path` where it is now ("/All/a.jpg")."""
+    file's path), `file` how it is reported, `path` where it is now ("/All/a.jpg"), `version`
+    what tells these bytes from any others at that path (a content hash, a file's identity), so a
+    move can refuse a file that changed after it was classified."""
 
     ref: R
     file: str
     path: str
     data: bytes
+    version: str
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,8 @@ class ChangeFeed(Protocol):
 
 class Queue(Protocol):
     def send(self, requests: Sequence[SortRequest]) -> None: ...
+
+    def send_sync(self, account: str, delay_seconds: int = 0) -> None: ...
 
 
 class QueueDepth(Protocol):

@@ -4,7 +4,8 @@ Layout (pk / sk):
   config        / current        the user's SortConfig
   account#<id>  / cursor         list_folder cursor + version, and the sync lease
   file#<id>     / <request key>  one outcome per queued request (also the record a later undo reads)
-  stats         / all            counters over all time
+  photo#<id>    / counted        the counter a photo is counted in now (each photo counts once)
+  stats         / all            counters over all time, one count per photo
   job#<id>      / job            counters of one /sort run
   events        / <time>#<id>    recent skipped and failed files with the reason, for /status
 """
@@ -32,8 +33,9 @@ BOTO_CONFIG = Config(connect_timeout=5, read_timeout=10, retries={"max_attempts"
 EVENT_TTL_SECONDS = 30 * 24 * 3600
 RECENT_EVENTS = 20
 CONFLICT_ATTEMPTS = 5
-# DynamoDB allows 100 items per transaction; an outcome takes at most 2 plus the counter updates.
-RECORDS_PER_TRANSACTION = 40
+# DynamoDB allows 100 items per transaction; an outcome takes at most 3 (its item, an event, its
+# photo's count marker) plus the counter updates.
+RECORDS_PER_TRANSACTION = 25
 
 
 def request_key(request: SortRequest) -> str:
@@ -173,25 +175,57 @@ class StateStore:
         return self.record_many([(request, outcome)])[0]
 
     def record_many(self, records: Sequence[tuple[SortRequest, Outcome]]) -> list[bool]:
-        """Record a batch in one transaction (each outcome once, as `record`), falling back to one
-        transaction per outcome when some were recorded before."""
+        """Record each request's outcome once, one transaction per chunk: False for one recorded
+        before (a redelivery, or the same request twice in the batch). Each photo is counted once,
+        where it is now: a later outcome of the same file moves its count rather than adding one."""
         results: list[bool] = []
         for start in range(0, len(records), RECORDS_PER_TRANSACTION):
-            chunk = records[start:start + RECORDS_PER_TRANSACTION]
-            if self._transact(self._writes(chunk)):
-                results += [True] * len(chunk)
-            elif len(chunk) == 1:
-                results.append(False)
-            else:
-                results += [self._transact(self._writes([record])) for record in chunk]
+            results += self._record_chunk(records[start:start + RECORDS_PER_TRANSACTION])
         return results
 
-    def _writes(self, records: Sequence[tuple[SortRequest, Outcome]]) -> list[dict]:
-        """The outcome items, their events, and one counter update per counter item touched."""
+    def _record_chunk(self, chunk: Sequence[tuple[SortRequest, Outcome]]) -> list[bool]:
+        keys = [(f"file#{request.file_id}", request_key(request)) for request, _ in chunk]
+        markers = [(f"photo#{f}", "counted") for f in dict.fromkeys(request.file_id for request, _ in chunk)]
+        found: dict[tuple[str, str], dict] = {}  # first optimistic: a new photo's first outcome needs no read
+        for attempt in range(CONFLICT_ATTEMPTS):
+            fresh = {key: i for i, key in reversed(list(enumerate(keys))) if key not in found}
+            if not fresh:
+                return [False] * len(chunk)
+            counted = {pk.split("#", 1)[1]: found[(pk, sk)]["counter"]["S"]
+                       for pk, sk in markers if (pk, sk) in found}
+            if self._transact(self._writes([chunk[i] for i in sorted(fresh.values())], counted)):
+                return [fresh.get(key) == i for i, key in enumerate(keys)]
+            # Recorded before, or another container counted one of these photos meanwhile: read what is there.
+            if attempt:
+                time.sleep(random.uniform(0.02, 0.05) * 2 ** attempt)
+            found = self._existing(keys + markers)
+        raise RuntimeError(f"recording {len(chunk)} outcomes kept conflicting with other writers")
+
+    def _existing(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict]:
+        """The items among `keys` that exist, read consistently (BatchGetItem, bounded retries of
+        what DynamoDB leaves unprocessed)."""
+        found: dict[tuple[str, str], dict] = {}
+        todo = [_key(pk, sk) for pk, sk in dict.fromkeys(keys)]
+        for attempt in range(CONFLICT_ATTEMPTS):
+            if not todo:
+                return found
+            response = self._db.batch_get_item(RequestItems={
+                self.table_name: {"Keys": todo, "ConsistentRead": True}})
+            for item in response["Responses"].get(self.table_name, []):
+                found[(item["pk"]["S"], item["sk"]["S"])] = item
+            todo = response.get("UnprocessedKeys", {}).get(self.table_name, {}).get("Keys", [])
+            if todo:
+                time.sleep(random.uniform(0.02, 0.05) * 2 ** attempt)
+        raise RuntimeError(f"DynamoDB left {len(todo)} keys unread after {CONFLICT_ATTEMPTS} attempts")
+
+    def _writes(self, records: Sequence[tuple[SortRequest, Outcome]], counted: Mapping[str, str]) -> list[dict]:
+        """The outcome items, their events, each photo's count marker (conditional on what was
+        read, in `counted`), and one counter update per counter item touched."""
         now = time.time()
-        writes, counts = [], {}
+        writes, counts, photos = [], {}, {}
         for request, outcome in records:
-            item = {**_key(f"file#{request.file_id}", request_key(request)),
+            key = request_key(request)
+            item = {**_key(f"file#{request.file_id}", key),
                     "kind": {"S": outcome.kind}, "from": {"S": request.path}, "at": {"N": str(now)}}
             for name, value in (("to", outcome.to_path), ("label", outcome.label), ("reason", outcome.why),
                                 ("job_id", request.job_id)):
@@ -203,14 +237,33 @@ class StateStore:
                                    "ConditionExpression": "attribute_not_exists(pk)"}})
             if outcome.kind in ("skipped", "failed"):
                 writes.append({"Put": {"TableName": self.table_name, "Item": {
-                    **_key("events", f"{now:017.6f}#{request.file_id}"), "kind": {"S": outcome.kind},
+                    **_key("events", f"{now:017.6f}#{key}"), "kind": {"S": outcome.kind},
                     "path": {"S": request.path}, "reason": {"S": outcome.why or ""},
                     "expires_at": {"N": str(int(now + EVENT_TTL_SECONDS))}}}})
-            counter = f"folder:{outcome.folder}" if outcome.kind == "sorted" else outcome.kind
-            for key in ("stats", *((f"job#{request.job_id}",) if request.job_id else ())):
-                per_item = counts.setdefault(key, {})
-                per_item[counter] = per_item.get(counter, 0) + 1
+            counter = _counter(outcome)
+            photos[request.file_id] = counter  # the latest outcome of a photo is where it is now
+            if request.job_id:
+                job = counts.setdefault(f"job#{request.job_id}", {})
+                job[counter] = job.get(counter, 0) + 1
+        stats = counts.setdefault("stats", {})
+        for file_id, counter in photos.items():
+            before = counted.get(file_id)
+            if before == counter:
+                continue
+            stats[counter] = stats.get(counter, 0) + 1
+            if before is not None:
+                stats[before] = stats.get(before, 0) - 1
+            marker = {"Put": {"TableName": self.table_name,
+                              "Item": {**_key(f"photo#{file_id}", "counted"), "counter": {"S": counter}}}}
+            if before is None:
+                marker["Put"]["ConditionExpression"] = "attribute_not_exists(pk)"
+            else:
+                marker["Put"].update(ConditionExpression="#c = :before", ExpressionAttributeNames={"#c": "counter"},
+                                     ExpressionAttributeValues={":before": {"S": before}})
+            writes.append(marker)
         for key, per_item in counts.items():
+            if not per_item:
+                continue
             names = {f"#c{i}": name for i, name in enumerate(per_item)}
             writes.append({"Update": {
                 "TableName": self.table_name, "Key": _key(key, "all" if key == "stats" else "job"),
@@ -220,7 +273,7 @@ class StateStore:
         return writes
 
     def _transact(self, writes: list[dict]) -> bool:
-        """True when written; False when an outcome in it was recorded before (nothing written)."""
+        """True when written; False when a condition failed (nothing written: read again)."""
         for attempt in range(CONFLICT_ATTEMPTS):
             try:
                 self._db.transact_write_items(TransactItems=writes)
@@ -268,6 +321,10 @@ def _key(pk: str, sk: str) -> dict:
 
 def _conditional(error: ClientError) -> bool:
     return error.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+
+def _counter(outcome: Outcome) -> str:
+    return f"folder:{outcome.folder}" if outcome.kind == "sorted" else outcome.kind
 
 
 def _counts(item: dict) -> Counts:

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 import boto3
 from botocore.config import Config
 
-from .messages import SortRequest
+from .messages import SortRequest, SyncRequest
 
 BOTO_CONFIG = Config(connect_timeout=5, read_timeout=25, retries={"max_attempts": 4, "mode": "standard"})
 SEND_ATTEMPTS = 4
@@ -58,6 +58,11 @@ class WorkQueue:
                 time.sleep(0.1 * 2 ** attempt)
             else:
                 raise QueueError(f"SQS refused {len(entries)} message(s) after {SEND_ATTEMPTS} attempts")
+
+    def send_sync(self, account: str, delay_seconds: int = 0) -> None:
+        """Ask the classify function to sync the account's inbox, after `delay_seconds` (at most 900)."""
+        self._sqs.send_message(QueueUrl=self.url, MessageBody=SyncRequest(account).to_json(),
+                               DelaySeconds=max(0, min(900, delay_seconds)))
 
     def delete(self, receipt_handles: Sequence[str]) -> None:
         """Acknowledge messages handled in a batch whose other messages must be retried."""

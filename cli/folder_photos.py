@@ -27,9 +27,6 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
 # O_NONBLOCK: a FIFO swapped in after the scan must not hang the open.
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK
 
-Identity = tuple[int, int, int, int]
-
-
 class FolderError(Exception):
     """The folder as a whole cannot be sorted (no inbox, inbox is a symlink...)."""
 
@@ -42,7 +39,6 @@ class FolderPhotos:
         self.root_path = root
         self._folders: dict[str, int] = {}
         self._sizes: dict[str, int] = {}
-        self._identities: dict[str, Identity] = {}
 
     def __enter__(self) -> "FolderPhotos":
         try:
@@ -126,13 +122,12 @@ class FolderPhotos:
                 data = handle.read(MAX_BYTES + 1)
         except OSError as e:
             return _failed(file, "unreadable", e.strerror or str(e))
-        self._identities[file] = _identity(info)
-        return Photo(file, file, file, data)
+        return Photo(file, file, file, data, _identity(info))
 
     def move(self, moves: Sequence[Move[str]]) -> list[str | Outcome]:
-        return [self._move(m.photo.ref, m.folder) for m in moves]
+        return [self._move(m.photo.ref, m.photo.version, m.folder) for m in moves]
 
-    def _move(self, file: str, folder: str) -> str | Outcome:
+    def _move(self, file: str, version: str, folder: str) -> str | Outcome:
         try:
             target = self._folder(folder)
         except OSError as e:
@@ -142,7 +137,7 @@ class FolderPhotos:
         except OSError as e:
             return _failed(file, "move_failed", e.strerror or str(e))
         try:
-            if _identity(os.stat(name, dir_fd=parent, follow_symlinks=False)) != self._identities.get(file):
+            if _identity(os.stat(name, dir_fd=parent, follow_symlinks=False)) != version:
                 return _failed(file, "changed", "the file changed while it was being classified")
             moved = _move_without_overwrite(parent, name, target)
         except OSError as e:
@@ -181,8 +176,9 @@ def _failed(file: str, reason: str, detail: str) -> Outcome:
     return Outcome(file, "failed", reason=reason, detail=detail)
 
 
-def _identity(info: os.stat_result) -> Identity:
-    return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns
+def _identity(info: os.stat_result) -> str:
+    """Which file this is, and which content: device, inode, size and modification time."""
+    return f"{info.st_dev}:{info.st_ino}:{info.st_size}:{info.st_mtime_ns}"
 
 
 def autorename(name: str, n: int) -> str:

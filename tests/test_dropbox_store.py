@@ -9,7 +9,7 @@ from dropbox.content_hash import DropboxContentHasher
 from PIL import Image
 
 from chalicelib import auth, dropbox_store
-from chalicelib.dropbox_store import (CursorReset, DropboxStore, StoreError, StoreNotFound,
+from chalicelib.dropbox_store import (CursorReset, DropboxStore, NotAFolder, StoreError, StoreNotFound,
                                       TransientStoreError)
 from local.dropbox_emulator import content_hash, signed_notification
 
@@ -244,9 +244,9 @@ def test_ensure_folder_twice(store, dropbox_fake):
     assert dropbox_fake.exists("/CAT")
 
 
-def test_ensure_folder_where_a_file_is(store, dropbox_fake):
+def test_ensure_folder_where_a_file_is_raises_not_a_folder(store, dropbox_fake):
     dropbox_fake.put("/Cat", b"a file")
-    with pytest.raises(StoreError, match="conflict/file"):
+    with pytest.raises(NotAFolder, match="a file is in the way"):
         store.ensure_folder("/Cat")
 
 
