@@ -114,62 +114,93 @@ class Service:
         return json.loads(response.body)
 
 
-# --- DynamoDB throttling -----------------------------------------------------------------------------
+# --- AWS faults ------------------------------------------------------------------------------------
 
-class DynamoThrottle:
-    """Answers a fraction of DynamoDB calls with 400 ProvisionedThroughputExceededException, as
-    DynamoDB does when throttling, before the request is sent (so a throttled call changes nothing).
+class AwsFaults:
+    """Refuses a fraction of one AWS service's calls (`service`, optionally only `operations`) with
+    an error answer before the request is sent, as AWS does when it throttles or fails: the call
+    changes nothing, and botocore's retry mode sees the error and retries it. With `lost_answers`
+    it instead lets the call do its work and then raises a read timeout, as when the answer is
+    lost on the way back: the caller cannot tell that it happened.
 
-    It hooks `before-send.dynamodb` (not `before-call`): botocore emits before-send inside its retry
+    Refusals hook `before-send` (not `before-call`): botocore emits before-send inside its retry
     loop, once per attempt, and a handler that returns a response stands in for the HTTP answer, so
-    the client's own retry mode (standard, in chalicelib/state_store.py) sees the throttle and
-    retries it. A response from `before-call` would skip that loop and never be retried.
-
-    moto answers through a before-send handler of its own, which botocore calls too (it calls every
-    handler and uses the first response). Registered first, this one answers first and points the
-    throttled request at an address moto does not serve, so moto leaves it alone: the call has no
-    effect, as a throttled call has none.
+    the client's own retry mode (standard, in chalicelib/) retries it. moto answers through a
+    before-send handler of its own, which botocore calls too (it calls every handler and uses the
+    first response). Registered first, this one answers first and points the refused request at an
+    address moto does not serve, so moto leaves it alone. Lost answers hook `after-call`, which
+    runs after the retry loop, once the call has succeeded.
 
     Register on a boto3/botocore session before the clients are made (`install`): clients copy
     their session's handlers when they are created.
     """
 
-    BODY = json.dumps({"__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
-                       "message": "The level of configured provisioned throughput for the table was exceeded. "
-                                  "(throttled by local/in_process.py)"}).encode()
-
-    def __init__(self, rate: float, seed: int = 0):
+    def __init__(self, service: str, rate: float, seed: int = 0, *, operations: frozenset[str] | None = None,
+                 status: int = 500, error: str = "InternalError", lost_answers: bool = False):
         import random
-        self.rate, self._rng = rate, random.Random(seed)
+        self.service, self.rate, self._rng = service, rate, random.Random(seed)
+        self.operations, self.status, self.error, self.lost_answers = operations, status, error, lost_answers
         self._lock = threading.Lock()
-        self.calls = self.throttled = 0
+        self.calls = self.hits = 0
         self.by_operation: dict[str, int] = {}
 
-    def __call__(self, request, **kwargs):
-        from botocore.awsrequest import AWSResponse
+    def _draw(self, operation: str) -> bool:
         with self._lock:
+            if self.operations is not None and operation not in self.operations:
+                return False
             self.calls += 1
             if self._rng.random() >= self.rate:
-                return None
-            self.throttled += 1
-            operation = (request.headers.get("X-Amz-Target") or b"").decode().rsplit(".", 1)[-1]
+                return False
+            self.hits += 1
             self.by_operation[operation] = self.by_operation.get(operation, 0) + 1
-        request.url = "https://throttled.invalid/"
-        return AWSResponse(request.url, 400, {"Content-Type": "application/x-amz-json-1.0",
-                                              "x-amzn-RequestId": "throttled"}, _Raw(self.BODY))
+            return True
 
-    def install(self, session=None) -> "DynamoThrottle":
+    def _refuse(self, request, **kwargs):
+        from botocore.awsrequest import AWSResponse
+        if not self._draw((request.headers.get("X-Amz-Target") or b"").decode().rsplit(".", 1)[-1]):
+            return None
+        body = json.dumps({"__type": self.error, "message": f"{self.error} (injected by local/in_process.py)"})
+        request.url = "https://refused.invalid/"
+        return AWSResponse(request.url, self.status, {"Content-Type": "application/x-amz-json-1.0",
+                                                      "x-amzn-RequestId": "injected"}, _Raw(body.encode()))
+
+    def _lose(self, model, **kwargs):
+        from botocore.exceptions import ReadTimeoutError
+        if self._draw(model.name):
+            raise ReadTimeoutError(endpoint_url=f"https://{self.service}.invalid/ (answer lost by local/in_process.py)")
+
+    def install(self, session=None) -> "AwsFaults":
         """On `session` (a botocore or boto3 Session; default: boto3's default session)."""
         if session is None:
             import boto3
             session = boto3._get_default_session()
-        events = getattr(session, "_session", session).get_component("event_emitter")
-        events.register_first("before-send.dynamodb", self, unique_id="tests-dynamo-throttle")
-        self._events = events
+        self._events = getattr(session, "_session", session).get_component("event_emitter")
+        if self.lost_answers:
+            self._events.register(f"after-call.{self.service}", self._lose, unique_id=self._id)
+        else:
+            self._events.register_first(f"before-send.{self.service}", self._refuse, unique_id=self._id)
         return self
 
     def uninstall(self) -> None:
-        self._events.unregister("before-send.dynamodb", unique_id="tests-dynamo-throttle")
+        event = "after-call" if self.lost_answers else "before-send"
+        self._events.unregister(f"{event}.{self.service}", unique_id=self._id)
+
+    @property
+    def _id(self) -> str:
+        return f"local-aws-faults-{id(self)}"
+
+
+class DynamoThrottle(AwsFaults):
+    """A fraction of DynamoDB calls answered 400 ProvisionedThroughputExceededException, as
+    DynamoDB does when throttling; botocore's standard mode retries each one."""
+
+    def __init__(self, rate: float, seed: int = 0):
+        super().__init__("dynamodb", rate, seed, status=400,
+                         error="com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException")
+
+    @property
+    def throttled(self) -> int:
+        return self.hits
 
 
 class _Raw:

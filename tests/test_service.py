@@ -88,19 +88,6 @@ def test_sort_queues_what_is_already_there_as_a_job(service):
     assert service.notify() == {"queued": 0, "skipped": 0}
 
 
-def test_a_message_handled_twice_moves_the_file_once(service):
-    service.configure(["cat"])
-    service.dropbox.put("/All/chelsea.jpg", jpeg("chelsea"))
-    service.notify()
-    [message] = service.source._sqs.receive_message(QueueUrl=service.source.queue_url)["Messages"]
-    event = service.source._event([message])
-    service.client.lambda_.invoke("classify", event)
-    service.client.lambda_.invoke("classify", event)  # SQS delivered it again
-    assert service.dropbox.files("/") == {"/Cat/chelsea.jpg": jpeg("chelsea")}
-    status = json.loads(service.get("/status").body)
-    assert status["sorted"] == {"Cat": 1} and status["finished"] == 1
-
-
 def test_bad_files_stay_in_the_inbox_with_the_reason(service):
     service.configure(["cat"])
     service.dropbox.put("/All/empty.jpg", b"")

@@ -19,7 +19,7 @@ def throttle(service):
         hook.uninstall()
 
 
-def test_soak_nothing_lost_under_faults(service, throttle):
+def test_all_of_it_at_once_nothing_lost_under_faults(service, throttle):
     plan = soak.scenario(photos=100, batches=4, seed=1)
     result = soak.run(service, plan, dropbox_rate=0.12, throttle=throttle, seed=1, drain_timeout=120)
     print(result.summary())
