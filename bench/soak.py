@@ -29,6 +29,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batches", type=int, default=0, help="batches to drop them in (default photos/100, >= 2)")
     parser.add_argument("--dropbox-rate", type=float, default=0.05, help="fraction of Dropbox calls that fail")
     parser.add_argument("--dynamodb-rate", type=float, default=0.03, help="fraction of DynamoDB calls throttled")
+    parser.add_argument("--lost-answers-rate", type=float, default=0.03,
+                        help="fraction of DynamoDB transactions written whose answer is lost")
+    parser.add_argument("--sqs-rate", type=float, default=0.03, help="fraction of SQS sends and deletes refused")
+    parser.add_argument("--no-chaos", action="store_true",
+                        help="faults only: no overlapping sorts, re-sent or lost notifications, renames, blocked folder")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--verbose", action="store_true", help="the app's log on stderr")
     args = parser.parse_args(argv)
@@ -46,22 +51,29 @@ def main(argv: list[str] | None = None) -> int:
 
     from local.dropbox_emulator import FakeDropbox
     from local import soak
-    from local.in_process import DynamoThrottle, running_service, short_throttle_backoff
+    from local.in_process import AwsFaults, DynamoThrottle, running_service, short_throttle_backoff
 
     print(f"building {args.photos} photos and the hard cases ...", file=sys.stderr)
     plan = soak.scenario(args.photos, batches, seed=args.seed)
     with tempfile.TemporaryDirectory(prefix="soak-dropbox-") as root, mock_aws(), short_throttle_backoff():
         port_hold.close()
         with FakeDropbox(Path(root), port=port) as fake:
-            throttle = DynamoThrottle(args.dynamodb_rate, seed=args.seed).install()
+            aws = {"dynamodb throttle": DynamoThrottle(args.dynamodb_rate, seed=args.seed).install(),
+                   "dynamodb lost answer": AwsFaults("dynamodb", args.lost_answers_rate, seed=args.seed + 1,
+                                                     lost_answers=True,
+                                                     operations=frozenset({"TransactWriteItems"})).install(),
+                   "sqs refusal": AwsFaults("sqs", args.sqs_rate, seed=args.seed + 2, operations=frozenset(
+                       {"SendMessageBatch", "SendMessage", "DeleteMessageBatch"})).install()}
+            chaos = soak.Chaos() if args.no_chaos else soak.Chaos(
+                overlap_sort=True, resend_webhooks=True, drop_notification=True, renames=5, blocked_folder=True)
             with running_service(fake) as service:
-                result = soak.run(service, plan, dropbox_rate=args.dropbox_rate, throttle=throttle,
-                                  seed=args.seed, drain_timeout=3600)
+                result = soak.run(service, plan, dropbox_rate=args.dropbox_rate, aws=aws, seed=args.seed,
+                                  drain_timeout=3600, chaos=chaos)
     print(result.details(), file=sys.stderr)
     for problem in result.problems[:50]:
         print("PROBLEM", problem, file=sys.stderr)
     print(result.summary())
-    return 1 if result.problems else 0
+    return 1 if result.problems or any(result.figures()) else 0
 
 
 if __name__ == "__main__":

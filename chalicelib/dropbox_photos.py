@@ -73,7 +73,7 @@ class DropboxPhotos:
         todo = [m for m in moves if broken[m.folder] is None]
         try:
             moved = self._dropbox.move_batch(
-                [(m.photo.path, f"/{m.folder}/{m.photo.path.rsplit('/', 1)[-1]}") for m in todo])
+                [(m.photo.path, f"/{m.folder}/{m.photo.path.rsplit('/', 1)[-1]}") for m in todo]) if todo else []
         except StoreError as e:
             moved = [e] * len(todo)
         results = iter(moved)

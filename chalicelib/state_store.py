@@ -17,6 +17,7 @@ import random
 import time
 import uuid
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
 from decimal import Decimal
 
 import boto3
@@ -32,6 +33,8 @@ from .sort_config import SortConfig
 BOTO_CONFIG = Config(connect_timeout=5, read_timeout=10, retries={"max_attempts": 4, "mode": "standard"})
 EVENT_TTL_SECONDS = 30 * 24 * 3600
 RECENT_EVENTS = 20
+# Events are read several per file shown, since one file can have several (a webhook and a sort).
+EVENTS_READ_PER_SHOWN = 5
 CONFLICT_ATTEMPTS = 5
 # DynamoDB allows 100 items per transaction; an outcome takes at most 3 (its item, an event, its
 # photo's count marker) plus the counter updates.
@@ -248,7 +251,9 @@ class StateStore:
         stats = counts.setdefault("stats", {})
         for file_id, counter in photos.items():
             before = counted.get(file_id)
-            if before == counter:
+            # A photo once placed stays counted where it went: a later failure or a late request
+            # finding it gone does not un-sort it.
+            if before == counter or (_placed(before) and not _placed(counter)):
                 continue
             stats[counter] = stats.get(counter, 0) + 1
             if before is not None:
@@ -305,11 +310,17 @@ class StateStore:
         return None if item is None else (int(item["total"]["N"]), _counts(item))
 
     def recent_events(self, limit: int = RECENT_EVENTS) -> list[dict]:
+        """The most recent problem of each of the last `limit` files that had one, newest first,
+        with the time in UTC (a file queued by both the webhook and POST /sort is listed once)."""
         response = self._db.query(TableName=self.table_name, KeyConditionExpression="pk = :p",
                                   ExpressionAttributeValues={":p": {"S": "events"}},
-                                  ScanIndexForward=False, Limit=limit)
-        return [{"kind": i["kind"]["S"], "path": i["path"]["S"], "reason": i["reason"]["S"],
-                 "at": float(i["sk"]["S"].split("#", 1)[0])} for i in response["Items"]]
+                                  ScanIndexForward=False, Limit=limit * EVENTS_READ_PER_SHOWN)
+        latest: dict[str, dict] = {}
+        for i in response["Items"]:
+            at = datetime.fromtimestamp(float(i["sk"]["S"].split("#", 1)[0]), timezone.utc)
+            latest.setdefault(i["path"]["S"], {"kind": i["kind"]["S"], "path": i["path"]["S"],
+                                               "reason": i["reason"]["S"], "at": at.isoformat(timespec="seconds")})
+        return list(latest.values())[:limit]
 
     def _get(self, pk: str, sk: str) -> dict | None:
         return self._db.get_item(TableName=self.table_name, Key=_key(pk, sk), ConsistentRead=True).get("Item")
@@ -325,6 +336,10 @@ def _conditional(error: ClientError) -> bool:
 
 def _counter(outcome: Outcome) -> str:
     return f"folder:{outcome.folder}" if outcome.kind == "sorted" else outcome.kind
+
+
+def _placed(counter: str | None) -> bool:
+    return counter is not None and (counter == "unsorted" or counter.startswith("folder:"))
 
 
 def _counts(item: dict) -> Counts:

@@ -43,8 +43,12 @@ class SqsEventSource:
                 {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": self.retry_delay}
                 for i, m in enumerate(messages)])
         else:
-            self._sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
+            try:
+                self._sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
+            except Exception as e:  # as in Lambda: an unacknowledged message is simply delivered again
+                self.failures += 1
+                log.warning("deleting a batch of %d failed (%s); it will be delivered again", len(messages), e)
         return len(messages)
 
     def drain(self, timeout: float, idle_polls: int = 2) -> None:

@@ -4,14 +4,20 @@ Real, varied photos (local/sample_photos.py, resized and re-encoded into distinc
 hard cases (duplicates by content, a name reused in a later batch, unicode, spaces and 255-character
 names, empty, truncated, not-an-image and decompression-bomb files, a 60 MB file, a HEIC) are
 dropped into /All in several batches (put, signed webhook, drain part of the queue) while Dropbox
-and DynamoDB faults are injected at a fixed rate. Then the invariant is checked:
+and DynamoDB faults are injected at a fixed rate, and, with `Chaos`, what a real account and real
+AWS add: SQS refusing sends and deletes, DynamoDB writes that land but answer a timeout,
+notifications re-sent, lost or late, POST /sort over the same photos as the webhooks, photos
+renamed in /All while queued, and a plain file where a class folder should be (removed at the
+end, then POST /sort). Then the invariant is checked:
 
 - every image is in exactly one class folder or /Unsorted, byte-identical to what was dropped, at the
   path its outcome record names, under its own name (or Dropbox's "name (1).ext");
 - every bad or non-image file is still in /All, unchanged, with its reason in its outcome record and
   in /status;
 - nothing lost, nothing duplicated (multiset of content hashes), nothing overwritten;
-- the dead-letter queue is empty, or each message in it names a file recorded as failed, still in /All.
+- the dead-letter queue is empty, or each message in it names a file recorded as failed, still in /All;
+- every sorted photo has its outcome record (unrecorded), /status counts each file once
+  (double_counted), and no photo that could be sorted is left in /All (stuck_in_all).
 """
 from __future__ import annotations
 
@@ -55,6 +61,17 @@ class Drop:
     @property
     def is_photo(self) -> bool:
         return self.reason is None
+
+
+@dataclass(frozen=True)
+class Chaos:
+    """What else goes wrong while the photos are dropped; AWS faults come as `AwsFaults` hooks."""
+
+    overlap_sort: bool = False       # POST /sort over the same photos as the webhooks, every other batch
+    resend_webhooks: bool = False    # every notification sent twice, as Dropbox does when unsure
+    drop_notification: bool = False  # the first batch's notification never arrives; a later one catches up
+    renames: int = 0                 # photos renamed inside /All while queued, per batch
+    blocked_folder: bool = False     # a plain file where a class folder should be, until the end
 
 
 @cache
@@ -206,6 +223,9 @@ class Result:
     lost: int = 0
     duplicated: int = 0
     overwritten: int = 0
+    unrecorded: int = 0
+    double_counted: int = 0
+    stuck_in_all: int = 0
     queued_twice: int = 0
     too_large_sent: int = 0  # bytes of the 60 MB file that left the fake Dropbox
     seconds: float = 0.0
@@ -213,7 +233,14 @@ class Result:
 
     def summary(self) -> str:
         return (f"photos={self.photos} faults={sum(self.faults.values())} retries={sum(self.retries.values())} "
-                f"dlq={self.dlq} lost={self.lost} duplicated={self.duplicated} overwritten={self.overwritten}")
+                f"dlq={self.dlq} lost={self.lost} duplicated={self.duplicated} overwritten={self.overwritten} "
+                f"unrecorded={self.unrecorded} double_counted={self.double_counted} stuck_in_all={self.stuck_in_all}")
+
+    def figures(self) -> tuple[int, ...]:
+        """Every figure that must be 0: dlq, lost, duplicated, overwritten, unrecorded, double_counted,
+        stuck_in_all."""
+        return (self.dlq, self.lost, self.duplicated, self.overwritten, self.unrecorded, self.double_counted,
+                self.stuck_in_all)
 
     def details(self) -> str:
         return (f"files={self.files} seconds={self.seconds:.1f} "
@@ -238,18 +265,36 @@ def notify(service, result: Result, attempts: int = 8) -> dict:
     raise AssertionError(f"the webhook kept failing: {response.status_code} {response.body!r}")
 
 
-def run(service, plan: list[list[Drop]], *, dropbox_rate: float, throttle=None, seed: int = 0,
-        drain_timeout: float = 600.0, kinds=DROPBOX_FAULTS) -> Result:
-    """Drop the plan's batches while faults are injected; then drain, and check the invariant."""
+def sort_all(service, result: Result, attempts: int = 8) -> None:
+    """POST /sort, asked again (as a user would) while the app answers 409 or 503."""
+    for attempt in range(attempts):
+        response = service.post("/sort", {})
+        if response.status_code == 202:
+            return
+        result.retries["sort"] += 1
+        assert response.status_code in (409, 503), response.body
+        time.sleep(0.05 * 2 ** attempt)
+    raise AssertionError(f"POST /sort kept failing: {response.status_code} {response.body!r}")
+
+
+def run(service, plan: list[list[Drop]], *, dropbox_rate: float, aws: dict | None = None, seed: int = 0,
+        drain_timeout: float = 600.0, kinds=DROPBOX_FAULTS, chaos: Chaos = Chaos()) -> Result:
+    """Drop the plan's batches while faults are injected; then drain, and check the invariant.
+    `aws` names the AwsFaults hooks installed for the run ({"dynamodb throttle": ..., ...})."""
     started = time.monotonic()
     fake = service.dropbox
+    aws = aws or {}
+    rng = random.Random(seed)
     drops = [d for batch in plan for d in batch]
     result = Result(photos=sum(d.is_photo for d in drops), files=len(drops))
     counter = _RetryCounter()
     app_log = logging.getLogger("chalicelib")
     app_log.addHandler(counter)
+    blocked = "/" + CLASSES[-1][:1].upper() + CLASSES[-1][1:]
     try:
         service.configure(CLASSES)
+        if chaos.blocked_folder:
+            fake.put(blocked, b"a plain file where a class folder should be")
         fake.fault_rate(dropbox_rate, kinds, seed=seed)
         dropped: list[tuple[Drop, str]] = []  # (what, its Dropbox id): a path may be used twice
         for b, batch in enumerate(plan):
@@ -260,7 +305,15 @@ def run(service, plan: list[list[Drop]], *, dropbox_rate: float, throttle=None, 
                     drop = Drop(f"{INBOX}/batch {b}/{PurePosixPath(drop.path).name}", drop.data, drop.reason)
                 assert not fake.exists(drop.path), drop.path
                 dropped.append((drop, fake.put(drop.path, drop.data)))
-            queued = notify(service, result)["queued"]
+            queued = 0
+            if not (chaos.drop_notification and b == 0):
+                queued = notify(service, result)["queued"]
+                if chaos.resend_webhooks:
+                    notify(service, result)
+            if chaos.overlap_sort and b % 2 == 1:
+                sort_all(service, result)
+            for k in range(chaos.renames):
+                _rename_one(fake, dropped, rng, f"renamed {b}.{k} ")
             polls = max(1, queued // service.source.batch_size // 2)
             for poll in range(polls):  # drain some
                 if poll == polls // 2:
@@ -269,10 +322,15 @@ def run(service, plan: list[list[Drop]], *, dropbox_rate: float, throttle=None, 
                 service.source.poll_once(wait_seconds=0)
         notify(service, result)
         service.source.drain(timeout=drain_timeout)
+        if chaos.blocked_folder:
+            # The user sees the reason in /status, removes the file and sorts what is left.
+            fake.user_delete(blocked)
+            sort_all(service, result)
+            service.source.drain(timeout=drain_timeout)
         # Faults off for the final look (the invariant is about what happened, not the check).
         fake.fault_rate(0)
-        if throttle is not None:
-            throttle.rate = 0.0
+        for hook in aws.values():
+            hook.rate = 0.0
     finally:
         app_log.removeHandler(counter)
         fake.fault_rate(0)
@@ -280,14 +338,30 @@ def run(service, plan: list[list[Drop]], *, dropbox_rate: float, throttle=None, 
         result.faults[f"dropbox {kind}"] += n
     # The SDK answers an expired token by refreshing it and trying again, without a log line.
     result.retries["dropbox token refresh"] = fake.calls["oauth2/token"] - 1
-    if throttle is not None:
-        result.faults["dynamodb throttle"] = throttle.throttled
-        result.retries["dynamodb"] = throttle.throttled  # each one retried by botocore's standard mode
+    for name, hook in aws.items():
+        result.faults[name] = hook.hits
+    if "dynamodb throttle" in aws:
+        result.retries["dynamodb"] = aws["dynamodb throttle"].hits  # each one retried by botocore's standard mode
     result.retries.update(counter.counts)
     result.problems += [f"the fake Dropbox crashed: {crash}" for crash in fake.crashes]
     check(service, dropped, result)
     result.seconds = time.monotonic() - started
     return result
+
+
+def _rename_one(fake, dropped: list[tuple[Drop, str]], rng: random.Random, prefix: str) -> None:
+    """The user renames a photo that still waits in /All; the record of what was dropped follows."""
+    waiting = [i for i, (drop, _) in enumerate(dropped) if drop.is_photo and fake.exists(drop.path)]
+    if not waiting:
+        return
+    i = rng.choice(waiting)
+    drop, file_id = dropped[i]
+    parent, name = drop.path.rsplit("/", 1)
+    renamed = f"{parent}/{prefix}{name}"
+    if len(prefix + name) > 255 or fake.exists(renamed):
+        return
+    fake.user_move(drop.path, renamed)
+    dropped[i] = (Drop(renamed, drop.data), file_id)
 
 
 # --- the invariant ----------------------------------------------------------------------------------
@@ -326,16 +400,24 @@ def check(service, dropped: list[tuple[Drop, str]], result: Result) -> None:
     stray = [p for p in final if top(p) not in folders and top(p) != INBOX]
     problems += [f"a file outside the inbox and the class folders: {p}" for p in stray]
 
-    placed_records = 0
+    blocked = set()  # photos whose class folder was a plain file for a while: failed, then sorted
     for drop, file_id in dropped:
         outcomes = state.outcomes(file_id)
-        placed_records += sum(o["kind"] in ("sorted", "unsorted") for o in outcomes)
         if len(outcomes) > 1:
             result.queued_twice += 1
         kinds = {o["kind"] for o in outcomes}
         if drop.is_photo:
-            targets = {o.get("to") for o in outcomes}
-            if not outcomes or not kinds <= {"sorted", "unsorted"} or len(targets) != 1:
+            placed = [o for o in outcomes if o["kind"] in ("sorted", "unsorted")]
+            blocked |= {drop.path for o in outcomes if o.get("reason", "").startswith("folder_blocked")}
+            unexpected = [o for o in outcomes if o["kind"] not in ("sorted", "unsorted")
+                          and not o.get("reason", "").startswith("folder_blocked")]
+            targets = {o.get("to") for o in placed}
+            if not placed:
+                if final.get(drop.path) != drop.data:
+                    result.unrecorded += 1
+                    problems.append(f"{drop.path}: moved, but no outcome says where: {outcomes}")
+                continue
+            if unexpected or len(targets) != 1:
                 problems.append(f"{drop.path}: outcomes {outcomes}")
                 continue
             [to] = targets
@@ -376,6 +458,9 @@ def check(service, dropped: list[tuple[Drop, str]], result: Result) -> None:
     explained = set()
     for body in dlq_messages:
         request = json.loads(body)
+        if "sync" in request:
+            problems.append(f"a sync of the inbox was dead-lettered: {body}")
+            continue
         failed = [o for o in state.outcomes(request["file_id"]) if o["kind"] == "failed"]
         if failed and request["path"] in in_inbox:
             explained.add(request["path"])
@@ -383,6 +468,7 @@ def check(service, dropped: list[tuple[Drop, str]], result: Result) -> None:
             problems.append(f"dead letter not explained: {body} outcomes {state.outcomes(request['file_id'])}")
     unexplained = [p for p in left if p not in explained]
     problems += [f"a photo left in the inbox: {p}" for p in unexplained]
+    result.stuck_in_all = len(left)
 
     result.lost += sum(missing.values())
     result.duplicated += sum(extra.values())
@@ -397,9 +483,11 @@ def check(service, dropped: list[tuple[Drop, str]], result: Result) -> None:
     if status["skipped"] != len(bad):
         problems.append(f"/status skipped={status['skipped']}, expected {len(bad)}")
     placed = sum(status["sorted"].values()) + status["unsorted"]
-    if placed != placed_records or placed_records < result.photos - len(explained):
+    if placed != result.photos - len(left) or status["finished"] != len(dropped) - len(left) + status["failed"]:
         problems.append(f"/status sorted+unsorted={placed} ({status['sorted']}, unsorted {status['unsorted']}), "
-                        f"{placed_records} outcome records, {result.photos} photos, status {status}")
+                        f"finished {status['finished']}; {result.photos} photos, {len(left)} left in /All")
+    result.double_counted = max(0, placed - (result.photos - len(left))) + \
+        max(0, status["finished"] - len(dropped))
     if status["queue"]["waiting"] or status["queue"]["in_flight"]:
         problems.append(f"/status queue not empty: {status['queue']}")
     recent = {e["path"]: e["reason"] for e in status["recent_problems"]}
@@ -407,7 +495,7 @@ def check(service, dropped: list[tuple[Drop, str]], result: Result) -> None:
         problems.append(f"/status shows {len(recent)} recent problems, expected {min(20, len(bad))}")
     for path, reason in recent.items():
         matching = [d for d in bad if d.path == path]
-        if not matching and path not in explained:
+        if not matching and path not in explained | blocked:
             problems.append(f"/status shows a problem with {path}, which was not a bad file")
         elif matching and not reason.startswith(matching[0].reason):
             problems.append(f"/status gives {path} the reason {reason!r}, expected {matching[0].reason}")

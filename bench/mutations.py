@@ -1,0 +1,121 @@
+"""Does the suite catch the bugs that matter? Each mutation below breaks one promise in a copy of
+the code; the tests named for it must then fail. Prints one row per mutation and the count caught.
+
+Usage:  .venv/bin/python bench/mutations.py [--only NAME ...]
+
+A mutation is a text replacement that must match exactly once (so a stale one fails loudly rather
+than test nothing); the copy shares this checkout's .venv. Runs the named test files only, with -x.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Mutation:
+    name: str
+    file: str
+    old: str
+    new: str
+    tests: tuple[str, ...]
+
+
+MUTATIONS = [
+    Mutation("drop one photo", "chalicelib/inbox.py",
+             "for f in photos])", "for f in photos[1:]])", ("tests/test_service.py",)),
+    Mutation("skip the move but record success", "chalicelib/dropbox_photos.py",
+             "moved = self._dropbox.move_batch(",
+             "moved = [FileInfo(m.photo.ref.file_id, '', f'/{m.folder}/x', '', '', 0, m.photo.version) "
+             "for m in todo] or self._dropbox.move_batch(", ("tests/test_service.py",)),
+    Mutation("no autorename", "chalicelib/dropbox_store.py",
+             "entries, autorename=True,", "entries, autorename=False,", ("tests/test_guarantees.py",)),
+    Mutation("cursor stored before enqueueing", "chalicelib/inbox.py",
+             "        listing = self._queue(*self._split(files), job_id=None)\n"
+             "        if new_cursor is not None:\n"
+             "            self._save_cursor(account, new_cursor, version)\n",
+             "        if new_cursor is not None:\n"
+             "            self._save_cursor(account, new_cursor, version)\n"
+             "        listing = self._queue(*self._split(files), job_id=None)\n", ("tests/test_guarantees.py",)),
+    Mutation("ignore the webhook signature", "chalicelib/webhook.py",
+             "if not signature_ok(body, signature, app_secret):", "if False:", ("tests/test_service.py",)),
+    Mutation("any Bearer key", "chalicelib/auth.py",
+             'return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), service_key.encode())',
+             'return scheme.lower() == "bearer"', ("tests/test_service.py",)),
+    Mutation("== instead of compare_digest", "chalicelib/auth.py",
+             "hmac.compare_digest(token.strip().encode(), service_key.encode())",
+             "token.strip() == service_key", ("tests/test_guarantees.py",)),
+    Mutation("webhook 200 on a Dropbox error", "app.py",
+             'raise Unavailable(f"cannot reach Dropbox now: {e}") from None',
+             'return Response({"queued": 0, "skipped": 0})', ("tests/test_security.py",)),
+    Mutation("transient error treated as final", "chalicelib/dropbox_photos.py",
+             'return Outcome(request.path, "retry", reason="dropbox_busy"',
+             'return Outcome(request.path, "failed", reason="dropbox_busy"', ("tests/test_delivery.py",)),
+    Mutation("acknowledge when recording fails", "chalicelib/delivery.py",
+             "return Acks(done=dropped, retry=[m.receipt_handle for m in ours])",
+             "return Acks(done=dropped + [m.receipt_handle for m in ours], retry=[])",
+             ("tests/test_guarantees.py",)),
+    Mutation("no size limit", "chalicelib/photo_files.py",
+             "    if size > max_bytes:", "    if False:", ("tests/test_main_folder.py", "tests/test_images.py")),
+    Mutation("a pending notification forgotten", "chalicelib/inbox.py",
+             "            if self.state.release_lease(account, owner):",
+             "            if self.state.release_lease(account, owner, force=True):", ("tests/test_delivery.py",)),
+    Mutation("a sync out of time just stops", "chalicelib/inbox.py",
+             "                self.queue.send_sync(account)\n", "", ("tests/test_nothing_forgotten.py",)),
+    Mutation("each request counted, not each photo", "chalicelib/state_store.py",
+             "            if before == counter or (_placed(before) and not _placed(counter)):\n                continue\n", "", ("tests/test_nothing_forgotten.py",)),
+    Mutation("a swapped file moved as if classified", "chalicelib/dropbox_photos.py",
+             "            return self._put_back(photo, result)", "            return result.path_display",
+             ("tests/test_nothing_forgotten.py",)),
+]
+
+
+def run(mutation: Mutation) -> tuple[bool, str, float]:
+    """(caught, the first failing test or why not, seconds)."""
+    with tempfile.TemporaryDirectory(prefix="mutant-") as tmp:
+        copy = Path(tmp) / "repo"
+        shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".venv", ".venv-build", ".git", "build",
+                                                                  "sandbox", "__pycache__"))
+        (copy / ".venv").symlink_to(ROOT / ".venv")
+        target = copy / mutation.file
+        text = target.read_text()
+        if text.count(mutation.old) != 1:
+            raise SystemExit(f"{mutation.name}: the text to replace occurs {text.count(mutation.old)} times "
+                             f"in {mutation.file}; update this mutation")
+        target.write_text(text.replace(mutation.old, mutation.new))
+        started = time.monotonic()
+        result = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", *mutation.tests],
+                                cwd=copy, capture_output=True, text=True, timeout=900)
+        seconds = time.monotonic() - started
+    failed = re.findall(r"^FAILED (\S+)", result.stdout, re.MULTILINE)
+    if result.returncode == 0:
+        return False, "all tests passed", seconds
+    return True, failed[0].split("::", 1)[-1] if failed else f"pytest exit {result.returncode}", seconds
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="run the mutations whose name contains NAME")
+    args = parser.parse_args(argv)
+    chosen = [m for m in MUTATIONS if not args.only or any(word in m.name for word in args.only)]
+    caught = 0
+    print(f"{'mutation':<40} {'caught by':<100} seconds")
+    for mutation in chosen:
+        hit, by, seconds = run(mutation)
+        caught += hit
+        print(f"{mutation.name:<40} {by if hit else 'NOT CAUGHT: ' + by:<100} {seconds:6.1f}", flush=True)
+    print(f"caught {caught} of {len(chosen)} mutations")
+    return 0 if caught == len(chosen) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
