@@ -16,5 +16,6 @@ def model_card(model_dir: Path = MODEL_DIR) -> dict:
 
 
 def load_vocabulary(model_dir: Path = MODEL_DIR, card: dict | None = None) -> Vocabulary:
-    """The class-name vocabulary alone, without the ONNX session."""
-    return Vocabulary.load(model_dir / (card or model_card(model_dir))["vocabulary"])
+    """The class-name vocabulary and the everyday-word concepts, without any ONNX session."""
+    card = card or model_card(model_dir)
+    return Vocabulary.load(model_dir / card["vocabulary"], model_dir / card["concepts"])

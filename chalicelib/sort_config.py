@@ -122,10 +122,14 @@ def parse(body: object, resolve) -> tuple[SortConfig, list[Resolution]]:
     if INBOX.casefold() in seen:
         raise ConfigError(f"class {INBOX!r} would sort photos into the inbox itself")
 
-    resolutions = []
+    resolutions, unknown = [], []
     for name in names:
         try:
             resolutions.append(resolve(name))
         except UnknownClassError as e:
-            raise ConfigError(str(e)) from None
+            unknown.append(str(e))
+    if unknown:
+        noun = "class" if len(unknown) == 1 else "classes"
+        raise ConfigError(f"unknown {noun} {', '.join(unknown)}: the model cannot see "
+                          f"{'it' if len(unknown) == 1 else 'them'} in a photo")
     return SortConfig(tuple(names), threshold, unsorted), resolutions

@@ -1,10 +1,13 @@
-"""Resolve a user's class name ("Dogs", "sports car") to the ImageNet classes it covers.
+"""Resolve a user's class name ("Dogs", "people", "beach") to what decides it: the ImageNet classes
+it covers and, for words about people, the face detector.
 
-A name matches WordNet noun senses; it covers every ImageNet class whose own synset or one of
-whose hypernyms is a chosen sense. We choose the most frequent sense that covers any ImageNet
-class, plus any rarer sense that covers at least as many: "cat" means the true cats (not the big
-cats nor the Caterpillar tractor), while "food" keeps both "nutrient" (dishes, drinks) and "solid
-food" (fruit, vegetables, bread), which WordNet files apart.
+Everyday words come first, from the reviewed concept table (model/concepts.json): "people" is
+decided by faces, "beach" by the ImageNet scenes a beach photo shows, "plant" means plants (not
+the factory). Any other name matches WordNet noun senses; it covers every ImageNet class whose own
+synset or one of whose hypernyms is a chosen sense. We choose the most frequent sense that covers
+any ImageNet class, plus any rarer sense that covers at least as many: "cat" means the true cats
+(not the big cats nor the Caterpillar tractor), while "food" keeps both "nutrient" (dishes, drinks)
+and "solid food" (fruit, vegetables, bread), which WordNet files apart.
 """
 from __future__ import annotations
 
@@ -14,35 +17,57 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from .face_rules import FaceRule
+
 # WordNet's own noun detachment rules (morphy), tried in order after the exception list.
 _SUFFIXES = (("ies", "y"), ("ches", "ch"), ("shes", "sh"), ("xes", "x"), ("zes", "z"),
              ("ses", "s"), ("men", "man"), ("s", ""))
 
 
+# A WordNet word covering this few ImageNet classes is accepted, with a word of warning.
+FEW_CLASSES = 3
+
+
 class UnknownClassError(ValueError):
-    """A class name that covers no ImageNet class."""
+    """A class name that covers nothing the model can see."""
 
     def __init__(self, name: str, suggestions: list[str]):
         self.name = name
         self.suggestions = suggestions
-        hint = f"; close words: {', '.join(suggestions)}" if suggestions else ""
-        super().__init__(f"unknown class {name!r}: it matches no object the model knows{hint}")
+        hint = f" (try: {', '.join(suggestions)})" if suggestions else ""
+        super().__init__(f"{name!r}{hint}")
 
 
 @dataclass(frozen=True)
 class Resolution:
-    """What one user class means: the WordNet sense chosen and the ImageNet classes it covers."""
+    """What one user class means: the concept or WordNet senses chosen, the ImageNet classes it
+    covers, and the face rule that decides it too (words about people)."""
 
     name: str
     senses: tuple[tuple[str, ...], ...]
     indices: tuple[int, ...]
     labels: tuple[str, ...]
+    faces: FaceRule | None = None
+    concept: str | None = None
 
-    def describe(self, limit: int = 8) -> str:
-        shown = ", ".join(self.labels[:limit])
-        more = ", ..." if len(self.labels) > limit else ""
-        noun = "class" if len(self.labels) == 1 else "classes"
-        return f"{self.name}: {len(self.labels)} ImageNet {noun}: {shown}{more}"
+    @property
+    def note(self) -> str | None:
+        if self.faces is None and self.concept is None and len(self.indices) <= FEW_CLASSES:
+            return (f"only {len(self.indices)} kind(s) of object the model knows: photos of other kinds of "
+                    f"{self.name} go to Unsorted")
+        return None
+
+    def describe(self) -> str:
+        """Every signal and every ImageNet class, in one line."""
+        parts = []
+        if self.faces is not None:
+            parts.append(self.faces.describe())
+        if self.labels:
+            noun = "class" if len(self.labels) == 1 else "classes"
+            parts.append(f"{len(self.labels)} ImageNet {noun}: {', '.join(self.labels)}")
+        concept = f" (everyday word: {self.concept})" if self.concept else ""
+        note = f"; note: {self.note}" if self.note else ""
+        return f"{self.name}{concept}: {'; or '.join(parts)}{note}"
 
 
 def normalize(name: str) -> str:
@@ -50,15 +75,33 @@ def normalize(name: str) -> str:
 
 
 class Vocabulary:
-    def __init__(self, data: dict):
+    def __init__(self, data: dict, concepts: dict | None = None):
         self._synsets = data["synsets"]
         self._classes = data["classes"]
         self._lemma_senses: dict[str, list[int]] = data["lemma_senses"]
         self._plurals: dict[str, str] = data["plurals"]
+        self._concepts = (concepts or {"concepts": []})["concepts"]
 
     @classmethod
-    def load(cls, path: Path) -> "Vocabulary":
-        return cls(json.loads(path.read_text(encoding="utf-8")))
+    def load(cls, path: Path, concepts: Path | None = None) -> "Vocabulary":
+        return cls(json.loads(path.read_text(encoding="utf-8")),
+                   json.loads(concepts.read_text(encoding="utf-8")) if concepts else None)
+
+    @cached_property
+    def _concept_words(self) -> dict[str, dict]:
+        return {normalize(word): concept for concept in self._concepts for word in concept["words"]}
+
+    @cached_property
+    def _near_words(self) -> dict[str, list[str]]:
+        near: dict[str, list[str]] = {}
+        for concept in self._concepts:
+            for word in concept.get("near", []):
+                near.setdefault(normalize(word), []).append(concept["words"][0])
+        return near
+
+    @cached_property
+    def _label_index(self) -> dict[str, int]:
+        return {label: i for i, label in enumerate(self.labels)}
 
     @cached_property
     def labels(self) -> list[str]:
@@ -87,6 +130,13 @@ class Vocabulary:
     def resolve(self, name: str) -> Resolution:
         key = normalize(name)
         for candidate in self._candidates(key):
+            if candidate in self._concept_words:
+                return self._from_concept(name.strip(), self._concept_words[candidate])
+        return self._wordnet(name)
+
+    def _wordnet(self, name: str) -> Resolution:
+        key = normalize(name)
+        for candidate in self._candidates(key):
             senses = self._lemma_senses.get(candidate)
             if senses:
                 breadth = len(self._covered_by[senses[0]])
@@ -100,5 +150,21 @@ class Vocabulary:
                 )
         raise UnknownClassError(name, self.suggest(key))
 
+    def _from_concept(self, name: str, concept: dict) -> Resolution:
+        indices = {self._label_index[label] for label in concept.get("imagenet", [])}
+        senses = []
+        for word in concept.get("wordnet", []):
+            resolved = self._wordnet(word)
+            indices.update(resolved.indices)
+            senses += resolved.senses
+        ordered = tuple(sorted(indices))
+        faces = FaceRule(**concept["faces"]) if "faces" in concept else None
+        return Resolution(name=name, senses=tuple(senses), indices=ordered,
+                          labels=tuple(self.labels[i] for i in ordered), faces=faces, concept=concept["name"])
+
     def suggest(self, name: str, n: int = 5) -> list[str]:
-        return difflib.get_close_matches(normalize(name), self._lemma_senses.keys(), n=n, cutoff=0.6)
+        """Words to try instead: by meaning first (the concept table), then by spelling."""
+        key = normalize(name)
+        by_meaning = next((self._near_words[c] for c in self._candidates(key) if c in self._near_words), [])
+        by_spelling = difflib.get_close_matches(key, [*self._concept_words, *self._lemma_senses], n=n, cutoff=0.6)
+        return list(dict.fromkeys([*by_meaning, *by_spelling]))[:n]

@@ -25,6 +25,9 @@ PHOTOS = {
     "hubble": "a deep field of galaxies",
 }
 
+# The photos of people (each shows one face).
+PEOPLE = ["astronaut", "grace_hopper", "camera"]
+
 # The five-class scenario: where a person would put each photo.
 SCENARIO_CLASSES = ["cat", "food", "vehicle", "building", "flower"]
 SCENARIO_EXPECTED = {

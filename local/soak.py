@@ -358,7 +358,7 @@ def _rename_one(fake, dropped: list[tuple[Drop, str]], rng: random.Random, prefi
     drop, file_id = dropped[i]
     parent, name = drop.path.rsplit("/", 1)
     renamed = f"{parent}/{prefix}{name}"
-    if len(prefix + name) > 255 or fake.exists(renamed):
+    if len((prefix + name).encode()) > 255 or fake.exists(renamed):  # the emulator keeps names on disk
         return
     fake.user_move(drop.path, renamed)
     dropped[i] = (Drop(renamed, drop.data), file_id)

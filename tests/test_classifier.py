@@ -72,3 +72,16 @@ def test_overlapping_classes_are_allowed_and_broad_wins_when_it_holds_more(class
     # The coffee photo is not a cat; "food" holds it even beside the broader "animal".
     decision = classifier.classify(sample_photos.jpeg("coffee"), ["animal", "cat", "food"])
     assert decision.label == "food"
+
+
+def test_photos_of_people_go_to_people_and_the_rest_do_not(classifier):
+    names = list(sample_photos.PHOTOS)
+    decisions = classifier.classify_batch([sample_photos.jpeg(n) for n in names], ["people", "animal", "building"])
+    people = {n for n, d in zip(names, decisions) if d.label == "people"}
+    assert people == set(sample_photos.PEOPLE)
+
+
+def test_a_portrait_is_a_selfie_and_a_photographer_far_away_is_not(classifier):
+    decisions = classifier.classify_batch([sample_photos.jpeg(n) for n in ("astronaut", "camera", "chelsea")],
+                                          ["selfie", "cat"])
+    assert [d.label for d in decisions] == ["selfie", None, "cat"]

@@ -70,6 +70,24 @@ def test_photos_dropped_in_the_inbox_end_up_sorted_byte_for_byte(service):
     assert status["queue"] == {"waiting": 0, "in_flight": 0, "dead_letter": 0}
 
 
+def test_a_photo_of_people_goes_to_people_by_its_face(service):
+    answer = service.configure(["people", "animal", "building"])
+    assert "face detector" in answer["covers"][0]["description"]
+    for name in ("astronaut", "grace_hopper", "chelsea", "china"):
+        service.dropbox.put(f"/All/{name}.jpg", jpeg(name))
+    service.notify()
+    service.source.drain(timeout=60)
+    assert sorted(service.dropbox.files("/")) == ["/Animal/chelsea.jpg", "/Building/china.jpg",
+                                                   "/People/astronaut.jpg", "/People/grace_hopper.jpg"]
+
+
+def test_every_unknown_class_is_named_in_one_message_with_words_to_try(service):
+    response = service.post("/configure", {"classes": ["cat", "sunset", "dgo"]})
+    assert response.status_code == 400
+    message = json.loads(response.body)["Message"]
+    assert "'sunset' (try: landscape" in message and "'dgo' (try: " in message and "dog" in message
+
+
 def test_sort_queues_what_is_already_there_as_a_job(service):
     service.configure(["cat", "food"])
     service.dropbox.put("/All/chelsea.jpg", jpeg("chelsea"))

@@ -71,3 +71,11 @@ def test_a_batch_is_recorded_once_even_when_part_of_it_was_recorded_before(state
     assert counts.to_dict() == {"sorted": {"Cat": 1, "Dog": 1}, "unsorted": 0, "skipped": 1, "failed": 0, "gone": 0}
     assert state.totals()[1].to_dict() == counts.to_dict()
     assert len(state.recent_events()) == 1
+
+
+def test_a_photo_once_placed_stays_counted_there_when_a_later_request_for_it_fails(state):
+    sorted_once = Outcome("/All/a.jpg", "sorted", folder="Cat", to_path="/Cat/a.jpg", label="cat")
+    state.record(SortRequest("id:1", "/All/a.jpg", "r1"), sorted_once)
+    late = Outcome("/All/a.jpg", "failed", reason="gave_up", detail="a late duplicate request gave up")
+    assert state.record(SortRequest("id:1", "/All/a.jpg", "r1", "job"), late)
+    assert state.totals()[1].to_dict() == {"sorted": {"Cat": 1}, "unsorted": 0, "skipped": 0, "failed": 0, "gone": 0}
