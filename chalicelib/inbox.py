@@ -93,16 +93,15 @@ class Inbox:
         return job
 
     def _until_settled(self, account: str, owner: str, listing: Listing, deadline: float) -> Listing:
-        """More passes while notifications came in meanwhile. Out of time, the classify function
-        is asked to go on from the stored cursor, before the lease (and any pending mark) is let go."""
-        while True:
+        """More passes while notifications came in meanwhile (letting go fails, and clears their
+        mark). Out of time, the classify function is asked to do that pass from the stored cursor."""
+        while not self.state.release_lease(account, owner):
             if time.monotonic() > deadline:
                 log.info("sync of %s out of time; the classify function continues it", account)
                 self.queue.send_sync(account)
                 return listing
-            if self.state.release_lease(account, owner):
-                return listing
             listing += self._pass(account)
+        return listing
 
     @contextlib.contextmanager
     def _lease(self, account: str, owner: str) -> Iterator[None]:
