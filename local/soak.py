@@ -6,7 +6,7 @@ names, empty, truncated, not-an-image and decompression-bomb files, a 60 MB file
 dropped into /All in several batches (put, signed webhook, drain part of the queue) while Dropbox
 and DynamoDB faults are injected at a fixed rate, and, with `Chaos`, what a real account and real
 AWS add: SQS refusing sends and deletes, DynamoDB writes that land but answer a timeout,
-notifications re-sent, lost or late, POST /sort over the same photos as the webhooks, photos
+notifications re-sent, lost or late, POST /sort over photos the webhooks queued, photos
 renamed in /All while queued, and a plain file where a class folder should be (removed at the
 end, then POST /sort). Then the invariant is checked:
 
@@ -67,7 +67,7 @@ class Drop:
 class Chaos:
     """What else goes wrong while the photos are dropped; AWS faults come as `AwsFaults` hooks."""
 
-    overlap_sort: bool = False       # POST /sort over the same photos as the webhooks, every other batch
+    overlap_sort: bool = False       # POST /sort over the photos the webhooks queued, halfway through
     resend_webhooks: bool = False    # every notification sent twice, as Dropbox does when unsure
     drop_notification: bool = False  # the first batch's notification never arrives; a later one catches up
     renames: int = 0                 # photos renamed inside /All while queued, per batch
@@ -310,7 +310,7 @@ def run(service, plan: list[list[Drop]], *, dropbox_rate: float, aws: dict | Non
                 queued = notify(service, result)["queued"]
                 if chaos.resend_webhooks:
                     notify(service, result)
-            if chaos.overlap_sort and b % 2 == 1:
+            if chaos.overlap_sort and b == len(plan) // 2:
                 sort_all(service, result)
             for k in range(chaos.renames):
                 _rename_one(fake, dropped, rng, f"renamed {b}.{k} ")

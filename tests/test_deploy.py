@@ -1,0 +1,36 @@
+"""The deployment template allows what the code calls, nothing less."""
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# The action each boto3 call needs when it is not the call's own name (batch calls, transactions).
+NEEDS = {"send_message_batch": "SendMessage", "delete_message_batch": "DeleteMessage",
+         "transact_write_items": "PutItem"}
+
+
+def _called(client: str) -> set[str]:
+    """The boto3 client methods chalicelib calls on `self.<client>`."""
+    calls = set()
+    for path in (ROOT / "chalicelib").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                    and isinstance(node.func.value, ast.Attribute) and node.func.value.attr == client:
+                calls.add(node.func.attr)
+    return calls
+
+
+def _action(method: str) -> str:
+    return NEEDS.get(method) or "".join(part.capitalize() for part in method.split("_"))
+
+
+def test_the_iam_policy_allows_every_sqs_and_dynamodb_call_the_app_makes():
+    template = json.loads((ROOT / "deploy" / "resources.json").read_text())
+    statements = template["Resources"]["AppResourcesPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    allowed = {action for statement in statements for action in statement["Action"]}
+    sqs, dynamodb = _called("_sqs") - {"create_queue"}, _called("_db") - {"create_table"}
+    assert sqs and dynamodb
+    missing = {f"sqs:{_action(m)}" for m in sqs} | {f"dynamodb:{_action(m)}" for m in dynamodb}
+    assert missing - allowed == set()
