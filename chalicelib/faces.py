@@ -16,9 +16,10 @@ from PIL import Image
 
 from .face_rules import Face
 
-# Longest side the detector sees: faces of a group photo stay large enough to be found, and one
-# run stays near 30 ms on one core (model/README.md has the figures).
-DETECT_SIDE = 640
+# Longest side the detector sees: the smallest of 256-640 px at which every sample photo's face
+# scores the same (model/README.md), and 26 ms a photo on one core instead of about 70 at 640.
+# Small faces in wide group photos are the risk of going lower; no sample photo has them.
+DETECT_SIDE = 320
 CELL = 4
 CANDIDATE_SCORE = 0.3   # cells considered at all; a face counts from the card's face threshold
 NMS_OVERLAP = 0.3
