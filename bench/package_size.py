@@ -63,7 +63,8 @@ def main(argv: list[str]) -> int:
     zip_path = Path(argv[1]) if len(argv) > 1 else DEFAULT_ZIP
     total, groups, names = sizes(zip_path)
     card = json.loads((ROOT / "model" / "model.json").read_text())
-    model_files = [f"model/{name}" for name in ("model.json", card["file"], card["vocabulary"])]
+    model_files = [f"model/{name}" for name in ("model.json", card["file"], card["vocabulary"], card["concepts"],
+                                                 card["faces"]["file"])]
     missing = [name for name in model_files if name not in names]
 
     print(f"{zip_path}: {zip_path.stat().st_size / MB:.1f} MB zipped, {total / MB:.1f} MB unzipped "
@@ -73,9 +74,10 @@ def main(argv: list[str]) -> int:
     for name, size in groups.most_common():
         print(f"{size / MB:8.2f}  {100 * size / total:4.1f}%  {name}")
     status = 0
-    if not missing and model_sha256(zip_path, f"model/{card['file']}") != card["sha256"]:
-        print(f"ERROR: model/{card['file']} in the package does not match model.json's sha256", file=sys.stderr)
-        status = 1
+    for file, sha in ((card["file"], card["sha256"]), (card["faces"]["file"], card["faces"]["sha256"])):
+        if not missing and model_sha256(zip_path, f"model/{file}") != sha:
+            print(f"ERROR: model/{file} in the package does not match model.json's sha256", file=sys.stderr)
+            status = 1
     if missing:
         print(f"ERROR: model files missing from the package: {', '.join(missing)}", file=sys.stderr)
         status = 1
