@@ -163,8 +163,8 @@ class Vocabulary:
                           labels=tuple(self.labels[i] for i in ordered), faces=faces, concept=concept["name"])
 
     def suggest(self, name: str, n: int = 5) -> list[str]:
-        """Words to try instead: by meaning first (the concept table), then by spelling."""
+        """Words to try instead: by meaning (the concept table) when there are any, else by spelling."""
         key = normalize(name)
         by_meaning = next((self._near_words[c] for c in self._candidates(key) if c in self._near_words), [])
-        by_spelling = difflib.get_close_matches(key, [*self._concept_words, *self._lemma_senses], n=n, cutoff=0.6)
-        return list(dict.fromkeys([*by_meaning, *by_spelling]))[:n]
+        return by_meaning[:n] or difflib.get_close_matches(key, [*self._concept_words, *self._lemma_senses], n=n,
+                                                          cutoff=0.6)

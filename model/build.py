@@ -172,7 +172,8 @@ def model_card(card: dict, logit_diff: float, feature_diff: float,
     faces = card["faces"]
     face_size = (MODEL_DIR / faces["file"]).stat().st_size
     concepts_size = (MODEL_DIR / card["concepts"]).stat().st_size
-    face_table = "\n".join(f"| {n} | {'yes' if p else 'no'} | {found} | {score:.3f} |" for n, p, found, score in face_rows)
+    face_table = "\n".join(f"| {n} | {'yes' if p else 'no'} | {found} | {score:.3f} |"
+                           for n, p, found, score in face_rows)
     vocab_size = (MODEL_DIR / card["vocabulary"]).stat().st_size
     calibration_rows = "\n".join(f"| {n} | {c} | {w or 'unsorted'} | {s:.3f} |" for n, c, w, s in calibration)
     preprocessing_rows = "\n".join(f"| {t} | {m:.3f} | {tops} |" for t, m, tops in preprocessing)

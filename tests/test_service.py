@@ -157,7 +157,8 @@ def test_a_dynamodb_outage_is_a_503_with_a_message(service):
     from local.in_process import TABLE
 
     boto3.client("dynamodb").delete_table(TableName=TABLE)
-    for response in (service.get("/status"), service.get("/configure"), service.post("/configure", {"classes": ["cat"]})):
+    for response in (service.get("/status"), service.get("/configure"),
+                     service.post("/configure", {"classes": ["cat"]})):
         assert response.status_code == 503, response.body
         assert "cannot reach AWS now" in json.loads(response.body)["Message"]
 
