@@ -81,6 +81,16 @@ def _json_body() -> object:
         raise BadRequestError(f"the body is not valid JSON: {type(e).__name__}") from None
 
 
+@route("/", methods=["GET"], key=False)
+def index() -> dict:
+    """Where a person who opens the service's URL finds out what it answers (no secret in it)."""
+    return {"service": "image-categorizer", "routes": {
+        "POST /configure": "set the classes", "GET /configure": "the classes and what each covers",
+        "POST /sort": "sort what is in /All (a job)", "GET /jobs/{job_id}": "a job's progress",
+        "GET /status": "counts, queue and recent problems", "POST /webhook": "Dropbox's notifications"},
+        "auth": "Authorization: Bearer <SERVICE_KEY> on every route but this one and the webhook"}
+
+
 @route("/webhook", methods=["GET"], key=False)
 def webhook_challenge() -> Response:
     challenge = (app.current_request.query_params or {}).get("challenge", "")

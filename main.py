@@ -27,12 +27,12 @@ from chalicelib.vocabulary import Resolution
 from cli.folder_photos import FolderError, FolderPhotos
 from cli.progress import ProgressBar, Tally, print_summary
 from cli.service_client import ServiceClient, ServiceError
-from local.defaults import LOCAL_STACK_KEY, LOCAL_STACK_URL
+from local.defaults import LOCAL_STACK_KEY, LOCAL_STACK_URL, is_local
 
 EPILOG = f"""\
 Without --folder, the running service sorts Dropbox /All: its URL comes from CATEGORIZER_URL
 (default {LOCAL_STACK_URL}, the local stack of `make run`) and its key from SERVICE_KEY
-(default: the local stack's key, for the default URL only).
+(default: the local stack's key, for a URL on this machine only).
 Exit status: 0 done; 1 the folder or service failed, or some photos could not be moved;
 2 invalid arguments or classes."""
 
@@ -104,7 +104,7 @@ def sort_folder(args: argparse.Namespace) -> int:
 
 def sort_via_service(args: argparse.Namespace) -> int:
     url = os.environ.get("CATEGORIZER_URL") or LOCAL_STACK_URL
-    key = os.environ.get("SERVICE_KEY") or (LOCAL_STACK_KEY if url == LOCAL_STACK_URL else None)
+    key = os.environ.get("SERVICE_KEY") or (LOCAL_STACK_KEY if is_local(url) else None)
     client = ServiceClient(url, key)
     client.configure(args.classes, args.threshold)
     job_id, total = client.start_sort()

@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nimage-categorizer is running at {stack.url} (SERVICE_KEY {key})")
         if stack.dropbox is not None:
             print(f"Drop photos into {stack.sandbox / 'All'}; they move to {stack.sandbox}/<Class>/.")
-        print("Classes: " + ", ".join(c["description"].split(":")[0] + f" -> {c['folder']}"
+        print("Classes: " + ", ".join(f"{c['class']} -> {c['folder']}"
                                       for c in config["covers"]))
         print("Change them (and sort what is in All) with: .venv/bin/python main.py --classes cat dog truck\n",
               flush=True)

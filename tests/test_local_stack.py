@@ -270,9 +270,14 @@ def test_photos_dropped_into_the_sandbox_are_sorted(stack, tmp_path):
     ours = sorted(p.relative_to(stack.sandbox).as_posix() for p in images_in(stack.sandbox)
                   if p.name.startswith(("drop-", "slow-")))
     assert ours == sorted(f"{folder_of(n)}/{Path(r).name}" for r, n in dropped.items())
-    # The half-written photo was never fetched and refused as corrupt, nor failed.
+    # The half-written photo was never fetched and refused as corrupt, nor failed. Its line is
+    # logged once the move is recorded, a moment after the file lands.
+    logged = f"sorted /All/{slow} -> /{folder_of(SLOW_PHOTO)}/{slow}"
+    try:
+        wait_until(lambda: logged in stack.log(), 30, "the sort of the half-written photo to be logged")
+    except AssertionError as e:
+        raise AssertionError(f"{e}{stack.describe()}") from None
     log = stack.log()
-    assert f"sorted /All/{slow} -> /{folder_of(SLOW_PHOTO)}/{slow}" in log, stack.describe()
     assert not re.search(rf"(skipped|failed|gone) /All/{re.escape(slow)}", log), stack.describe()
 
 

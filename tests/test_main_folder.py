@@ -154,10 +154,11 @@ class StubService(BaseHTTPRequestHandler):
 
     polls = 0
     stuck = False
+    key = "k"
 
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or "{}")
-        if self.headers.get("Authorization") != "Bearer k":
+        if self.headers.get("Authorization") != f"Bearer {StubService.key}":
             self.answer(401, {"Code": "UnauthorizedError", "Message": "bad key"})
         elif self.path == "/configure" and "dgo" in body["classes"]:
             self.answer(400, {"Code": "BadRequestError", "Message": "unknown class 'dgo'; close words: dog"})
@@ -188,7 +189,7 @@ class StubService(BaseHTTPRequestHandler):
 @pytest.fixture
 def stub_url():
     server = ThreadingHTTPServer(("127.0.0.1", 0), StubService)
-    StubService.polls, StubService.stuck = 0, False
+    StubService.polls, StubService.stuck, StubService.key = 0, False, "k"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
@@ -201,6 +202,21 @@ def test_service_mode_polls_until_finished(stub_url):
     assert result.returncode == 0, result.stderr
     assert "Cat" in result.stdout and "3 of 3" in result.stdout
     assert StubService.polls == 2
+
+
+@pytest.mark.parametrize("form", ["http://localhost:{port}/", "http://127.0.0.1:{port}", "HTTP://LOCALHOST:{port}"])
+def test_any_url_of_this_machine_gets_the_local_stacks_key(stub_url, form):
+    from local.defaults import LOCAL_STACK_KEY
+    StubService.key = LOCAL_STACK_KEY
+    url = form.format(port=stub_url.rsplit(":", 1)[1])
+    result = run("--classes", "cat", env={"CATEGORIZER_URL": url, "SERVICE_KEY": ""})
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_local_key_is_never_sent_to_another_host():
+    from local.defaults import is_local
+    assert not is_local("https://abc.execute-api.eu-west-1.amazonaws.com/api/")
+    assert not is_local("http://127.0.0.1.example.com:8000")
 
 
 def test_service_refusals_are_one_line(stub_url):

@@ -13,6 +13,13 @@ from local.in_process import AUTH, KEY
 from local.sample_photos import CLEAR_CUT, SCENARIO_CLASSES, SCENARIO_EXPECTED, jpeg, variants
 
 
+def test_the_root_url_answers_with_the_api_routes_without_a_key(service):
+    response = service.client.http.get("/")
+    assert response.status_code == 200
+    answer = json.loads(response.body)
+    assert "POST /configure" in answer["routes"] and "Bearer" in answer["auth"] and KEY not in response.body.decode()
+
+
 def test_webhook_challenge_is_echoed_as_plain_text(service):
     response = service.client.http.get("/webhook?challenge=abc123")
     assert response.status_code == 200
