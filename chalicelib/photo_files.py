@@ -43,6 +43,14 @@ class CorruptImage(ImageError):
     reason = "corrupt"
 
 
+class NotAPhoto(ImageError):
+    """Skipped by its name alone, without reading it."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
 def is_image_name(name: str) -> bool:
     return PurePosixPath(name).suffix.lower() in IMAGE_EXTENSIONS
 
@@ -67,11 +75,3 @@ def too_large(size: int, max_bytes: int | None = None) -> ImageTooLarge | None:
     if size > max_bytes:
         return ImageTooLarge(f"the file has {size} bytes, over the {max_bytes // 2**20} MiB limit")
     return None
-
-
-class NotAPhoto(ImageError):
-    """Skipped by its name alone, without reading it."""
-
-    def __init__(self, reason: str, message: str):
-        super().__init__(message)
-        self.reason = reason

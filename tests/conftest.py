@@ -62,3 +62,26 @@ def service(aws, dropbox_fake):
     event source that drains the queue into the classify handler (built by local/in_process.py)."""
     with running_service(dropbox_fake) as running:
         yield running
+
+
+@pytest.fixture
+def stalled_list_changes(monkeypatch):
+    """The next Dropbox list_changes (a sync's listing) stalls after it has listed, holding the
+    sync lease, until `resume` is set; `listing` is set once it is stalled. Yields (listing, resume)."""
+    import threading
+
+    from chalicelib.dropbox_store import DropboxStore
+
+    listing, resume = threading.Event(), threading.Event()
+    original = DropboxStore.list_changes
+
+    def slow_list_changes(self, cursor):
+        found = original(self, cursor)
+        if not listing.is_set():
+            listing.set()
+            resume.wait(10)
+        return found
+
+    monkeypatch.setattr(DropboxStore, "list_changes", slow_list_changes)
+    yield listing, resume
+    resume.set()

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import threading
 
-from chalicelib.dropbox_store import DropboxStore
 from local.sample_photos import jpeg
 
 
@@ -18,24 +17,14 @@ def queued_paths(service) -> list[str]:
     return sorted(paths)
 
 
-def test_a_notification_during_a_sync_is_picked_up_by_that_sync(service, monkeypatch):
+def test_a_notification_during_a_sync_is_picked_up_by_that_sync(service, stalled_list_changes):
     service.configure(["cat"])
     service.dropbox.put("/All/first.jpg", jpeg("chelsea"))
     service.notify()  # stores the cursor
     assert queued_paths(service) == ["/All/first.jpg"]
 
     # The next sync stalls inside Dropbox (a slow list_folder/continue) while holding the lease.
-    listing, resume = threading.Event(), threading.Event()
-    original = DropboxStore.list_changes
-
-    def slow_list_changes(self, cursor):
-        found = original(self, cursor)
-        if not listing.is_set():
-            listing.set()
-            resume.wait(10)
-        return found
-
-    monkeypatch.setattr(DropboxStore, "list_changes", slow_list_changes)
+    listing, resume = stalled_list_changes
     service.dropbox.put("/All/second.jpg", jpeg("chelsea"))
     first = threading.Thread(target=service.notify)
     first.start()

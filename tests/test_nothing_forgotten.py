@@ -35,23 +35,14 @@ def test_a_photo_queued_by_the_webhook_and_by_sort_is_recorded_and_counted_once(
     assert (now["finished"], now["sorted"], now["unsorted"], now["skipped"]) == (4, {"Cat": 1, "Food": 1}, 1, 1)
 
 
-def test_a_sync_out_of_time_hands_over_and_the_photo_that_came_meanwhile_is_sorted(service, monkeypatch):
+def test_a_sync_out_of_time_hands_over_and_the_photo_that_came_meanwhile_is_sorted(service, monkeypatch,
+                                                                                   stalled_list_changes):
     service.configure(["cat"])
     service.dropbox.put("/All/first.jpg", jpeg("chelsea"))
     service.notify()
     service.source.drain(timeout=30)
     monkeypatch.setattr(inbox, "SYNC_BUDGET_SECONDS", 0.5)
-    listing, resume = threading.Event(), threading.Event()
-    original = DropboxStore.list_changes
-
-    def slow_list_changes(self, cursor):
-        found = original(self, cursor)
-        if not listing.is_set():
-            listing.set()
-            resume.wait(10)
-        return found
-
-    monkeypatch.setattr(DropboxStore, "list_changes", slow_list_changes)
+    listing, resume = stalled_list_changes
     service.dropbox.put("/All/second.jpg", jpeg("chelsea"))
     first = threading.Thread(target=service.notify)
     first.start()
