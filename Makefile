@@ -7,7 +7,7 @@ BUILD_VENV := .venv-build
 
 .PHONY: test run soak model bench-classify package
 
-$(VENV)/.installed: requirements.txt requirements-cli.txt requirements-test.txt
+$(VENV)/.installed: requirements.txt requirements-local.txt requirements-cli.txt requirements-test.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet -r requirements-test.txt
 	touch $@

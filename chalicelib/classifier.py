@@ -1,5 +1,6 @@
-"""Decide which of the user's classes a photo belongs to, with the bundled ONNX models (the image
-classifier, and the face detector when a class is about people).
+"""Decide which of the user's classes a photo belongs to, with the bundled ONNX models: the image
+classifier, the face detector when a class is about people, and the text detector when a class
+is about pages or screens.
 
 Nothing here loads at import: `Classifier.load()` reads the model once per process, on first use.
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+from dataclasses import dataclass
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
@@ -14,14 +16,21 @@ from pathlib import Path
 
 import numpy as np
 
-from . import faces, images
+from . import faces, images, text
 from .bundled_model import MODEL_DIR, load_vocabulary, model_card
-from .face_rules import Face, FaceRule
+from .face_rules import Face
 from .photo_files import ImageError
 from .ports import Decision
+from .text_rules import Text
 from .vocabulary import Resolution
 
-Rules = tuple[FaceRule | None, ...]
+
+@dataclass(frozen=True)
+class Seen:
+    """What the detectors found in one photo (only those a configured class needs ran)."""
+
+    faces: tuple[Face, ...] = ()
+    text: Text | None = None
 
 
 class Classifier:
@@ -45,11 +54,16 @@ class Classifier:
         self._decoders = ThreadPoolExecutor(max_workers=os.cpu_count() or 1,
                                             thread_name_prefix="decode")
         self._faces_card = card["faces"]
+        self._text_card = card["text"]
         self._model_dir = model_dir
 
     def _face_detector(self) -> "faces.FaceDetector":
         """Loaded the first time a configured class needs faces."""
         return faces.load(self._model_dir / self._faces_card["file"], self._faces_card["threshold"])
+
+    def _text_detector(self) -> "text.TextDetector":
+        """Loaded the first time a configured class needs text."""
+        return text.load(self._model_dir / self._text_card["file"])
 
     @classmethod
     def load(cls) -> "Classifier":
@@ -64,13 +78,13 @@ class Classifier:
         return [self.vocabulary.resolve(name) for name in classes]
 
     @lru_cache(maxsize=32)
-    def _membership(self, classes: tuple[str, ...]) -> tuple[tuple[str, ...], np.ndarray, np.ndarray, Rules]:
-        resolved = self.resolve(classes)
+    def _membership(self, classes: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, tuple[Resolution, ...]]:
+        resolved = tuple(self.resolve(classes))
         matrix = np.zeros((len(resolved), len(self.vocabulary.labels)), dtype=np.float64)
         for row, resolution in enumerate(resolved):
             matrix[row, list(resolution.indices)] = 1.0
         sizes = np.array([len(r.indices) for r in resolved])
-        return classes, matrix, sizes, tuple(r.faces for r in resolved)
+        return matrix, sizes, resolved
 
     def probabilities(self, tensors: np.ndarray) -> np.ndarray:
         """(n, 3, 224, 224) model inputs -> (n, 1000) softmax probabilities, in one ONNX call."""
@@ -80,15 +94,18 @@ class Classifier:
         return exp / exp.sum(axis=1, keepdims=True)
 
     def decide(self, probabilities: np.ndarray, classes: Sequence[str], threshold: float | None = None,
-               found: Sequence[tuple[Face, ...]] | None = None) -> list[Decision]:
+               seen: Sequence[Seen] | None = None) -> list[Decision]:
         """A class's score is the sum of its ImageNet classes' probabilities or, for a class about
-        people, the best face's score when the faces found fit its rule, whichever is higher."""
-        names, matrix, sizes, rules = self._membership(tuple(classes))
+        people, pages or screens, the score of its face or text rule on what the detectors found,
+        whichever is highest."""
+        names = tuple(classes)
+        matrix, sizes, resolved = self._membership(names)
         threshold = self.default_threshold if threshold is None else threshold
         decisions = []
         for n, scores in enumerate(probabilities @ matrix.T):
-            if found is not None:
-                scores = [max(score, rule.score(found[n])) if rule else score for score, rule in zip(scores, rules)]
+            if seen is not None:
+                scores = [max(score, r.faces.score(seen[n].faces) if r.faces else 0.0,
+                              r.text.score(seen[n].text) if r.text else 0.0) for score, r in zip(scores, resolved)]
             # Highest score first; on a tie the class covering fewer ImageNet classes wins.
             order = sorted(range(len(names)), key=lambda i: (-scores[i], sizes[i]))
             ranking = tuple((names[i], float(scores[i])) for i in order)
@@ -106,24 +123,28 @@ class Classifier:
 
     def classify_batch(self, photos: Sequence[bytes], classes: Sequence[str],
                        threshold: float | None = None) -> list[Decision | ImageError]:
-        """One result per photo, in order: a Decision, or the ImageError that photo raised. The
-        face detector runs only when a class needs it, beside the decoding of each photo."""
-        rules = self._membership(tuple(classes))[3]  # an unknown class fails before any decoding
-        detector = self._face_detector() if any(rules) else None
-        prepared = list(self._decoders.map(lambda data: _prepare(data, detector), photos))
+        """One result per photo, in order: a Decision, or the ImageError that photo raised. Each
+        detector runs only when a class needs it, beside the decoding of each photo."""
+        resolved = self._membership(tuple(classes))[2]  # an unknown class fails before any decoding
+        face_detector = self._face_detector() if any(r.faces for r in resolved) else None
+        text_detector = self._text_detector() if any(r.text for r in resolved) else None
+        prepared = list(self._decoders.map(lambda data: _prepare(data, face_detector, text_detector), photos))
         ready = [p for p in prepared if not isinstance(p, ImageError)]
         if not ready:
             return prepared  # type: ignore[return-value]
-        found = [in_photo for _, in_photo in ready] if detector is not None else None
-        decisions = iter(self.decide(self.probabilities(np.stack([t for t, _ in ready])), classes, threshold, found))
+        decisions = iter(self.decide(self.probabilities(np.stack([t for t, _ in ready])), classes, threshold,
+                                     [s for _, s in ready]))
         return [p if isinstance(p, ImageError) else next(decisions) for p in prepared]
 
 
-def _prepare(data: bytes, detector: "faces.FaceDetector | None") -> tuple[np.ndarray, tuple[Face, ...]] | ImageError:
-    """The model's input tensor and, when a detector is given, the faces in the photo."""
+def _prepare(data: bytes, face_detector: "faces.FaceDetector | None",
+             text_detector: "text.TextDetector | None") -> tuple[np.ndarray, Seen] | ImageError:
+    """The model's input tensor, and what the given detectors find in the photo."""
     try:
         tensor = images.preprocess(data)
-        found = detector.detect(images.load_rgb(data, faces.DETECT_SIDE)) if detector is not None else ()
+        found = face_detector.detect(images.load_rgb(data, faces.DETECT_SIDE)) if face_detector else ()
+        lines = (text_detector.read(images.load_rgb(data, text.SCREEN_SIDE // 2),
+                                    text.camera_named(images.open_image(data))) if text_detector else None)
     except ImageError as error:
         return error
-    return tensor, found
+    return tensor, Seen(found, lines)

@@ -1,5 +1,5 @@
 """Resolve a user's class name ("Dogs", "people", "beach") to what decides it: the ImageNet classes
-it covers and, for words about people, the face detector.
+it covers and, for words about people, pages or screens, the face or the text detector.
 
 Everyday words come first, from the reviewed concept table (model/concepts.json): "people" is
 decided by faces, "beach" by the ImageNet scenes a beach photo shows, "plant" means plants (not
@@ -18,6 +18,7 @@ from functools import cached_property
 from pathlib import Path
 
 from .face_rules import FaceRule
+from .text_rules import TextRule
 
 # WordNet's own noun detachment rules (morphy), tried in order after the exception list.
 _SUFFIXES = (("ies", "y"), ("ches", "ch"), ("shes", "sh"), ("xes", "x"), ("zes", "z"),
@@ -41,18 +42,19 @@ class UnknownClassError(ValueError):
 @dataclass(frozen=True)
 class Resolution:
     """What one user class means: the concept or WordNet senses chosen, the ImageNet classes it
-    covers, and the face rule that decides it too (words about people)."""
+    covers, and the face or text rule that decides it too (words about people, pages, screens)."""
 
     name: str
     senses: tuple[tuple[str, ...], ...]
     indices: tuple[int, ...]
     labels: tuple[str, ...]
     faces: FaceRule | None = None
+    text: TextRule | None = None
     concept: str | None = None
 
     @property
     def note(self) -> str | None:
-        if self.faces is None and self.concept is None and len(self.indices) <= FEW_CLASSES:
+        if self.concept is None and len(self.indices) <= FEW_CLASSES:
             return (f"only {len(self.indices)} kind(s) of object the model knows: photos of other kinds of "
                     f"{self.name} go to Unsorted")
         return None
@@ -60,8 +62,7 @@ class Resolution:
     def describe(self) -> str:
         """Every signal and every ImageNet class, in one line."""
         parts = []
-        if self.faces is not None:
-            parts.append(self.faces.describe())
+        parts += [rule.describe() for rule in (self.faces, self.text) if rule is not None]
         if self.labels:
             noun = "class" if len(self.labels) == 1 else "classes"
             parts.append(f"{len(self.labels)} ImageNet {noun}: {', '.join(self.labels)}")
@@ -158,9 +159,11 @@ class Vocabulary:
             indices.update(resolved.indices)
             senses += resolved.senses
         ordered = tuple(sorted(indices))
-        faces = FaceRule(**concept["faces"]) if "faces" in concept else None
         return Resolution(name=name, senses=tuple(senses), indices=ordered,
-                          labels=tuple(self.labels[i] for i in ordered), faces=faces, concept=concept["name"])
+                          labels=tuple(self.labels[i] for i in ordered),
+                          faces=FaceRule(**concept["faces"]) if "faces" in concept else None,
+                          text=TextRule(**concept["text"]) if "text" in concept else None,
+                          concept=concept["name"])
 
     def suggest(self, name: str, n: int = 5) -> list[str]:
         """Words to try instead: by meaning (the concept table) when there are any, else by spelling."""

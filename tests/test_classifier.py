@@ -1,10 +1,14 @@
 """The classifier on real photos that ship inside packages."""
+import io
+
 import numpy as np
 import pytest
+import skimage.data
+from PIL import Image
 
 from chalicelib import images
 from chalicelib.classifier import Classifier
-from local import sample_photos
+from local import rendered, sample_photos
 
 
 @pytest.fixture(scope="module")
@@ -85,3 +89,35 @@ def test_a_portrait_is_a_selfie_and_a_photographer_far_away_is_not(classifier):
     decisions = classifier.classify_batch([sample_photos.jpeg(n) for n in ("astronaut", "camera", "chelsea")],
                                           ["selfie", "cat"])
     assert [d.label for d in decisions] == ["selfie", None, "cat"]
+
+
+SIX_KINDS = ["person", "animal", "building", "landscape", "screenshot", "document"]
+
+
+@pytest.mark.parametrize("size", [(1280, 800), (1920, 1080), (390, 844), (480, 360)])
+def test_a_screenshot_chromium_took_is_a_screenshot_at_any_window_size(classifier, size):
+    decision = classifier.classify(rendered.screenshot(*size), SIX_KINDS)
+    assert decision.label == "screenshot", decision.ranking
+
+
+def test_a_screenshot_saved_as_jpeg_is_still_a_screenshot(classifier):
+    as_jpeg = sample_photos.encode(Image.open(io.BytesIO(rendered.screenshot())).convert("RGB"), "JPEG", quality=85)
+    decision = classifier.classify(as_jpeg, SIX_KINDS)
+    assert decision.label == "screenshot", decision.ranking
+
+
+@pytest.mark.parametrize("dpi", [100, 150])
+def test_a_printed_page_rendered_from_pdf_is_a_document(classifier, dpi):
+    decision = classifier.classify(rendered.document_page(dpi), SIX_KINDS)
+    assert decision.label == "document", decision.ranking
+
+
+def test_a_scanned_page_is_a_document(classifier):
+    decision = classifier.classify(sample_photos.encode(Image.fromarray(skimage.data.page()), "PNG"), SIX_KINDS)
+    assert decision.label == "document", decision.ranking
+
+
+def test_photos_are_neither_screenshots_nor_documents(classifier):
+    names = list(sample_photos.PHOTOS)
+    decisions = classifier.classify_batch([sample_photos.jpeg(n) for n in names], ["screenshot", "document"])
+    assert {n: d.label for n, d in zip(names, decisions)} == dict.fromkeys(names)
