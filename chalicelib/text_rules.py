@@ -31,22 +31,30 @@ class Text:
 
 @dataclass(frozen=True)
 class TextRule:
-    """How many lines of text, and on what: a screen capture (True) or a page (False)."""
+    """How many lines of text, and on what: a screen capture (True) or a page (False). A page
+    made by a computer (a rendered PDF: flat, the shape of paper) may ask for fewer lines than a
+    photo or scan, whose few lines may be a sign or a logo: a title page has two or three."""
 
     min_lines: int
     screen: bool
+    min_lines_on_paper: int | None = None
 
     def score(self, text: Text | None) -> float:
-        """0.5 at min_lines on the right kind of image, up to 1 at four times as many; else 0.
-        A computer-made image the shape of paper counts as a page (a rendered PDF), not a screen."""
-        if text is None or text.lines < self.min_lines:
+        """0.5 at the fewest lines asked for on the right kind of image, up to 1 at four times as
+        many; else 0. A computer-made image the shape of paper is a page, not a screen."""
+        if text is None or (text.screen and not text.paper) != self.screen:
             return 0.0
-        is_screen = text.screen and not text.paper
-        if is_screen != self.screen:
+        fewest = self.min_lines
+        if text.screen and text.paper and self.min_lines_on_paper is not None:
+            fewest = self.min_lines_on_paper
+        if text.lines < fewest:
             return 0.0
-        return 0.5 + 0.5 * min(1.0, (text.lines - self.min_lines) / (3 * self.min_lines))
+        return 0.5 + 0.5 * min(1.0, (text.lines - fewest) / (3 * fewest))
 
     def describe(self) -> str:
-        on = "a screen capture (flat colours, no camera in the EXIF, not the shape of paper)" if self.screen \
-            else "a page (a photo, a scan, or a computer-made image the shape of paper)"
-        return f"the text detector finds {self.min_lines} or more lines of text on {on}"
+        if self.screen:
+            return (f"the text detector finds {self.min_lines} or more lines of text on a screen capture "
+                    "(flat colours, no camera in the EXIF, not the shape of paper)")
+        paper = f", or {self.min_lines_on_paper} on a computer-made page the shape of paper" \
+            if self.min_lines_on_paper is not None else ""
+        return f"the text detector finds {self.min_lines} or more lines of text on a photo or scan{paper}"

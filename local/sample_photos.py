@@ -49,6 +49,16 @@ CLEAR_CUT = ["chelsea", "coffee", "motorcycle", "china", "grace_hopper", "camera
 UNRELATED_CLASSES = ["fish", "musical instrument", "insect"]
 
 
+# A landscape photo (mountain ridges) from Debian's lxqt-themes, which `make system-packages` installs.
+LANDSCAPE = Path("/usr/share/lxqt/wallpapers/Valendas.png")
+
+
+def landscape() -> bytes:
+    if not LANDSCAPE.exists():
+        raise RuntimeError(f"{LANDSCAPE} is missing: run `make system-packages` (Debian package lxqt-themes)")
+    return LANDSCAPE.read_bytes()
+
+
 def _skimage(name: str) -> np.ndarray:
     import skimage.data
 

@@ -13,7 +13,7 @@ import pytest
 
 from chalicelib.sort_config import SortConfig
 from local.stack import free_port
-from local import sample_photos
+from local import rendered, sample_photos
 
 MAIN = Path(__file__).resolve().parent.parent / "main.py"
 CLASSES = sample_photos.SCENARIO_CLASSES
@@ -66,6 +66,21 @@ def test_every_photo_ends_where_a_person_would_put_it(folder):
     left = {k: v for k, v in tree(folder / "All").items() if v is not None}
     assert left == {"notes.txt": b"not a photo", "broken.jpg": TRUNCATED}
     assert "All/broken.jpg" in result.stdout and "corrupt" in result.stdout
+
+
+def test_a_folder_of_people_screenshots_pages_and_landscapes_sorts_by_those_words(tmp_path):
+    dropped = {"astronaut.jpg": sample_photos.jpeg("astronaut"), "settings.png": rendered.screenshot(1920, 1080),
+               "invoice.png": rendered.document_page(150), "valendas.png": sample_photos.landscape(),
+               "chelsea.jpg": sample_photos.jpeg("chelsea")}
+    (tmp_path / "All").mkdir()
+    for name, data in dropped.items():
+        (tmp_path / "All" / name).write_bytes(data)
+    result = run("--classes", "people", "screenshots", "documents", "landscape", "--folder", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert {k: v for k, v in tree(tmp_path).items() if v is not None} == {
+        "People/astronaut.jpg": dropped["astronaut.jpg"], "Screenshots/settings.png": dropped["settings.png"],
+        "Documents/invoice.png": dropped["invoice.png"], "Landscape/valendas.png": dropped["valendas.png"],
+        "Unsorted/chelsea.jpg": dropped["chelsea.jpg"]}
 
 
 def test_json_lines_match_where_the_files_went(folder):

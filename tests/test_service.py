@@ -10,7 +10,8 @@ import pytest
 
 from local.dropbox_emulator import signed_notification
 from local.in_process import AUTH, KEY
-from local.sample_photos import CLEAR_CUT, SCENARIO_CLASSES, SCENARIO_EXPECTED, jpeg, variants
+from local import rendered
+from local.sample_photos import CLEAR_CUT, SCENARIO_CLASSES, SCENARIO_EXPECTED, jpeg, landscape, variants
 
 
 def test_the_root_url_answers_with_the_api_routes_without_a_key(service):
@@ -77,15 +78,21 @@ def test_photos_dropped_in_the_inbox_end_up_sorted_byte_for_byte(service):
     assert status["queue"] == {"waiting": 0, "in_flight": 0, "dead_letter": 0}
 
 
-def test_a_photo_of_people_goes_to_people_by_its_face(service):
-    answer = service.configure(["people", "animal", "building"])
-    assert "face detector" in answer["covers"][0]["description"]
-    for name in ("astronaut", "grace_hopper", "chelsea", "china"):
-        service.dropbox.put(f"/All/{name}.jpg", jpeg(name))
+def test_people_screenshots_documents_and_landscapes_each_reach_their_folder_and_a_cat_none_of_them(service):
+    answer = service.configure(["people", "screenshots", "documents", "landscape"])
+    described = [c["description"] for c in answer["covers"]]
+    assert "face detector" in described[0] and "text detector" in described[1] and "text detector" in described[2]
+    dropped = {"astronaut.jpg": jpeg("astronaut"), "grace_hopper.jpg": jpeg("grace_hopper"),
+               "settings.png": rendered.screenshot(), "invoice.png": rendered.document_page(),
+               "valendas.png": landscape(), "chelsea.jpg": jpeg("chelsea")}
+    for name, data in dropped.items():
+        service.dropbox.put(f"/All/{name}", data)
     service.notify()
     service.source.drain(timeout=60)
-    assert sorted(service.dropbox.files("/")) == ["/Animal/chelsea.jpg", "/Building/china.jpg",
-                                                   "/People/astronaut.jpg", "/People/grace_hopper.jpg"]
+    assert service.dropbox.files("/") == {
+        "/People/astronaut.jpg": dropped["astronaut.jpg"], "/People/grace_hopper.jpg": dropped["grace_hopper.jpg"],
+        "/Screenshots/settings.png": dropped["settings.png"], "/Documents/invoice.png": dropped["invoice.png"],
+        "/Landscape/valendas.png": dropped["valendas.png"], "/Unsorted/chelsea.jpg": dropped["chelsea.jpg"]}
 
 
 def test_every_unknown_class_is_named_in_one_message_with_words_to_try(service):
