@@ -46,15 +46,15 @@ def table(title: str, given: list[tuple[photo_sets.Photo, str | None]]) -> str:
         recall = hits[kind] / truth[kind] if truth[kind] else float("nan")
         precision = hits[kind] / chosen[kind] if chosen[kind] else float("nan")
         lines.append(f"{kind or 'none':<12}{truth[kind]:>7}{recall:>8.0%}{precision:>11.0%}")
-    wrong = [f"{p.path.name}: {p.kind or 'none'} -> {label or 'none'}" for p, label in given if p.kind != label]
-    return "\n".join(lines + (["wrong: " + "; ".join(wrong)] if wrong else []))
+    wrong = [f"  {p.path.name}: {p.kind or 'none'} -> {label or 'none'}" for p, label in given if p.kind != label]
+    return "\n".join(lines + (["wrong:", *wrong] if wrong else []))
 
 
 def run(sets: Path = photo_sets.DEFAULT_DIR) -> str:
     classifier = Classifier.load()
     by_set = photo_sets.load(sets)
-    return "\n\n".join(table(f"{name} set ({', '.join(sorted({p.source for p in photos}))})",
-                             evaluate(classifier, photos)) for name, photos in by_set.items())
+    return "\n\n".join(table(f"{name} set, {len({p.source for p in photos})} sources", evaluate(classifier, photos))
+                       for name, photos in by_set.items())
 
 
 def main() -> None:

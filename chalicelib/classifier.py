@@ -139,12 +139,16 @@ class Classifier:
 
 def _prepare(data: bytes, face_detector: "faces.FaceDetector | None",
              text_detector: "text.TextDetector | None") -> tuple[np.ndarray, Seen] | ImageError:
-    """The model's input tensor, and what the given detectors find in the photo."""
+    """The model's input tensor, and what the given detectors find in the photo. Both detectors
+    start from one small decode; the text detector decodes larger only what it will read."""
     try:
         tensor = images.preprocess(data)
-        found = face_detector.detect(images.load_rgb(data, faces.DETECT_SIDE)) if face_detector else ()
-        lines = (text_detector.read(images.load_rgb(data, text.SCREEN_SIDE // 2),
-                                    text.camera_named(images.open_image(data))) if text_detector else None)
+        if not (face_detector or text_detector):
+            return tensor, Seen()
+        glance = images.load_rgb(data, faces.DETECT_SIDE)
+        found = face_detector.detect(glance) if face_detector else ()
+        lines = text_detector.read(glance, lambda: images.load_rgb(data, text.SCREEN_SIDE // 2),
+                                   text.camera_named(images.open_image(data))) if text_detector else None
     except ImageError as error:
         return error
     return tensor, Seen(found, lines)
