@@ -1,0 +1,67 @@
+"""A class's own photos as its examples, and the user's corrections as counter-examples.
+
+Every photo the user put in a class folder (rather than this service) is an example of that class;
+a photo the user moved out of a class folder where the service had put it is a counter-example of
+that class. Each is kept as the model's 1280-d features (the same ONNX call as the logits), unit
+length, and a new photo scores against a class by the mean cosine similarity of its TOP_K most
+similar examples, mapped to 0-1 between SIMILAR's two ends so it combines with the name's score
+and the threshold (model/README.md has the measurements).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# An unknown name becomes a class with this many examples in its folder.
+MIN_EXAMPLES = 3
+# Per class, the most recent examples count (memory and time stay bounded).
+MAX_EXAMPLES = 200
+TOP_K = 3
+# Cosine similarity of the top-k examples: unrelated photos of one kind (two landscapes) sit near
+# the low end; another shot of the same subject near the high end.
+SIMILAR = (0.45, 0.8)
+DTYPE = np.float16
+
+
+@dataclass(frozen=True)
+class ClassExamples:
+    """Unit feature rows: the class's examples and its counter-examples."""
+
+    positives: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    negatives: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+
+
+Examples = Mapping[str, ClassExamples]  # by class name as configured
+
+
+def unit(features: np.ndarray) -> np.ndarray:
+    features = np.asarray(features, dtype=np.float32)
+    return features / np.maximum(np.linalg.norm(features, axis=-1, keepdims=True), 1e-12)
+
+
+def encode(features: np.ndarray) -> bytes:
+    """One photo's features as stored: float16, unit length."""
+    return unit(features).astype(DTYPE).tobytes()
+
+
+def decode(stored: bytes) -> np.ndarray:
+    return np.frombuffer(stored, dtype=DTYPE).astype(np.float32)
+
+
+def stack(rows: list[np.ndarray]) -> np.ndarray:
+    """Rows (newest last) as one matrix, at most MAX_EXAMPLES of the newest."""
+    rows = rows[-MAX_EXAMPLES:]
+    return np.stack(rows) if rows else np.zeros((0, 0), np.float32)
+
+
+def score(features: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """(n,) 0-1 scores of unit `features` (n, d) against example `rows` (k, d); zeros when k is 0."""
+    if not len(rows):
+        return np.zeros(len(features))
+    similarity = features @ rows.T
+    k = min(TOP_K, rows.shape[0])
+    top = np.sort(similarity, axis=1)[:, -k:].mean(axis=1)
+    low, high = SIMILAR
+    return np.clip((top - low) / (high - low), 0.0, 1.0)
