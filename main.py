@@ -21,9 +21,11 @@ from rich.console import Console
 from chalicelib import sort_config
 from chalicelib.classifier import Classifier
 from chalicelib.outcomes import Counts, Outcome
-from chalicelib.sort_config import ConfigError, SortConfig
+from chalicelib.sort_config import MIN_EXAMPLES, ConfigError, SortConfig
 from chalicelib.sorting import sort_batch
 from chalicelib.vocabulary import Resolution
+from cli import folder_examples
+from cli.folder_examples import Teaching
 from cli.folder_photos import FolderError, FolderPhotos
 from cli.progress import ProgressBar, Tally, print_summary
 from cli.service_client import ServiceClient, ServiceError
@@ -57,39 +59,52 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def configure(args: argparse.Namespace) -> tuple[Classifier, SortConfig, list[Resolution]]:
-    """The same validation as the service's POST /configure; raises ConfigError."""
+def configure(args: argparse.Namespace, taught: Teaching | None = None
+              ) -> tuple[Classifier, SortConfig, list[Resolution]]:
+    """The same validation as the service's POST /configure; raises ConfigError. A name the
+    model does not know is a class when its folder holds enough examples."""
     classifier = Classifier.load()
-    config, resolutions = sort_config.parse({"classes": args.classes, "threshold": args.threshold},
-                                             classifier.vocabulary.resolve)
+    standing = {c for c, n in (taught.counts() if taught else {}).items() if n >= MIN_EXAMPLES}
+    config, resolutions = sort_config.parse(
+        {"classes": args.classes, "threshold": args.threshold},
+        lambda name: classifier.vocabulary.resolve(name, by_examples=name in standing))
     return classifier, config, resolutions
 
 
 def explain(args: argparse.Namespace) -> int:
-    for resolution in configure(args)[2]:
-        print(resolution.describe())
+    taught = folder_examples.teaching(args.folder, args.classes) if args.folder is not None else None
+    for resolution in configure(args, taught)[2]:
+        print(resolution.describe() + (_examples_line(taught, resolution.name) if taught else ""))
     return 0
+
+
+def _examples_line(taught: Teaching, label: str) -> str:
+    examples, corrections = len(taught.positives[label]), len(taught.negatives[label])
+    return f"; and {examples} example(s) in its folder, {corrections} correction(s) away from it"
 
 
 def record(outcome: Outcome) -> dict:
     """One --json line: where the photo went and why."""
     line = {"file": outcome.file, "kind": outcome.kind, "class": outcome.label, "score": outcome.score or 0.0,
-            "moved_to": outcome.to_path}
+            "by": outcome.by, "moved_to": outcome.to_path}
     if outcome.kind in ("skipped", "failed"):
         line.update(error=outcome.reason, detail=outcome.detail)
     return line
 
 
 def sort_folder(args: argparse.Namespace) -> int:
-    classifier, config, _ = configure(args)
     stderr = Console(stderr=True)
     with FolderPhotos(args.folder) as folder:
+        taught = folder_examples.teaching(args.folder, args.classes)
+        classifier, config, _ = configure(args, taught)
+        examples = folder_examples.load(args.folder, taught, classifier)
         files = folder.find()
         tally = Tally.for_config(len(files), config)
         problems = []
         with ProgressBar(stderr, "Checking" if args.dry_run else "Sorting", tally) as bar:
             for batch in folder.batches(files):
-                for outcome in sort_batch(batch, folder, classifier, config, dry_run=args.dry_run):
+                for outcome in sort_batch(batch, folder, classifier, config, examples=examples,
+                                          dry_run=args.dry_run):
                     tally.counts.add(outcome)
                     bar.update(tally)
                     if outcome.kind in ("skipped", "failed"):

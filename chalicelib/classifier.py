@@ -9,18 +9,20 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
+from . import examples as learned
 from . import faces, images, text
 from .bundled_model import MODEL_DIR, load_vocabulary, model_card
 from .face_rules import Face
 from .photo_files import ImageError
 from .ports import Decision
+from .sort_config import MIN_EXAMPLES
 from .text_rules import Text
 from .vocabulary import Resolution
 
@@ -73,13 +75,15 @@ class Classifier:
                 cls._loaded = cls()
             return cls._loaded
 
-    def resolve(self, classes: Sequence[str]) -> list[Resolution]:
-        """What each class covers; raises UnknownClassError naming the first unknown class."""
-        return [self.vocabulary.resolve(name) for name in classes]
+    def resolve(self, classes: Sequence[str], by_examples: Collection[str] = ()) -> list[Resolution]:
+        """What each class covers; raises UnknownClassError naming the first unknown class that
+        is not in `by_examples` (the classes with enough examples to stand on their own)."""
+        return [self.vocabulary.resolve(name, by_examples=name in by_examples) for name in classes]
 
     @lru_cache(maxsize=32)
-    def _membership(self, classes: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, tuple[Resolution, ...]]:
-        resolved = tuple(self.resolve(classes))
+    def _membership(self, classes: tuple[str, ...], by_examples: frozenset[str] = frozenset()
+                    ) -> tuple[np.ndarray, np.ndarray, tuple[Resolution, ...]]:
+        resolved = tuple(self.resolve(classes, by_examples))
         matrix = np.zeros((len(resolved), len(self.vocabulary.labels)), dtype=np.float64)
         for row, resolution in enumerate(resolved):
             matrix[row, list(resolution.indices)] = 1.0
@@ -88,53 +92,97 @@ class Classifier:
 
     def probabilities(self, tensors: np.ndarray) -> np.ndarray:
         """(n, 3, 224, 224) model inputs -> (n, 1000) softmax probabilities, in one ONNX call."""
-        logits = self._session.run(["logits"], {"image": tensors})[0].astype(np.float64)
+        return self._infer(tensors)[0]
+
+    def _infer(self, tensors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Softmax probabilities (n, 1000) and unit features (n, 1280), in one ONNX call."""
+        logits, features = self._session.run(["logits", "features"], {"image": tensors})
+        logits = logits.astype(np.float64)
         logits -= logits.max(axis=1, keepdims=True)
         exp = np.exp(logits)
-        return exp / exp.sum(axis=1, keepdims=True)
+        return exp / exp.sum(axis=1, keepdims=True), learned.unit(features)
+
+    def features_batch(self, photos: Sequence[bytes]) -> list[np.ndarray | ImageError]:
+        """Each photo's unit features (what an example is kept as), or the ImageError it raised."""
+        prepared = list(self._decoders.map(lambda data: _prepare(data, None, None), photos))
+        ready = [p for p in prepared if not isinstance(p, ImageError)]
+        if not ready:
+            return prepared  # type: ignore[return-value]
+        features = iter(self._infer(np.stack([t for t, _ in ready]))[1])
+        return [p if isinstance(p, ImageError) else next(features) for p in prepared]
 
     def decide(self, probabilities: np.ndarray, classes: Sequence[str], threshold: float | None = None,
-               seen: Sequence[Seen] | None = None) -> list[Decision]:
-        """A class's score is the sum of its ImageNet classes' probabilities or, for a class about
-        people, pages or screens, the score of its face or text rule on what the detectors found,
-        whichever is highest."""
+               seen: Sequence[Seen] | None = None, features: np.ndarray | None = None,
+               examples: learned.Examples | None = None) -> list[Decision]:
+        """A class's score is the highest of: the sum of its ImageNet classes' probabilities; for a
+        class about people, pages or screens, its face or text rule's score on what the detectors
+        found; and, given its examples, how close the photo is to them. A photo closer to a class's
+        counter-examples than to its examples loses that much of the class's score."""
         names = tuple(classes)
-        matrix, sizes, resolved = self._membership(names)
+        examples = examples or {}
+        matrix, sizes, resolved = self._membership(names, _standing(names, examples))
         threshold = self.default_threshold if threshold is None else threshold
+        by_example = np.zeros((len(probabilities), len(names)))
+        against = np.zeros_like(by_example)
+        if features is not None:
+            for i, name in enumerate(names):
+                if name in examples:
+                    by_example[:, i] = learned.score(features, examples[name].positives)
+                    against[:, i] = learned.score(features, examples[name].negatives)
         decisions = []
         for n, scores in enumerate(probabilities @ matrix.T):
             if seen is not None:
                 scores = [max(score, r.faces.score(seen[n].faces) if r.faces else 0.0,
                               r.text.score(seen[n].text) if r.text else 0.0) for score, r in zip(scores, resolved)]
+            by_name = np.asarray(scores, dtype=np.float64)
+            scores = np.maximum(by_name, by_example[n])
+            scores = np.where(against[n] > by_example[n], scores * (1.0 - against[n]), scores)
             # Highest score first; on a tie the class covering fewer ImageNet classes wins.
             order = sorted(range(len(names)), key=lambda i: (-scores[i], sizes[i]))
             ranking = tuple((names[i], float(scores[i])) for i in order)
             best, score = ranking[0]
-            decisions.append(Decision(best if score >= threshold else None, score, ranking))
+            label = best if score >= threshold else None
+            top = order[0]
+            decisions.append(Decision(label, score, ranking,
+                                      _by(by_name[top], by_example[n][top], threshold) if label else None))
         return decisions
 
-    def classify(self, image_bytes: bytes, classes: Sequence[str],
-                 threshold: float | None = None) -> Decision:
+    def classify(self, image_bytes: bytes, classes: Sequence[str], threshold: float | None = None,
+                 examples: learned.Examples | None = None) -> Decision:
         """Raises ImageError for a file that is not a usable photo."""
-        result = self.classify_batch([image_bytes], classes, threshold)[0]
+        result = self.classify_batch([image_bytes], classes, threshold, examples)[0]
         if isinstance(result, ImageError):
             raise result
         return result
 
-    def classify_batch(self, photos: Sequence[bytes], classes: Sequence[str],
-                       threshold: float | None = None) -> list[Decision | ImageError]:
+    def classify_batch(self, photos: Sequence[bytes], classes: Sequence[str], threshold: float | None = None,
+                       examples: learned.Examples | None = None) -> list[Decision | ImageError]:
         """One result per photo, in order: a Decision, or the ImageError that photo raised. Each
         detector runs only when a class needs it, beside the decoding of each photo."""
-        resolved = self._membership(tuple(classes))[2]  # an unknown class fails before any decoding
+        names = tuple(classes)
+        # An unknown class (without enough examples) fails before any decoding.
+        resolved = self._membership(names, _standing(names, examples or {}))[2]
         face_detector = self._face_detector() if any(r.faces for r in resolved) else None
         text_detector = self._text_detector() if any(r.text for r in resolved) else None
         prepared = list(self._decoders.map(lambda data: _prepare(data, face_detector, text_detector), photos))
         ready = [p for p in prepared if not isinstance(p, ImageError)]
         if not ready:
             return prepared  # type: ignore[return-value]
-        decisions = iter(self.decide(self.probabilities(np.stack([t for t, _ in ready])), classes, threshold,
-                                     [s for _, s in ready]))
+        probabilities, features = self._infer(np.stack([t for t, _ in ready]))
+        decisions = iter(self.decide(probabilities, classes, threshold, [s for _, s in ready], features, examples))
         return [p if isinstance(p, ImageError) else next(decisions) for p in prepared]
+
+
+def _standing(names: tuple[str, ...], examples: learned.Examples) -> frozenset[str]:
+    """The classes with enough examples to be classes without a name the model knows."""
+    return frozenset(n for n in names if n in examples and len(examples[n].positives) >= MIN_EXAMPLES)
+
+
+def _by(by_name: float, by_example: float, threshold: float) -> str:
+    """What decided a class: its name, its examples, or both (each would have been enough)."""
+    if by_name >= threshold and by_example >= threshold:
+        return "name and examples"
+    return "examples" if by_example > by_name else "name"
 
 
 def _prepare(data: bytes, face_detector: "faces.FaceDetector | None",

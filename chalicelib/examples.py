@@ -13,9 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
-
-# An unknown name becomes a class with this many examples in its folder.
-MIN_EXAMPLES = 3
 # Per class, the most recent examples count (memory and time stay bounded).
 MAX_EXAMPLES = 200
 TOP_K = 3

@@ -15,7 +15,8 @@ FINAL_KINDS: tuple[Kind, ...] = ("sorted", "unsorted", "skipped", "failed", "gon
 class Outcome:
     """One photo's end. `file` is where it was found ("/All/a.jpg"; "All/a.jpg" for --folder);
     `to_path` where it is now when it moved; `folder` the folder its class decided ("Cat"), also
-    in a dry run; `reason` a short code ("corrupt", "too_large") with `detail` in words."""
+    in a dry run; `by` what decided the class ("name", "examples", "name and examples");
+    `reason` a short code ("corrupt", "too_large") with `detail` in words."""
 
     file: str
     kind: Kind
@@ -25,6 +26,7 @@ class Outcome:
     score: float | None = None
     reason: str | None = None
     detail: str | None = None
+    by: str | None = None
 
     @property
     def finished(self) -> bool:

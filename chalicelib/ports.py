@@ -15,6 +15,9 @@ from .outcomes import Counts, Outcome
 from .photo_files import ImageError
 
 if TYPE_CHECKING:
+    import numpy as np
+
+    from .examples import Examples
     from .dropbox_store import FileInfo
     from .messages import SortRequest
     from .sort_config import SortConfig
@@ -59,16 +62,24 @@ class PhotoStore(Protocol[R]):
 
 @dataclass(frozen=True)
 class Decision:
-    """`label` is the winning class, or None for "unsorted" (best score below the threshold)."""
+    """`label` is the winning class, or None for "unsorted" (best score below the threshold);
+    `by` what decided it: "name", "examples" or "name and examples"."""
 
     label: str | None
     score: float
     ranking: tuple[tuple[str, float], ...]
+    by: str | None = None
 
 
 class PhotoClassifier(Protocol):
-    def classify_batch(self, photos: Sequence[bytes], classes: Sequence[str],
-                       threshold: float | None = None) -> list[Decision | ImageError]: ...
+    def classify_batch(self, photos: Sequence[bytes], classes: Sequence[str], threshold: float | None = None,
+                       examples: Examples | None = None) -> list[Decision | ImageError]: ...
+
+
+class PhotoFeatures(Protocol):
+    def features_batch(self, photos: Sequence[bytes]) -> list[np.ndarray | ImageError]:
+        """Each photo's unit features, as an example of a class is kept."""
+        ...
 
 
 # --- the service's ports ---------------------------------------------------------------------------

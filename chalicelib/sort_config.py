@@ -12,6 +12,14 @@ from dataclasses import asdict, dataclass
 
 from .vocabulary import Resolution, UnknownClassError
 
+# An unknown name becomes a class once its folder holds this many examples (chalicelib/examples.py).
+MIN_EXAMPLES = 3
+
+
+def folder_name(label: str) -> str:
+    """The top-level folder of a class: "cat" -> "Cat"."""
+    return label[:1].upper() + label[1:]
+
 # The inbox folder: new photos arrive here, and every class folder sits beside it.
 INBOX = "All"
 MAX_CLASSES = 50
@@ -43,7 +51,7 @@ class SortConfig:
 
     def folder_for(self, label: str | None) -> str:
         """The top-level folder of a class ("cat" -> "Cat"), or of the unsorted photos (None)."""
-        return self.unsorted_folder if label is None else label[:1].upper() + label[1:]
+        return self.unsorted_folder if label is None else folder_name(label)
 
     def labels_by_folder(self) -> dict[str, str | None]:
         """Each folder this configuration sorts into, casefolded, and its class (None: unsorted)."""
@@ -127,9 +135,12 @@ def parse(body: object, resolve) -> tuple[SortConfig, list[Resolution]]:
         try:
             resolutions.append(resolve(name))
         except UnknownClassError as e:
-            unknown.append(str(e))
+            unknown.append(e)
     if unknown:
         noun = "class" if len(unknown) == 1 else "classes"
-        raise ConfigError(f"unknown {noun} {', '.join(unknown)}: the model cannot see "
-                          f"{'it' if len(unknown) == 1 else 'them'} in a photo")
+        folders = " and ".join(f"{MIN_EXAMPLES} or more photos of {e.name} into /{folder_name(e.name)}"
+                               for e in unknown)
+        raise ConfigError(f"unknown {noun} {', '.join(map(str, unknown))}: the model cannot see "
+                          f"{'it' if len(unknown) == 1 else 'them'} in a photo by name. To teach it by "
+                          f"example, put {folders}, then configure again")
     return SortConfig(tuple(names), threshold, unsorted), resolutions

@@ -8,23 +8,26 @@ of the same request and is reported as sorted, and a move never overwrites.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .outcomes import Outcome
+if TYPE_CHECKING:
+    from .examples import Examples
 from .photo_files import ImageError
 from .ports import Decision, Move, Photo, PhotoClassifier, PhotoStore, R
 from .sort_config import SortConfig, top_folder
 
 
 def sort_batch(refs: Sequence[R], store: PhotoStore[R], classifier: PhotoClassifier, config: SortConfig,
-               *, dry_run: bool = False) -> list[Outcome]:
+               *, examples: Examples | None = None, dry_run: bool = False) -> list[Outcome]:
     """One Outcome per ref, in order: one read, one classify call and one move for the batch.
-    A dry run decides and moves nothing."""
+    `examples`: the classes' own photos, by class. A dry run decides and moves nothing."""
     found = store.read(refs)
     photos = [(i, item) for i, item in enumerate(found) if isinstance(item, Photo)]
     ended: dict[int, Outcome] = {i: settled(item, config) for i, item in enumerate(found)
                                  if isinstance(item, Outcome)}
-    decisions = classifier.classify_batch([p.data for _, p in photos], config.classes, config.threshold) \
-        if photos else []
+    decisions = classifier.classify_batch([p.data for _, p in photos], config.classes, config.threshold,
+                                          examples) if photos else []
     decided: list[tuple[int, Photo[R], Decision]] = []
     for (i, photo), decision in zip(photos, decisions):
         if isinstance(decision, ImageError):
@@ -58,4 +61,4 @@ def settled(outcome: Outcome, config: SortConfig) -> Outcome:
 def _decided(file: str, decision: Decision, config: SortConfig, to_path: str | None) -> Outcome:
     return Outcome(file, "unsorted" if decision.label is None else "sorted",
                    folder=config.folder_for(decision.label), to_path=to_path, label=decision.label,
-                   score=decision.score)
+                   score=decision.score, by=decision.by)

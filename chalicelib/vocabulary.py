@@ -51,16 +51,19 @@ class Resolution:
     faces: FaceRule | None = None
     text: TextRule | None = None
     concept: str | None = None
+    by_examples: bool = False  # a name the model does not know, decided by its folder's photos alone
 
     @property
     def note(self) -> str | None:
-        if self.concept is None and len(self.indices) <= FEW_CLASSES:
+        if self.concept is None and not self.by_examples and len(self.indices) <= FEW_CLASSES:
             return (f"only {len(self.indices)} kind(s) of object the model knows: photos of other kinds of "
                     f"{self.name} go to Unsorted")
         return None
 
     def describe(self) -> str:
         """Every signal and every ImageNet class, in one line."""
+        if self.by_examples:
+            return f"{self.name}: the photos in its folder (its examples) alone"
         parts = []
         parts += [rule.describe() for rule in (self.faces, self.text) if rule is not None]
         if self.labels:
@@ -128,12 +131,19 @@ class Vocabulary:
         found += [c.replace("-", " ") for c in found if "-" in c]
         return found
 
-    def resolve(self, name: str) -> Resolution:
+    def resolve(self, name: str, by_examples: bool = False) -> Resolution:
+        """What a class name covers. An unknown name raises UnknownClassError, unless
+        `by_examples`: its folder holds enough examples for it to be a class all the same."""
         key = normalize(name)
         for candidate in self._candidates(key):
             if candidate in self._concept_words:
                 return self._from_concept(name.strip(), self._concept_words[candidate])
-        return self._wordnet(name)
+        try:
+            return self._wordnet(name)
+        except UnknownClassError:
+            if not by_examples:
+                raise
+            return Resolution(name=name.strip(), senses=(), indices=(), labels=(), by_examples=True)
 
     def _wordnet(self, name: str) -> Resolution:
         key = normalize(name)

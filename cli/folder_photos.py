@@ -9,6 +9,7 @@ autorenamed the way Dropbox does it, "photo (1).jpg".
 """
 from __future__ import annotations
 
+import json
 import os
 import stat
 from collections.abc import Iterator, Sequence
@@ -20,12 +21,41 @@ from chalicelib.ports import Move, Photo
 from chalicelib.sort_config import INBOX
 
 BATCH_SIZE = 16
+# The tool's own files in DIR (its journal of moves, the examples' features): never a class folder.
+STATE_DIR = ".image-categorizer"
+JOURNAL = "moves.jsonl"
 # A batch also ends at this many bytes, so 16 large photos are never all in memory at once.
 BATCH_BYTES = 64 * 1024 * 1024
 
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
 # O_NONBLOCK: a FIFO swapped in after the scan must not hang the open.
-_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK
+FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK
+
+class Journal:
+    """The tool's own moves, one JSON line each: {"identity": ..., "to": "Cat/a.jpg"}, so a
+    photo the user put in a class folder is told from one the tool put there (cli/folder_examples.py)."""
+
+    def __init__(self, root: Path):
+        self.path = root / STATE_DIR / JOURNAL
+
+    def record(self, identity: str, to: str) -> None:
+        self.path.parent.mkdir(exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as journal:
+            journal.write(json.dumps({"identity": identity, "to": to}) + "\n")
+
+    def placed(self) -> dict[str, str]:
+        """Each moved file's identity -> the top folder the tool last put it in."""
+        if not self.path.exists():
+            return {}
+        placed = {}
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            try:
+                entry = json.loads(line)
+                placed[entry["identity"]] = entry["to"].split("/", 1)[0]
+            except (ValueError, KeyError, AttributeError):
+                continue  # a line cut off by a crash
+        return placed
+
 
 class FolderError(Exception):
     """The folder as a whole cannot be sorted (no inbox, inbox is a symlink...)."""
@@ -37,6 +67,7 @@ class FolderPhotos:
 
     def __init__(self, root: Path):
         self.root_path = root
+        self.journal = Journal(root)
         self._folders: dict[str, int] = {}
         self._sizes: dict[str, int] = {}
 
@@ -46,7 +77,7 @@ class FolderPhotos:
         except OSError as e:
             raise FolderError(f"cannot open {self.root_path}: {e.strerror}") from None
         try:
-            self._inbox = os.open(INBOX, _DIR_FLAGS, dir_fd=self._root)
+            self._inbox = os.open(INBOX, DIR_FLAGS, dir_fd=self._root)
         except OSError as e:
             os.close(self._root)
             raise FolderError(f"cannot open {self.root_path / INBOX} as a plain folder: {e.strerror}") from None
@@ -73,7 +104,7 @@ class FolderPhotos:
             path = f"{prefix}/{entry.name}"
             if entry.is_dir(follow_symlinks=False):
                 try:
-                    sub = os.open(entry.name, _DIR_FLAGS, dir_fd=fd)
+                    sub = os.open(entry.name, DIR_FLAGS, dir_fd=fd)
                 except OSError as e:
                     raise FolderError(f"cannot open {path}: {e.strerror}") from None
                 try:
@@ -109,7 +140,7 @@ class FolderPhotos:
         try:
             parent, name = self._parent(file)
             try:
-                fd = os.open(name, _FILE_FLAGS, dir_fd=parent)
+                fd = os.open(name, FILE_FLAGS, dir_fd=parent)
             finally:
                 os.close(parent)
             with os.fdopen(fd, "rb") as handle:
@@ -122,7 +153,7 @@ class FolderPhotos:
                 data = handle.read(MAX_BYTES + 1)
         except OSError as e:
             return _failed(file, "unreadable", e.strerror or str(e))
-        return Photo(file, file, file, data, _identity(info))
+        return Photo(file, file, file, data, file_identity(info))
 
     def move(self, moves: Sequence[Move[str]]) -> list[str | Outcome]:
         return [self._move(m.photo.ref, m.photo.version, m.folder) for m in moves]
@@ -137,13 +168,14 @@ class FolderPhotos:
         except OSError as e:
             return _failed(file, "move_failed", e.strerror or str(e))
         try:
-            if _identity(os.stat(name, dir_fd=parent, follow_symlinks=False)) != version:
+            if file_identity(os.stat(name, dir_fd=parent, follow_symlinks=False)) != version:
                 return _failed(file, "changed", "the file changed while it was being classified")
             moved = _move_without_overwrite(parent, name, target)
         except OSError as e:
             return _failed(file, "move_failed", e.strerror or str(e))
         finally:
             os.close(parent)
+        self.journal.record(version, f"{folder}/{moved}")
         return f"{folder}/{moved}"
 
     # --- descriptors ------------------------------------------------------------------------------
@@ -154,7 +186,7 @@ class FolderPhotos:
         fd = os.dup(self._inbox)
         try:
             for folder in folders:
-                sub = os.open(folder, _DIR_FLAGS, dir_fd=fd)
+                sub = os.open(folder, DIR_FLAGS, dir_fd=fd)
                 os.close(fd)
                 fd = sub
         except BaseException:
@@ -168,7 +200,7 @@ class FolderPhotos:
                 os.mkdir(name, dir_fd=self._root)
             except FileExistsError:
                 pass
-            self._folders[name] = os.open(name, _DIR_FLAGS, dir_fd=self._root)
+            self._folders[name] = os.open(name, DIR_FLAGS, dir_fd=self._root)
         return self._folders[name]
 
 
@@ -176,7 +208,7 @@ def _failed(file: str, reason: str, detail: str) -> Outcome:
     return Outcome(file, "failed", reason=reason, detail=detail)
 
 
-def _identity(info: os.stat_result) -> str:
+def file_identity(info: os.stat_result) -> str:
     """Which file this is, and which content: device, inode, size and modification time."""
     return f"{info.st_dev}:{info.st_ino}:{info.st_size}:{info.st_mtime_ns}"
 

@@ -104,6 +104,21 @@ def encode(picture: Image.Image, fmt: str = "JPEG", **options) -> bytes:
     return buffer.getvalue()
 
 
+def crop(name: str, box: tuple[float, float, float, float], quality: int = 85) -> bytes:
+    """Part of a photo (left, top, right, bottom as fractions) as JPEG: another shot of the same
+    subject, as the examples of a class are."""
+    picture = image(name)
+    w, h = picture.size
+    left, top, right, bottom = box
+    return encode(picture.crop((round(left * w), round(top * h), round(right * w), round(bottom * h))).convert("RGB"),
+                  "JPEG", quality=quality)
+
+
+# Three shots of a subject for a class's examples, and a fourth for the photo to sort.
+EXAMPLE_CROPS = [(0, 0, 0.75, 0.75), (0.25, 0, 1, 0.75), (0, 0.25, 0.75, 1)]
+NEW_CROP = (0.125, 0.125, 0.875, 0.875)
+
+
 @cache
 def jpeg(name: str, quality: int = 90) -> bytes:
     """The photo as JPEG bytes, as a camera or phone would upload it."""

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from chalicelib.sort_config import SortConfig
+from cli.folder_photos import STATE_DIR
 from local.stack import free_port
 from local import rendered, sample_photos
 
@@ -33,9 +34,9 @@ def expected_folder(name: str) -> str:
 
 
 def tree(root: Path) -> dict[str, bytes | None]:
-    """Every entry under root: file bytes, or None for a folder or symlink."""
+    """Every entry under root but the tool's own state: file bytes, or None for a folder or symlink."""
     return {p.relative_to(root).as_posix(): (p.read_bytes() if p.is_file() and not p.is_symlink() else None)
-            for p in sorted(root.rglob("*"))}
+            for p in sorted(root.rglob("*")) if STATE_DIR not in p.relative_to(root).parts}
 
 
 @pytest.fixture
@@ -286,3 +287,64 @@ def test_following_a_job_that_stops_moving_gives_up_in_one_line(stub_url):
         for _ in client.follow("j1", interval=0.05, stall=1.0):
             pass
 
+
+
+def sort_json(root: Path, *classes: str) -> dict[str, dict]:
+    result = run("--classes", *classes, "--folder", str(root), "--json")
+    assert result.returncode == 0, result.stderr
+    return {line["file"]: line for line in map(json.loads, result.stdout.splitlines())}
+
+
+def test_photos_put_by_hand_make_an_unknown_name_a_class_and_a_similar_photo_goes_there(tmp_path):
+    (tmp_path / "All").mkdir()
+    (tmp_path / "Grandma").mkdir()
+    for i, box in enumerate(sample_photos.EXAMPLE_CROPS):
+        (tmp_path / "Grandma" / f"g{i}.jpg").write_bytes(sample_photos.crop("astronaut", box))
+    new = sample_photos.crop("astronaut", sample_photos.NEW_CROP)
+    (tmp_path / "All" / "new.jpg").write_bytes(new)
+    (tmp_path / "All" / "chelsea.jpg").write_bytes(sample_photos.jpeg("chelsea"))
+    lines = sort_json(tmp_path, "Grandma", "cat")
+    assert lines["All/new.jpg"]["by"] == "examples" and lines["All/chelsea.jpg"]["by"] == "name"
+    assert (tmp_path / "Grandma" / "new.jpg").read_bytes() == new
+    assert (tmp_path / "Cat" / "chelsea.jpg").read_bytes() == sample_photos.jpeg("chelsea")
+
+
+def test_an_unknown_name_with_too_few_examples_says_how_to_teach_it(tmp_path):
+    (tmp_path / "All").mkdir()
+    (tmp_path / "Grandma").mkdir()
+    (tmp_path / "Grandma" / "g.jpg").write_bytes(sample_photos.crop("astronaut", sample_photos.EXAMPLE_CROPS[0]))
+    result = run("--classes", "Grandma", "cat", "--folder", str(tmp_path))
+    assert result.returncode == 2
+    assert "put 3 or more photos of Grandma into /Grandma" in result.stderr
+
+
+def test_a_correction_sends_the_next_similar_photo_where_the_user_moved_the_first(tmp_path):
+    (tmp_path / "All").mkdir()
+    (tmp_path / "All" / "motorcycle.jpg").write_bytes(sample_photos.jpeg("motorcycle"))
+    assert sort_json(tmp_path, "cat", "vehicle")["All/motorcycle.jpg"]["moved_to"] == "Vehicle/motorcycle.jpg"
+    (tmp_path / "Cat").mkdir()
+    (tmp_path / "Vehicle" / "motorcycle.jpg").rename(tmp_path / "Cat" / "motorcycle.jpg")  # the user's correction
+    new = sample_photos.crop("motorcycle", sample_photos.NEW_CROP)
+    (tmp_path / "All" / "motorcycle2.jpg").write_bytes(new)
+    line = sort_json(tmp_path, "cat", "vehicle")["All/motorcycle2.jpg"]
+    assert (line["moved_to"], line["by"]) == ("Cat/motorcycle2.jpg", "examples")
+    assert (tmp_path / "Cat" / "motorcycle2.jpg").read_bytes() == new
+
+
+def test_a_deleted_example_stops_counting(tmp_path):
+    (tmp_path / "All").mkdir()
+    (tmp_path / "Cat").mkdir()
+    (tmp_path / "Cat" / "motorcycle.jpg").write_bytes(sample_photos.crop("motorcycle", sample_photos.EXAMPLE_CROPS[0]))
+    (tmp_path / "All" / "motorcycle2.jpg").write_bytes(sample_photos.crop("motorcycle", sample_photos.NEW_CROP))
+    assert sort_json(tmp_path, "cat", "vehicle")["All/motorcycle2.jpg"]["moved_to"] == "Cat/motorcycle2.jpg"
+    (tmp_path / "Cat" / "motorcycle.jpg").unlink()
+    (tmp_path / "All" / "motorcycle3.jpg").write_bytes(sample_photos.crop("motorcycle", sample_photos.EXAMPLE_CROPS[1]))
+    assert sort_json(tmp_path, "cat", "vehicle")["All/motorcycle3.jpg"]["moved_to"] == "Vehicle/motorcycle3.jpg"
+
+
+def test_the_tools_own_moves_are_never_taken_as_examples(tmp_path):
+    (tmp_path / "All").mkdir()
+    (tmp_path / "All" / "chelsea.jpg").write_bytes(sample_photos.jpeg("chelsea"))
+    sort_json(tmp_path, "cat", "vehicle")
+    result = run("--classes", "cat", "vehicle", "--folder", str(tmp_path), "--explain")
+    assert "cat: " in result.stdout and "0 example(s) in its folder" in result.stdout.splitlines()[0]

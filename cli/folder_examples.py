@@ -1,0 +1,134 @@
+"""Examples for `main.py --folder DIR`: the photos in DIR/<Class>/ that this tool did not put there.
+
+Every move the tool makes is written to DIR/.image-categorizer/moves.jsonl (the file's identity and
+where it went). A photo in a class folder that the journal does not put there is the user's: an
+example of that class and, when the journal had put it in another class folder, a counter-example
+of that class too (a correction). Deleting an example, or moving it away, is seen at the next run.
+Features are cached beside the journal, by file identity, so a run computes only new examples'.
+Folders are read as the sorting reads DIR/All: no symlink is followed.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import stat
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from chalicelib import examples as learned
+from chalicelib.photo_files import MAX_BYTES, not_a_photo
+from chalicelib.ports import PhotoFeatures
+from chalicelib.sort_config import INBOX, folder_name
+from cli.folder_photos import DIR_FLAGS, FILE_FLAGS, STATE_DIR, Journal, file_identity
+
+CACHE = "features.json"
+BATCH = 16
+
+
+@dataclass(frozen=True)
+class Found:
+    path: str      # relative to DIR: "Grandma/a.jpg"
+    identity: str  # device, inode, size, modification time (as cli/folder_photos.py)
+    mtime: float
+
+
+@dataclass(frozen=True)
+class Teaching:
+    """Per class (as configured): its examples and counter-examples, newest last."""
+
+    positives: dict[str, list[Found]]
+    negatives: dict[str, list[Found]]
+
+    def counts(self) -> dict[str, int]:
+        return {label: len(found) for label, found in self.positives.items()}
+
+
+def teaching(root: Path, classes: Collection[str]) -> Teaching:
+    """What the class folders teach, without reading a photo: cheap enough to run before the
+    classes are validated (an unknown name needs its examples)."""
+    placed = Journal(root).placed()
+    by_folder = {folder_name(c).casefold(): c for c in classes}
+    positives: dict[str, list[Found]] = {c: [] for c in classes}
+    negatives: dict[str, list[Found]] = {c: [] for c in classes}
+    for folder, found in _class_folders(root):
+        label = by_folder.get(folder.casefold())
+        for photo in found:
+            put_in = placed.get(photo.identity)
+            if put_in is not None and put_in.casefold() == folder.casefold():
+                continue  # the tool's own move: not an example
+            if label is not None:
+                positives[label].append(photo)
+            wrong = by_folder.get(put_in.casefold()) if put_in is not None else None
+            if wrong is not None:
+                negatives[wrong].append(photo)
+    order = lambda found: sorted(found, key=lambda f: (f.mtime, f.path))  # noqa: E731
+    return Teaching({c: order(f) for c, f in positives.items()}, {c: order(f) for c, f in negatives.items()})
+
+
+def load(root: Path, taught: Teaching, classifier: PhotoFeatures) -> learned.Examples:
+    """The examples' features (cached by identity), for the classes that have any."""
+    cache_path = root / STATE_DIR / CACHE
+    try:
+        cache = json.loads(cache_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        cache = {}
+    wanted = {f.identity: f for found in (*taught.positives.values(), *taught.negatives.values())
+              for f in found[-learned.MAX_EXAMPLES:]}
+    missing = [f for identity, f in wanted.items() if identity not in cache]
+    for start in range(0, len(missing), BATCH):
+        batch = missing[start:start + BATCH]
+        for found, features in zip(batch, classifier.features_batch([_read(root, f.path) for f in batch])):
+            if not isinstance(features, Exception):
+                cache[found.identity] = base64.b64encode(learned.encode(features)).decode()
+    if missing:
+        cache = {identity: cache[identity] for identity in wanted if identity in cache}
+        cache_path.parent.mkdir(exist_ok=True)
+        cache_path.write_text(json.dumps(cache), encoding="utf-8")
+
+    def rows(found: list[Found]) -> np.ndarray:
+        return learned.stack([learned.decode(base64.b64decode(cache[f.identity]))
+                              for f in found if f.identity in cache])
+
+    return {label: learned.ClassExamples(rows(taught.positives[label]), rows(taught.negatives[label]))
+            for label in taught.positives if taught.positives[label] or taught.negatives[label]}
+
+
+def _class_folders(root: Path) -> Iterator[tuple[str, list[Found]]]:
+    """Each top-level folder but the inbox and hidden ones, with the photos directly in it."""
+    with os.scandir(root) as entries:
+        folders = sorted(e.name for e in entries if e.is_dir(follow_symlinks=False)
+                         and not e.name.startswith(".") and e.name.casefold() != INBOX.casefold())
+    for folder in folders:
+        try:
+            fd = os.open(root / folder, DIR_FLAGS)
+        except OSError:
+            continue
+        try:
+            with os.scandir(fd) as entries:
+                found = []
+                for entry in entries:
+                    if entry.is_file(follow_symlinks=False) and not_a_photo(entry.name) is None:
+                        info = entry.stat(follow_symlinks=False)
+                        found.append(Found(f"{folder}/{entry.name}", file_identity(info), info.st_mtime))
+        finally:
+            os.close(fd)
+        yield folder, found
+
+
+def _read(root: Path, path: str) -> bytes:
+    folder, name = path.split("/", 1)
+    parent = os.open(root / folder, DIR_FLAGS)
+    try:
+        fd = os.open(name, FILE_FLAGS, dir_fd=parent)
+    except OSError:
+        return b""  # gone since the scan: the classifier reports an empty file, and it is left out
+    finally:
+        os.close(parent)
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            return b""
+        return handle.read(MAX_BYTES + 1)
