@@ -16,10 +16,10 @@ from chalice import (BadRequestError, Chalice, ChaliceViewError, ConflictError, 
 
 from chalicelib import answers, webhook
 from chalicelib.auth import bearer_ok
-from chalicelib.delivery import Message, deliver, follow_up
+from chalicelib.delivery import Message, deliver, follow_up, learned
 from chalicelib.dropbox_store import StoreError
 from chalicelib.inbox import Busy, NoInbox, NotConfigured, start_sort
-from chalicelib.messages import BadMessage, SortRequest, SyncRequest, parse
+from chalicelib.messages import BadMessage, LearnRequest, SortRequest, SyncRequest, parse
 from chalicelib.sort_config import ConfigError
 from chalicelib.wiring import wiring
 from chalicelib.work_queue import QueueError
@@ -103,7 +103,7 @@ def webhook_notification() -> Response:
     request, w = app.current_request, wiring()
     try:
         listing = webhook.handle(request.raw_body, request.headers.get("x-dropbox-signature"), w.app_secret,
-                                 w.state, w.inbox, w.account_id)
+                                 w.state, w.inbox, w.account_id, w.follow_class_folders)
     except webhook.Rejected as e:
         return Response({"Code": "Rejected", "Message": str(e)}, status_code=e.status)
     return Response({"queued": listing.queued, "skipped": listing.skipped})
@@ -112,13 +112,15 @@ def webhook_notification() -> Response:
 @route("/configure", methods=["POST"])
 def configure_post() -> dict:
     w = wiring()
-    return answers.configure(_json_body(), w.vocabulary.resolve, w.state, w.default_threshold)
+    taught = w.state.example_counts()
+    return answers.configure(_json_body(), w.resolver(taught), w.state, w.default_threshold, taught)
 
 
 @route("/configure", methods=["GET"])
 def configure_get() -> dict:
     w = wiring()
-    current = answers.current(w.state, w.vocabulary.resolve, w.default_threshold)
+    taught = w.state.example_counts()
+    current = answers.current(w.state, w.resolver(taught), w.default_threshold, taught)
     if current is None:
         raise NotFoundError("no classes configured yet: POST /configure {\"classes\": [...]}")
     return current
@@ -134,7 +136,7 @@ def sort_all() -> Response:
 @route("/status", methods=["GET"])
 def get_status() -> dict:
     w = wiring()
-    return answers.status(w.state, w.queue)
+    return answers.status(w.state, w.queue, w.state.example_counts())
 
 
 @route("/jobs/{job_id}", methods=["GET"])
@@ -152,17 +154,18 @@ def classify(event) -> None:
                         int(record.to_dict().get("attributes", {}).get("ApproximateReceiveCount", "1")))
                 for record in event]
     syncs = [(m.request, m.receipt_handle) for m in messages if isinstance(m.request, SyncRequest)]
-    sorts = [m for m in messages if not isinstance(m.request, SyncRequest)]
+    learns = [(m.request, m.receipt_handle, m.receive_count) for m in messages if isinstance(m.request, LearnRequest)]
+    sorts = [m for m in messages if not isinstance(m.request, (SyncRequest, LearnRequest))]
     w = wiring()
-    acks = deliver(sorts, w.config.get(), w.photos, w.classifier, w.state, w.max_receives) \
-        + follow_up(syncs, w.inbox.sync, w.account_id)
+    acks = deliver(sorts, w.config.get(), w.photos, w.classifier, w.state, w.max_receives, w.examples) \
+        + learned(learns, w.learn, w.max_receives) + follow_up(syncs, w.inbox.sync, w.account_id)
     if acks.retry:
         # Only the unfinished messages may come back: acknowledge the rest ourselves.
         w.queue.delete(acks.done)
         raise RetryBatch(f"{len(acks.retry)} of {len(messages)} files will be retried")
 
 
-def _request(body: str) -> SortRequest | SyncRequest | None:
+def _request(body: str) -> SortRequest | SyncRequest | LearnRequest | None:
     try:
         return parse(body)
     except BadMessage:

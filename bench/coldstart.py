@@ -192,7 +192,7 @@ def main() -> None:
         wired = Wiring(env)
         wired.state.create_table()
         queue_url = wired.queue.create()
-        answers.configure({"classes": args.classes}, wired.vocabulary.resolve, wired.state, wired.default_threshold)
+        answers.configure({"classes": args.classes}, wired.vocabulary.resolve, wired.state, wired.default_threshold, {})
         sqs = boto3.client("sqs", endpoint_url=env["AWS_ENDPOINT_URL"])
         source = SqsEventSource(sqs, queue_url, lambda event: None)
         data = photo.read()

@@ -65,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
                    "sqs refusal": AwsFaults("sqs", args.sqs_rate, seed=args.seed + 2, operations=frozenset(
                        {"SendMessageBatch", "SendMessage", "DeleteMessageBatch"})).install()}
             chaos = soak.Chaos() if args.no_chaos else soak.Chaos(
-                overlap_sort=True, resend_webhooks=True, drop_notification=True, renames=5, blocked_folder=True)
+                overlap_sort=True, resend_webhooks=True, drop_notification=True, renames=5, blocked_folder=True,
+                corrections=10)
             with running_service(fake) as service:
                 result = soak.run(service, plan, dropbox_rate=args.dropbox_rate, aws=aws, seed=args.seed,
                                   drain_timeout=3600, chaos=chaos)

@@ -2,7 +2,7 @@
 where it went, and what went wrong."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from . import sort_config
 from .ports import ConfigState, QueueDepth, Totals
@@ -10,34 +10,42 @@ from .sort_config import SortConfig
 from .vocabulary import Resolution
 
 Resolve = Callable[[str], Resolution]
+# Examples and counter-examples learned, per folder (casefolded).
+Taught = Mapping[str, tuple[int, int]]
 
 
-def configure(body: object, resolve: Resolve, state: ConfigState, default_threshold: float) -> dict:
+def configure(body: object, resolve: Resolve, state: ConfigState, default_threshold: float, taught: Taught) -> dict:
     """Validate and store the classes; raises sort_config.ConfigError (a 400) for anything refused."""
     config, resolutions = sort_config.parse(body, resolve)
     state.put_config(config)
-    return configuration(config, resolutions, default_threshold)
+    return configuration(config, resolutions, default_threshold, taught)
 
 
-def current(state: ConfigState, resolve: Resolve, default_threshold: float) -> dict | None:
+def current(state: ConfigState, resolve: Resolve, default_threshold: float, taught: Taught) -> dict | None:
     config = state.get_config()
     if config is None:
         return None
-    return configuration(config, [resolve(c) for c in config.classes], default_threshold)
+    return configuration(config, [resolve(c) for c in config.classes], default_threshold, taught)
 
 
-def configuration(config: SortConfig, resolutions: list[Resolution], default_threshold: float) -> dict:
+def configuration(config: SortConfig, resolutions: list[Resolution], default_threshold: float,
+                  taught: Taught) -> dict:
+    def learned(name: str) -> dict:
+        examples, corrections = taught.get(config.folder_for(name).casefold(), (0, 0))
+        return {"examples": examples, "corrections": corrections}
+
     return {
         "classes": list(config.classes),
         "threshold": default_threshold if config.threshold is None else config.threshold,
         "threshold_is_default": config.threshold is None,
         "unsorted_folder": "/" + config.folder_for(None),
         "covers": [{"class": r.name, "folder": "/" + config.folder_for(r.name), "imagenet_classes": len(r.indices),
-                    "description": r.describe()} for r in resolutions],
+                    "description": r.describe(), **learned(r.name)} for r in resolutions],
     }
 
 
-def status(totals: Totals, queue: QueueDepth) -> dict:
+def status(totals: Totals, queue: QueueDepth, taught: Taught) -> dict:
+    """Counts, the queue, recent problems, and per folder the examples and corrections learned."""
     queued, counts = totals.totals()
     return {
         "queued": queued,
@@ -45,6 +53,7 @@ def status(totals: Totals, queue: QueueDepth) -> dict:
         **counts.to_dict(),
         "queue": queue.depth(),
         "recent_problems": totals.recent_events(),
+        "learned": {folder: {"examples": e, "corrections": c} for folder, (e, c) in sorted(taught.items())},
     }
 
 

@@ -11,12 +11,16 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from .messages import SortRequest, SyncRequest
+from .messages import LearnRequest, SortRequest, SyncRequest
 from .outcomes import Outcome
 from .ports import ConfigState, PhotoClassifier, PhotoStore, Recorder
 from .sort_config import SortConfig
 from .sorting import sort_batch
+
+if TYPE_CHECKING:
+    from .examples import Examples
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +31,7 @@ CONFIG_TTL_SECONDS = 30.0
 class Message:
     """One SQS record: the request (None when the body is not ours) and how often it was received."""
 
-    request: SortRequest | SyncRequest | None
+    request: SortRequest | SyncRequest | LearnRequest | None
     receipt_handle: str
     receive_count: int
 
@@ -50,20 +54,22 @@ class ConfigCache:
         self._read_at = float("-inf")
 
     def get(self) -> SortConfig | None:
-        if time.monotonic() - self._read_at > self._ttl:
+        """No configuration is never kept: the first /configure counts at once."""
+        if self._value is None or time.monotonic() - self._read_at > self._ttl:
             self._value, self._read_at = self._state.get_config(), time.monotonic()
         return self._value
 
 
 def deliver(messages: Sequence[Message], config: SortConfig | None, store: PhotoStore[SortRequest],
-            classifier: Callable[[], PhotoClassifier], recorder: Recorder, max_receives: int) -> Acks:
+            classifier: Callable[[], PhotoClassifier], recorder: Recorder, max_receives: int,
+            examples: Callable[[SortConfig], Examples]) -> Acks:
     """Sort the batch's photos and record how each ended. `classifier` loads the model on the
-    first batch that needs it."""
+    first batch that needs it; `examples` gives the configured classes' examples."""
     ours = [m for m in messages if isinstance(m.request, SortRequest)]
     dropped = [m.receipt_handle for m in messages if m.request is None]
     if dropped:
         log.error("dropping %d message(s) that name no Dropbox file", len(dropped))
-    outcomes = _sort([m.request for m in ours], config, store, classifier)
+    outcomes = _sort([m.request for m in ours], config, store, classifier, examples)
     finished = [(m, o) for m, o in zip(ours, outcomes) if o.finished]
     waiting = [(m, o) for m, o in zip(ours, outcomes) if not o.finished]
     for message, outcome in waiting:
@@ -101,15 +107,33 @@ def follow_up(syncs: Sequence[tuple[SyncRequest, str]], sync: Callable[[str], ob
     return Acks(done, retry)
 
 
+def learned(messages: Sequence[tuple[LearnRequest, str, int]], learn: Callable[[list[LearnRequest]], list[bool]],
+            max_receives: int) -> Acks:
+    """Photos to learn from, with their receipt handles and receive counts: one whose learning must
+    wait (the service's own sort of it in flight) comes back, until its last receive."""
+    if not messages:
+        return Acks([], [])
+    try:
+        done = learn([request for request, _, _ in messages])
+    except Exception:  # Dropbox or AWS unreachable, or a bug: they come back
+        log.exception("learning %d photo(s) failed; they come back", len(messages))
+        done = [False] * len(messages)
+    finished = [(m, ok or m[2] >= max_receives) for m, ok in zip(messages, done)]
+    for (request, _, count), ok in zip(messages, done):
+        if not ok and count >= max_receives:
+            log.warning("gave up learning from %s after %d attempts", request.path, count)
+    return Acks([m[1] for m, ok in finished if ok], [m[1] for m, ok in finished if not ok])
+
+
 def _sort(requests: list[SortRequest], config: SortConfig | None, store: PhotoStore[SortRequest],
-          classifier: Callable[[], PhotoClassifier]) -> list[Outcome]:
+          classifier: Callable[[], PhotoClassifier], examples: Callable[[SortConfig], Examples]) -> list[Outcome]:
     if not requests:
         return []
     if config is None:
         return [Outcome(r.path, "retry", reason="not_configured",
                         detail="no classes are configured yet (POST /configure)") for r in requests]
     try:
-        return sort_batch(requests, store, classifier(), config)
+        return sort_batch(requests, store, classifier(), config, examples=examples(config))
     except Exception as e:  # a bug must not drop the files: retry, then the dead-letter queue
         log.exception("sorting a batch of %d failed", len(requests))
         return [Outcome(r.path, "retry", reason="internal_error", detail=type(e).__name__) for r in requests]

@@ -36,7 +36,11 @@ class DropboxPhotos:
     def read(self, refs: Sequence[SortRequest]) -> list[Photo[SortRequest] | Outcome]:
         return list(self._pool.map(self._read, refs))
 
-    def _read(self, request: SortRequest) -> Photo[SortRequest] | Outcome:
+    def read_anywhere(self, refs: Sequence[SortRequest]) -> list[Photo[SortRequest] | Outcome]:
+        """As `read`, wherever the photos are now (a class folder's examples), not only in the inbox."""
+        return list(self._pool.map(lambda ref: self._read(ref, anywhere=True), refs))
+
+    def _read(self, request: SortRequest, anywhere: bool = False) -> Photo[SortRequest] | Outcome:
         try:
             if self.source == "download":
                 info, data = self._dropbox.download_file(request.file_id, max_bytes=MAX_BYTES)
@@ -44,7 +48,7 @@ class DropboxPhotos:
                 info, data = self._dropbox.get_file(request.file_id), None
             if info is None:
                 return _deleted(request)
-            if not in_inbox(info.path_lower):
+            if not anywhere and not in_inbox(info.path_lower):
                 return _away(request, info.path_display)
             if (error := too_large(info.size)) is not None:
                 return Outcome(request.path, "skipped", reason=error.reason, detail=str(error))

@@ -155,7 +155,14 @@ class DropboxStore:
 
     def list_changes(self, cursor: str) -> tuple[list[FileInfo], str]:
         """Files added or changed since `cursor`, each once, in its latest state."""
+        files_now, _, cursor = self.changes(cursor)
+        return files_now, cursor
+
+    def changes(self, cursor: str) -> tuple[list[FileInfo], list[str], str]:
+        """Since `cursor`: the files added or changed, each once in its latest state; the paths
+        deleted (lower case; a deleted folder's path stands for everything in it); a new cursor."""
         changed: dict[str, FileInfo] = {}
+        deleted: list[str] = []
         while True:
             current = cursor
             result = self._call("list_changes", lambda: self._dbx.files_list_folder_continue(current))
@@ -166,12 +173,13 @@ class DropboxStore:
                 elif isinstance(entry, files.DeletedMetadata):
                     # A file seen earlier in this batch and gone since is not a change to act on.
                     gone = entry.path_lower
+                    deleted.append(gone)
                     for key in [k for k, f in changed.items()
                                 if f.path_lower == gone or f.path_lower.startswith(gone + "/")]:
                         del changed[key]
             cursor = result.cursor
             if not result.has_more:
-                return list(changed.values()), cursor
+                return list(changed.values()), deleted, cursor
 
     def get_file(self, file_id: str) -> FileInfo | None:
         try:

@@ -1,5 +1,6 @@
-"""The SQS messages: one asks for one file to be sorted, the other for an account's inbox to be
-synced again (a sync that ran out of time or found another holding the lease hands over)."""
+"""The SQS messages: one asks for one file to be sorted, one for an account's inbox to be synced
+again (a sync that ran out of time or found another holding the lease hands over), and one for a
+photo in a class folder to be learned as an example."""
 from __future__ import annotations
 
 import json
@@ -43,7 +44,23 @@ class SyncRequest:
         return json.dumps({"sync": self.account})
 
 
-def parse(body: str) -> SortRequest | SyncRequest:
+@dataclass(frozen=True)
+class LearnRequest:
+    """A photo found in a class folder (`path` when seen), put there by the user: an example of
+    the class of the folder it is in when learned."""
+
+    file_id: str
+    path: str
+
+    def to_json(self) -> str:
+        return json.dumps({"learn": {"file_id": self.file_id, "path": self.path}})
+
+    def as_sort_request(self) -> SortRequest:
+        """The same file as the photo stores read it."""
+        return SortRequest(self.file_id, self.path, "")
+
+
+def parse(body: str) -> SortRequest | SyncRequest | LearnRequest:
     """A message body as one of ours; BadMessage for anything else."""
     try:
         data = json.loads(body)
@@ -51,4 +68,10 @@ def parse(body: str) -> SortRequest | SyncRequest:
         raise BadMessage(f"not JSON: {e}") from None
     if isinstance(data, dict) and set(data) == {"sync"} and isinstance(data["sync"], str):
         return SyncRequest(data["sync"])
+    if isinstance(data, dict) and set(data) == {"learn"}:
+        learn = data["learn"]
+        if not (isinstance(learn, dict) and isinstance(learn.get("file_id"), str)
+                and learn["file_id"].startswith("id:") and isinstance(learn.get("path"), str)):
+            raise BadMessage("not a learn request")
+        return LearnRequest(learn["file_id"], learn["path"])
     return SortRequest.from_json(body)

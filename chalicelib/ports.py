@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from .examples import Examples
     from .dropbox_store import FileInfo
-    from .messages import SortRequest
+    from .messages import LearnRequest, SortRequest
     from .sort_config import SortConfig
 
 R = TypeVar("R")
@@ -92,8 +92,14 @@ class ChangeFeed(Protocol):
     def list_changes(self, cursor: str) -> tuple[list[FileInfo], str]: ...
 
 
+class FolderChanges(ChangeFeed, Protocol):
+    def changes(self, cursor: str) -> tuple[list[FileInfo], list[str], str]:
+        """Files added or changed, paths deleted (lower case), and the next cursor."""
+        ...
+
+
 class Queue(Protocol):
-    def send(self, requests: Sequence[SortRequest]) -> None: ...
+    def send(self, requests: Sequence[SortRequest | LearnRequest]) -> None: ...
 
     def send_sync(self, account: str, delay_seconds: int = 0) -> None: ...
 
@@ -123,11 +129,53 @@ class SyncState(Recorder, Protocol):
 
     def add_queued(self, count: int) -> None: ...
 
+    def mark_queued(self, file_ids: Sequence[str]) -> None:
+        """These files were queued to be sorted: until their outcome is recorded, a class folder
+        holding one holds the service's own move in progress, not an example."""
+        ...
+
 
 class ConfigState(Protocol):
     def get_config(self) -> SortConfig | None: ...
 
     def put_config(self, config: SortConfig) -> None: ...
+
+
+@dataclass(frozen=True)
+class Example:
+    """A photo as an example (role "example") or a counter-example (role "counter") of the class
+    of `folder`, as stored: unit features, float16 bytes."""
+
+    folder: str
+    role: str
+    file_id: str
+    path: str
+    features: bytes
+
+
+class ExampleState(Protocol):
+    def placed(self, file_id: str) -> str | None | bool:
+        """Where the service last put the file (its path, lower case); True while it was queued
+        and not yet recorded; None when the service never queued it."""
+        ...
+
+    def put_examples(self, examples: Sequence[Example]) -> None: ...
+
+    def forget_examples(self, paths: Sequence[str]) -> int:
+        """Drop the examples at these paths or under them (lower case); how many went."""
+        ...
+
+    def examples(self, folders: Sequence[str]) -> dict[str, tuple[list[bytes], list[bytes]]]:
+        """Per folder (casefolded): its examples' and counter-examples' features, oldest first."""
+        ...
+
+    def example_counts(self) -> dict[str, tuple[int, int]]:
+        """Per folder (casefolded): how many examples and counter-examples."""
+        ...
+
+
+class ExampleSyncState(SyncState, ExampleState, Protocol):
+    """What following the class folders needs of the state: a cursor, and the examples."""
 
 
 class Totals(Protocol):

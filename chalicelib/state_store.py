@@ -8,6 +8,8 @@ Layout (pk / sk):
   stats         / all            counters over all time, one count per photo
   job#<id>      / job            counters of one /sort run
   events        / <time>#<id>    recent skipped and failed files with the reason, for /status
+  photo#<id>    / queued         the file was queued to be sorted (its class folder is then ours)
+  examples      / <folder>#<role>#<id>   a photo's features as an example (or counter-example)
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from botocore.exceptions import ClientError
 
 from .messages import SortRequest
 from .outcomes import Counts, Outcome
+from .ports import Example
 from .sort_config import SortConfig
 
 # Every DynamoDB call is bounded: short timeouts and a few retries (throttling included).
@@ -39,6 +42,8 @@ CONFLICT_ATTEMPTS = 5
 # DynamoDB allows 100 items per transaction; an outcome takes at most 3 (its item, an event, its
 # photo's count marker) plus the counter updates.
 RECORDS_PER_TRANSACTION = 25
+BATCH_WRITE_ITEMS = 25  # DynamoDB's limit per BatchWriteItem
+BATCH_WRITE_ATTEMPTS = 5
 
 
 def request_key(request: SortRequest) -> str:
@@ -321,6 +326,81 @@ class StateStore:
             latest.setdefault(i["path"]["S"], {"kind": i["kind"]["S"], "path": i["path"]["S"],
                                                "reason": i["reason"]["S"], "at": at.isoformat(timespec="seconds")})
         return list(latest.values())[:limit]
+
+    # --- examples (chalicelib/learning.py) --------------------------------------------------
+
+    def mark_queued(self, file_ids: Sequence[str]) -> None:
+        self._batch_write([{"PutRequest": {"Item": _key(f"photo#{i}", "queued")}} for i in dict.fromkeys(file_ids)])
+
+    def placed(self, file_id: str) -> str | None | bool:
+        outcomes = self.outcomes(file_id)
+        placing = [o for o in outcomes if o["kind"] in ("sorted", "unsorted") and o.get("to")]
+        if placing:
+            return max(placing, key=lambda o: float(o["at"]))["to"].lower()
+        if outcomes:
+            return None  # finished without a move of ours (skipped, failed, gone)
+        return True if self._get(f"photo#{file_id}", "queued") is not None else None
+
+    def put_examples(self, examples: Sequence[Example]) -> None:
+        now = time.time()
+        self._batch_write([{"PutRequest": {"Item": {
+            **_key("examples", f"{e.folder.casefold()}#{e.role}#{e.file_id}"), "path": {"S": e.path.lower()},
+            "features": {"B": e.features}, "at": {"N": f"{now:.6f}"}}}} for e in examples])
+
+    def forget_examples(self, paths: Sequence[str]) -> int:
+        gone = [p.lower() for p in paths]
+        doomed = [item["sk"]["S"] for item in self._examples_query("", "sk, #p")
+                  if any(item["path"]["S"] == g or item["path"]["S"].startswith(g + "/") for g in gone)]
+        self._batch_write([{"DeleteRequest": {"Key": _key("examples", sk)}} for sk in doomed])
+        return len(doomed)
+
+    def examples(self, folders: Sequence[str]) -> dict[str, tuple[list[bytes], list[bytes]]]:
+        found = {}
+        for folder in folders:
+            items = sorted(self._examples_query(f"{folder.casefold()}#", "sk, features, #a"),
+                           key=lambda i: float(i["at"]["N"]))
+            roles = [(i["sk"]["S"].split("#")[-2], i["features"]["B"]) for i in items]
+            found[folder.casefold()] = ([f for r, f in roles if r == "example"], [f for r, f in roles if r == "counter"])
+        return found
+
+    def example_counts(self) -> dict[str, tuple[int, int]]:
+        counts: dict[str, list[int]] = {}
+        for item in self._examples_query("", "sk"):
+            folder, role, _ = item["sk"]["S"].rsplit("#", 2)
+            counts.setdefault(folder, [0, 0])[0 if role == "example" else 1] += 1
+        return {folder: (n[0], n[1]) for folder, n in counts.items()}
+
+    def _examples_query(self, prefix: str, projection: str) -> list[dict]:
+        """Every example item whose sort key starts with `prefix`, all pages."""
+        items, start = [], None
+        names = {k: v for k, v in (("#p", "path"), ("#a", "at")) if k in projection}
+        while True:
+            # DynamoDB refuses an empty string as a key value: no prefix, no begins_with.
+            values = {":p": {"S": "examples"}, **({":s": {"S": prefix}} if prefix else {})}
+            request = {"TableName": self.table_name, "ProjectionExpression": projection,
+                       "KeyConditionExpression": "pk = :p" + (" AND begins_with(sk, :s)" if prefix else ""),
+                       "ExpressionAttributeValues": values}
+            if names:
+                request["ExpressionAttributeNames"] = names
+            if start:
+                request["ExclusiveStartKey"] = start
+            response = self._db.query(**request)
+            items += response["Items"]
+            start = response.get("LastEvaluatedKey")
+            if not start:
+                return items
+
+    def _batch_write(self, requests: list[dict]) -> None:
+        """Every request written, 25 per call; what DynamoDB leaves unprocessed is resent, bounded."""
+        for begin in range(0, len(requests), BATCH_WRITE_ITEMS):
+            pending = {self.table_name: requests[begin:begin + BATCH_WRITE_ITEMS]}
+            for attempt in range(BATCH_WRITE_ATTEMPTS):
+                pending = self._db.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+                if not pending:
+                    break
+                time.sleep(random.uniform(0.02, 0.05) * 2 ** attempt)
+            else:
+                raise RuntimeError(f"DynamoDB left {len(pending[self.table_name])} writes unprocessed")
 
     def _get(self, pk: str, sk: str) -> dict | None:
         return self._db.get_item(TableName=self.table_name, Key=_key(pk, sk), ConsistentRead=True).get("Item")

@@ -39,22 +39,25 @@ def accounts(body: bytes) -> list[str]:
 
 
 def handle(body: bytes, signature: str | None, app_secret: str, state: ConfigState, inbox: Inbox,
-           our_account: Callable[[], str]) -> Listing:
-    """Queue the new images of our account named in a signed notification."""
+           our_account: Callable[[], str], follow_class_folders: Callable[[str], int]) -> Listing:
+    """Queue the new images of our account named in a signed notification, and what the user put
+    in class folders to be learned (also before any /configure: an unknown name needs examples)."""
     if len(body) > MAX_BODY_BYTES:
         raise Rejected(413, f"notification larger than {MAX_BODY_BYTES} bytes")
     if not signature_ok(body, signature, app_secret):
         raise Rejected(403, "missing or wrong X-Dropbox-Signature")
     named = accounts(body)
-    if state.get_config() is None:
-        # Nothing is lost: the cursor stays put, and the first sync after /configure lists all.
-        log.info("notification before any /configure; nothing queued yet")
-        return Listing()
+    configured = state.get_config() is not None
+    if not configured:
+        # Nothing is lost: the inbox cursor stays put, and the first sync after /configure lists all.
+        log.info("notification before any /configure; nothing queued to sort yet")
     ours = our_account()
     listing = Listing()
     for account in set(named):
-        if account == ours:
-            listing += inbox.sync(account)
-        else:
+        if account != ours:
             log.warning("notification for account %s, which this service has no token for", account)
+            continue
+        if configured:
+            listing += inbox.sync(account)
+        follow_class_folders(account)
     return listing

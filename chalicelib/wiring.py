@@ -7,18 +7,26 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cached_property
+from typing import TYPE_CHECKING
 
+from . import class_folders
 from .bundled_model import load_vocabulary, model_card
 from .delivery import ConfigCache
 from .dropbox_photos import DropboxPhotos
 from .dropbox_store import DropboxStore
 from .inbox import Inbox
+from .messages import LearnRequest
 from .ports import PhotoClassifier
+from .sort_config import MIN_EXAMPLES, SortConfig, folder_name
 from .state_store import StateStore
-from .vocabulary import Vocabulary
+from .vocabulary import Resolution, Vocabulary
 from .work_queue import DEFAULT_MAX_RECEIVES, WorkQueue
+
+if TYPE_CHECKING:
+    from .examples import Examples
+    from .learning import ExampleCache
 
 
 class Wiring:
@@ -81,6 +89,31 @@ class Wiring:
         """The process-wide model, loaded on first call."""
         from .classifier import Classifier  # numpy and onnxruntime: the classify function only
         return Classifier.load()
+
+    def resolver(self, taught: Mapping[str, tuple[int, int]]) -> Callable[[str], Resolution]:
+        """Resolve class names; a name the model does not know stands when its folder holds
+        enough examples (`taught`: examples and counter-examples per folder, casefolded)."""
+        def resolve(name: str) -> Resolution:
+            examples = taught.get(folder_name(name).casefold(), (0, 0))[0]
+            return self.vocabulary.resolve(name, by_examples=examples >= MIN_EXAMPLES)
+        return resolve
+
+    def follow_class_folders(self, account: str) -> int:
+        return class_folders.follow(account, self.dropbox, self.state, self.queue)
+
+    @cached_property
+    def _example_cache(self) -> "ExampleCache":
+        from .learning import ExampleCache  # numpy: the classify function only
+        return ExampleCache(self.state)
+
+    def examples(self, config: SortConfig) -> "Examples":
+        return self._example_cache.get(config)
+
+    def learn(self, requests: list[LearnRequest]) -> list[bool]:
+        from .learning import learn  # numpy: the classify function only
+        done = learn(requests, self.photos.read_anywhere, self.classifier, self.state, self.config.get())
+        self._example_cache.forget()
+        return done
 
     def account_id(self) -> str:
         """Our Dropbox account (the one the refresh token belongs to), asked once per container."""

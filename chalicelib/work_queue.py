@@ -1,4 +1,4 @@
-"""The SQS queue of files to sort: one message per image."""
+"""The SQS queue of the classify function: one message per image to sort or to learn from."""
 from __future__ import annotations
 
 import os
@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 import boto3
 from botocore.config import Config
 
-from .messages import SortRequest, SyncRequest
+from .messages import LearnRequest, SortRequest, SyncRequest
 
 BOTO_CONFIG = Config(connect_timeout=5, read_timeout=25, retries={"max_attempts": 4, "mode": "standard"})
 SEND_ATTEMPTS = 4
@@ -45,7 +45,7 @@ class WorkQueue:
             "RedrivePolicy": redrive, "VisibilityTimeout": str(visibility_timeout)})["QueueUrl"]
         return self._url
 
-    def send(self, requests: Sequence[SortRequest]) -> None:
+    def send(self, requests: Sequence[SortRequest | LearnRequest]) -> None:
         """Queue every request (10 per SQS call); entries SQS refuses are resent a bounded number of times."""
         for start in range(0, len(requests), 10):
             entries = {str(i): r.to_json() for i, r in enumerate(requests[start:start + 10])}

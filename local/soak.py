@@ -72,6 +72,7 @@ class Chaos:
     drop_notification: bool = False  # the first batch's notification never arrives; a later one catches up
     renames: int = 0                 # photos renamed inside /All while queued, per batch
     blocked_folder: bool = False     # a plain file where a class folder should be, until the end
+    corrections: int = 0             # sorted photos the user moves to another class folder, halfway
 
 
 @cache
@@ -297,6 +298,7 @@ def run(service, plan: list[list[Drop]], *, dropbox_rate: float, aws: dict | Non
             fake.put(blocked, b"a plain file where a class folder should be")
         fake.fault_rate(dropbox_rate, kinds, seed=seed)
         dropped: list[tuple[Drop, str]] = []  # (what, its Dropbox id): a path may be used twice
+        corrected: dict[str, str] = {}  # where the service put a photo -> where the user moved it
         for b, batch in enumerate(plan):
             for drop in batch:
                 if fake.exists(drop.path):
@@ -314,6 +316,9 @@ def run(service, plan: list[list[Drop]], *, dropbox_rate: float, aws: dict | Non
                 sort_all(service, result)
             for k in range(chaos.renames):
                 _rename_one(fake, dropped, rng, f"renamed {b}.{k} ")
+            if chaos.corrections and b == len(plan) // 2:
+                # Learned from at the next notification, while the rest is still being sorted.
+                corrected |= _correct(fake, rng, chaos.corrections)
             polls = max(1, queued // service.source.batch_size // 2)
             for poll in range(polls):  # drain some
                 if poll == polls // 2:
@@ -344,9 +349,23 @@ def run(service, plan: list[list[Drop]], *, dropbox_rate: float, aws: dict | Non
         result.retries["dynamodb"] = aws["dynamodb throttle"].hits  # each one retried by botocore's standard mode
     result.retries.update(counter.counts)
     result.problems += [f"the fake Dropbox crashed: {crash}" for crash in fake.crashes]
-    check(service, dropped, result)
+    check(service, dropped, result, corrected)
     result.seconds = time.monotonic() - started
     return result
+
+
+def _correct(fake, rng: random.Random, count: int) -> dict[str, str]:
+    """The user moves `count` sorted photos to another class folder (same name); old -> new path."""
+    folders = ["/" + c[:1].upper() + c[1:] for c in CLASSES]
+    placed = sorted(p for p in fake.files("/") if "/" + p.strip("/").split("/", 1)[0] in folders)
+    moved = {}
+    for path in rng.sample(placed, min(count, len(placed))):
+        here = "/" + path.strip("/").split("/", 1)[0]
+        to = f"{rng.choice([f for f in folders if f != here])}/{path.rsplit('/', 1)[1]}"
+        if not fake.exists(to):
+            fake.user_move(path, to)
+            moved[path] = to
+    return moved
 
 
 def _rename_one(fake, dropped: list[tuple[Drop, str]], rng: random.Random, prefix: str) -> None:
@@ -382,7 +401,9 @@ def _renamed_from(final_name: str, dropped_name: str) -> bool:
     return q[len(stem) + 2:-1].isdigit()
 
 
-def check(service, dropped: list[tuple[Drop, str]], result: Result) -> None:
+def check(service, dropped: list[tuple[Drop, str]], result: Result, corrected: dict[str, str]) -> None:
+    """`corrected`: photos the user moved after the service sorted them (where the service put
+    them -> where they are), which must be there, byte for byte."""
     from chalicelib.wiring import wiring
     drops = [drop for drop, _ in dropped]
     fake, state = service.dropbox, wiring().state
@@ -421,6 +442,8 @@ def check(service, dropped: list[tuple[Drop, str]], result: Result) -> None:
                 problems.append(f"{drop.path}: outcomes {outcomes}")
                 continue
             [to] = targets
+            by_user = corrected.get(to)
+            to = by_user or to
             if to not in final:
                 problems.append(f"{drop.path}: recorded at {to}, which does not exist")
             elif final[to] != drop.data:
@@ -430,8 +453,8 @@ def check(service, dropped: list[tuple[Drop, str]], result: Result) -> None:
                 problems.append(f"{drop.path}: at {to}, not in a class folder")
             elif not _renamed_from(PurePosixPath(to).name, PurePosixPath(drop.path).name):
                 problems.append(f"{drop.path}: renamed to {to}")
-            elif any(o["kind"] == "sorted" and "/" + o["label"][:1].upper() + o["label"][1:] != top(to)
-                     for o in outcomes):
+            elif not by_user and any(o["kind"] == "sorted" and "/" + o["label"][:1].upper() + o["label"][1:]
+                                     != top(to) for o in outcomes):
                 problems.append(f"{drop.path}: label and folder disagree: {outcomes}")
         else:
             if final.get(drop.path) != drop.data:
@@ -458,8 +481,8 @@ def check(service, dropped: list[tuple[Drop, str]], result: Result) -> None:
     explained = set()
     for body in dlq_messages:
         request = json.loads(body)
-        if "sync" in request:
-            problems.append(f"a sync of the inbox was dead-lettered: {body}")
+        if "sync" in request or "learn" in request:
+            problems.append(f"a sync or a learn request was dead-lettered: {body}")
             continue
         failed = [o for o in state.outcomes(request["file_id"]) if o["kind"] == "failed"]
         if failed and request["path"] in in_inbox:

@@ -30,7 +30,7 @@ def aws_faults(service):
 def test_all_of_it_at_once_nothing_lost_under_faults(service, aws_faults):
     plan = soak.scenario(photos=100, batches=4, seed=1)
     chaos = soak.Chaos(overlap_sort=True, resend_webhooks=True, drop_notification=True, renames=2,
-                       blocked_folder=True)
+                       blocked_folder=True, corrections=3)
     result = soak.run(service, plan, dropbox_rate=0.12, aws=aws_faults, seed=1, drain_timeout=120, chaos=chaos)
     print(result.summary())
     print(result.details())

@@ -1,0 +1,54 @@
+"""Follow the class folders for what the user puts in them: the webhook's half of learning by example.
+
+Beside the inbox's cursor, each account has a cursor on the whole app folder. A photo that appears
+directly in a top-level folder other than the inbox is queued to be learned (the classify function
+has the model, and tells the service's own moves from the user's: chalicelib/learning.py); a path
+deleted takes its examples with it. Nothing here reads a photo or loads numpy.
+"""
+from __future__ import annotations
+
+import logging
+
+from .dropbox_store import CursorReset, StoreNotFound
+from .messages import LearnRequest
+from .photo_files import not_a_photo
+from .ports import ExampleSyncState, FolderChanges, Queue
+from .sort_config import INBOX
+
+log = logging.getLogger(__name__)
+
+
+def cursor_key(account: str) -> str:
+    return f"{account}#class-folders"
+
+
+def in_class_folder(path: str) -> bool:
+    """Directly in a top-level folder that is not the inbox ("/Cat/a.jpg"), as main.py --folder reads them."""
+    parts = path.strip("/").split("/")
+    return len(parts) == 2 and parts[0].casefold() != INBOX.casefold() and not parts[0].startswith(".")
+
+
+def follow(account: str, changes: FolderChanges, state: ExampleSyncState, queue: Queue) -> int:
+    """Queue the photos new in class folders since the stored cursor (all of them, the first time)
+    and forget the examples whose paths were deleted; how many were queued."""
+    cursor, version = state.get_cursor(cursor_key(account))
+    deleted: list[str] = []
+    if cursor is None:
+        files, new_cursor = changes.list_folder("")
+    else:
+        try:
+            files, deleted, new_cursor = changes.changes(cursor)
+        except (CursorReset, StoreNotFound):
+            log.warning("Dropbox reset the class-folder cursor of %s; listing everything again", account)
+            files, new_cursor = changes.list_folder("")
+    gone = [path for path in deleted if path.strip("/").casefold() != INBOX.casefold()
+            and not path.lower().startswith(f"/{INBOX.lower()}/")]
+    if gone and (forgotten := state.forget_examples(gone)):
+        log.info("forgot %d example(s) deleted or moved away", forgotten)
+    requests = [LearnRequest(f.id, f.path_display) for f in files
+                if in_class_folder(f.path_display) and not_a_photo(f.path_display) is None]
+    # Queued before the cursor moves on: a failure here leaves the changes for the next try.
+    queue.send(requests)
+    if not state.put_cursor(cursor_key(account), new_cursor, version):
+        log.info("class folders of %s were followed by another sync meanwhile", account)
+    return len(requests)

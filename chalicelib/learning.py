@@ -1,0 +1,94 @@
+"""Learn the photos the user put in class folders, and hand the examples to the sorting: the
+classify function's half of learning by example (chalicelib/class_folders.py queues the work).
+
+A photo in a class folder is the user's unless the service's records say the service put it at
+that very path. While the service's own sort of that photo is still in flight, the request comes
+back later. A photo the service had put in one class folder and the user moved to another is an
+example of the new class and a counter-example of the old one.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+
+from . import examples as learned
+from .messages import LearnRequest, SortRequest
+from .outcomes import Outcome
+from .ports import Example, ExampleState, Photo, PhotoFeatures
+from .sort_config import DEFAULT_UNSORTED_FOLDER, INBOX, SortConfig, top_folder
+
+log = logging.getLogger(__name__)
+
+EXAMPLES_TTL_SECONDS = 30.0
+
+
+Read = Callable[[Sequence[SortRequest]], list[Photo[SortRequest] | Outcome]]
+
+
+def learn(requests: Sequence[LearnRequest], read: Read, features: Callable[[], PhotoFeatures],
+          state: ExampleState, config: SortConfig | None) -> list[bool]:
+    """Per request: True when done (learned, or nothing to learn), False to try again later.
+    `read` reads photos wherever they are; `features` loads the model on first call."""
+    done: list[bool] = [True] * len(requests)
+    placed = [state.placed(r.file_id) for r in requests]
+    wanted = [i for i, p in enumerate(placed) if p is not True]
+    for i, p in enumerate(placed):
+        if p is True:
+            done[i] = False  # the service's sort of this photo is still in flight
+    found = read([requests[i].as_sort_request() for i in wanted])
+    readable: list[tuple[Photo[SortRequest], str | None]] = []
+    for i, item in zip(wanted, found):
+        if not isinstance(item, Photo):
+            done[i] = item.finished  # gone or unreadable: nothing to learn; busy: later
+            continue
+        here = item.path.lower()
+        if placed[i] == here or top_folder(item.path).casefold() == INBOX.casefold():
+            continue  # the service's own move, or back in the inbox: not an example
+        was = top_folder(placed[i]) if isinstance(placed[i], str) else None
+        readable.append((item, was if was and was.casefold() != top_folder(here).casefold() else None))
+    if not readable:
+        return done
+    unsorted = (config.folder_for(None) if config else DEFAULT_UNSORTED_FOLDER).casefold()
+    stored = []
+    for (photo, was), vector in zip(readable, features().features_batch([p.data for p, _ in readable])):
+        if isinstance(vector, Exception):
+            log.info("not learned from %s: %s", photo.path, vector)
+            continue
+        data = learned.encode(vector)
+        folder = top_folder(photo.path)
+        if folder.casefold() != unsorted:
+            stored.append(Example(folder, "example", photo.ref.file_id, photo.path, data))
+        if was is not None:
+            stored.append(Example(was, "counter", photo.ref.file_id, photo.path, data))
+    state.put_examples(stored)
+    for example in stored:
+        log.info("learned %s as %s of %s", example.path, example.role, example.folder)
+    return done
+
+
+class ExampleCache:
+    """The configured classes' examples, re-read at most every `ttl` seconds per container."""
+
+    def __init__(self, state: ExampleState, ttl: float = EXAMPLES_TTL_SECONDS):
+        self._state, self._ttl = state, ttl
+        self._value: learned.Examples = {}
+        self._key: tuple[str, ...] = ()
+        self._read_at = float("-inf")
+
+    def forget(self) -> None:
+        """Read again on next use: this container just learned something."""
+        self._read_at = float("-inf")
+
+    def get(self, config: SortConfig) -> learned.Examples:
+        if config.classes != self._key or time.monotonic() - self._read_at > self._ttl:
+            stored = self._state.examples([config.folder_for(c) for c in config.classes])
+            self._value = {}
+            for label in config.classes:
+                positives, negatives = stored.get(config.folder_for(label).casefold(), ([], []))
+                if positives or negatives:
+                    self._value[label] = learned.ClassExamples(
+                        learned.stack([learned.decode(b) for b in positives]),
+                        learned.stack([learned.decode(b) for b in negatives]))
+            self._key, self._read_at = config.classes, time.monotonic()
+        return self._value

@@ -1,0 +1,80 @@
+"""Classes by example through the real path: photos the user puts in class folders (Dropbox SDK
+against the emulator, SQS and DynamoDB on moto, Chalice's test client) teach the classes."""
+from __future__ import annotations
+
+import json
+
+from local.sample_photos import EXAMPLE_CROPS, NEW_CROP, crop, jpeg
+
+
+def learn_from_the_folders(service) -> None:
+    """What Dropbox does after the user changes something: a notification, then the queue runs."""
+    service.notify()
+    service.source.drain(timeout=60)
+
+
+def put_grandma(service, count: int = 3) -> None:
+    for i, box in enumerate(EXAMPLE_CROPS[:count]):
+        service.dropbox.put(f"/Grandma/g{i}.jpg", crop("astronaut", box))
+
+
+def test_photos_put_by_hand_make_an_unknown_class_valid_and_a_similar_photo_goes_there(service):
+    put_grandma(service)
+    learn_from_the_folders(service)
+    answer = service.configure(["Grandma", "cat"])
+    assert answer["covers"][0]["examples"] == 3 and "examples" in answer["covers"][0]["description"]
+    new = crop("astronaut", NEW_CROP)
+    service.dropbox.put("/All/new.jpg", new)
+    service.dropbox.put("/All/chelsea.jpg", jpeg("chelsea"))
+    learn_from_the_folders(service)
+    files = service.dropbox.files("/")
+    assert files["/Grandma/new.jpg"] == new and files["/Cat/chelsea.jpg"] == jpeg("chelsea")
+    assert json.loads(service.get("/status").body)["learned"]["grandma"] == {"examples": 3, "corrections": 0}
+
+
+def test_an_unknown_class_with_too_few_examples_is_a_400_saying_how_to_teach_it(service):
+    put_grandma(service, count=2)
+    learn_from_the_folders(service)
+    response = service.post("/configure", {"classes": ["Grandma", "cat"]})
+    assert response.status_code == 400
+    assert "put 3 or more photos of Grandma into /Grandma" in json.loads(response.body)["Message"]
+
+
+def test_a_correction_sends_the_next_similar_photo_where_the_user_moved_the_first(service):
+    service.configure(["cat", "vehicle"])
+    service.dropbox.put("/All/motorcycle.jpg", jpeg("motorcycle"))
+    learn_from_the_folders(service)
+    assert "/Vehicle/motorcycle.jpg" in service.dropbox.files("/")
+    service.dropbox.user_move("/Vehicle/motorcycle.jpg", "/Cat/motorcycle.jpg")
+    learn_from_the_folders(service)
+    learned = json.loads(service.get("/status").body)["learned"]
+    assert learned == {"cat": {"examples": 1, "corrections": 0}, "vehicle": {"examples": 0, "corrections": 1}}
+    new = crop("motorcycle", NEW_CROP)
+    service.dropbox.put("/All/motorcycle2.jpg", new)
+    learn_from_the_folders(service)
+    assert service.dropbox.files("/")["/Cat/motorcycle2.jpg"] == new
+
+
+def test_a_deleted_example_stops_counting(service):
+    service.configure(["cat", "vehicle"])
+    service.dropbox.put("/Cat/motorcycle.jpg", crop("motorcycle", EXAMPLE_CROPS[0]))
+    learn_from_the_folders(service)
+    service.dropbox.put("/All/motorcycle2.jpg", crop("motorcycle", NEW_CROP))
+    learn_from_the_folders(service)
+    assert "/Cat/motorcycle2.jpg" in service.dropbox.files("/")
+    service.dropbox.user_delete("/Cat/motorcycle.jpg")
+    learn_from_the_folders(service)
+    assert json.loads(service.get("/status").body)["learned"] == {}
+    service.dropbox.put("/All/motorcycle3.jpg", crop("motorcycle", EXAMPLE_CROPS[1]))
+    learn_from_the_folders(service)
+    assert "/Vehicle/motorcycle3.jpg" in service.dropbox.files("/")
+
+
+def test_the_services_own_moves_are_never_taken_as_examples(service):
+    service.configure(["cat", "food", "vehicle"])
+    for name in ("chelsea", "coffee", "motorcycle"):
+        service.dropbox.put(f"/All/{name}.jpg", jpeg(name))
+    learn_from_the_folders(service)
+    learn_from_the_folders(service)  # the moves' own notification, followed through the class folders
+    assert sorted(service.dropbox.files("/")) == ["/Cat/chelsea.jpg", "/Food/coffee.jpg", "/Vehicle/motorcycle.jpg"]
+    assert json.loads(service.get("/status").body)["learned"] == {}
