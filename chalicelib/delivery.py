@@ -141,7 +141,8 @@ def _sort(requests: list[SortRequest], config: SortConfig | None, store: PhotoSt
 
 def _log(outcome: Outcome, first: bool) -> None:
     """One line per photo: where it went, the class and score that sent it there, or why it stayed."""
-    decided = f" ({outcome.label or 'no class'} {outcome.score:.2f})" if outcome.score is not None else ""
+    by = f" by {outcome.by}" if outcome.by else ""
+    decided = f" ({outcome.label or 'no class'} {outcome.score:.2f}{by})" if outcome.score is not None else ""
     why = f": {outcome.why}" if outcome.why else ""
     log.info("%s %s -> %s%s%s%s", outcome.kind, outcome.file, outcome.to_path or "(left in place)", decided, why,
              "" if first else " (recorded before)")

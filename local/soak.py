@@ -228,12 +228,14 @@ class Result:
     double_counted: int = 0
     stuck_in_all: int = 0
     queued_twice: int = 0
+    corrected: int = 0  # sorted photos the user moved to another class folder
     too_large_sent: int = 0  # bytes of the 60 MB file that left the fake Dropbox
     seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        return (f"photos={self.photos} faults={sum(self.faults.values())} retries={sum(self.retries.values())} "
+        return (f"photos={self.photos} corrected={self.corrected} faults={sum(self.faults.values())} "
+                f"retries={sum(self.retries.values())} "
                 f"dlq={self.dlq} lost={self.lost} duplicated={self.duplicated} overwritten={self.overwritten} "
                 f"unrecorded={self.unrecorded} double_counted={self.double_counted} stuck_in_all={self.stuck_in_all}")
 
@@ -349,6 +351,7 @@ def run(service, plan: list[list[Drop]], *, dropbox_rate: float, aws: dict | Non
         result.retries["dynamodb"] = aws["dynamodb throttle"].hits  # each one retried by botocore's standard mode
     result.retries.update(counter.counts)
     result.problems += [f"the fake Dropbox crashed: {crash}" for crash in fake.crashes]
+    result.corrected = len(corrected)
     check(service, dropped, result, corrected)
     result.seconds = time.monotonic() - started
     return result
@@ -358,11 +361,13 @@ def _correct(fake, rng: random.Random, count: int) -> dict[str, str]:
     """The user moves `count` sorted photos to another class folder (same name); old -> new path."""
     folders = ["/" + c[:1].upper() + c[1:] for c in CLASSES]
     placed = sorted(p for p in fake.files("/") if "/" + p.strip("/").split("/", 1)[0] in folders)
+    existing = sorted({"/" + p.strip("/").split("/", 1)[0] for p in placed})  # not a blocked one
     moved = {}
     for path in rng.sample(placed, min(count, len(placed))):
         here = "/" + path.strip("/").split("/", 1)[0]
-        to = f"{rng.choice([f for f in folders if f != here])}/{path.rsplit('/', 1)[1]}"
-        if not fake.exists(to):
+        others = [f for f in existing if f != here]
+        to = f"{rng.choice(others)}/{path.rsplit('/', 1)[1]}" if others else path
+        if to != path and not fake.exists(to):
             fake.user_move(path, to)
             moved[path] = to
     return moved
