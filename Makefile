@@ -6,7 +6,7 @@ VENV := .venv
 BUILD_VENV := .venv-build
 PHOTO_SETS := build/photo-sets/labels.csv
 
-.PHONY: test run soak model bench-classify bench-words package system-packages
+.PHONY: test run soak model bench-classify bench-words bench-examples package system-packages
 
 # Debian packages the tests use: programs that make real screenshots and pages (local/rendered.py),
 # and a landscape photo (local/sample_photos.py).
@@ -70,3 +70,6 @@ $(PHOTO_SETS): | $(VENV)/.installed system-packages
 
 bench-words: $(PHOTO_SETS)
 	$(VENV)/bin/python -m bench.everyday_words
+
+bench-examples: $(PHOTO_SETS)
+	$(VENV)/bin/python -m bench.examples

@@ -140,7 +140,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=3, help="fresh processes per measurement (default 3)")
     parser.add_argument("--classes", nargs="+", default=CLASSES,
-                        help="the configured classes (default: one per bundled model; e.g. cat food for the classifier alone)")
+                        help="the configured classes (default: one per bundled model; "
+                             "e.g. cat food for the classifier alone)")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     parser.add_argument("--launcher", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -63,7 +63,8 @@ def shots_table(classifier: Classifier, sets: dict[str, list[photo_sets.Photo]],
         photos = [p for p in photos if p.path in features]
         cells = []
         for shots in SHOTS:
-            runs = [accuracy(classifier, photos, shots, seed, features, data) for seed in range(seeds if shots else 1)]
+            runs = [accuracy(classifier, photos, shots, seed, features, data)
+                    for seed in range(seeds if shots else 1)]
             cells.append(f"{100 * sum(c for c, _ in runs) / sum(n for _, n in runs):14.0f}%")
         lines.append(f"{name:<8}" + "".join(cells))
     return "\n".join(lines)

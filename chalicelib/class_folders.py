@@ -45,8 +45,11 @@ def follow(account: str, changes: FolderChanges, state: ExampleSyncState, queue:
             and not path.lower().startswith(f"/{INBOX.lower()}/")]
     if gone and (forgotten := state.forget_examples(gone)):
         log.info("forgot %d example(s) deleted or moved away", forgotten)
-    requests = [LearnRequest(f.id, f.path_display) for f in files
-                if in_class_folder(f.path_display) and not_a_photo(f.path_display) is None]
+    candidates = [f for f in files if in_class_folder(f.path_display) and not_a_photo(f.path_display) is None]
+    # The service's own moves, already recorded, are passed over here; any other is checked again
+    # when learned (a move whose record is still on its way).
+    ours = state.placed_paths([f.id for f in candidates])
+    requests = [LearnRequest(f.id, f.path_display) for f in candidates if ours.get(f.id) != f.path_lower]
     # Queued before the cursor moves on: a failure here leaves the changes for the next try.
     queue.send(requests)
     if not state.put_cursor(cursor_key(account), new_cursor, version):

@@ -9,7 +9,6 @@ example of the new class and a counter-example of the old one.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Sequence
 
 from . import examples as learned
@@ -19,9 +18,6 @@ from .ports import Example, ExampleState, Photo, PhotoFeatures
 from .sort_config import DEFAULT_UNSORTED_FOLDER, INBOX, SortConfig, top_folder
 
 log = logging.getLogger(__name__)
-
-EXAMPLES_TTL_SECONDS = 30.0
-
 
 Read = Callable[[Sequence[SortRequest]], list[Photo[SortRequest] | Outcome]]
 
@@ -68,20 +64,17 @@ def learn(requests: Sequence[LearnRequest], read: Read, features: Callable[[], P
 
 
 class ExampleCache:
-    """The configured classes' examples, re-read at most every `ttl` seconds per container."""
+    """The configured classes' examples, read again only when they changed (one small read per
+    batch says so), in whichever container the change was made."""
 
-    def __init__(self, state: ExampleState, ttl: float = EXAMPLES_TTL_SECONDS):
-        self._state, self._ttl = state, ttl
+    def __init__(self, state: ExampleState):
+        self._state = state
         self._value: learned.Examples = {}
-        self._key: tuple[str, ...] = ()
-        self._read_at = float("-inf")
-
-    def forget(self) -> None:
-        """Read again on next use: this container just learned something."""
-        self._read_at = float("-inf")
+        self._key: tuple[tuple[str, ...], int] | None = None
 
     def get(self, config: SortConfig) -> learned.Examples:
-        if config.classes != self._key or time.monotonic() - self._read_at > self._ttl:
+        key = (config.classes, self._state.examples_version())
+        if key != self._key:
             stored = self._state.examples([config.folder_for(c) for c in config.classes])
             self._value = {}
             for label in config.classes:
@@ -90,5 +83,5 @@ class ExampleCache:
                     self._value[label] = learned.ClassExamples(
                         learned.stack([learned.decode(b) for b in positives]),
                         learned.stack([learned.decode(b) for b in negatives]))
-            self._key, self._read_at = config.classes, time.monotonic()
+            self._key = key
         return self._value

@@ -159,6 +159,10 @@ class ExampleState(Protocol):
         and not yet recorded; None when the service never queued it."""
         ...
 
+    def placed_paths(self, file_ids: Sequence[str]) -> dict[str, str]:
+        """Where the service put each of these files that it sorted (lower case), in a few reads."""
+        ...
+
     def put_examples(self, examples: Sequence[Example]) -> None: ...
 
     def forget_examples(self, paths: Sequence[str]) -> int:
@@ -167,6 +171,10 @@ class ExampleState(Protocol):
 
     def examples(self, folders: Sequence[str]) -> dict[str, tuple[list[bytes], list[bytes]]]:
         """Per folder (casefolded): its examples' and counter-examples' features, oldest first."""
+        ...
+
+    def examples_version(self) -> int:
+        """Changes whenever an example is learned or forgotten."""
         ...
 
     def example_counts(self) -> dict[str, tuple[int, int]]:

@@ -8,8 +8,9 @@ Layout (pk / sk):
   stats         / all            counters over all time, one count per photo
   job#<id>      / job            counters of one /sort run
   events        / <time>#<id>    recent skipped and failed files with the reason, for /status
-  photo#<id>    / queued         the file was queued to be sorted (its class folder is then ours)
+  photo#<id>    / queued         the file was queued to be sorted; once placed, where the service put it
   examples      / <folder>#<role>#<id>   a photo's features as an example (or counter-example)
+  examples      / version        bumped at every change of the examples, so caches know to read again
 """
 from __future__ import annotations
 
@@ -39,10 +40,11 @@ RECENT_EVENTS = 20
 # Events are read several per file shown, since one file can have several (a webhook and a sort).
 EVENTS_READ_PER_SHOWN = 5
 CONFLICT_ATTEMPTS = 5
-# DynamoDB allows 100 items per transaction; an outcome takes at most 3 (its item, an event, its
-# photo's count marker) plus the counter updates.
-RECORDS_PER_TRANSACTION = 25
+# DynamoDB allows 100 items per transaction; an outcome takes at most 4 (its item, an event, its
+# photo's count marker, where the service put it) plus the counter updates.
+RECORDS_PER_TRANSACTION = 20
 BATCH_WRITE_ITEMS = 25  # DynamoDB's limit per BatchWriteItem
+BATCH_GET_KEYS = 100  # and per BatchGetItem
 BATCH_WRITE_ATTEMPTS = 5
 
 
@@ -230,7 +232,7 @@ class StateStore:
         """The outcome items, their events, each photo's count marker (conditional on what was
         read, in `counted`), and one counter update per counter item touched."""
         now = time.time()
-        writes, counts, photos = [], {}, {}
+        writes, counts, photos, put_at = [], {}, {}, {}
         for request, outcome in records:
             key = request_key(request)
             item = {**_key(f"file#{request.file_id}", key),
@@ -250,6 +252,8 @@ class StateStore:
                     "expires_at": {"N": str(int(now + EVENT_TTL_SECONDS))}}}})
             counter = _counter(outcome)
             photos[request.file_id] = counter  # the latest outcome of a photo is where it is now
+            if outcome.kind in ("sorted", "unsorted") and outcome.to_path:
+                put_at[request.file_id] = outcome.to_path.lower()
             if request.job_id:
                 job = counts.setdefault(f"job#{request.job_id}", {})
                 job[counter] = job.get(counter, 0) + 1
@@ -271,6 +275,9 @@ class StateStore:
                 marker["Put"].update(ConditionExpression="#c = :before", ExpressionAttributeNames={"#c": "counter"},
                                      ExpressionAttributeValues={":before": {"S": before}})
             writes.append(marker)
+        # Where the service put each photo, read by chalicelib/class_folders.py to pass over its own moves.
+        writes += [{"Put": {"TableName": self.table_name, "Item": {**_key(f"photo#{file_id}", "queued"),
+                                                                   "to": {"S": to}}}} for file_id, to in put_at.items()]
         for key, per_item in counts.items():
             if not per_item:
                 continue
@@ -341,18 +348,40 @@ class StateStore:
             return None  # finished without a move of ours (skipped, failed, gone)
         return True if self._get(f"photo#{file_id}", "queued") is not None else None
 
+    def placed_paths(self, file_ids: Sequence[str]) -> dict[str, str]:
+        found = {}
+        ids = list(dict.fromkeys(file_ids))
+        for start in range(0, len(ids), BATCH_GET_KEYS):
+            keys = [(f"photo#{i}", "queued") for i in ids[start:start + BATCH_GET_KEYS]]
+            for (pk, _), item in self._existing(keys).items():
+                if "to" in item:
+                    found[pk.split("#", 1)[1]] = item["to"]["S"]
+        return found
+
     def put_examples(self, examples: Sequence[Example]) -> None:
         now = time.time()
         self._batch_write([{"PutRequest": {"Item": {
             **_key("examples", f"{e.folder.casefold()}#{e.role}#{e.file_id}"), "path": {"S": e.path.lower()},
             "features": {"B": e.features}, "at": {"N": f"{now:.6f}"}}}} for e in examples])
+        if examples:
+            self._bump_examples_version()
 
     def forget_examples(self, paths: Sequence[str]) -> int:
         gone = [p.lower() for p in paths]
-        doomed = [item["sk"]["S"] for item in self._examples_query("", "sk, #p")
-                  if any(item["path"]["S"] == g or item["path"]["S"].startswith(g + "/") for g in gone)]
+        doomed = [item["sk"]["S"] for item in self._examples_query("", "sk, #p") if "path" in item
+                  and any(item["path"]["S"] == g or item["path"]["S"].startswith(g + "/") for g in gone)]
         self._batch_write([{"DeleteRequest": {"Key": _key("examples", sk)}} for sk in doomed])
+        if doomed:
+            self._bump_examples_version()
         return len(doomed)
+
+    def examples_version(self) -> int:
+        item = self._get("examples", "version")
+        return int(item["n"]["N"]) if item else 0
+
+    def _bump_examples_version(self) -> None:
+        self._db.update_item(TableName=self.table_name, Key=_key("examples", "version"),
+                             UpdateExpression="ADD n :one", ExpressionAttributeValues={":one": {"N": "1"}})
 
     def examples(self, folders: Sequence[str]) -> dict[str, tuple[list[bytes], list[bytes]]]:
         found = {}
@@ -360,12 +389,15 @@ class StateStore:
             items = sorted(self._examples_query(f"{folder.casefold()}#", "sk, features, #a"),
                            key=lambda i: float(i["at"]["N"]))
             roles = [(i["sk"]["S"].split("#")[-2], i["features"]["B"]) for i in items]
-            found[folder.casefold()] = ([f for r, f in roles if r == "example"], [f for r, f in roles if r == "counter"])
+            found[folder.casefold()] = ([f for r, f in roles if r == "example"],
+                                        [f for r, f in roles if r == "counter"])
         return found
 
     def example_counts(self) -> dict[str, tuple[int, int]]:
         counts: dict[str, list[int]] = {}
         for item in self._examples_query("", "sk"):
+            if item["sk"]["S"] == "version":
+                continue
             folder, role, _ = item["sk"]["S"].rsplit("#", 2)
             counts.setdefault(folder, [0, 0])[0 if role == "example" else 1] += 1
         return {folder: (n[0], n[1]) for folder, n in counts.items()}

@@ -111,9 +111,7 @@ class Wiring:
 
     def learn(self, requests: list[LearnRequest]) -> list[bool]:
         from .learning import learn  # numpy: the classify function only
-        done = learn(requests, self.photos.read_anywhere, self.classifier, self.state, self.config.get())
-        self._example_cache.forget()
-        return done
+        return learn(requests, self.photos.read_anywhere, self.classifier, self.state, self.config.get())
 
     def account_id(self) -> str:
         """Our Dropbox account (the one the refresh token belongs to), asked once per container."""

@@ -300,7 +300,7 @@ def run(service, plan: list[list[Drop]], *, dropbox_rate: float, aws: dict | Non
             fake.put(blocked, b"a plain file where a class folder should be")
         fake.fault_rate(dropbox_rate, kinds, seed=seed)
         dropped: list[tuple[Drop, str]] = []  # (what, its Dropbox id): a path may be used twice
-        corrected: dict[str, str] = {}  # where the service put a photo -> where the user moved it
+        corrected: dict[tuple[str, str], str] = {}  # (where the service put a photo, sha) -> the user's move
         for b, batch in enumerate(plan):
             for drop in batch:
                 if fake.exists(drop.path):
@@ -357,8 +357,9 @@ def run(service, plan: list[list[Drop]], *, dropbox_rate: float, aws: dict | Non
     return result
 
 
-def _correct(fake, rng: random.Random, count: int) -> dict[str, str]:
-    """The user moves `count` sorted photos to another class folder (same name); old -> new path."""
+def _correct(fake, rng: random.Random, count: int) -> dict[tuple[str, str], str]:
+    """The user moves `count` sorted photos to another class folder (same name): (old path, sha256
+    of the bytes) -> new path. The bytes say which photo: the service may reuse the old path."""
     folders = ["/" + c[:1].upper() + c[1:] for c in CLASSES]
     placed = sorted(p for p in fake.files("/") if "/" + p.strip("/").split("/", 1)[0] in folders)
     existing = sorted({"/" + p.strip("/").split("/", 1)[0] for p in placed})  # not a blocked one
@@ -368,8 +369,8 @@ def _correct(fake, rng: random.Random, count: int) -> dict[str, str]:
         others = [f for f in existing if f != here]
         to = f"{rng.choice(others)}/{path.rsplit('/', 1)[1]}" if others else path
         if to != path and not fake.exists(to):
+            moved[(path, _sha(fake.read(path)))] = to
             fake.user_move(path, to)
-            moved[path] = to
     return moved
 
 
@@ -406,9 +407,10 @@ def _renamed_from(final_name: str, dropped_name: str) -> bool:
     return q[len(stem) + 2:-1].isdigit()
 
 
-def check(service, dropped: list[tuple[Drop, str]], result: Result, corrected: dict[str, str]) -> None:
-    """`corrected`: photos the user moved after the service sorted them (where the service put
-    them -> where they are), which must be there, byte for byte."""
+def check(service, dropped: list[tuple[Drop, str]], result: Result,
+          corrected: dict[tuple[str, str], str]) -> None:
+    """`corrected`: photos the user moved after the service sorted them ((where the service put
+    them, sha256) -> where they are), which must be there, byte for byte."""
     from chalicelib.wiring import wiring
     drops = [drop for drop, _ in dropped]
     fake, state = service.dropbox, wiring().state
@@ -447,7 +449,7 @@ def check(service, dropped: list[tuple[Drop, str]], result: Result, corrected: d
                 problems.append(f"{drop.path}: outcomes {outcomes}")
                 continue
             [to] = targets
-            by_user = corrected.get(to)
+            by_user = corrected.get((to, _sha(drop.data)))
             to = by_user or to
             if to not in final:
                 problems.append(f"{drop.path}: recorded at {to}, which does not exist")

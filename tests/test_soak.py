@@ -40,5 +40,5 @@ def test_all_of_it_at_once_nothing_lost_under_faults(service, aws_faults):
     assert result.figures() == (0, 0, 0, 0, 0, 0, 0)  # dlq lost duplicated overwritten unrecorded double stuck
     # The faults really happened, and were retried rather than shrugged off.
     assert result.faults["dynamodb throttle"] > 0 and result.faults["dynamodb lost answer"] > 0
-    assert sum(result.faults.values()) > 15
-    assert result.corrected == 3  # the user's corrections happened mid-run, and lost nothing and result.retries["dropbox"] > 0
+    assert sum(result.faults.values()) > 15 and result.retries["dropbox"] > 0
+    assert result.corrected == 3  # the user's corrections happened mid-run, and lost nothing
