@@ -80,7 +80,7 @@ def cost(classifier: Classifier, classes: int = 50, per_class: int = 200, repeat
     start = time.perf_counter()
     for _ in range(repeat):
         for n in names:
-            learned.score(features, examples[n].positives)
+            learned.score(learned.similarity(features, examples[n].positives))
     scoring = (time.perf_counter() - start) / repeat
     photos = [sample_photos.jpeg("chelsea")] * BATCH
     classifier.classify_batch(photos, ["cat", "people"])

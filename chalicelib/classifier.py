@@ -116,7 +116,8 @@ class Classifier:
                examples: learned.Examples | None = None) -> list[Decision]:
         """A class's score is the highest of: the sum of its ImageNet classes' probabilities; for a
         class about people, pages or screens, its face or text rule's score on what the detectors
-        found; and, given its examples, how close the photo is to them. A photo closer to a class's
+        found; and, given its examples, how close the photo is to them. A photo unlike all of a
+        class's examples keeps only part of the name's score; one closer to a class's
         counter-examples than to its examples loses that much of the class's score."""
         names = tuple(classes)
         examples = examples or {}
@@ -124,17 +125,20 @@ class Classifier:
         threshold = self.default_threshold if threshold is None else threshold
         by_example = np.zeros((len(probabilities), len(names)))
         against = np.zeros_like(by_example)
+        keeps = np.ones_like(by_example)
         if features is not None:
             for i, name in enumerate(names):
-                if name in examples:
-                    by_example[:, i] = learned.score(features, examples[name].positives)
-                    against[:, i] = learned.score(features, examples[name].negatives)
+                if name in examples and len(examples[name].positives):
+                    similar = learned.similarity(features, examples[name].positives)
+                    by_example[:, i], keeps[:, i] = learned.score(similar), learned.support(similar)
+                if name in examples and len(examples[name].negatives):
+                    against[:, i] = learned.score(learned.similarity(features, examples[name].negatives))
         decisions = []
         for n, scores in enumerate(probabilities @ matrix.T):
             if seen is not None:
                 scores = [max(score, r.faces.score(seen[n].faces) if r.faces else 0.0,
                               r.text.score(seen[n].text) if r.text else 0.0) for score, r in zip(scores, resolved)]
-            by_name = np.asarray(scores, dtype=np.float64)
+            by_name = np.asarray(scores, dtype=np.float64) * keeps[n]
             scores = np.maximum(by_name, by_example[n])
             scores = np.where(against[n] > by_example[n], scores * (1.0 - against[n]), scores)
             # Highest score first; on a tie the class covering fewer ImageNet classes wins.
