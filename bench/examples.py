@@ -88,8 +88,10 @@ def cost(classifier: Classifier, classes: int = 50, per_class: int = 200, repeat
     for _ in range(3):
         classifier.classify_batch(photos, ["cat", "people"])
     batch = (time.perf_counter() - start) / 3
-    return (f"scoring {classes} classes x {per_class} examples for a batch of {BATCH}: {1000 * scoring:.1f} ms; "
-            f"classifying the batch (small JPEGs, faces on): {1000 * batch:.0f} ms; ratio {100 * scoring / batch:.1f} %")
+    return (f"scoring {classes} classes x {per_class} examples for a batch of {BATCH}: "
+            f"{1000 * scoring:.1f} ms; "
+            f"classifying the batch (small JPEGs, faces on): {1000 * batch:.0f} ms; "
+            f"ratio {100 * scoring / batch:.1f} %")
 
 
 def main() -> None:

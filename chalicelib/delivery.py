@@ -118,11 +118,12 @@ def learned(messages: Sequence[tuple[LearnRequest, str, int]], learn: Callable[[
     except Exception:  # Dropbox or AWS unreachable, or a bug: they come back
         log.exception("learning %d photo(s) failed; they come back", len(messages))
         done = [False] * len(messages)
-    finished = [(m, ok or m[2] >= max_receives) for m, ok in zip(messages, done)]
-    for (request, _, count), ok in zip(messages, done):
+    finished, retry = [], []
+    for (request, receipt_handle, count), ok in zip(messages, done):
         if not ok and count >= max_receives:
             log.warning("gave up learning from %s after %d attempts", request.path, count)
-    return Acks([m[1] for m, ok in finished if ok], [m[1] for m, ok in finished if not ok])
+        (finished if ok or count >= max_receives else retry).append(receipt_handle)
+    return Acks(finished, retry)
 
 
 def _sort(requests: list[SortRequest], config: SortConfig | None, store: PhotoStore[SortRequest],

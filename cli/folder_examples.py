@@ -65,8 +65,12 @@ def teaching(root: Path, classes: Collection[str]) -> Teaching:
             wrong = by_folder.get(put_in.casefold()) if put_in is not None else None
             if wrong is not None:
                 negatives[wrong].append(photo)
-    order = lambda found: sorted(found, key=lambda f: (f.mtime, f.path))  # noqa: E731
-    return Teaching({c: order(f) for c, f in positives.items()}, {c: order(f) for c, f in negatives.items()})
+    return Teaching({c: _oldest_first(f) for c, f in positives.items()},
+                    {c: _oldest_first(f) for c, f in negatives.items()})
+
+
+def _oldest_first(found: list[Found]) -> list[Found]:
+    return sorted(found, key=lambda f: (f.mtime, f.path))
 
 
 def load(root: Path, taught: Teaching, classifier: PhotoFeatures) -> learned.Examples:
