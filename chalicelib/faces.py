@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from .bundled_model import detector_session
 from .face_rules import Face
 
 # Longest side the detector sees: the smallest of 256-640 px at which every sample photo's face
@@ -27,13 +28,7 @@ NMS_OVERLAP = 0.3
 
 class FaceDetector:
     def __init__(self, path: Path, threshold: float, threads: int = 1):
-        import onnxruntime
-
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads  # one photo per decoder thread: they run side by side
-        options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self._session = detector_session(path, threads)
         self._input = self._session.get_inputs()[0].name
         self.threshold = threshold
 

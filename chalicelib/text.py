@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from .bundled_model import detector_session
 from .text_rules import FLAT, Text
 
 # Longest side the detector sees: lines of text must stay about 6 px high. A photo's text (a sign,
@@ -38,13 +39,7 @@ SCENE_FLAT = 0.3
 
 class TextDetector:
     def __init__(self, path: Path, threads: int = 1):
-        import onnxruntime
-
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads  # one photo per decoder thread: they run side by side
-        options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self._session = detector_session(path, threads)
         self._input = self._session.get_inputs()[0].name
 
     def read(self, glance: Image.Image, full: Callable[[], Image.Image], camera: bool) -> Text:
