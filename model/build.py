@@ -9,7 +9,6 @@ concepts.json, the everyday-word table, is reviewed data, not built.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 from pathlib import Path
@@ -29,6 +28,7 @@ from chalicelib.classifier import Classifier  # noqa: E402
 from chalicelib import text, text_rules  # noqa: E402
 from chalicelib.faces import DETECT_SIDE  # noqa: E402
 from model import build_faces, build_text, build_vocabulary  # noqa: E402
+from model.wheels import sha256  # noqa: E402
 from local import sample_photos  # noqa: E402
 
 ONNX_FILE = "efficientnet_lite0.onnx"
@@ -139,10 +139,6 @@ def calibrate(classifier: Classifier) -> tuple[float, list[tuple[str, str, str |
     if high >= low:
         raise SystemExit(f"no threshold separates the photos: refuse up to {high:.3f}, accept from {low:.3f}")
     return round((low + high) / 2, 2), rows
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def main() -> None:
@@ -257,7 +253,8 @@ computer at {text.SCREEN_SIDE} px, where screen text (10-16 px at full size) sta
 pixel is text from probability {text.TEXT_PROBABILITY}, and each band of at least {text.MIN_LINE_ROWS} rows holding
 text counts as a line. An image is made by a computer when its {text.FLAT_COLOURS} most common colours (5 bits
 a channel) cover at least {text_rules.FLAT:.0%} of it and its EXIF names no camera. Screenshots: 2 lines or
-more on such an image that is not the shape of paper (height/width {text_rules.PAPER[0]}-{text_rules.PAPER[1]}). Documents:
+more on such an image that is not the shape of paper (height/width
+{text_rules.PAPER[0]}-{text_rules.PAPER[1]}). Documents:
 5 lines or more on anything else, or 2 on a computer-made image the shape of paper (a title page).
 An image whose few most common colours cover less than {text.SCENE_FLAT:.0%} of it is a photo of a scene
 and is not read at all: on the tune set every screenshot and page is at 36 % or more, and 41 of 50

