@@ -33,6 +33,11 @@ class ClassExamples:
     negatives: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
 
 
+def stored(positives: list[bytes], negatives: list[bytes]) -> ClassExamples:
+    """A class's examples from their stored form (`encode`), oldest first."""
+    return ClassExamples(stack([decode(b) for b in positives]), stack([decode(b) for b in negatives]))
+
+
 Examples = Mapping[str, ClassExamples]  # by class name as configured
 
 

@@ -26,12 +26,10 @@ def learn(requests: Sequence[LearnRequest], read: Read, features: Callable[[], P
           state: ExampleState, config: SortConfig | None) -> list[bool]:
     """Per request: True when done (learned, or nothing to learn), False to try again later.
     `read` reads photos wherever they are; `features` loads the model on first call."""
-    done: list[bool] = [True] * len(requests)
     placed = [state.placed(r.file_id) for r in requests]
+    # Not done while the service's own sort of the photo is still in flight.
+    done = [p is not True for p in placed]
     wanted = [i for i, p in enumerate(placed) if p is not True]
-    for i, p in enumerate(placed):
-        if p is True:
-            done[i] = False  # the service's sort of this photo is still in flight
     found = read([requests[i].as_sort_request() for i in wanted])
     readable: list[tuple[Photo[SortRequest], str | None]] = []
     for i, item in zip(wanted, found):
@@ -80,8 +78,6 @@ class ExampleCache:
             for label in config.classes:
                 positives, negatives = stored.get(config.folder_for(label).casefold(), ([], []))
                 if positives or negatives:
-                    self._value[label] = learned.ClassExamples(
-                        learned.stack([learned.decode(b) for b in positives]),
-                        learned.stack([learned.decode(b) for b in negatives]))
+                    self._value[label] = learned.stored(positives, negatives)
             self._key = key
         return self._value

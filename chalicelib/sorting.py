@@ -11,11 +11,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from .outcomes import Outcome
-if TYPE_CHECKING:
-    from .examples import Examples
 from .photo_files import ImageError
 from .ports import Decision, Move, Photo, PhotoClassifier, PhotoStore, R
 from .sort_config import SortConfig, top_folder
+
+if TYPE_CHECKING:
+    from .examples import Examples
 
 
 def sort_batch(refs: Sequence[R], store: PhotoStore[R], classifier: PhotoClassifier, config: SortConfig,

@@ -17,8 +17,6 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from chalicelib import examples as learned
 from chalicelib.photo_files import MAX_BYTES, not_a_photo
 from chalicelib.ports import PhotoFeatures
@@ -93,11 +91,10 @@ def load(root: Path, taught: Teaching, classifier: PhotoFeatures) -> learned.Exa
         cache_path.parent.mkdir(exist_ok=True)
         cache_path.write_text(json.dumps(cache), encoding="utf-8")
 
-    def rows(found: list[Found]) -> np.ndarray:
-        return learned.stack([learned.decode(base64.b64decode(cache[f.identity]))
-                              for f in found if f.identity in cache])
+    def rows(found: list[Found]) -> list[bytes]:
+        return [base64.b64decode(cache[f.identity]) for f in found if f.identity in cache]
 
-    return {label: learned.ClassExamples(rows(taught.positives[label]), rows(taught.negatives[label]))
+    return {label: learned.stored(rows(taught.positives[label]), rows(taught.negatives[label]))
             for label in taught.positives if taught.positives[label] or taught.negatives[label]}
 
 
