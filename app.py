@@ -106,7 +106,7 @@ def webhook_notification() -> Response:
                                  w.state, w.inbox, w.account_id, w.follow_class_folders)
     except webhook.Rejected as e:
         return Response({"Code": "Rejected", "Message": str(e)}, status_code=e.status)
-    return Response({"queued": listing.queued, "skipped": listing.skipped})
+    return Response({"queued": listing.queued, "skipped": listing.skipped, "to_learn": listing.to_learn})
 
 
 @route("/configure", methods=["POST"])

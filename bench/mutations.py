@@ -78,6 +78,11 @@ MUTATIONS = [
     Mutation("a swapped file moved as if classified", "chalicelib/dropbox_photos.py",
              "            return self._put_back(photo, result)", "            return result.path_display",
              ("tests/test_nothing_forgotten.py",)),
+    Mutation("own recorded moves queued to be learned", "chalicelib/class_folders.py",
+             "for f in candidates if ours.get(f.id) != f.path_lower]", "for f in candidates]",
+             ("tests/test_learning.py",)),
+    Mutation("own moves learned as examples", "chalicelib/learning.py",
+             "if placed[i] == here or top_folder", "if top_folder", ("tests/test_learning.py",)),
 ]
 
 

@@ -116,21 +116,21 @@ class Classifier:
                examples: learned.Examples | None = None) -> list[Decision]:
         """A class's score is the highest of: the sum of its ImageNet classes' probabilities; for a
         class about people, pages or screens, its face or text rule's score on what the detectors
-        found; and, given its examples, how close the photo is to them. A photo unlike all of a
-        class's examples keeps only part of the name's score; one closer to a class's
-        counter-examples than to its examples loses that much of the class's score."""
+        found; and, given its examples, how close the photo is to them rather than to the other
+        classes' examples. A photo closer to a class's counter-examples than to its examples loses
+        that much of the class's score."""
         names = tuple(classes)
         examples = examples or {}
         matrix, sizes, resolved = self._membership(names, _standing(names, examples))
         threshold = self.default_threshold if threshold is None else threshold
         by_example = np.zeros((len(probabilities), len(names)))
         against = np.zeros_like(by_example)
-        keeps = np.ones_like(by_example)
         if features is not None:
+            taught = [i for i, name in enumerate(names) if name in examples and len(examples[name].positives)]
+            if taught:
+                by_example[:, taught] = learned.scores(np.stack(
+                    [learned.similarity(features, examples[names[i]].positives) for i in taught], axis=1))
             for i, name in enumerate(names):
-                if name in examples and len(examples[name].positives):
-                    similar = learned.similarity(features, examples[name].positives)
-                    by_example[:, i], keeps[:, i] = learned.score(similar), learned.support(similar)
                 if name in examples and len(examples[name].negatives):
                     against[:, i] = learned.score(learned.similarity(features, examples[name].negatives))
         decisions = []
@@ -138,7 +138,7 @@ class Classifier:
             if seen is not None:
                 scores = [max(score, r.faces.score(seen[n].faces) if r.faces else 0.0,
                               r.text.score(seen[n].text) if r.text else 0.0) for score, r in zip(scores, resolved)]
-            by_name = np.asarray(scores, dtype=np.float64) * keeps[n]
+            by_name = np.asarray(scores, dtype=np.float64)
             scores = np.maximum(by_name, by_example[n])
             scores = np.where(against[n] > by_example[n], scores * (1.0 - against[n]), scores)
             # Highest score first; on a tie the class covering fewer ImageNet classes wins.

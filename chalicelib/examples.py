@@ -3,10 +3,12 @@
 Every photo the user put in a class folder (rather than this service) is an example of that class;
 a photo the user moved out of a class folder where the service had put it is a counter-example of
 that class. Each is kept as the model's 1280-d features (the same ONNX call as the logits), unit
-length, and a new photo scores against a class by the mean cosine similarity of its TOP_K most
-similar examples, mapped to 0-1 between SIMILAR's two ends so it combines with the name's score
-and the threshold; a photo unlike every example of a class keeps only part of the class's name
-score (the figures were chosen on the tune photo set: README, "Teach it by example").
+length. A new photo's similarity to a class is the mean cosine similarity of its TOP_K most
+similar examples; its examples' score is that similarity mapped to 0-1 between SIMILAR's two ends,
+times the class's share of a softmax (SHARPNESS) over every class with examples, so examples speak
+for the class they are closest to and not for every class whose photos look a bit alike (a page is
+a bit like a screenshot). The figures were chosen on the tune photo set: README, "Teach it by
+example".
 """
 from __future__ import annotations
 
@@ -14,14 +16,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
-# Per class, the most recent examples count (memory and time stay bounded).
-MAX_EXAMPLES = 200
+
+from .sort_config import MAX_EXAMPLES
+
 TOP_K = 3
-# Cosine similarity of the top-k examples: unrelated photos of one kind (two landscapes) sit near
-# the low end; another shot of the same subject near the high end.
-SIMILAR = (0.45, 0.8)
-# Below UNLIKE a photo is unlike the class's examples: its name's score counts only in part.
-UNLIKE, UNLIKE_KEEPS = 0.35, 0.5
+# Cosine similarity of the top-k examples: unrelated photos of one kind (two landscapes) sit below
+# the low end; another shot of the same subject well above it.
+SIMILAR = (0.55, 0.85)
+# Softmax temperature over the classes' similarities: 0.02 apart is e times the share.
+SHARPNESS = 0.02
 DTYPE = np.float16
 
 
@@ -70,13 +73,13 @@ def similarity(features: np.ndarray, rows: np.ndarray) -> np.ndarray:
 
 
 def score(similar: np.ndarray) -> np.ndarray:
-    """0-1: how strongly a similarity says "this class", for the threshold and the name's score."""
+    """0-1: how similar, between SIMILAR's two ends (what a counter-example takes off a class)."""
     low, high = SIMILAR
     return np.clip((similar - low) / (high - low), 0.0, 1.0)
 
 
-def support(similar: np.ndarray) -> np.ndarray:
-    """The share of its name's score a class keeps for a photo unlike all of its examples: all of
-    it from SIMILAR's low end, down to UNLIKE_KEEPS at UNLIKE (the moon is no "animal" when the
-    animal folder holds cats and dogs)."""
-    return np.clip((similar - UNLIKE) / (SIMILAR[0] - UNLIKE), UNLIKE_KEEPS, 1.0)
+def scores(similar: np.ndarray) -> np.ndarray:
+    """(n, classes) similarities to each class's examples -> 0-1 scores, comparable with the
+    names' scores and the threshold: how similar, times the class's share of the softmax."""
+    share = np.exp((similar - similar.max(axis=1, keepdims=True)) / SHARPNESS)
+    return score(similar) * share / share.sum(axis=1, keepdims=True)

@@ -43,9 +43,10 @@ class NoInbox(RuntimeError):
 class Listing:
     queued: int = 0
     skipped: int = 0
+    to_learn: int = 0  # photos in class folders queued to be learned as examples
 
     def __add__(self, other: "Listing") -> "Listing":
-        return Listing(self.queued + other.queued, self.skipped + other.skipped)
+        return Listing(self.queued + other.queued, self.skipped + other.skipped, self.to_learn + other.to_learn)
 
 
 @dataclass(frozen=True)
@@ -59,8 +60,9 @@ class Inbox:
     def __init__(self, changes: ChangeFeed, state: SyncState, queue: Queue, folder: str = f"/{INBOX}"):
         self.changes, self.state, self.queue, self.folder = changes, state, queue, folder
 
-    def sync(self, account: str) -> Listing:
-        """Queue the images new since the stored cursor (everything, the first time)."""
+    def sync(self, account: str, started: float | None = None) -> Listing:
+        """Queue the images new since the stored cursor (everything, the first time). The budget
+        for extra passes counts from `started` (time.monotonic(); default now)."""
         owner = self.state.acquire_lease(account, LEASE_SECONDS)
         if owner is None:
             # The holder syncs again for this change; should it die first, a sync after its lease
@@ -68,7 +70,7 @@ class Inbox:
             log.info("sync of %s already running; it will pick up this change", account)
             self.queue.send_sync(account, delay_seconds=LEASE_SECONDS + 1)
             return Listing()
-        deadline = time.monotonic() + SYNC_BUDGET_SECONDS
+        deadline = (time.monotonic() if started is None else started) + SYNC_BUDGET_SECONDS
         with self._lease(account, owner):
             return self._until_settled(account, owner, self._pass(account), deadline)
 

@@ -26,7 +26,8 @@ def learn(requests: Sequence[LearnRequest], read: Read, features: Callable[[], P
           state: ExampleState, config: SortConfig | None) -> list[bool]:
     """Per request: True when done (learned, or nothing to learn), False to try again later.
     `read` reads photos wherever they are; `features` loads the model on first call."""
-    placed = [state.placed(r.file_id) for r in requests]
+    placements = state.placements([r.file_id for r in requests])
+    placed = [placements.get(r.file_id) for r in requests]
     # Not done while the service's own sort of the photo is still in flight.
     done = [p is not True for p in placed]
     wanted = [i for i, p in enumerate(placed) if p is not True]
@@ -53,7 +54,7 @@ def learn(requests: Sequence[LearnRequest], read: Read, features: Callable[[], P
         folder = top_folder(photo.path)
         if folder.casefold() != unsorted:
             stored.append(Example(folder, "example", photo.ref.file_id, photo.path, data))
-        if was is not None:
+        if was is not None and was.casefold() != unsorted:  # /Unsorted is no class to correct
             stored.append(Example(was, "counter", photo.ref.file_id, photo.path, data))
     state.put_examples(stored)
     for example in stored:

@@ -154,9 +154,10 @@ class Example:
 
 
 class ExampleState(Protocol):
-    def placed(self, file_id: str) -> str | None | bool:
-        """Where the service last put the file (its path, lower case); True while it was queued
-        and not yet recorded; None when the service never queued it."""
+    def placements(self, file_ids: Sequence[str]) -> dict[str, str | bool]:
+        """Per file the service queued: where it last put it (its path, lower case), or True while
+        no outcome is recorded yet. Files it never queued, or finished without moving, are left
+        out. In a few reads."""
         ...
 
     def placed_paths(self, file_ids: Sequence[str]) -> dict[str, str]:

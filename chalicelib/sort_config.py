@@ -14,6 +14,8 @@ from .vocabulary import Resolution, UnknownClassError
 
 # An unknown name becomes a class once its folder holds this many examples (chalicelib/examples.py).
 MIN_EXAMPLES = 3
+# Per class, the newest examples kept (and as many counter-examples): memory, reads and time stay bounded.
+MAX_EXAMPLES = 200
 
 
 def folder_name(label: str) -> str:

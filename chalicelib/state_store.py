@@ -31,7 +31,7 @@ from botocore.exceptions import ClientError
 from .messages import SortRequest
 from .outcomes import Counts, Outcome
 from .ports import Example
-from .sort_config import SortConfig
+from .sort_config import MAX_EXAMPLES, SortConfig
 
 # Every DynamoDB call is bounded: short timeouts and a few retries (throttling included).
 BOTO_CONFIG = Config(connect_timeout=5, read_timeout=10, retries={"max_attempts": 4, "mode": "standard"})
@@ -339,14 +339,20 @@ class StateStore:
     def mark_queued(self, file_ids: Sequence[str]) -> None:
         self._batch_write([{"PutRequest": {"Item": _key(f"photo#{i}", "queued")}} for i in dict.fromkeys(file_ids)])
 
-    def placed(self, file_id: str) -> str | None | bool:
-        outcomes = self.outcomes(file_id)
-        placing = [o for o in outcomes if o["kind"] in ("sorted", "unsorted") and o.get("to")]
-        if placing:
-            return max(placing, key=lambda o: float(o["at"]))["to"].lower()
-        if outcomes:
-            return None  # finished without a move of ours (skipped, failed, gone)
-        return True if self._get(f"photo#{file_id}", "queued") is not None else None
+    def placements(self, file_ids: Sequence[str]) -> dict[str, str | bool]:
+        found: dict[str, str | bool] = {}
+        ids = list(dict.fromkeys(file_ids))
+        per_read = BATCH_GET_KEYS // 2
+        for start in range(0, len(ids), per_read):
+            keys = [(f"photo#{i}", sk) for i in ids[start:start + per_read] for sk in ("queued", "counted")]
+            items = self._existing(keys)
+            for i in ids[start:start + per_read]:
+                queued = items.get((f"photo#{i}", "queued"))
+                if queued is not None and "to" in queued:
+                    found[i] = queued["to"]["S"]
+                elif queued is not None and (f"photo#{i}", "counted") not in items:
+                    found[i] = True  # queued, and no outcome recorded yet
+        return found
 
     def placed_paths(self, file_ids: Sequence[str]) -> dict[str, str]:
         found = {}
@@ -363,6 +369,10 @@ class StateStore:
         self._batch_write([{"PutRequest": {"Item": {
             **_key("examples", f"{e.folder.casefold()}#{e.role}#{e.file_id}"), "path": {"S": e.path.lower()},
             "features": {"B": e.features}, "at": {"N": f"{now:.6f}"}}}} for e in examples])
+        for folder, role in {(e.folder.casefold(), e.role) for e in examples}:
+            items = sorted(self._examples_query(f"{folder}#{role}#", "sk, #a"), key=lambda i: float(i["at"]["N"]))
+            self._batch_write([{"DeleteRequest": {"Key": _key("examples", i["sk"]["S"])}}
+                               for i in items[:-MAX_EXAMPLES]])  # only the newest are kept
         if examples:
             self._bump_examples_version()
 

@@ -31,7 +31,7 @@ def test_a_notification_during_a_sync_is_picked_up_by_that_sync(service, stalled
     assert listing.wait(10)
     # A photo arrives after the stalled sync listed; its notification finds the lease taken.
     service.dropbox.put("/All/third.jpg", jpeg("chelsea"))
-    assert service.notify() == {"queued": 0, "skipped": 0}
+    assert service.notify() == {"queued": 0, "skipped": 0, "to_learn": 0}
     resume.set()
     first.join(10)
     # The holder saw the pending mark and listed again: each photo queued exactly once.

@@ -7,7 +7,7 @@ import json
 import threading
 import time
 
-from chalicelib import inbox
+from chalicelib import inbox, webhook
 from chalicelib.dropbox_store import DropboxStore
 from local.sample_photos import jpeg
 
@@ -48,10 +48,33 @@ def test_a_sync_out_of_time_hands_over_and_the_photo_that_came_meanwhile_is_sort
     first.start()
     assert listing.wait(10)
     service.dropbox.put("/All/third.jpg", jpeg("chelsea"))
-    assert service.notify() == {"queued": 0, "skipped": 0}  # the lease is taken: a pending mark
+    assert service.notify() == {"queued": 0, "skipped": 0, "to_learn": 0}  # the lease is taken: a pending mark
     time.sleep(0.6)  # the stalled sync is now out of time
     resume.set()
     first.join(10)
+    service.source.drain(timeout=30)
+    assert sorted(service.dropbox.files("/")) == ["/Cat/first.jpg", "/Cat/second.jpg", "/Cat/third.jpg"]
+
+
+def test_a_cold_webhook_counts_its_process_start_in_the_sync_budget_and_hands_over_the_next_pass(
+        service, monkeypatch, stalled_list_changes):
+    service.configure(["cat"])
+    service.dropbox.put("/All/first.jpg", jpeg("chelsea"))
+    service.notify()
+    service.source.drain(timeout=30)
+    # The next request is the first of a process whose start (imports and all) used up the budget.
+    monkeypatch.setattr(webhook, "_first_request_started", time.monotonic() - inbox.SYNC_BUDGET_SECONDS)
+    listing, resume = stalled_list_changes
+    service.dropbox.put("/All/second.jpg", jpeg("chelsea"))
+    answers = []
+    first = threading.Thread(target=lambda: answers.append(service.notify()))
+    first.start()
+    assert listing.wait(10)
+    service.dropbox.put("/All/third.jpg", jpeg("chelsea"))
+    service.notify()  # the lease is taken: a pending mark, for another pass
+    resume.set()
+    first.join(10)
+    assert answers[0]["queued"] == 1  # no second pass within the webhook: the classify function does it
     service.source.drain(timeout=30)
     assert sorted(service.dropbox.files("/")) == ["/Cat/first.jpg", "/Cat/second.jpg", "/Cat/third.jpg"]
 
@@ -64,7 +87,7 @@ def test_a_sync_whose_holder_died_is_finished_once_its_lease_runs_out(service, m
     # A webhook took the lease and died without letting go.
     assert wiring().state.acquire_lease(service.dropbox.account_id, 1)
     service.dropbox.put("/All/a.jpg", jpeg("chelsea"))
-    assert service.notify() == {"queued": 0, "skipped": 0}
+    assert service.notify() == {"queued": 0, "skipped": 0, "to_learn": 0}
     time.sleep(2.5)  # the dead lease runs out; the follow-up the notification asked for comes due
     service.source.drain(timeout=30)
     assert service.dropbox.files("/") == {"/Cat/a.jpg": jpeg("chelsea")}
@@ -126,12 +149,12 @@ def test_a_file_where_a_class_folder_should_be_fails_only_its_photos_until_it_is
 
 def test_without_an_all_folder_the_webhook_answers_200_and_sort_says_to_make_it(service):
     service.configure(["cat"])
-    assert service.notify() == {"queued": 0, "skipped": 0}
+    assert service.notify() == {"queued": 0, "skipped": 0, "to_learn": 0}
     response = service.post("/sort", {})
     assert response.status_code == 409
     assert "no folder /All" in json.loads(response.body)["Message"]
     service.dropbox.put("/All", b"a file named All")
-    assert service.notify() == {"queued": 0, "skipped": 0}
+    assert service.notify() == {"queued": 0, "skipped": 0, "to_learn": 0}
     assert service.post("/sort", {}).status_code == 409
     service.dropbox.user_delete("/All")
     service.dropbox.put("/All/a.jpg", jpeg("chelsea"))

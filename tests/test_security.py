@@ -50,7 +50,7 @@ def test_a_replayed_old_notification_queues_nothing_twice(service):
     service.configure(["cat"])
     old_body, old_signature = signed_notification([service.dropbox.account_id], service.dropbox.app_secret)
     service.dropbox.put("/All/a.jpg", jpeg("chelsea"))
-    assert json.loads(post_webhook(service, old_body, old_signature).body) == {"queued": 1, "skipped": 0}
+    assert json.loads(post_webhook(service, old_body, old_signature).body) == {"queued": 1, "skipped": 0, "to_learn": 0}
     service.source.drain(timeout=30)
     service.dropbox.put("/All/b.jpg", jpeg("chelsea", quality=80))
     service.notify()
@@ -59,7 +59,7 @@ def test_a_replayed_old_notification_queues_nothing_twice(service):
     for _ in range(3):
         response = post_webhook(service, old_body, old_signature)
         assert response.status_code == 200
-        assert json.loads(response.body) == {"queued": 0, "skipped": 0}
+        assert json.loads(response.body) == {"queued": 0, "skipped": 0, "to_learn": 0}
     assert queued_total(service) == 2
     assert sorted(service.dropbox.files("/")) == ["/Cat/a.jpg", "/Cat/b.jpg"]
     status = json.loads(service.get("/status").body)

@@ -56,7 +56,7 @@ def test_photos_dropped_in_the_inbox_end_up_sorted_byte_for_byte(service):
         service.dropbox.put(path, data)
     service.dropbox.put("/All/notes.txt", b"not a photo")
 
-    assert service.notify() == {"queued": len(dropped), "skipped": 1}
+    assert service.notify() == {"queued": len(dropped), "skipped": 1, "to_learn": 0}
     service.source.drain(timeout=120)
 
     final = service.dropbox.files("/")
@@ -117,7 +117,7 @@ def test_sort_queues_what_is_already_there_as_a_job(service):
     assert progress["sorted"] == {"Cat": 1, "Food": 1} and progress["unsorted"] == 1
     assert sorted(service.dropbox.files("/")) == ["/Cat/chelsea.jpg", "/Food/coffee.jpg", "/Unsorted/rocket.jpg"]
     # The webhook continues from the job's cursor: nothing queued twice.
-    assert service.notify() == {"queued": 0, "skipped": 0}
+    assert service.notify() == {"queued": 0, "skipped": 0, "to_learn": 0}
 
 
 def test_bad_files_stay_in_the_inbox_with_the_reason(service):
@@ -139,7 +139,7 @@ def test_hidden_files_stay_in_the_inbox_as_in_a_local_folder(service):
     service.dropbox.put("/All/.x.jpg", jpeg("chelsea"))
     service.dropbox.put("/All/.cache/thumb.jpg", jpeg("chelsea"))
     service.dropbox.put("/All/chelsea.jpg", jpeg("chelsea"))
-    assert service.notify() == {"queued": 1, "skipped": 2}
+    assert service.notify() == {"queued": 1, "skipped": 2, "to_learn": 0}
     service.source.drain(timeout=60)
     assert sorted(service.dropbox.files("/")) == ["/All/.cache/thumb.jpg", "/All/.x.jpg", "/Cat/chelsea.jpg"]
     status = json.loads(service.get("/status").body)

@@ -1,7 +1,8 @@
 """The DynamoDB state through moto: conditional writes are what keep changes from being lost or doubled."""
 from __future__ import annotations
 
-from chalicelib.sort_config import SortConfig
+from chalicelib.ports import Example
+from chalicelib.sort_config import MAX_EXAMPLES, SortConfig
 from chalicelib.messages import SortRequest
 from chalicelib.outcomes import Outcome
 
@@ -79,3 +80,11 @@ def test_a_photo_once_placed_stays_counted_there_when_a_later_request_for_it_fai
     late = Outcome("/All/a.jpg", "failed", reason="gave_up", detail="a late duplicate request gave up")
     assert state.record(SortRequest("id:1", "/All/a.jpg", "r1", "job"), late)
     assert state.totals()[1].to_dict() == {"sorted": {"Cat": 1}, "unsorted": 0, "skipped": 0, "failed": 0, "gone": 0}
+
+
+def test_only_the_newest_examples_of_a_class_are_kept(state):
+    for i in range(MAX_EXAMPLES + 5):
+        state.put_examples([Example("Cat", "example", f"id:{i}", f"/cat/{i}.jpg", i.to_bytes(2, "big"))])
+    positives, negatives = state.examples(["Cat"])["cat"]
+    assert positives == [i.to_bytes(2, "big") for i in range(5, MAX_EXAMPLES + 5)] and negatives == []
+    assert state.example_counts() == {"cat": (MAX_EXAMPLES, 0)}
