@@ -31,13 +31,13 @@ run: $(VENV)/.installed
 	$(VENV)/bin/python -m local.stack
 
 # The deployment: build/package/{sam.json,deployment.zip} (deployment.zip also holds model/, through
-# the vendor/model symlinks), with the queues, table, IAM policy and secret parameters of
+# the vendor/model symlinks, and the bytecode a cold start needs), with the queues, table, IAM policy and secret parameters of
 # deploy/resources.json merged in. Deploy with the commands in deploy/DEPLOY.md.
 # Chalice insists on a region although the template names none (any region gives the same output).
 STAGE ?= dev
 PACKAGE_DIR := build/package
 package: $(VENV)/.installed
-	rm -rf $(PACKAGE_DIR) && mkdir -p $(dir $(PACKAGE_DIR))
+	rm -rf $(PACKAGE_DIR) && mkdir -p $(dir $(PACKAGE_DIR)) build
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(VENV)/bin/chalice package --stage $(STAGE) \
 		--merge-template deploy/resources.json $(PACKAGE_DIR) >build/package.log 2>&1 \
 		|| { cat build/package.log; exit 1; }
@@ -47,6 +47,8 @@ package: $(VENV)/.installed
 	$(VENV)/bin/python -c "import sys, zipfile; top = {n.split('/')[0] for n in zipfile.ZipFile(sys.argv[1]).namelist()}; \
 		extra = top & {'cli', 'local', 'tests', 'bench', 'main.py', 'rich'}; sys.exit(f'not for the Lambda: {sorted(extra)}' if extra else 0)" \
 		$(PACKAGE_DIR)/deployment.zip
+	@# The bytecode of the modules a cold start imports; fails if the package cannot start on its own.
+	$(VENV)/bin/python deploy/bytecode.py $(PACKAGE_DIR)/deployment.zip
 	$(VENV)/bin/python bench/package_size.py $(PACKAGE_DIR)/deployment.zip
 
 $(BUILD_VENV)/.installed: model/requirements-build.txt

@@ -14,7 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chalice import (BadRequestError, Chalice, ChaliceViewError, ConflictError, NotFoundError, Response,
                      UnauthorizedError)
 
-from chalicelib import answers, webhook
+from chalicelib import answers, snapstart, webhook
 from chalicelib.auth import bearer_ok
 from chalicelib.delivery import Message, deliver, follow_up, learned
 from chalicelib.dropbox_store import StoreError
@@ -28,6 +28,7 @@ app = Chalice(app_name="image-categorizer")
 app.log.setLevel(logging.INFO)
 logging.getLogger("chalicelib").setLevel(logging.INFO)
 logging.getLogger("dropbox").setLevel(logging.WARNING)  # one INFO line per API call otherwise
+snapstart.register()  # the hooks Lambda runs around a SnapStart snapshot, where it is turned on
 
 # One SQS batch is one ONNX call and one Dropbox move_batch: 10 photos keep a batch well inside the
 # 90 s timeout even with 12 MP downloads. Two batches at a time at most: Dropbox serialises writes

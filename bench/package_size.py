@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ZIP = ROOT / "build" / "package" / "deployment.zip"
 LAMBDA_UNZIPPED_LIMIT = 262_144_000  # bytes: "250 MB" in Lambda's quotas, this figure in its error message
-APP_FILES = ("app.py", "chalicelib", "chalice")
+APP_FILES = ("app.py", "__pycache__", "chalicelib", "chalice")  # __pycache__: app.py's bytecode
 MB = 1e6
 # Our own ceiling, under Lambda's: room for the bytecode a cold start needs and the next model.
 BUDGET = 240_000_000

@@ -67,6 +67,11 @@ class Classifier:
         """Loaded the first time a configured class needs text."""
         return text.load(self._model_dir / self._text_card["file"])
 
+    def preload(self) -> None:
+        """Every bundled model loaded now, not at first need (before a SnapStart snapshot)."""
+        self._face_detector()
+        self._text_detector()
+
     @classmethod
     def load(cls) -> "Classifier":
         """The process-wide classifier, created on first call (thread-safe)."""

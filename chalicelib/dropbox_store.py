@@ -18,12 +18,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-import dropbox
 import requests
-from dropbox import files
-from dropbox.auth import AuthError as AuthErrorUnion
-from dropbox.exceptions import ApiError, AuthError, HttpError, InternalServerError, RateLimitError
-from dropbox.stone_base import Struct, Union
+
+from .dropbox_sdk import (ApiError, AuthError, AuthErrorUnion, HttpError, InternalServerError, RateLimitError, Struct,
+                          Union, dropbox, files)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
