@@ -8,9 +8,10 @@ PHOTO_SETS := build/photo-sets/labels.csv
 
 .PHONY: test run soak model bench-classify bench-words bench-examples package system-packages
 
-# Debian packages the tests use: programs that make real screenshots and pages (local/rendered.py),
+# Debian packages the tests use: programs that make real screenshots and pages and the browser the
+# page tests drive (local/rendered.py),
 # and a landscape photo (local/sample_photos.py).
-SYSTEM_PACKAGES := chromium poppler-utils lxqt-themes
+SYSTEM_PACKAGES := chromium chromium-driver poppler-utils lxqt-themes
 system-packages:
 	dpkg -s $(SYSTEM_PACKAGES) >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq $(SYSTEM_PACKAGES); }
 

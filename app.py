@@ -14,7 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chalice import (BadRequestError, Chalice, ChaliceViewError, ConflictError, NotFoundError, Response,
                      UnauthorizedError)
 
-from chalicelib import answers, snapstart, webhook
+from chalicelib import answers, page, snapstart, webhook
 from chalicelib.auth import bearer_ok
 from chalicelib.delivery import Message, deliver, follow_up, learned
 from chalicelib.dropbox_store import StoreError
@@ -83,13 +83,25 @@ def _json_body() -> object:
 
 
 @route("/", methods=["GET"], key=False)
-def index() -> dict:
-    """Where a person who opens the service's URL finds out what it answers (no secret in it)."""
+def index() -> Response | dict:
+    """The page, for a browser; for a program, what the service answers (no secret in either)."""
+    if page.wants_page(app.current_request.headers.get("accept")):
+        return Response(*page.asset("index.html"))
     return {"service": "image-categorizer", "routes": {
         "POST /configure": "set the classes", "GET /configure": "the classes and what each covers",
         "POST /sort": "sort what is in /All (a job)", "GET /jobs/{job_id}": "a job's progress",
-        "GET /status": "counts, queue and recent problems", "POST /webhook": "Dropbox's notifications"},
+        "GET /status": "counts, queue, recent decisions and problems", "POST /webhook": "Dropbox's notifications"},
         "auth": "Authorization: Bearer <SERVICE_KEY> on every route but this one and the webhook"}
+
+
+@route("/page.js", methods=["GET"], key=False)
+def page_script() -> Response:
+    return Response(*page.asset("page.js"))
+
+
+@route("/page.css", methods=["GET"], key=False)
+def page_style() -> Response:
+    return Response(*page.asset("page.css"))
 
 
 @route("/webhook", methods=["GET"], key=False)

@@ -45,7 +45,7 @@ def configuration(config: SortConfig, resolutions: list[Resolution], default_thr
 
 
 def status(totals: Totals, queue: QueueDepth, taught: Taught) -> dict:
-    """Counts, the queue, recent problems, and per folder the examples and corrections learned."""
+    """Counts, the queue, recent problems and decisions, and per folder the examples and corrections learned."""
     queued, counts = totals.totals()
     return {
         "queued": queued,
@@ -53,6 +53,7 @@ def status(totals: Totals, queue: QueueDepth, taught: Taught) -> dict:
         **counts.to_dict(),
         "queue": queue.depth(),
         "recent_problems": totals.recent_events(),
+        "recent_decisions": totals.recent_decisions(),
         "learned": {folder: {"examples": e, "corrections": c} for folder, (e, c) in sorted(taught.items())},
     }
 

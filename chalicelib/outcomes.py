@@ -16,7 +16,8 @@ class Outcome:
     """One photo's end. `file` is where it was found ("/All/a.jpg"; "All/a.jpg" for --folder);
     `to_path` where it is now when it moved; `folder` the folder its class decided ("Cat"), also
     in a dry run; `by` what decided the class ("name", "examples", "name and examples");
-    `reason` a short code ("corrupt", "too_large") with `detail` in words."""
+    `runner_up` the best class it did not go to, with its score (for a photo left unsorted, the
+    closest class); `reason` a short code ("corrupt", "too_large") with `detail` in words."""
 
     file: str
     kind: Kind
@@ -27,6 +28,7 @@ class Outcome:
     reason: str | None = None
     detail: str | None = None
     by: str | None = None
+    runner_up: tuple[str, float] | None = None
 
     @property
     def finished(self) -> bool:

@@ -60,6 +60,7 @@ def settled(outcome: Outcome, config: SortConfig) -> Outcome:
 
 
 def _decided(file: str, decision: Decision, config: SortConfig, to_path: str | None) -> Outcome:
+    others = decision.ranking[1:] if decision.label is not None else decision.ranking
     return Outcome(file, "unsorted" if decision.label is None else "sorted",
                    folder=config.folder_for(decision.label), to_path=to_path, label=decision.label,
-                   score=decision.score, by=decision.by)
+                   score=decision.score, by=decision.by, runner_up=others[0] if others else None)

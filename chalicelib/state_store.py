@@ -245,6 +245,8 @@ class StateStore:
                 item["score"] = {"N": f"{outcome.score:.6f}"}
             writes.append({"Put": {"TableName": self.table_name, "Item": item,
                                    "ConditionExpression": "attribute_not_exists(pk)"}})
+            if outcome.kind in ("sorted", "unsorted") and outcome.score is not None:
+                writes.append({"Put": {"TableName": self.table_name, "Item": _decision_item(request, outcome, now)}})
             if outcome.kind in ("skipped", "failed"):
                 writes.append({"Put": {"TableName": self.table_name, "Item": {
                     **_key("events", f"{now:017.6f}#{key}"), "kind": {"S": outcome.kind},
@@ -333,6 +335,21 @@ class StateStore:
             latest.setdefault(i["path"]["S"], {"kind": i["kind"]["S"], "path": i["path"]["S"],
                                                "reason": i["reason"]["S"], "at": at.isoformat(timespec="seconds")})
         return list(latest.values())[:limit]
+
+    def recent_decisions(self, limit: int = RECENT_EVENTS) -> list[dict]:
+        """The last `limit` photos sorted or left unsorted, newest first: where each went, its score,
+        the runner-up class and what decided it, with the time in UTC."""
+        response = self._db.query(TableName=self.table_name, KeyConditionExpression="pk = :p",
+                                  ExpressionAttributeValues={":p": {"S": "decisions"}},
+                                  ScanIndexForward=False, Limit=limit)
+        found = []
+        for i in response["Items"]:
+            at = datetime.fromtimestamp(float(i["sk"]["S"].split("#", 1)[0]), timezone.utc)
+            found.append({"path": i["path"]["S"], "to": i.get("to", {}).get("S"), "folder": i["folder"]["S"],
+                          "score": float(i["score"]["N"]), "by": i.get("by", {}).get("S"),
+                          "runner_up": {"class": i["runner_up"]["S"], "score": float(i["runner_up_score"]["N"])}
+                          if "runner_up" in i else None, "at": at.isoformat(timespec="seconds")})
+        return found
 
     # --- examples (chalicelib/learning.py) --------------------------------------------------
 
@@ -492,3 +509,16 @@ def _undecimal(value):
     if isinstance(value, list):
         return [_undecimal(v) for v in value]
     return value
+
+
+def _decision_item(request: SortRequest, outcome: Outcome, now: float) -> dict:
+    """A photo's decision as /status lists it, kept EVENT_TTL_SECONDS."""
+    item = {**_key("decisions", f"{now:017.6f}#{request_key(request)}"), "path": {"S": request.path},
+            "folder": {"S": outcome.folder or ""}, "score": {"N": f"{outcome.score:.6f}"},
+            "expires_at": {"N": str(int(now + EVENT_TTL_SECONDS))}}
+    for name, value in (("to", outcome.to_path), ("by", outcome.by)):
+        if value is not None:
+            item[name] = {"S": value}
+    if outcome.runner_up is not None:
+        item["runner_up"], item["runner_up_score"] = {"S": outcome.runner_up[0]}, {"N": f"{outcome.runner_up[1]:.6f}"}
+    return item

@@ -1,8 +1,9 @@
 """Screenshots and document pages made here by real programs: headless Chromium takes the
 screenshots and prints the pages to PDF, poppler's pdftoppm renders the PDF as a scanner would.
 
-Shared by the tests, the benchmarks and the model build. Needs the Debian packages `chromium` and
-`poppler-utils` (`make system-packages`).
+Shared by the tests, the benchmarks and the model build; `webdriver()` opens the browser the page's
+tests drive. Needs the Debian packages `chromium`, `chromium-driver` and `poppler-utils` (`make
+system-packages`).
 """
 from __future__ import annotations
 
@@ -59,6 +60,20 @@ def _require(program: str) -> str:
     if path is None:
         raise RuntimeError(f"{program} is not installed: run `make system-packages`")
     return path
+
+
+def webdriver(width: int = 1280, height: int = 1400) -> "selenium.webdriver.Chrome":  # noqa: F821
+    """Headless Chromium driven by selenium through Debian's chromium-driver: nothing downloads a
+    browser or a driver. The caller quits it."""
+    from selenium import webdriver as selenium
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    options = Options()
+    options.binary_location = _require(CHROMIUM)
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", f"--window-size={width},{height}"):
+        options.add_argument(argument)
+    return selenium.Chrome(service=Service(_require("chromedriver")), options=options)
 
 
 def _chromium(html: str, *arguments: str, out: str) -> bytes:

@@ -6,6 +6,7 @@ last one stops it with SIGINT as Ctrl-C would.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -14,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,7 +79,13 @@ def _clean_env(**extra: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    base = tmp_path_factory.mktemp("stack")
+    with started_stack(tmp_path_factory.mktemp("stack")) as running:
+        yield running
+
+
+@contextlib.contextmanager
+def started_stack(base: Path) -> Iterator[Stack]:
+    """`python -m local.stack` on a sandbox under `base`, ready; taken down on the way out."""
     sandbox = base / "sandbox"
     # Already in the inbox when the stack starts: only POST /sort (test_main...) should sort them.
     seeded = {f"before-{name}.jpg": name for name in sample_photos.CLEAR_CUT}

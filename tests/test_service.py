@@ -21,6 +21,26 @@ def test_the_root_url_answers_with_the_api_routes_without_a_key(service):
     assert "POST /configure" in answer["routes"] and "Bearer" in answer["auth"] and KEY not in response.body.decode()
 
 
+def test_a_browser_at_the_root_url_gets_the_page_under_a_policy_that_runs_only_its_own_script(service):
+    response = service.client.http.get("/", headers={"Accept": "text/html,application/xhtml+xml"})
+    assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/html")
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+    assert b'<script src="page.js"' in response.body and KEY.encode() not in response.body
+    script = service.client.http.get("/page.js")
+    assert script.status_code == 200 and b"textContent" in script.body and b"innerHTML" not in script.body
+
+
+def test_status_lists_each_recent_decision_with_its_score_runner_up_and_what_decided_it(service):
+    service.configure(["cat", "food"])
+    service.dropbox.put("/All/chelsea.jpg", jpeg("chelsea"))
+    service.notify()
+    service.source.drain(timeout=30)
+    [decision] = json.loads(service.get("/status").body)["recent_decisions"]
+    assert (decision["path"], decision["to"], decision["folder"], decision["by"]) == \
+        ("/All/chelsea.jpg", "/Cat/chelsea.jpg", "Cat", "name")
+    assert decision["score"] > decision["runner_up"]["score"] and decision["runner_up"]["class"] == "food"
+
+
 def test_webhook_challenge_is_echoed_as_plain_text(service):
     response = service.client.http.get("/webhook?challenge=abc123")
     assert response.status_code == 200

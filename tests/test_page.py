@@ -1,0 +1,102 @@
+"""The service's page in a real headless browser (Debian's chromium and chromium-driver, driven by
+selenium) against the local stack (`python -m local.stack`, as `make run` starts it): a user
+enters the key, changes the classes, drops photos into sandbox/All and watches the decisions."""
+from __future__ import annotations
+
+import urllib.request
+
+import pytest
+from selenium.common.exceptions import NoAlertPresentException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
+
+from local import rendered, sample_photos
+from tests.test_local_stack import SERVICE_KEY, started_stack
+
+WAIT = 30
+HOSTILE = "<img src=x onerror=alert(1)>.jpg"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    with started_stack(tmp_path_factory.mktemp("page-stack")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser():
+    driver = rendered.webdriver()
+    yield driver
+    driver.quit()
+
+
+def wait_for(browser, condition, what: str):
+    return WebDriverWait(browser, WAIT, poll_frequency=0.2).until(condition, message=what)
+
+
+def text_of(browser, element_id: str) -> str:
+    return browser.find_element(By.ID, element_id).text
+
+
+def sign_in(browser, stack) -> None:
+    """Open the page with the key, asked anew: the tab forgets it."""
+    browser.get(stack.url)
+    browser.execute_script("sessionStorage.clear()")
+    browser.refresh()
+    wait_for(browser, expected_conditions.visibility_of_element_located((By.ID, "key")), "the key field")
+    browser.find_element(By.ID, "key").send_keys(SERVICE_KEY)
+    browser.find_element(By.CSS_SELECTOR, "#key-form button").click()
+    wait_for(browser, expected_conditions.visibility_of_element_located((By.ID, "main")), "the page after the key")
+
+
+def configure(browser, classes: str) -> None:
+    field = browser.find_element(By.ID, "classes-input")
+    field.clear()
+    field.send_keys(classes)
+    browser.find_element(By.CSS_SELECTOR, "#configure-form button").click()
+
+
+def test_the_page_asks_for_the_key_then_shows_the_configured_classes(stack, browser):
+    sign_in(browser, stack)
+    wait_for(browser, lambda b: "cat" in text_of(b, "classes") and "/Flower" in text_of(b, "classes"),
+             "the classes table")
+    assert SERVICE_KEY not in browser.page_source and SERVICE_KEY not in browser.current_url
+
+
+def test_a_refused_configuration_shows_its_message_next_to_the_field(stack, browser):
+    sign_in(browser, stack)
+    configure(browser, "cat, qwzxv")
+    wait_for(browser, lambda b: "qwzxv" in text_of(b, "configure-error"), "the refusal next to the field")
+
+
+def test_new_classes_and_photos_dropped_into_all_appear_in_recent_decisions(stack, browser):
+    sign_in(browser, stack)
+    configure(browser, "cat, food")
+    wait_for(browser, lambda b: "/Food" in text_of(b, "classes") and "/Flower" not in text_of(b, "classes"),
+             "the new classes")
+    (stack.sandbox / "All" / "page-chelsea.jpg").write_bytes(sample_photos.jpeg("chelsea"))
+    (stack.sandbox / "All" / "page-coffee.jpg").write_bytes(sample_photos.jpeg("coffee"))
+    wait_for(browser, lambda b: "page-chelsea.jpg" in text_of(b, "decisions")
+             and "page-coffee.jpg" in text_of(b, "decisions"), "both photos in recent decisions")
+    rows = {r.find_elements(By.TAG_NAME, "td")[0].text: r.find_elements(By.TAG_NAME, "td")[1].text
+            for r in browser.find_elements(By.CSS_SELECTOR, "#decisions tbody tr")}
+    assert rows["page-chelsea.jpg"] == "/Cat/page-chelsea.jpg" and rows["page-coffee.jpg"] == "/Food/page-coffee.jpg"
+
+
+def test_a_hostile_file_name_is_shown_as_text_and_runs_nothing(stack, browser):
+    sign_in(browser, stack)
+    (stack.sandbox / "All" / HOSTILE).write_bytes(sample_photos.jpeg("chelsea"))
+    wait_for(browser, lambda b: HOSTILE in text_of(b, "decisions"), "the hostile name in recent decisions")
+    assert browser.find_elements(By.CSS_SELECTOR, "#decisions img") == []
+    with pytest.raises(NoAlertPresentException):
+        browser.switch_to.alert.text
+
+
+def test_the_page_allows_only_its_own_scripts_and_holds_no_secret(stack):
+    request = urllib.request.Request(stack.url, headers={"Accept": "text/html"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        policy = response.headers["Content-Security-Policy"]
+        html = response.read().decode()
+    assert "script-src 'self'" in policy and "default-src 'none'" in policy
+    assert SERVICE_KEY not in html and "<script src=\"page.js\"" in html
