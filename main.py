@@ -1,6 +1,7 @@
 """Command line: sort a local folder with the bundled model, or drive the running service.
 
     python main.py --classes cat dog truck --folder DIR [--dry-run] [--json] [--threshold X]
+    python main.py --folder DIR --undo
     python main.py --classes cat dog truck --explain
     CATEGORIZER_URL=http://host:8000 SERVICE_KEY=... python main.py --classes cat dog truck
 
@@ -27,6 +28,7 @@ from chalicelib.vocabulary import Resolution
 from cli import folder_examples
 from cli.folder_examples import Teaching
 from cli.folder_photos import FolderError, FolderPhotos
+from cli.folder_undo import undo_last_run
 from cli.progress import ProgressBar, Tally, print_summary
 from cli.service_client import ServiceClient, ServiceError
 from local.defaults import LOCAL_STACK_KEY, LOCAL_STACK_URL, is_local
@@ -35,7 +37,7 @@ EPILOG = f"""\
 Without --folder, the running service sorts Dropbox /All: its URL comes from CATEGORIZER_URL
 (default {LOCAL_STACK_URL}, the local stack of `make run`) and its key from SERVICE_KEY
 (default: the local stack's key, for a URL on this machine only).
-Exit status: 0 done; 1 the folder or service failed, or some photos could not be moved;
+Exit status: 0 done; 1 the folder or service failed, or some photos could not be moved (or put back);
 2 invalid arguments or classes."""
 
 
@@ -43,10 +45,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="main.py", description="Sort photos into one folder per class.", epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--classes", nargs="+", required=True, metavar="CLASS",
+    parser.add_argument("--classes", nargs="+", metavar="CLASS",
                         help="the classes to sort into, e.g. cat dog truck")
     parser.add_argument("--folder", type=Path, metavar="DIR",
-                        help="sort DIR/All (and its subfolders) locally into DIR/<Class>/ and DIR/Unsorted/")
+                        help="sort DIR/All (and its subfolders), or DIR's own photos when it has no All/, "
+                             "locally into DIR/<Class>/ and DIR/Unsorted/")
+    parser.add_argument("--undo", action="store_true",
+                        help="with --folder: put every photo the last sort of DIR moved back where it was")
     parser.add_argument("--threshold", type=float, metavar="X",
                         help="lowest score (0-1) that sorts a photo into a class; below it goes to Unsorted")
     parser.add_argument("--dry-run", action="store_true", help="classify, but move nothing (--folder only)")
@@ -54,6 +59,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="one JSON object per photo on stdout (--folder only)")
     parser.add_argument("--explain", action="store_true", help="print what each class covers and exit")
     args = parser.parse_args(argv)
+    if args.undo and args.folder is None:
+        parser.error("--undo needs --folder")
+    if not args.undo and not args.classes:
+        parser.error("the following arguments are required: --classes")
     if args.folder is None and not args.explain and (args.dry_run or args.json):
         parser.error("--dry-run and --json need --folder")
     return args
@@ -117,6 +126,19 @@ def sort_folder(args: argparse.Namespace) -> int:
     return 1 if tally.counts.failed else 0
 
 
+def undo_folder(args: argparse.Namespace) -> int:
+    undone = undo_last_run(args.folder)
+    console = Console()
+    console.print(f"Put back {len(undone.put_back)} photo(s) moved by the sort of {args.folder} ({undone.run}).")
+    for was, now in undone.put_back:
+        console.print(f"  {was} -> {now}", markup=False, highlight=False)
+    if undone.left:
+        console.print(f"Left {len(undone.left)} where they are:")
+        for path, why in undone.left:
+            console.print(f"  {path}: {why}", markup=False, highlight=False)
+    return 1 if undone.left else 0
+
+
 def sort_via_service(args: argparse.Namespace) -> int:
     url = os.environ.get("CATEGORIZER_URL") or LOCAL_STACK_URL
     key = os.environ.get("SERVICE_KEY") or (LOCAL_STACK_KEY if is_local(url) else None)
@@ -137,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.explain:
             return explain(args)
+        if args.undo:
+            return undo_folder(args)
         return sort_folder(args) if args.folder is not None else sort_via_service(args)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)

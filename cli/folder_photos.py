@@ -1,7 +1,9 @@
-"""The sorting core's PhotoStore on a local folder, for `main.py --folder DIR`: DIR/All/** -> DIR/<Class>/.
+"""The sorting core's PhotoStore on a local folder, for `main.py --folder DIR`: DIR/All/** -> DIR/<Class>/,
+or, for a plain folder of photos without DIR/All, DIR/* -> DIR/<Class>/.
 
 Every file under DIR/All and its subfolders is looked at (a user who drops a whole folder of
-photos into All expects them sorted too); photos land flat in the class folder, and every other
+photos into All expects them sorted too); in a plain folder, only DIR's own files (its folders
+are class folders, or the user's). Photos land flat in the class folder, and every other
 file stays where it is and is reported, as in Dropbox. Every path is opened relative to a
 directory descriptor with O_NOFOLLOW, so a symlink, wherever it sits, is neither read nor followed
 out of DIR, and a file name never becomes a path outside DIR. A move never overwrites: a clash is
@@ -12,7 +14,10 @@ from __future__ import annotations
 import json
 import os
 import stat
+import time
+import uuid
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from chalicelib.outcomes import Outcome
@@ -31,30 +36,74 @@ DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
 # O_NONBLOCK: a FIFO swapped in after the scan must not hang the open.
 FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK
 
+@dataclass(frozen=True)
+class JournalMove:
+    identity: str  # file_identity(): the same file, unchanged
+    came_from: str  # "All/trip/a.jpg"
+    to: str  # "Cat/a.jpg"
+
+
+@dataclass(frozen=True)
+class Run:
+    run: str
+    moves: list[JournalMove]
+    made: list[str]  # the class folders this run created
+
+
 class Journal:
-    """The tool's own moves, one JSON line each: {"identity": ..., "to": "Cat/a.jpg"}, so a
-    photo the user put in a class folder is told from one the tool put there (cli/folder_examples.py)."""
+    """The tool's own moves, one JSON line each: {"run", "identity", "from", "to"}; a class folder
+    a run made, {"run", "made"}; a run undone, {"undone"}. It tells a photo the user put in a class
+    folder from one the tool put there (cli/folder_examples.py), and lets --undo put a run back."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, run: str | None = None):
         self.path = root / STATE_DIR / JOURNAL
+        self.run = run or f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
 
-    def record(self, identity: str, to: str) -> None:
-        self.path.parent.mkdir(exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as journal:
-            journal.write(json.dumps({"identity": identity, "to": to}) + "\n")
+    def record(self, identity: str, came_from: str, to: str) -> None:
+        self._append({"run": self.run, "identity": identity, "from": came_from, "to": to})
+
+    def made(self, folder: str) -> None:
+        self._append({"run": self.run, "made": folder})
+
+    def record_undone(self, run: str) -> None:
+        self._append({"undone": run})
 
     def placed(self) -> dict[str, str]:
-        """Each moved file's identity -> the top folder the tool last put it in."""
+        """Each moved file's identity -> the top folder the tool last put it in (undone runs aside)."""
+        entries = self._entries()
+        undone = {e["undone"] for e in entries if "undone" in e}
+        return {e["identity"]: e["to"].split("/", 1)[0] for e in entries
+                if "identity" in e and "to" in e and e.get("run") not in undone}
+
+    def last_run(self) -> Run | None:
+        """The newest run that moved a photo and is not undone yet."""
+        entries = self._entries()
+        undone = {e["undone"] for e in entries if "undone" in e}
+        runs = [e["run"] for e in entries if "run" in e and "to" in e and "from" in e]
+        for run in reversed(list(dict.fromkeys(runs))):
+            if run not in undone:
+                mine = [e for e in entries if e.get("run") == run]
+                return Run(run, [JournalMove(e["identity"], e["from"], e["to"]) for e in mine if "to" in e],
+                           [e["made"] for e in mine if "made" in e])
+        return None
+
+    def _append(self, entry: dict) -> None:
+        self.path.parent.mkdir(exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as journal:
+            journal.write(json.dumps(entry) + "\n")
+
+    def _entries(self) -> list[dict]:
         if not self.path.exists():
-            return {}
-        placed = {}
+            return []
+        entries = []
         for line in self.path.read_text(encoding="utf-8").splitlines():
             try:
                 entry = json.loads(line)
-                placed[entry["identity"]] = entry["to"].split("/", 1)[0]
-            except (ValueError, KeyError, AttributeError):
+            except ValueError:
                 continue  # a line cut off by a crash
-        return placed
+            if isinstance(entry, dict):
+                entries.append(entry)
+        return entries
 
 
 class FolderError(Exception):
@@ -78,6 +127,10 @@ class FolderPhotos:
             raise FolderError(f"cannot open {self.root_path}: {e.strerror}") from None
         try:
             self._inbox = os.open(INBOX, DIR_FLAGS, dir_fd=self._root)
+            self.inbox = INBOX
+        except FileNotFoundError:
+            # No DIR/All: DIR is a plain folder of photos, and its own files are the inbox.
+            self._inbox, self.inbox = os.dup(self._root), ""
         except OSError as e:
             os.close(self._root)
             raise FolderError(f"cannot open {self.root_path / INBOX} as a plain folder: {e.strerror}") from None
@@ -90,19 +143,23 @@ class FolderPhotos:
     # --- finding ----------------------------------------------------------------------------------
 
     def find(self) -> list[str]:
-        """Every regular file under DIR/All, relative to DIR, in a stable order. Raises FolderError
-        for a folder it cannot list, rather than silently skip its photos."""
-        return list(self._walk(self._inbox, INBOX))
+        """Every regular file under DIR/All (or, without DIR/All, directly in DIR), relative to DIR,
+        in a stable order. Raises FolderError for a folder it cannot list, rather than silently
+        skip its photos."""
+        return list(self._walk(self._inbox, self.inbox, recurse=bool(self.inbox)))
 
-    def _walk(self, fd: int, prefix: str) -> Iterator[str]:
+    def _walk(self, fd: int, prefix: str, recurse: bool = True) -> Iterator[str]:
         try:
             with os.scandir(fd) as listing:
                 entries = sorted(listing, key=lambda e: e.name)
         except OSError as e:
             raise FolderError(f"cannot list {prefix}: {e.strerror}") from None
         for entry in entries:
-            path = f"{prefix}/{entry.name}"
+            path = f"{prefix}/{entry.name}" if prefix else entry.name
             if entry.is_dir(follow_symlinks=False):
+                if not recurse:
+                    continue  # DIR's own folders: class folders, or the user's, never the inbox
+
                 try:
                     sub = os.open(entry.name, DIR_FLAGS, dir_fd=fd)
                 except OSError as e:
@@ -170,19 +227,19 @@ class FolderPhotos:
         try:
             if file_identity(os.stat(name, dir_fd=parent, follow_symlinks=False)) != version:
                 return _failed(file, "changed", "the file changed while it was being classified")
-            moved = _move_without_overwrite(parent, name, target)
+            moved = move_without_overwrite(parent, name, target)
         except OSError as e:
             return _failed(file, "move_failed", e.strerror or str(e))
         finally:
             os.close(parent)
-        self.journal.record(version, f"{folder}/{moved}")
+        self.journal.record(version, file, f"{folder}/{moved}")
         return f"{folder}/{moved}"
 
     # --- descriptors ------------------------------------------------------------------------------
 
     def _parent(self, file: str) -> tuple[int, str]:
         """A new descriptor for the folder holding `file` ("All/a/b.jpg"), reached without symlinks."""
-        *folders, name = file.split("/")[1:]
+        *folders, name = file.split("/")[1:] if self.inbox else file.split("/")
         fd = os.dup(self._inbox)
         try:
             for folder in folders:
@@ -198,6 +255,7 @@ class FolderPhotos:
         if name not in self._folders:
             try:
                 os.mkdir(name, dir_fd=self._root)
+                self.journal.made(name)
             except FileExistsError:
                 pass
             self._folders[name] = os.open(name, DIR_FLAGS, dir_fd=self._root)
@@ -219,15 +277,16 @@ def autorename(name: str, n: int) -> str:
     return f"{stem} ({n}){suffix}" if n else name
 
 
-def _move_without_overwrite(source_dir: int, name: str, target_dir: int) -> str:
-    """Move to the first free autorenamed name in `target_dir`; returns the name used.
+def move_without_overwrite(source_dir: int, name: str, target_dir: int, target_name: str | None = None) -> str:
+    """Move to the first free autorenamed `target_name` (default `name`) in `target_dir`; returns
+    the name used.
 
     The name is reserved with O_EXCL (no race with another writer choosing it), then the photo
     is renamed over that empty placeholder. Unlike a hard link, this works on FAT/exFAT too.
     """
     n = 0
     while True:
-        candidate = autorename(name, n)
+        candidate = autorename(target_name or name, n)
         try:
             os.close(os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600,
                              dir_fd=target_dir))

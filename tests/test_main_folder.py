@@ -348,3 +348,45 @@ def test_the_tools_own_moves_are_never_taken_as_examples(tmp_path):
     sort_json(tmp_path, "cat", "vehicle")
     result = run("--classes", "cat", "vehicle", "--folder", str(tmp_path), "--explain")
     assert "cat: " in result.stdout and "0 example(s) in its folder" in result.stdout.splitlines()[0]
+
+
+def test_a_plain_folder_without_all_has_its_own_photos_sorted_into_class_folders_inside_it(tmp_path):
+    for name in ("chelsea", "coffee"):
+        (tmp_path / f"{name}.jpg").write_bytes(sample_photos.jpeg(name))
+    (tmp_path / "Trips").mkdir()  # the user's own folder: not the inbox
+    (tmp_path / "Trips" / "motorcycle.jpg").write_bytes(sample_photos.jpeg("motorcycle"))
+    result = run("--classes", *CLASSES, "--folder", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert tree(tmp_path) == {"Cat": None, "Cat/chelsea.jpg": sample_photos.jpeg("chelsea"), "Food": None,
+                              "Food/coffee.jpg": sample_photos.jpeg("coffee"), "Trips": None,
+                              "Trips/motorcycle.jpg": sample_photos.jpeg("motorcycle")}
+
+
+def test_undo_puts_every_photo_of_the_last_sort_back_byte_for_byte_and_removes_the_folders_it_made(folder):
+    before = tree(folder)
+    assert run("--classes", *CLASSES, "--folder", str(folder)).returncode == 0
+    assert tree(folder) != before
+    result = run("--folder", str(folder), "--undo")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert tree(folder) == before
+
+
+def test_undo_in_a_plain_folder_puts_its_photos_back(tmp_path):
+    for name in ("chelsea", "coffee", "rocket"):
+        (tmp_path / f"{name}.jpg").write_bytes(sample_photos.jpeg(name))
+    before = tree(tmp_path)
+    assert run("--classes", *CLASSES, "--folder", str(tmp_path)).returncode == 0
+    assert run("--folder", str(tmp_path), "--undo").returncode == 0
+    assert tree(tmp_path) == before
+
+
+def test_undo_leaves_a_photo_the_user_moved_since_where_it_is_and_says_so(folder):
+    assert run("--classes", *CLASSES, "--folder", str(folder)).returncode == 0
+    (folder / "Mine").mkdir()
+    (folder / "Food" / "coffee.jpg").rename(folder / "Mine" / "coffee.jpg")
+    result = run("--folder", str(folder), "--undo")
+    assert result.returncode == 1
+    assert "Food/coffee.jpg: not there any more" in result.stdout
+    assert (folder / "Mine" / "coffee.jpg").read_bytes() == sample_photos.jpeg("coffee")
+    assert (folder / "All" / "rocket.jpg").read_bytes() == sample_photos.jpeg("rocket")
+    assert run("--folder", str(folder), "--undo").returncode == 1  # nothing left to undo: one line
