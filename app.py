@@ -21,6 +21,7 @@ from chalicelib.dropbox_store import StoreError
 from chalicelib.inbox import Busy, NoInbox, NotConfigured, start_sort
 from chalicelib.messages import BadMessage, LearnRequest, SortRequest, SyncRequest, parse
 from chalicelib.sort_config import ConfigError
+from chalicelib.undo import undo_job
 from chalicelib.wiring import wiring
 from chalicelib.work_queue import QueueError
 
@@ -89,7 +90,8 @@ def index() -> Response | dict:
         return Response(*page.asset("index.html"))
     return {"service": "image-categorizer", "routes": {
         "POST /configure": "set the classes", "GET /configure": "the classes and what each covers",
-        "POST /sort": "sort what is in /All (a job)", "GET /jobs/{job_id}": "a job's progress",
+        "POST /sort": "sort what is in /All (a job)", "GET /jobs": "the recent jobs",
+        "GET /jobs/{job_id}": "a job's progress", "POST /undo": "put a job's photos back in /All",
         "GET /status": "counts, queue, recent decisions and problems", "POST /webhook": "Dropbox's notifications"},
         "auth": "Authorization: Bearer <SERVICE_KEY> on every route but this one and the webhook"}
 
@@ -150,6 +152,23 @@ def sort_all() -> Response:
 def get_status() -> dict:
     w = wiring()
     return answers.status(w.state, w.queue, w.state.example_counts())
+
+
+@route("/jobs", methods=["GET"])
+def get_jobs() -> list:
+    return answers.jobs(wiring().state)
+
+
+@route("/undo", methods=["POST"])
+def undo() -> dict:
+    body = _json_body()
+    job_id = body.get("job_id") if isinstance(body, dict) else None
+    if not isinstance(job_id, str) or not job_id:
+        raise BadRequestError('expected {"job_id": "..."}: the job to undo (GET /jobs lists them)')
+    w = wiring()
+    if w.state.job(job_id) is None:
+        raise NotFoundError(f"no job {job_id!r}")
+    return undo_job(job_id, w.state, w.dropbox)
 
 
 @route("/jobs/{job_id}", methods=["GET"])

@@ -2,6 +2,7 @@
 
     python main.py --classes cat dog truck --folder DIR [--dry-run] [--json] [--threshold X]
     python main.py --folder DIR --undo
+    python main.py --undo JOB          # the service's job: its photos back in /All
     python main.py --classes cat dog truck --explain
     CATEGORIZER_URL=http://host:8000 SERVICE_KEY=... python main.py --classes cat dog truck
 
@@ -50,8 +51,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--folder", type=Path, metavar="DIR",
                         help="sort DIR/All (and its subfolders), or DIR's own photos when it has no All/, "
                              "locally into DIR/<Class>/ and DIR/Unsorted/")
-    parser.add_argument("--undo", action="store_true",
-                        help="with --folder: put every photo the last sort of DIR moved back where it was")
+    parser.add_argument("--undo", nargs="?", const="", metavar="JOB",
+                        help="with --folder: put every photo the last sort of DIR moved back where it was; "
+                             "without: put the photos of the service's job JOB back in /All")
     parser.add_argument("--threshold", type=float, metavar="X",
                         help="lowest score (0-1) that sorts a photo into a class; below it goes to Unsorted")
     parser.add_argument("--dry-run", action="store_true", help="classify, but move nothing (--folder only)")
@@ -59,9 +61,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="one JSON object per photo on stdout (--folder only)")
     parser.add_argument("--explain", action="store_true", help="print what each class covers and exit")
     args = parser.parse_args(argv)
-    if args.undo and args.folder is None:
-        parser.error("--undo needs --folder")
-    if not args.undo and not args.classes:
+    if args.undo is not None and (args.folder is None) == (args.undo == ""):
+        parser.error("--undo takes a JOB of the service, or --folder DIR without a JOB")
+    if args.undo is None and not args.classes:
         parser.error("the following arguments are required: --classes")
     if args.folder is None and not args.explain and (args.dry_run or args.json):
         parser.error("--dry-run and --json need --folder")
@@ -139,10 +141,24 @@ def undo_folder(args: argparse.Namespace) -> int:
     return 1 if undone.left else 0
 
 
-def sort_via_service(args: argparse.Namespace) -> int:
+def service_client() -> ServiceClient:
     url = os.environ.get("CATEGORIZER_URL") or LOCAL_STACK_URL
-    key = os.environ.get("SERVICE_KEY") or (LOCAL_STACK_KEY if is_local(url) else None)
-    client = ServiceClient(url, key)
+    return ServiceClient(url, os.environ.get("SERVICE_KEY") or (LOCAL_STACK_KEY if is_local(url) else None))
+
+
+def undo_job(args: argparse.Namespace) -> int:
+    answer = service_client().undo(args.undo)
+    console = Console()
+    console.print(f"Put back {answer['moved_back']} photo(s) of job {args.undo} in /All.", markup=False)
+    if answer["left"]:
+        console.print(f"Left {len(answer['left'])} where they are:")
+        for left in answer["left"]:
+            console.print(f"  {left.get('path')}: {left.get('reason')}", markup=False, highlight=False)
+    return 1 if answer["left"] else 0
+
+
+def sort_via_service(args: argparse.Namespace) -> int:
+    client = service_client()
     client.configure(args.classes, args.threshold)
     job_id, total = client.start_sort()
     tally = Tally.for_config(total, SortConfig(tuple(args.classes)))
@@ -150,7 +166,9 @@ def sort_via_service(args: argparse.Namespace) -> int:
         for job in client.follow(job_id):
             tally.total, tally.counts = job["total"], Counts.from_dict(job)
             bar.update(tally)
-    print_summary(Console(), tally, f"Sorted Dropbox /All (job {job_id})")
+    console = Console()
+    print_summary(console, tally, f"Sorted Dropbox /All (job {job_id})")
+    console.print(f"To put these photos back in /All: python main.py --undo {job_id}", markup=False)
     return 1 if tally.counts.failed else 0
 
 
@@ -159,8 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.explain:
             return explain(args)
-        if args.undo:
-            return undo_folder(args)
+        if args.undo is not None:
+            return undo_folder(args) if args.folder is not None else undo_job(args)
         return sort_folder(args) if args.folder is not None else sort_via_service(args)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -58,6 +58,12 @@ def status(totals: Totals, queue: QueueDepth, taught: Taught) -> dict:
     }
 
 
+def jobs(totals: Totals) -> list[dict]:
+    """The recent jobs, newest first: each one's progress, what started it and when."""
+    return [{**(job(totals, job_id) or {"job_id": job_id}), "source": source, "at": at}
+            for job_id, source, at in totals.recent_jobs()]
+
+
 def job(totals: Totals, job_id: str) -> dict | None:
     found = totals.job(job_id)
     if found is None:

@@ -88,6 +88,7 @@ class Inbox:
             if cursor is None:
                 raise NoInbox(f"Dropbox has no folder {self.folder}: create it and put photos in it")
             photos, others = self._split(files)
+            self.state.clear_undone([f.id for f in photos])  # the user asks: undone photos too
             job = Job(self.state.create_job(total=len(photos), skipped=len(others)), len(photos), len(others))
             self._queue(photos, others, job.job_id)
             self._save_cursor(account, cursor, version)
@@ -123,8 +124,14 @@ class Inbox:
             except (CursorReset, StoreNotFound):
                 log.warning("Dropbox reset the cursor of %s (or the inbox is gone); listing it again", account)
                 files, new_cursor = self._list_inbox()
-        # Queued before the cursor moves on: a failure here leaves the changes for the next try.
-        listing = self._queue(*self._split(files), job_id=None)
+        photos, others = self._split(files)
+        # Photos put back by an undo stay in the inbox until the user asks (POST /sort).
+        undone = self.state.undone_among([f.id for f in photos]) if photos else set()
+        photos = [f for f in photos if f.id not in undone]
+        # Every sort is a job, so that it can be undone; queued before the cursor moves on: a
+        # failure here leaves the changes for the next try.
+        job_id = self.state.create_job(len(photos), len(others), source="webhook") if photos else None
+        listing = self._queue(photos, others, job_id=job_id)
         if new_cursor is not None:
             self._save_cursor(account, new_cursor, version)
         return listing

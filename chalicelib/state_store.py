@@ -37,12 +37,14 @@ from .sort_config import MAX_EXAMPLES, SortConfig
 BOTO_CONFIG = Config(connect_timeout=5, read_timeout=10, retries={"max_attempts": 4, "mode": "standard"})
 EVENT_TTL_SECONDS = 30 * 24 * 3600
 RECENT_EVENTS = 20
+RECENT_JOBS = 10
 # Events are read several per file shown, since one file can have several (a webhook and a sort).
 EVENTS_READ_PER_SHOWN = 5
 CONFLICT_ATTEMPTS = 5
-# DynamoDB allows 100 items per transaction; an outcome takes at most 4 (its item, an event, its
-# photo's count marker, where the service put it) plus the counter updates.
-RECORDS_PER_TRANSACTION = 20
+# DynamoDB allows 100 items per transaction; an outcome takes at most 5 (its item, an event or its
+# decision, its photo's count marker, where the service put it, its job's list of moves) plus the
+# counter updates (the totals, and one per job in the chunk).
+RECORDS_PER_TRANSACTION = 16
 BATCH_WRITE_ITEMS = 25  # DynamoDB's limit per BatchWriteItem
 BATCH_GET_KEYS = 100  # and per BatchGetItem
 BATCH_WRITE_ATTEMPTS = 5
@@ -167,12 +169,70 @@ class StateStore:
 
     # --- outcomes, counters, jobs --------------------------------------------------------
 
-    def create_job(self, total: int, skipped: int = 0) -> str:
-        job_id = uuid.uuid4().hex[:16]
+    def create_job(self, total: int, skipped: int = 0, source: str = "sort") -> str:
+        job_id, now = uuid.uuid4().hex[:16], time.time()
         self._db.put_item(TableName=self.table_name, Item={
             **_key(f"job#{job_id}", "job"), "total": {"N": str(total)},
-            "skipped_on_listing": {"N": str(skipped)}, "created_at": {"N": str(time.time())}})
+            "skipped_on_listing": {"N": str(skipped)}, "created_at": {"N": str(now)}})
+        # The list of recent jobs, newest last in key order (for GET /jobs and the page).
+        self._db.put_item(TableName=self.table_name, Item={
+            **_key("jobs", f"{now:017.6f}#{job_id}"), "source": {"S": source},
+            "expires_at": {"N": str(int(now + EVENT_TTL_SECONDS))}})
         return job_id
+
+    def recent_jobs(self, limit: int = RECENT_JOBS) -> list[tuple[str, str, str]]:
+        """(job id, "sort" or "webhook", when in UTC) of the last `limit` jobs, newest first."""
+        response = self._db.query(TableName=self.table_name, KeyConditionExpression="pk = :p",
+                                  ExpressionAttributeValues={":p": {"S": "jobs"}}, ScanIndexForward=False,
+                                  Limit=limit)
+        return [(i["sk"]["S"].split("#", 1)[1], i["source"]["S"],
+                 datetime.fromtimestamp(float(i["sk"]["S"].split("#", 1)[0]), timezone.utc).isoformat(
+                     timespec="seconds")) for i in response["Items"]]
+
+    def job_moves(self, job_id: str) -> list[tuple[str, str, str]]:
+        """(file id, where it was, where the job put it) of every photo the job moved."""
+        moves, start = [], None
+        while True:
+            request = {"TableName": self.table_name, "KeyConditionExpression": "pk = :p AND begins_with(sk, :m)",
+                       "ExpressionAttributeValues": {":p": {"S": f"job#{job_id}"}, ":m": {"S": "moved#"}}}
+            if start:
+                request["ExclusiveStartKey"] = start
+            response = self._db.query(**request)
+            moves += [(i["sk"]["S"].split("#", 1)[1], i["from"]["S"], i["to"]["S"]) for i in response["Items"]]
+            start = response.get("LastEvaluatedKey")
+            if not start:
+                return moves
+
+    def mark_undone(self, job_id: str, file_ids: Sequence[str]) -> None:
+        """These photos of the job are back in the inbox: counted nowhere, and left there by the
+        webhook until a POST /sort (`undone_among`, `clear_undone`)."""
+        if not file_ids:
+            return
+        counted = self._existing([(f"photo#{i}", "counted") for i in file_ids])
+        self._batch_write([{"DeleteRequest": {"Key": key}} for key in (_key(pk, sk) for pk, sk in counted)]
+                          + [{"PutRequest": {"Item": _key(f"photo#{i}", "undone")}} for i in file_ids])
+        taken: dict[str, int] = {}
+        for item in counted.values():
+            taken[item["counter"]["S"]] = taken.get(item["counter"]["S"], 0) - 1
+        for key, sk, changes in (("stats", "all", taken), (f"job#{job_id}", "job", {"undone": len(file_ids)})):
+            names = {f"#c{i}": name for i, name in enumerate(changes)}
+            self._db.update_item(
+                TableName=self.table_name, Key=_key(key, sk),
+                UpdateExpression="ADD " + ", ".join(f"{n} :n{i}" for i, n in enumerate(names)),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={f":n{i}": {"N": str(v)} for i, v in enumerate(changes.values())})
+
+    def undone_among(self, file_ids: Sequence[str]) -> set[str]:
+        ids = list(dict.fromkeys(file_ids))
+        found: set[str] = set()
+        for start in range(0, len(ids), BATCH_GET_KEYS):
+            keys = [(f"photo#{i}", "undone") for i in ids[start:start + BATCH_GET_KEYS]]
+            found |= {pk.split("#", 1)[1] for pk, _ in self._existing(keys)}
+        return found
+
+    def clear_undone(self, file_ids: Sequence[str]) -> None:
+        self._batch_write([{"DeleteRequest": {"Key": _key(f"photo#{i}", "undone")}}
+                           for i in self.undone_among(file_ids)])
 
     def add_queued(self, count: int) -> None:
         if count:
@@ -256,6 +316,10 @@ class StateStore:
             photos[request.file_id] = counter  # the latest outcome of a photo is where it is now
             if outcome.kind in ("sorted", "unsorted") and outcome.to_path:
                 put_at[request.file_id] = outcome.to_path.lower()
+                if request.job_id:  # what an undo of the job moves back
+                    writes.append({"Put": {"TableName": self.table_name, "Item": {
+                        **_key(f"job#{request.job_id}", f"moved#{request.file_id}"), "from": {"S": request.path},
+                        "to": {"S": outcome.to_path}}}})
             if request.job_id:
                 job = counts.setdefault(f"job#{request.job_id}", {})
                 job[counter] = job.get(counter, 0) + 1
@@ -484,7 +548,7 @@ def _placed(counter: str | None) -> bool:
 def _counts(item: dict) -> Counts:
     def number(name: str) -> int:
         return int(item.get(name, {}).get("N", "0"))
-    folders = {k.split(":", 1)[1]: int(v["N"]) for k, v in item.items() if k.startswith("folder:")}
+    folders = {k.split(":", 1)[1]: int(v["N"]) for k, v in item.items() if k.startswith("folder:") and int(v["N"])}
     return Counts(folders, number("unsorted"), number("skipped"), number("failed"), number("gone"))
 
 

@@ -56,6 +56,13 @@ class ServiceClient:
         job = self._call("POST", "/sort")
         return _field(job, "job_id", str, "POST /sort"), _field(job, "total", int, "POST /sort")
 
+    def undo(self, job_id: str) -> dict:
+        """POST /undo: the job's photos put back in /All; the answer names those left alone."""
+        answer = self._call("POST", "/undo", {"job_id": job_id})
+        _field(answer, "moved_back", int, "POST /undo")
+        _field(answer, "left", list, "POST /undo")
+        return answer
+
     def job(self, job_id: str) -> dict:
         job = self._call("GET", f"/jobs/{requests.utils.quote(job_id, safe='')}")
         for name, kind in (("total", int), ("done", int), ("sorted", dict), ("unsorted", int),

@@ -180,6 +180,9 @@ class StubService(BaseHTTPRequestHandler):
             self.answer(400, {"Code": "BadRequestError", "Message": "unknown class 'dgo'; close words: dog"})
         elif self.path == "/configure":
             self.answer(200, body)
+        elif self.path == "/undo":
+            self.answer(200, {"job_id": body["job_id"], "moved_back": 2, "photos": [], "left": [
+                {"path": "/Cat/a.jpg", "reason": "not there any more (moved or deleted since): left alone"}]})
         else:
             self.answer(202, {"job_id": "j1", "total": 3})
 
@@ -227,6 +230,12 @@ def test_any_url_of_this_machine_gets_the_local_stacks_key(stub_url, form):
     url = form.format(port=stub_url.rsplit(":", 1)[1])
     result = run("--classes", "cat", env={"CATEGORIZER_URL": url, "SERVICE_KEY": ""})
     assert result.returncode == 0, result.stderr
+
+
+def test_undo_of_a_service_job_says_how_many_went_back_and_names_each_photo_left_alone(stub_url):
+    result = run("--undo", "j1", env={"CATEGORIZER_URL": stub_url, "SERVICE_KEY": "k"})
+    assert result.returncode == 1
+    assert "Put back 2 photo(s) of job j1" in result.stdout and "/Cat/a.jpg: not there any more" in result.stdout
 
 
 def test_the_local_key_is_never_sent_to_another_host():

@@ -93,6 +93,16 @@ def test_a_hostile_file_name_is_shown_as_text_and_runs_nothing(stack, browser):
         browser.switch_to.alert.text
 
 
+def test_the_undo_button_of_a_job_puts_its_photo_back_in_all(stack, browser):
+    sign_in(browser, stack)
+    (stack.sandbox / "All" / "page-undo.jpg").write_bytes(sample_photos.jpeg("coffee"))
+    wait_for(browser, lambda b: "page-undo.jpg" in text_of(b, "decisions"), "the photo sorted")
+    wait_for(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "#jobs tbody button"), "the jobs with undo buttons")
+    browser.find_element(By.CSS_SELECTOR, "#jobs tbody tr:first-child button").click()
+    wait_for(browser, lambda b: "Put back 1 photo(s) in All" in text_of(b, "undo-line"), "the undo's answer")
+    assert (stack.sandbox / "All" / "page-undo.jpg").read_bytes() == sample_photos.jpeg("coffee")
+
+
 def test_the_page_allows_only_its_own_scripts_and_holds_no_secret(stack):
     request = urllib.request.Request(stack.url, headers={"Accept": "text/html"})
     with urllib.request.urlopen(request, timeout=10) as response:

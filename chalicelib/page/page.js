@@ -84,6 +84,34 @@ function showStatus(status) {
     "No problems.", 2);
 }
 
+function showJobs(jobs) {
+  const rows = jobs.map((j) => {
+    const tr = row([j.source === "webhook" ? "new photos" : "Sort what is in All", when(j.at),
+      `${j.done ?? 0} of ${j.total ?? 0}`, j.finished ? "finished" : "running"]);
+    const cell = document.createElement("td");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = "Undo";
+    button.addEventListener("click", () => undo(j.job_id));
+    cell.appendChild(button);
+    tr.appendChild(cell);
+    return tr;
+  });
+  $("jobs").tBodies[0].replaceChildren(...(rows.length ? rows : [row(["No jobs yet."], 0)]));
+}
+
+async function undo(jobId) {
+  try {
+    const answer = await api("POST", "undo", { job_id: jobId });
+    const left = answer.left.map((l) => `${l.path} (${l.reason})`).join("; ");
+    $("undo-line").textContent = `Put back ${answer.moved_back} photo(s) in All` +
+      (answer.left.length ? `; left ${answer.left.length} where they are: ${left}` : ".");
+  } catch (e) {
+    $("undo-line").textContent = e.message;
+  }
+  await refresh();
+}
+
 async function showJob() {
   const id = sessionStorage.getItem(JOB);
   if (!id) return;
@@ -96,8 +124,9 @@ async function showJob() {
 
 async function refresh() {
   try {
-    const [status] = await Promise.all([api("GET", "status"), showJob()]);
+    const [status, jobs] = await Promise.all([api("GET", "status"), api("GET", "jobs"), showJob()]);
     showStatus(status);
+    showJobs(jobs);
   } catch (e) {
     if (e.status === 401) return signOut("The key was refused.");
   }
