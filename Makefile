@@ -15,8 +15,13 @@ SYSTEM_PACKAGES := chromium chromium-driver poppler-utils lxqt-themes
 system-packages:
 	dpkg -s $(SYSTEM_PACKAGES) >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq $(SYSTEM_PACKAGES); }
 
-$(VENV)/.installed: requirements.txt requirements-local.txt requirements-cli.txt requirements-test.txt
+# `make run` installs what running needs (.run-installed); `make test` adds the test tools.
+$(VENV)/.run-installed: requirements.txt requirements-local.txt requirements-cli.txt requirements-run.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet -r requirements-run.txt
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.run-installed requirements-test.txt
 	$(VENV)/bin/pip install --quiet -r requirements-test.txt
 	touch $@
 
@@ -28,7 +33,7 @@ soak: $(VENV)/.installed
 	$(VENV)/bin/python -m bench.soak --photos $(or $(PHOTOS),1000)
 
 # The whole service on 127.0.0.1 with local stand-ins for Dropbox (./sandbox) and AWS.
-run: $(VENV)/.installed
+run: $(VENV)/.run-installed
 	$(VENV)/bin/python -m local.stack
 
 # The deployment: build/package/{sam.json,deployment.zip} (deployment.zip also holds model/, through
@@ -37,7 +42,7 @@ run: $(VENV)/.installed
 # Chalice insists on a region although the template names none (any region gives the same output).
 STAGE ?= dev
 PACKAGE_DIR := build/package
-package: $(VENV)/.installed
+package: $(VENV)/.run-installed
 	rm -rf $(PACKAGE_DIR) && mkdir -p $(dir $(PACKAGE_DIR)) build
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(VENV)/bin/chalice package --stage $(STAGE) \
 		--merge-template deploy/resources.json $(PACKAGE_DIR) >build/package.log 2>&1 \

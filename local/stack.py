@@ -6,6 +6,9 @@
 - `chalice local --stage local` serving the API;
 - a queue worker doing what Lambda's SQS event source mapping does.
 
+Its state (moto's table: classes, cursors, counts, examples, jobs) is kept across restarts in
+.<sandbox>-state.json beside the sandbox, and at the start it sorts what arrived in All meanwhile.
+
 The app runs its production code path: the real dropbox SDK and boto3, pointed at the stand-ins.
 Ctrl-C stops everything this started.
 """
@@ -26,6 +29,7 @@ from pathlib import Path
 
 import requests
 
+from local import stack_state
 from local.defaults import LOCAL_STACK_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,6 +45,17 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def port_is_free(port: int) -> bool:
+    """Nothing listens on 127.0.0.1:`port`, so a server started there is the one that answers."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a stack just stopped leaves TIME_WAIT only
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def wait_for_port(port: int, timeout: float, process: subprocess.Popen | None = None) -> None:
@@ -74,7 +89,9 @@ class InboxWatcher:
     def run(self, stop: threading.Event) -> None:
         from local.dropbox_emulator import signed_notification
 
-        owed = False  # a change was indexed but its notification did not get through
+        # A change was indexed but its notification did not get through; at the start, what
+        # arrived while the stack was stopped is owed one.
+        owed = True
         while not stop.wait(self.interval):
             if not self.dropbox.scan(settle=SETTLE_SECONDS) and not owed:
                 continue
@@ -96,6 +113,8 @@ class Stack:
         self._threads: list[threading.Thread] = []
         self._chalice: subprocess.Popen | None = None
         self._moto = self.dropbox = None
+        # Beside the sandbox, not in it (the sandbox is the Dropbox the service sees).
+        self.saved_state = sandbox.with_name(f".{sandbox.name}-state.json")
 
     @property
     def url(self) -> str:
@@ -125,6 +144,9 @@ class Stack:
         from chalicelib.work_queue import WorkQueue
 
         StateStore(TABLE).create_table()
+        if self._moto is not None:
+            log.info("state of the last run: %d item(s) loaded from %s",
+                     stack_state.load(boto3.client("dynamodb"), TABLE, self.saved_state), self.saved_state)
         queue_url = WorkQueue(QUEUE).create()
 
         self._chalice = subprocess.Popen(
@@ -183,6 +205,12 @@ class Stack:
         if self.dropbox is not None:
             self.dropbox.stop()
         if self._moto is not None:
+            import boto3
+            from botocore.exceptions import BotoCoreError, ClientError
+            try:
+                stack_state.save(boto3.client("dynamodb"), TABLE, self.saved_state)
+            except (BotoCoreError, ClientError) as e:  # a stack that failed to start has no table to save
+                log.warning("state not saved: %s", e)
             self._moto.stop()
 
 
@@ -191,13 +219,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sandbox", type=Path, default=ROOT / "sandbox", help="the local Dropbox folder")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)), help="API port")
     parser.add_argument("--classes", nargs="+", default=DEFAULT_CLASSES,
-                        help="classes configured at first start (kept across restarts of the app only)")
+                        help="classes configured at the first start (later starts keep the classes set last)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
     for name in ("chalicelib", "local"):
         logging.getLogger(name).setLevel(logging.INFO)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto server's access log
 
+    if not port_is_free(args.port):
+        print(f"error: port {args.port} is already in use (another `make run`?): stop that, or choose "
+              f"another port: PORT={args.port + 1} make run", file=sys.stderr)
+        return 2
     stack = Stack(args.sandbox.resolve(), args.port, os.environ.get("SERVICE_KEY", LOCAL_STACK_KEY))
     # Handled explicitly: a stack started in the background has SIGINT ignored, not raised.
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import requests
 
 from chalicelib.sort_config import SortConfig
 from chalicelib.photo_files import is_image_name
@@ -84,12 +85,13 @@ def stack(tmp_path_factory):
 
 
 @contextlib.contextmanager
-def started_stack(base: Path) -> Iterator[Stack]:
-    """`python -m local.stack` on a sandbox under `base`, ready; taken down on the way out."""
+def started_stack(base: Path, seed: bool = True) -> Iterator[Stack]:
+    """`python -m local.stack` on a sandbox under `base` (seeded with photos already in All), ready;
+    stopped on the way out with SIGTERM, as a service manager would, then anything left killed."""
     sandbox = base / "sandbox"
-    # Already in the inbox when the stack starts: only POST /sort (test_main...) should sort them.
-    seeded = {f"before-{name}.jpg": name for name in sample_photos.CLEAR_CUT}
-    (sandbox / "All").mkdir(parents=True)
+    # Already in the inbox when the stack starts: sorted by its first notification, or by POST /sort.
+    seeded = {f"before-{name}.jpg": name for name in sample_photos.CLEAR_CUT} if seed else {}
+    (sandbox / "All").mkdir(parents=True, exist_ok=True)
     for file, name in seeded.items():
         (sandbox / "All" / file).write_bytes(sample_photos.jpeg(name))
     # Logs outside the sandbox: the watcher waits for every file there to settle.
@@ -326,6 +328,52 @@ def test_sigint_stops_every_process_and_frees_the_ports(stack):
         os.killpg(sid, 0)
     busy = sorted(p for p in ports if not port_is_free(p))
     assert busy == [], f"ports still taken after the stop: {busy}"
+
+
+def test_a_stack_on_a_port_already_in_use_says_so_and_exits_non_zero(tmp_path):
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "local.stack", "--sandbox", str(tmp_path / "sandbox"), "--port", str(port)],
+            cwd=ROOT, capture_output=True, text=True, timeout=60, env=_clean_env())
+    assert result.returncode == 2
+    assert f"port {port} is already in use" in result.stderr and "running at" not in result.stdout
+
+
+def test_running_the_stack_and_main_needs_none_of_the_test_tools():
+    """`make run` installs requirements-run.txt only: the stack, the app and main.py import
+    without pytest, selenium or the packages the sample photos come from."""
+    blocked = ("pytest", "hypothesis", "selenium", "skimage", "sklearn", "matplotlib")
+    code = ("import sys\n"
+            "class Blocked:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            f"        if name.split('.')[0] in {blocked!r}: raise ImportError('test tool: ' + name)\n"
+            "sys.meta_path.insert(0, Blocked())\n"
+            "import app, main, local.stack, local.dropbox_emulator\n"
+            "sys.argv = ['main.py', '--help']\n"
+            "main.main()\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            env=_clean_env())
+    assert result.returncode == 0 and "--classes" in result.stdout, result.stderr
+    run_requirements = (ROOT / "requirements-run.txt").read_text()
+    assert not any(tool in run_requirements for tool in ("pytest", "selenium", "scikit", "matplotlib"))
+
+
+def test_a_restarted_stack_keeps_its_classes_and_sorts_what_arrived_while_it_was_stopped(tmp_path):
+    headers = {"Authorization": f"Bearer {SERVICE_KEY}"}
+    with started_stack(tmp_path, seed=False) as first:
+        answer = requests.post(f"{first.url}/configure", json={"classes": ["cat", "food"]}, headers=headers,
+                               timeout=10)
+        assert answer.status_code == 200, answer.text
+    inbox = tmp_path / "sandbox" / "All"
+    (inbox / "while-stopped.jpg").write_bytes(sample_photos.jpeg("chelsea"))
+    with started_stack(tmp_path, seed=False) as second:
+        assert requests.get(f"{second.url}/configure", headers=headers, timeout=10).json()["classes"] == ["cat", "food"]
+        cat = tmp_path / "sandbox" / "Cat" / "while-stopped.jpg"
+        wait_until(cat.is_file, SORT_TIMEOUT, f"the photo dropped while stopped, sorted{second.describe()}")
+        assert cat.read_bytes() == sample_photos.jpeg("chelsea") and images_in(inbox) == []
 
 
 def test_real_credentials_in_the_environment_replace_the_stand_ins():

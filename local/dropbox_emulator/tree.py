@@ -12,6 +12,7 @@ import base64
 import hashlib
 import json
 import os
+import random
 import secrets
 import shutil
 import threading
@@ -61,7 +62,10 @@ class Tree:
         self.nodes: dict[str, Node] = {}  # path_lower -> node
         self.log: list[tuple[int, str, str]] = []  # (seq, path_lower, path_display)
         self.seq = 0
-        self.epoch = 0  # bumped by reset(): older cursors get list_folder/continue "reset"
+        # Bumped by reset(): older cursors get list_folder/continue "reset". Random at the start, so
+        # that a cursor kept from another emulator run (the local stack keeps its state) is reset
+        # too, rather than read against a change log it never saw.
+        self.epoch = random.getrandbits(31)
 
     def reset(self) -> None:
         """Empty the folder, the index and the change log."""
