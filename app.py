@@ -173,7 +173,7 @@ def undo() -> dict:
 
 @route("/jobs/{job_id}", methods=["GET"])
 def get_job(job_id: str) -> dict:
-    found = answers.job(wiring().state, job_id)
+    found = answers.job(wiring().state, job_id, with_left=True)
     if found is None:
         raise NotFoundError(f"no job {job_id!r}")
     return found

@@ -162,13 +162,16 @@ def sort_via_service(args: argparse.Namespace) -> int:
     client.configure(args.classes, args.threshold)
     job_id, total = client.start_sort()
     tally = Tally.for_config(total, SortConfig(tuple(args.classes)))
+    left: list[dict] = []
     with ProgressBar(Console(stderr=True), "Sorting", tally) as bar:
         for job in client.follow(job_id):
-            tally.total, tally.counts = job["total"], Counts.from_dict(job)
+            tally.total, tally.counts, left = job["total"], Counts.from_dict(job), job.get("left", [])
             bar.update(tally)
     console = Console()
-    print_summary(console, tally, f"Sorted Dropbox /All (job {job_id})")
-    console.print(f"To put these photos back in /All: python main.py --undo {job_id}", markup=False)
+    problems = [Outcome(str(f.get("path")), f.get("kind", "skipped"), reason=f.get("reason")) for f in left]
+    print_summary(console, tally, f"Sorted Dropbox /All (job {job_id})", problems)
+    if sum(tally.counts.sorted.values()) + tally.counts.unsorted:
+        console.print(f"To put these photos back in /All: python main.py --undo {job_id}", markup=False)
     return 1 if tally.counts.failed else 0
 
 

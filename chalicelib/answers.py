@@ -64,12 +64,14 @@ def jobs(totals: Totals) -> list[dict]:
             for job_id, source, at in totals.recent_jobs()]
 
 
-def job(totals: Totals, job_id: str) -> dict | None:
+def job(totals: Totals, job_id: str, with_left: bool = False) -> dict | None:
+    """A job's progress; `with_left`: also each file it left in the inbox, and why."""
     found = totals.job(job_id)
     if found is None:
         return None
     total, counts = found
     done = counts.finished
-    return {"job_id": job_id, "total": total, "done": done,
-            "percent": 100.0 if total == 0 else round(100.0 * done / total, 1),
-            "finished": done >= total, **counts.to_dict()}
+    answer = {"job_id": job_id, "total": total, "done": done,
+              "percent": 100.0 if total == 0 else round(100.0 * done / total, 1),
+              "finished": done >= total, **counts.to_dict()}
+    return (answer | {"left": totals.job_left(job_id)}) if with_left else answer

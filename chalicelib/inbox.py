@@ -165,6 +165,8 @@ class Inbox:
                job_id: str | None) -> Listing:
         # Non-photos are left where they are, and said why (once, whichever listing saw them first).
         self.state.record_many([(SortRequest(f.id, f.path_display, f.rev), outcome) for f, outcome in others])
+        if job_id:
+            self.state.note_left(job_id, [(f.id, outcome) for f, outcome in others])
         self.state.mark_queued([f.id for f in photos])
         self.queue.send([SortRequest(f.id, f.path_display, f.rev, job_id) for f in photos])
         self.state.add_queued(len(photos))

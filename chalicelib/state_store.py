@@ -41,10 +41,10 @@ RECENT_JOBS = 10
 # Events are read several per file shown, since one file can have several (a webhook and a sort).
 EVENTS_READ_PER_SHOWN = 5
 CONFLICT_ATTEMPTS = 5
-# DynamoDB allows 100 items per transaction; an outcome takes at most 5 (its item, an event or its
-# decision, its photo's count marker, where the service put it, its job's list of moves) plus the
-# counter updates (the totals, and one per job in the chunk).
-RECORDS_PER_TRANSACTION = 16
+# DynamoDB allows 100 items per transaction; an outcome takes at most 6 (its item, an event or its
+# decision, its photo's count marker, where the service put it, and in its job's lists of moves and
+# of files left in the inbox) plus the counter updates (the totals, and one per job in the chunk).
+RECORDS_PER_TRANSACTION = 13
 BATCH_WRITE_ITEMS = 25  # DynamoDB's limit per BatchWriteItem
 BATCH_GET_KEYS = 100  # and per BatchGetItem
 BATCH_WRITE_ATTEMPTS = 5
@@ -203,6 +203,19 @@ class StateStore:
             if not start:
                 return moves
 
+    def note_left(self, job_id: str, files: Sequence[tuple[str, Outcome]]) -> None:
+        """Files the job's listing left in the inbox (not photos), by (file id, outcome)."""
+        self._batch_write([{"PutRequest": {"Item": _left_item(job_id, file_id, outcome.file, outcome)}}
+                           for file_id, outcome in files])
+
+    def job_left(self, job_id: str) -> list[dict]:
+        """Each file the job left in the inbox: its path, "skipped" or "failed", and why."""
+        response = self._db.query(
+            TableName=self.table_name, KeyConditionExpression="pk = :p AND begins_with(sk, :l)",
+            ExpressionAttributeValues={":p": {"S": f"job#{job_id}"}, ":l": {"S": "left#"}})
+        return [{"path": i["path"]["S"], "kind": i["kind"]["S"], "reason": i["reason"]["S"]}
+                for i in response["Items"]]
+
     def mark_undone(self, job_id: str, file_ids: Sequence[str]) -> None:
         """These photos of the job are back in the inbox: counted nowhere, and left there by the
         webhook until a POST /sort (`undone_among`, `clear_undone`)."""
@@ -316,10 +329,15 @@ class StateStore:
             photos[request.file_id] = counter  # the latest outcome of a photo is where it is now
             if outcome.kind in ("sorted", "unsorted") and outcome.to_path:
                 put_at[request.file_id] = outcome.to_path.lower()
-                if request.job_id:  # what an undo of the job moves back
+                if request.job_id:  # what an undo of the job moves back; no longer left in the inbox
                     writes.append({"Put": {"TableName": self.table_name, "Item": {
                         **_key(f"job#{request.job_id}", f"moved#{request.file_id}"), "from": {"S": request.path},
                         "to": {"S": outcome.to_path}}}})
+                    writes.append({"Delete": {"TableName": self.table_name,
+                                              "Key": _key(f"job#{request.job_id}", f"left#{request.file_id}")}})
+            if outcome.kind in ("skipped", "failed") and request.job_id:
+                writes.append({"Put": {"TableName": self.table_name, "Item": _left_item(
+                    request.job_id, request.file_id, request.path, outcome)}})
             if request.job_id:
                 job = counts.setdefault(f"job#{request.job_id}", {})
                 job[counter] = job.get(counter, 0) + 1
@@ -586,3 +604,8 @@ def _decision_item(request: SortRequest, outcome: Outcome, now: float) -> dict:
     if outcome.runner_up is not None:
         item["runner_up"], item["runner_up_score"] = {"S": outcome.runner_up[0]}, {"N": f"{outcome.runner_up[1]:.6f}"}
     return item
+
+
+def _left_item(job_id: str, file_id: str, path: str, outcome: Outcome) -> dict:
+    return {**_key(f"job#{job_id}", f"left#{file_id}"), "path": {"S": path}, "kind": {"S": outcome.kind},
+            "reason": {"S": outcome.why or ""}}

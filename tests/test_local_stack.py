@@ -361,6 +361,20 @@ def test_running_the_stack_and_main_needs_none_of_the_test_tools():
     assert not any(tool in run_requirements for tool in ("pytest", "selenium", "scikit", "matplotlib"))
 
 
+def test_main_names_each_file_the_services_job_left_in_all(tmp_path):
+    with started_stack(tmp_path, seed=False) as running:
+        (running.sandbox / "All" / "broken.jpg").write_bytes(sample_photos.jpeg("coffee")[:2000])
+        (running.sandbox / "All" / "cat.jpg").write_bytes(sample_photos.jpeg("chelsea"))
+        # Seen by the service (the webhook sorts the cat and leaves the broken file), then sorted again.
+        wait_until((running.sandbox / "Cat" / "cat.jpg").is_file, SORT_TIMEOUT, "the cat sorted")
+        result = subprocess.run(
+            [sys.executable, str(MAIN), "--classes", *CLASSES], cwd=ROOT, capture_output=True, text=True,
+            timeout=120, env=_clean_env(CATEGORIZER_URL=running.url, SERVICE_KEY=SERVICE_KEY,
+                                        PYTHONIOENCODING="utf-8", COLUMNS="200"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Left in All" in result.stdout and "/All/broken.jpg" in result.stdout, result.stdout
+
+
 def test_a_restarted_stack_keeps_its_classes_and_sorts_what_arrived_while_it_was_stopped(tmp_path):
     headers = {"Authorization": f"Bearer {SERVICE_KEY}"}
     with started_stack(tmp_path, seed=False) as first:

@@ -140,6 +140,19 @@ def test_sort_queues_what_is_already_there_as_a_job(service):
     assert service.notify() == {"queued": 0, "skipped": 0, "to_learn": 0}
 
 
+def test_a_job_names_each_file_it_left_in_all_and_why(service):
+    service.configure(["cat"])
+    service.dropbox.put("/All/chelsea.jpg", jpeg("chelsea"))
+    service.dropbox.put("/All/broken.jpg", jpeg("coffee")[:2000])
+    service.dropbox.put("/All/notes.txt", b"not a photo")
+    job = json.loads(service.post("/sort", {}).body)
+    service.source.drain(timeout=60)
+    left = json.loads(service.get(f"/jobs/{job['job_id']}").body)["left"]
+    assert sorted((f["path"], f["kind"]) for f in left) == [("/All/broken.jpg", "skipped"),
+                                                             ("/All/notes.txt", "skipped")]
+    assert all(f["reason"] for f in left)
+
+
 def test_bad_files_stay_in_the_inbox_with_the_reason(service):
     service.configure(["cat"])
     service.dropbox.put("/All/empty.jpg", b"")
