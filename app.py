@@ -20,6 +20,7 @@ from chalicelib.delivery import Message, deliver, follow_up, learned
 from chalicelib.dropbox_store import StoreError
 from chalicelib.inbox import Busy, NoInbox, NotConfigured, start_sort
 from chalicelib.messages import BadMessage, LearnRequest, SortRequest, SyncRequest, parse
+from chalicelib.secrets import SecretsError
 from chalicelib.sort_config import ConfigError
 from chalicelib.undo import undo_job
 from chalicelib.wiring import wiring
@@ -52,9 +53,9 @@ def route(path: str, methods: list[str], key: bool = True, **options) -> Callabl
     def register(view: Callable) -> Callable:
         @functools.wraps(view)
         def guarded(*args, **kwargs):
-            if key:
-                _authorize()
             try:
+                if key:
+                    _authorize()
                 return view(*args, **kwargs)
             except ConfigError as e:
                 raise BadRequestError(str(e)) from None
@@ -64,6 +65,8 @@ def route(path: str, methods: list[str], key: bool = True, **options) -> Callabl
                 raise Unavailable(f"cannot reach Dropbox now: {e}") from None
             except (QueueError, BotoCoreError, ClientError) as e:
                 raise Unavailable(f"cannot reach AWS now ({type(e).__name__}); try again shortly") from None
+            except SecretsError as e:
+                raise Unavailable(f"the service's secrets are incomplete: {e}") from None
         return app.route(path, methods=methods, **options)(guarded)
     return register
 

@@ -18,6 +18,7 @@ from .dropbox_photos import DropboxPhotos
 from .dropbox_store import DropboxStore
 from .inbox import Inbox
 from .messages import LearnRequest
+from .secrets import with_secrets
 from .ports import PhotoClassifier
 from .sort_config import MIN_EXAMPLES, SortConfig, folder_name
 from .state_store import StateStore
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 
 class Wiring:
     def __init__(self, env: Mapping[str, str] = os.environ):
-        self.env = env
+        self.env = with_secrets(env)  # once per container: the first request pays for it
         self._account_lock = threading.Lock()
         self._account: str | None = None
 

@@ -34,3 +34,17 @@ def test_the_iam_policy_allows_every_sqs_and_dynamodb_call_the_app_makes():
     assert sqs and dynamodb
     missing = {f"sqs:{_action(m)}" for m in sqs} | {f"dynamodb:{_action(m)}" for m in dynamodb}
     assert missing - allowed == set()
+
+
+def test_no_secret_is_in_the_functions_environment_and_both_may_read_the_secret_that_holds_them():
+    from chalicelib.secrets import NAMES
+
+    resources = json.loads((ROOT / "deploy" / "resources.json").read_text())["Resources"]
+    for function in ("APIHandler", "Classify"):
+        variables = resources[function]["Properties"]["Environment"]["Variables"]
+        assert not set(NAMES) & set(variables) and variables["SECRETS_ARN"] == {"Ref": "ServiceSecrets"}
+    held = resources["ServiceSecrets"]["Properties"]["SecretString"]["Fn::Sub"]
+    assert all(f'"{name}"' in held for name in NAMES)
+    statements = resources["AppResourcesPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert {"secretsmanager:GetSecretValue"} == {a for s in statements if s["Resource"] == {"Ref": "ServiceSecrets"}
+                                                 for a in s["Action"]}
