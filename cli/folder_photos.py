@@ -240,16 +240,7 @@ class FolderPhotos:
     def _parent(self, file: str) -> tuple[int, str]:
         """A new descriptor for the folder holding `file` ("All/a/b.jpg"), reached without symlinks."""
         *folders, name = file.split("/")[1:] if self.inbox else file.split("/")
-        fd = os.dup(self._inbox)
-        try:
-            for folder in folders:
-                sub = os.open(folder, DIR_FLAGS, dir_fd=fd)
-                os.close(fd)
-                fd = sub
-        except BaseException:
-            os.close(fd)
-            raise
-        return fd, name
+        return open_folder(self._inbox, folders), name
 
     def _folder(self, name: str) -> int:
         if name not in self._folders:
@@ -260,6 +251,26 @@ class FolderPhotos:
                 pass
             self._folders[name] = os.open(name, DIR_FLAGS, dir_fd=self._root)
         return self._folders[name]
+
+
+def open_folder(base_fd: int, parts: Sequence[str], make: bool = False) -> int:
+    """A new descriptor for <base>/<parts...>, reached without following symlinks (each folder
+    made first if `make`)."""
+    fd = os.dup(base_fd)
+    try:
+        for part in parts:
+            if make:
+                try:
+                    os.mkdir(part, dir_fd=fd)
+                except FileExistsError:
+                    pass
+            sub = os.open(part, DIR_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = sub
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _failed(file: str, reason: str, detail: str) -> Outcome:

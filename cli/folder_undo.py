@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cli.folder_photos import DIR_FLAGS, FolderError, Journal, file_identity, move_without_overwrite
+from cli.folder_photos import FolderError, Journal, file_identity, move_without_overwrite, open_folder
 
 
 @dataclass
@@ -56,7 +56,7 @@ def _put_back(root_fd: int, identity: str, to: str, came_from: str) -> tuple[str
     """(where the photo is now, None) once put back; (None, why) when it was left where it is."""
     here_parts, back_parts = to.split("/"), came_from.split("/")
     try:
-        here = _open_folder(root_fd, here_parts[:-1], make=False)
+        here = open_folder(root_fd, here_parts[:-1])
     except OSError:
         return None, "not there any more"
     try:
@@ -67,7 +67,7 @@ def _put_back(root_fd: int, identity: str, to: str, came_from: str) -> tuple[str
         if file_identity(info) != identity:
             return None, "changed since the sort, so left where it is"
         try:
-            back = _open_folder(root_fd, back_parts[:-1], make=True)
+            back = open_folder(root_fd, back_parts[:-1], make=True)
         except OSError as e:
             return None, f"cannot open {'/'.join(back_parts[:-1])}: {e.strerror}"
         try:
@@ -79,22 +79,3 @@ def _put_back(root_fd: int, identity: str, to: str, came_from: str) -> tuple[str
     finally:
         os.close(here)
     return "/".join([*back_parts[:-1], name]), None
-
-
-def _open_folder(root_fd: int, parts: list[str], make: bool) -> int:
-    """A descriptor for DIR/<parts...>, reached without following symlinks (made if `make`)."""
-    fd = os.dup(root_fd)
-    try:
-        for part in parts:
-            if make:
-                try:
-                    os.mkdir(part, dir_fd=fd)
-                except FileExistsError:
-                    pass
-            sub = os.open(part, DIR_FLAGS, dir_fd=fd)
-            os.close(fd)
-            fd = sub
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
