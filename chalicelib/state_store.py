@@ -228,6 +228,8 @@ class StateStore:
         for item in counted.values():
             taken[item["counter"]["S"]] = taken.get(item["counter"]["S"], 0) - 1
         for key, sk, changes in (("stats", "all", taken), (f"job#{job_id}", "job", {"undone": len(file_ids)})):
+            if not changes:
+                continue
             names = {f"#c{i}": name for i, name in enumerate(changes)}
             self._db.update_item(
                 TableName=self.table_name, Key=_key(key, sk),
@@ -236,12 +238,7 @@ class StateStore:
                 ExpressionAttributeValues={f":n{i}": {"N": str(v)} for i, v in enumerate(changes.values())})
 
     def undone_among(self, file_ids: Sequence[str]) -> set[str]:
-        ids = list(dict.fromkeys(file_ids))
-        found: set[str] = set()
-        for start in range(0, len(ids), BATCH_GET_KEYS):
-            keys = [(f"photo#{i}", "undone") for i in ids[start:start + BATCH_GET_KEYS]]
-            found |= {pk.split("#", 1)[1] for pk, _ in self._existing(keys)}
-        return found
+        return {pk.split("#", 1)[1] for pk, _ in self._existing([(f"photo#{i}", "undone") for i in file_ids])}
 
     def clear_undone(self, file_ids: Sequence[str]) -> None:
         self._batch_write([{"DeleteRequest": {"Key": _key(f"photo#{i}", "undone")}}
@@ -288,18 +285,21 @@ class StateStore:
         """The items among `keys` that exist, read consistently (BatchGetItem, bounded retries of
         what DynamoDB leaves unprocessed)."""
         found: dict[tuple[str, str], dict] = {}
-        todo = [_key(pk, sk) for pk, sk in dict.fromkeys(keys)]
-        for attempt in range(CONFLICT_ATTEMPTS):
-            if not todo:
-                return found
-            response = self._db.batch_get_item(RequestItems={
-                self.table_name: {"Keys": todo, "ConsistentRead": True}})
-            for item in response["Responses"].get(self.table_name, []):
-                found[(item["pk"]["S"], item["sk"]["S"])] = item
-            todo = response.get("UnprocessedKeys", {}).get(self.table_name, {}).get("Keys", [])
-            if todo:
+        unique = list(dict.fromkeys(keys))
+        for begin in range(0, len(unique), BATCH_GET_KEYS):
+            todo = [_key(pk, sk) for pk, sk in unique[begin:begin + BATCH_GET_KEYS]]
+            for attempt in range(CONFLICT_ATTEMPTS):
+                response = self._db.batch_get_item(RequestItems={
+                    self.table_name: {"Keys": todo, "ConsistentRead": True}})
+                for item in response["Responses"].get(self.table_name, []):
+                    found[(item["pk"]["S"], item["sk"]["S"])] = item
+                todo = response.get("UnprocessedKeys", {}).get(self.table_name, {}).get("Keys", [])
+                if not todo:
+                    break
                 time.sleep(random.uniform(0.02, 0.05) * 2 ** attempt)
-        raise RuntimeError(f"DynamoDB left {len(todo)} keys unread after {CONFLICT_ATTEMPTS} attempts")
+            if todo:
+                raise RuntimeError(f"DynamoDB left {len(todo)} keys unread after {CONFLICT_ATTEMPTS} attempts")
+        return found
 
     def _writes(self, records: Sequence[tuple[SortRequest, Outcome]], counted: Mapping[str, str]) -> list[dict]:
         """The outcome items, their events, each photo's count marker (conditional on what was
@@ -439,29 +439,20 @@ class StateStore:
         self._batch_write([{"PutRequest": {"Item": _key(f"photo#{i}", "queued")}} for i in dict.fromkeys(file_ids)])
 
     def placements(self, file_ids: Sequence[str]) -> dict[str, str | bool]:
+        items = self._existing([(f"photo#{i}", sk) for i in file_ids for sk in ("queued", "counted")])
         found: dict[str, str | bool] = {}
-        ids = list(dict.fromkeys(file_ids))
-        per_read = BATCH_GET_KEYS // 2
-        for start in range(0, len(ids), per_read):
-            keys = [(f"photo#{i}", sk) for i in ids[start:start + per_read] for sk in ("queued", "counted")]
-            items = self._existing(keys)
-            for i in ids[start:start + per_read]:
-                queued = items.get((f"photo#{i}", "queued"))
-                if queued is not None and "to" in queued:
-                    found[i] = queued["to"]["S"]
-                elif queued is not None and (f"photo#{i}", "counted") not in items:
-                    found[i] = True  # queued, and no outcome recorded yet
+        for i in dict.fromkeys(file_ids):
+            queued = items.get((f"photo#{i}", "queued"))
+            if queued is not None and "to" in queued:
+                found[i] = queued["to"]["S"]
+            elif queued is not None and (f"photo#{i}", "counted") not in items:
+                found[i] = True  # queued, and no outcome recorded yet
         return found
 
     def placed_paths(self, file_ids: Sequence[str]) -> dict[str, str]:
-        found = {}
-        ids = list(dict.fromkeys(file_ids))
-        for start in range(0, len(ids), BATCH_GET_KEYS):
-            keys = [(f"photo#{i}", "queued") for i in ids[start:start + BATCH_GET_KEYS]]
-            for (pk, _), item in self._existing(keys).items():
-                if "to" in item:
-                    found[pk.split("#", 1)[1]] = item["to"]["S"]
-        return found
+        return {pk.split("#", 1)[1]: item["to"]["S"]
+                for (pk, _), item in self._existing([(f"photo#{i}", "queued") for i in file_ids]).items()
+                if "to" in item}
 
     def put_examples(self, examples: Sequence[Example]) -> None:
         now = time.time()

@@ -88,3 +88,11 @@ def test_only_the_newest_examples_of_a_class_are_kept(state):
     positives, negatives = state.examples(["Cat"])["cat"]
     assert positives == [i.to_bytes(2, "big") for i in range(5, MAX_EXAMPLES + 5)] and negatives == []
     assert state.example_counts() == {"cat": (MAX_EXAMPLES, 0)}
+
+
+def test_more_photos_than_one_batch_read_takes_are_all_read(state):
+    ids = [f"id:{i}" for i in range(250)]  # BatchGetItem takes 100 keys at a time
+    state.mark_queued(ids)
+    assert state.placements(ids) == {i: True for i in ids}
+    state.mark_undone("job", ids)
+    assert state.undone_among(ids) == set(ids)
