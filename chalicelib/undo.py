@@ -8,7 +8,7 @@ until the user asks again with POST /sort. The photos are counted nowhere any mo
 """
 from __future__ import annotations
 
-from .dropbox_store import MOVE_BATCH_LIMIT, StoreError
+from .dropbox_store import MOVE_BATCH_LIMIT, NotAFolder, StoreError, StoreNotFound
 from .ports import UndoState, UndoStore
 from .sort_config import top_folder
 
@@ -20,8 +20,8 @@ def undo_job(job_id: str, state: UndoState, store: UndoStore) -> dict:
     for folder in sorted({top_folder(to).casefold() for _, _, to in moves}):
         try:
             found, _ = store.list_folder(f"/{folder}")
-        except StoreError:
-            continue  # the folder is gone: so are its photos
+        except (StoreNotFound, NotAFolder):
+            continue  # the folder is gone: so are its photos (any other error is a 503: try again)
         where |= {f.id: f.path_display for f in found}
     back, left = [], []
     for file_id, came_from, to in moves:

@@ -58,3 +58,11 @@ def test_undo_of_an_unknown_job_is_a_404_and_without_a_job_id_a_400_saying_what_
     assert service.post("/undo", {"job_id": "nope"}).status_code == 404
     response = service.post("/undo", {})
     assert response.status_code == 400 and "job_id" in json.loads(response.body)["Message"]
+
+
+def test_undo_while_dropbox_fails_is_a_503_and_changes_nothing(service):
+    job_id = sorted_by_the_webhook(service)
+    before = service.dropbox.files("/")
+    service.dropbox.fail("files/list_folder", "503", times=100)
+    assert service.post("/undo", {"job_id": job_id}).status_code == 503
+    assert service.dropbox.files("/") == before
