@@ -96,7 +96,7 @@ def index() -> Response | dict:
         "POST /sort": "sort what is in /All (a job)", "GET /jobs": "the recent jobs",
         "GET /jobs/{job_id}": "a job's progress", "POST /undo": "put a job's photos back in /All",
         "GET /status": "counts, queue, recent decisions and problems", "POST /webhook": "Dropbox's notifications"},
-        "auth": "Authorization: Bearer <SERVICE_KEY> on every route but this one and the webhook"}
+        "auth": "Authorization: Bearer <SERVICE_KEY> on every route but this one, the page's files and the webhook"}
 
 
 @route("/page.js", methods=["GET"], key=False)

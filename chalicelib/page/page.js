@@ -127,8 +127,10 @@ async function refresh() {
     const [status, jobs] = await Promise.all([api("GET", "status"), api("GET", "jobs"), showJob()]);
     showStatus(status);
     showJobs(jobs);
+    $("service-error").textContent = "";
   } catch (e) {
     if (e.status === 401) return signOut("The key was refused.");
+    $("service-error").textContent = `The service did not answer: ${e.message}. Trying again.`;
   }
 }
 
