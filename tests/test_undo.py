@@ -44,6 +44,15 @@ def test_undo_leaves_a_photo_the_user_moved_since_and_says_so(service):
     assert service.dropbox.files("/")["/Mine/chelsea.jpg"] == jpeg("chelsea")
 
 
+def test_undo_leaves_a_photo_the_user_moved_within_its_class_folder_and_says_where_it_is(service):
+    job_id = sorted_by_the_webhook(service)
+    service.dropbox.user_move("/Cat/chelsea.jpg", "/Cat/best/chelsea.jpg")
+    answer = json.loads(service.post("/undo", {"job_id": job_id}).body)
+    assert answer["left"] == [{"path": "/Cat/chelsea.jpg",
+                               "reason": "moved since, to /Cat/best/chelsea.jpg: left where it is"}]
+    assert service.dropbox.files("/")["/Cat/best/chelsea.jpg"] == jpeg("chelsea")
+
+
 def test_after_an_undo_sort_takes_the_photos_again_when_the_user_asks(service):
     job_id = sorted_by_the_webhook(service)
     service.post("/undo", {"job_id": job_id})
