@@ -182,12 +182,7 @@ class StateStore:
 
     def recent_jobs(self, limit: int = RECENT_JOBS) -> list[tuple[str, str, str]]:
         """(job id, "sort" or "webhook", when in UTC) of the last `limit` jobs, newest first."""
-        response = self._db.query(TableName=self.table_name, KeyConditionExpression="pk = :p",
-                                  ExpressionAttributeValues={":p": {"S": "jobs"}}, ScanIndexForward=False,
-                                  Limit=limit)
-        return [(i["sk"]["S"].split("#", 1)[1], i["source"]["S"],
-                 datetime.fromtimestamp(float(i["sk"]["S"].split("#", 1)[0]), timezone.utc).isoformat(
-                     timespec="seconds")) for i in response["Items"]]
+        return [(i["sk"]["S"].split("#", 1)[1], i["source"]["S"], at) for at, i in self._newest("jobs", limit)]
 
     def job_moves(self, job_id: str) -> list[tuple[str, str, str]]:
         """(file id, where it was, where the job put it) of every photo the job moved."""
@@ -408,30 +403,26 @@ class StateStore:
     def recent_events(self, limit: int = RECENT_EVENTS) -> list[dict]:
         """The most recent problem of each of the last `limit` files that had one, newest first,
         with the time in UTC (a file queued by both the webhook and POST /sort is listed once)."""
-        response = self._db.query(TableName=self.table_name, KeyConditionExpression="pk = :p",
-                                  ExpressionAttributeValues={":p": {"S": "events"}},
-                                  ScanIndexForward=False, Limit=limit * EVENTS_READ_PER_SHOWN)
         latest: dict[str, dict] = {}
-        for i in response["Items"]:
-            at = datetime.fromtimestamp(float(i["sk"]["S"].split("#", 1)[0]), timezone.utc)
+        for at, i in self._newest("events", limit * EVENTS_READ_PER_SHOWN):
             latest.setdefault(i["path"]["S"], {"kind": i["kind"]["S"], "path": i["path"]["S"],
-                                               "reason": i["reason"]["S"], "at": at.isoformat(timespec="seconds")})
+                                               "reason": i["reason"]["S"], "at": at})
         return list(latest.values())[:limit]
 
     def recent_decisions(self, limit: int = RECENT_EVENTS) -> list[dict]:
         """The last `limit` photos sorted or left unsorted, newest first: where each went, its score,
         the runner-up class and what decided it, with the time in UTC."""
+        return [{"path": i["path"]["S"], "to": i.get("to", {}).get("S"), "folder": i["folder"]["S"],
+                 "score": float(i["score"]["N"]), "by": i.get("by", {}).get("S"),
+                 "runner_up": {"class": i["runner_up"]["S"], "score": float(i["runner_up_score"]["N"])}
+                 if "runner_up" in i else None, "at": at} for at, i in self._newest("decisions", limit)]
+
+    def _newest(self, pk: str, limit: int) -> list[tuple[str, dict]]:
+        """The newest `limit` items of a partition keyed "<time>#...", each with its time (ISO 8601, UTC)."""
         response = self._db.query(TableName=self.table_name, KeyConditionExpression="pk = :p",
-                                  ExpressionAttributeValues={":p": {"S": "decisions"}},
-                                  ScanIndexForward=False, Limit=limit)
-        found = []
-        for i in response["Items"]:
-            at = datetime.fromtimestamp(float(i["sk"]["S"].split("#", 1)[0]), timezone.utc)
-            found.append({"path": i["path"]["S"], "to": i.get("to", {}).get("S"), "folder": i["folder"]["S"],
-                          "score": float(i["score"]["N"]), "by": i.get("by", {}).get("S"),
-                          "runner_up": {"class": i["runner_up"]["S"], "score": float(i["runner_up_score"]["N"])}
-                          if "runner_up" in i else None, "at": at.isoformat(timespec="seconds")})
-        return found
+                                  ExpressionAttributeValues={":p": {"S": pk}}, ScanIndexForward=False, Limit=limit)
+        return [(datetime.fromtimestamp(float(i["sk"]["S"].split("#", 1)[0]), timezone.utc).isoformat(
+            timespec="seconds"), i) for i in response["Items"]]
 
     # --- examples (chalicelib/learning.py) --------------------------------------------------
 
