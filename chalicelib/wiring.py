@@ -18,8 +18,8 @@ from .dropbox_photos import DropboxPhotos
 from .dropbox_store import DropboxStore
 from .inbox import Inbox
 from .messages import LearnRequest
-from .secrets import with_secrets
 from .ports import PhotoClassifier
+from .secrets import with_secrets
 from .sort_config import MIN_EXAMPLES, SortConfig, folder_name
 from .state_store import StateStore
 from .vocabulary import Resolution, Vocabulary
