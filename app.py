@@ -93,7 +93,7 @@ def index() -> Response | dict:
         return Response(*page.asset("index.html"))
     return {"service": "image-categorizer", "routes": {
         "POST /configure": "set the classes", "GET /configure": "the classes and what each covers",
-        "POST /sort": "sort what is in /All (a job)", "GET /jobs": "the recent jobs",
+        "POST /sort": "sort what is in /All (a job); {\"dry_run\": true}: where each photo would go", "GET /jobs": "the recent jobs",
         "GET /jobs/{job_id}": "a job's progress", "POST /undo": "put a job's photos back in /All",
         "GET /status": "counts, queue, recent decisions and problems", "POST /webhook": "Dropbox's notifications"},
         "auth": "Authorization: Bearer <SERVICE_KEY> on every route but this one, the page's files and the webhook"}
@@ -147,8 +147,9 @@ def configure_get() -> dict:
 @route("/sort", methods=["POST"])
 def sort_all() -> Response:
     w = wiring()
-    job = start_sort(w.state, w.inbox, w.account_id())
-    return Response({"job_id": job.job_id, "total": job.total, "skipped": job.skipped}, status_code=202)
+    job = start_sort(_json_body(), w.state, w.inbox, w.account_id(), lambda: w.resolver(w.state.example_counts()))
+    return Response({"job_id": job.job_id, "total": job.total, "skipped": job.skipped, "dry_run": job.dry_run},
+                    status_code=202)
 
 
 @route("/status", methods=["GET"])
@@ -169,14 +170,17 @@ def undo() -> dict:
     if not isinstance(job_id, str) or not job_id:
         raise BadRequestError('expected {"job_id": "..."}: the job to undo (GET /jobs lists them)')
     w = wiring()
-    if w.state.job(job_id) is None:
+    job = w.state.job(job_id)
+    if job is None:
         raise NotFoundError(f"no job {job_id!r}")
+    if job.preview is not None:
+        raise ConflictError(f"job {job_id!r} is a dry run: it moved nothing to undo")
     return undo_job(job_id, w.state, w.dropbox)
 
 
 @route("/jobs/{job_id}", methods=["GET"])
 def get_job(job_id: str) -> dict:
-    found = answers.job(wiring().state, job_id, with_left=True)
+    found = answers.job(wiring().state, job_id, with_files=True)
     if found is None:
         raise NotFoundError(f"no job {job_id!r}")
     return found
@@ -192,7 +196,7 @@ def classify(event) -> None:
     learns = [(m.request, m.receipt_handle, m.receive_count) for m in messages if isinstance(m.request, LearnRequest)]
     sorts = [m for m in messages if not isinstance(m.request, (SyncRequest, LearnRequest))]
     w = wiring()
-    acks = deliver(sorts, w.config.get(), w.photos, w.classifier, w.state, w.max_receives, w.examples) \
+    acks = deliver(sorts, w.config_for, w.photos, w.classifier, w.state, w.max_receives, w.examples, w.originals) \
         + learned(learns, w.learn, w.max_receives) + follow_up(syncs, w.inbox.sync, w.account_id)
     if acks.retry:
         # Only the unfinished messages may come back: acknowledge the rest ourselves.

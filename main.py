@@ -1,10 +1,10 @@
 """Command line: sort a local folder with the bundled model, or drive the running service.
 
-    python main.py --classes cat dog truck --folder DIR [--dry-run] [--json] [--threshold X]
+    python main.py --classes cat dog truck --folder DIR [--dry-run] [--json] [--threshold X] [--duplicates folder]
     python main.py --folder DIR --undo
     python main.py --undo JOB          # the service's job: its photos back in /All
     python main.py --classes cat dog truck --explain
-    CATEGORIZER_URL=http://host:8000 SERVICE_KEY=... python main.py --classes cat dog truck
+    CATEGORIZER_URL=http://host:8000 SERVICE_KEY=... python main.py --classes cat dog truck [--dry-run [--json]]
 
 The sorting is the service's own core (chalicelib/sorting.py) on a local folder
 (cli/folder_photos.py); cli/ also holds the service client and the progress display. This file
@@ -23,14 +23,14 @@ from rich.console import Console
 from chalicelib import sort_config
 from chalicelib.classifier import Classifier
 from chalicelib.outcomes import Counts, Outcome
-from chalicelib.sort_config import MIN_EXAMPLES, ConfigError, SortConfig
+from chalicelib.sort_config import DUPLICATE_POLICIES, DUPLICATES_FOLDER, MIN_EXAMPLES, ConfigError, SortConfig
 from chalicelib.sorting import sort_batch
 from chalicelib.vocabulary import Resolution
 from cli import folder_examples
 from cli.folder_examples import Teaching
 from cli.folder_photos import FolderError, FolderPhotos
 from cli.folder_undo import undo_last_run
-from cli.progress import ProgressBar, Tally, print_summary
+from cli.progress import ProgressBar, Tally, print_preview, print_summary
 from cli.service_client import ServiceClient, ServiceError
 from local.defaults import LOCAL_STACK_KEY, LOCAL_STACK_URL, is_local
 
@@ -56,18 +56,30 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "without: put the photos of the service's job JOB back in /All")
     parser.add_argument("--threshold", type=float, metavar="X",
                         help="lowest score (0-1) that sorts a photo into a class; below it goes to Unsorted")
-    parser.add_argument("--dry-run", action="store_true", help="classify, but move nothing (--folder only)")
+    parser.add_argument("--duplicates", choices=DUPLICATE_POLICIES,
+                        help="an exact copy of a photo already sorted: 'keep' sorts it like any photo (the "
+                             f"default), 'folder' moves it to {DUPLICATES_FOLDER}/")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="say where each photo would go and move nothing (with the service: its classes "
+                             "are not changed either)")
     parser.add_argument("--json", action="store_true",
-                        help="one JSON object per photo on stdout (--folder only)")
+                        help="one JSON object per photo on stdout (with --folder, or a --dry-run of the service)")
     parser.add_argument("--explain", action="store_true", help="print what each class covers and exit")
     args = parser.parse_args(argv)
     if args.undo is not None and (args.folder is None) == (args.undo == ""):
         parser.error("--undo takes a JOB of the service, or --folder DIR without a JOB")
     if args.undo is None and not args.classes:
         parser.error("the following arguments are required: --classes")
-    if args.folder is None and not args.explain and (args.dry_run or args.json):
-        parser.error("--dry-run and --json need --folder")
+    if args.folder is None and not args.explain and args.json and not args.dry_run:
+        parser.error("--json needs --folder or --dry-run")
     return args
+
+
+def proposal(args: argparse.Namespace) -> dict:
+    """The classes and options as POST /configure takes them."""
+    return {"classes": args.classes, **{name: value for name, value in
+                                        (("threshold", args.threshold), ("duplicates", args.duplicates))
+                                        if value is not None}}
 
 
 def configure(args: argparse.Namespace, taught: Teaching | None = None
@@ -77,8 +89,7 @@ def configure(args: argparse.Namespace, taught: Teaching | None = None
     classifier = Classifier.load()
     standing = {c for c, n in (taught.counts() if taught else {}).items() if n >= MIN_EXAMPLES}
     config, resolutions = sort_config.parse(
-        {"classes": args.classes, "threshold": args.threshold},
-        lambda name: classifier.vocabulary.resolve(name, by_examples=name in standing))
+        proposal(args), lambda name: classifier.vocabulary.resolve(name, by_examples=name in standing))
     return classifier, config, resolutions
 
 
@@ -95,10 +106,10 @@ def _examples_line(taught: Teaching, label: str) -> str:
 
 
 def record(outcome: Outcome) -> dict:
-    """One --json line: where the photo went and why."""
+    """One --json line: where the photo went (in a dry run, would go) and why."""
     line = {"file": outcome.file, "kind": outcome.kind, "class": outcome.label, "score": outcome.score or 0.0,
-            "by": outcome.by, "moved_to": outcome.to_path}
-    if outcome.kind in ("skipped", "failed"):
+            "by": outcome.by, "folder": outcome.folder, "moved_to": outcome.to_path}
+    if outcome.kind in ("skipped", "failed") or outcome.reason == "duplicate":
         line.update(error=outcome.reason, detail=outcome.detail)
     return line
 
@@ -111,21 +122,28 @@ def sort_folder(args: argparse.Namespace) -> int:
         examples = folder_examples.load(args.folder, taught, classifier)
         files = folder.find()
         tally = Tally.for_config(len(files), config)
-        problems = []
+        outcomes = []
         with ProgressBar(stderr, "Checking" if args.dry_run else "Sorting", tally) as bar:
             for batch in folder.batches(files):
-                for outcome in sort_batch(batch, folder, classifier, config, examples=examples,
+                for outcome in sort_batch(batch, folder, classifier, config, examples=examples, originals=folder,
                                           dry_run=args.dry_run):
                     tally.counts.add(outcome)
                     bar.update(tally)
-                    if outcome.kind in ("skipped", "failed"):
-                        problems.append(outcome)
+                    outcomes.append(outcome)
                     if args.json:
                         print(json.dumps(record(outcome)), flush=True)
     title = f"Dry run of {args.folder}: nothing moved" if args.dry_run else f"Sorted {args.folder}"
-    # With --json, stdout is for the JSON lines only.
-    print_summary(stderr if args.json else Console(), tally, title, problems)
+    report(args, tally, title, outcomes, stderr)
     return 1 if tally.counts.failed else 0
+
+
+def report(args: argparse.Namespace, tally: Tally, title: str, outcomes: list[Outcome], stderr: Console) -> None:
+    """The summary, each file left in All, and for a dry run where each photo would go; with
+    --json, stdout is for the JSON lines only."""
+    console = stderr if args.json else Console()
+    print_summary(console, tally, title, [o for o in outcomes if o.kind in ("skipped", "failed")])
+    if args.dry_run and not args.json:
+        print_preview(console, [o for o in outcomes if o.kind in ("sorted", "unsorted")])
 
 
 def undo_folder(args: argparse.Namespace) -> int:
@@ -158,21 +176,37 @@ def undo_job(args: argparse.Namespace) -> int:
 
 
 def sort_via_service(args: argparse.Namespace) -> int:
+    """Configure the service and sort /All; a dry run only asks where each photo would go with
+    these classes (the service keeps its own)."""
     client = service_client()
-    client.configure(args.classes, args.threshold)
-    job_id, total = client.start_sort()
+    if not args.dry_run:
+        client.configure(proposal(args))
+    job_id, total = client.start_sort(proposal(args) if args.dry_run else None)
     tally = Tally.for_config(total, SortConfig(tuple(args.classes)))
-    left: list[dict] = []
-    with ProgressBar(Console(stderr=True), "Sorting", tally) as bar:
+    stderr = Console(stderr=True)
+    job: dict = {}
+    with ProgressBar(stderr, "Checking" if args.dry_run else "Sorting", tally) as bar:
         for job in client.follow(job_id):
-            tally.total, tally.counts, left = job["total"], Counts.from_dict(job), job.get("left", [])
+            tally.total, tally.counts = job["total"], Counts.from_dict(job)
             bar.update(tally)
-    console = Console()
-    problems = [Outcome(str(f.get("path")), f.get("kind", "skipped"), reason=f.get("reason")) for f in left]
-    print_summary(console, tally, f"Sorted Dropbox /All (job {job_id})", problems)
-    if sum(tally.counts.sorted.values()) + tally.counts.unsorted:
-        console.print(f"To put these photos back in /All: python main.py --undo {job_id}", markup=False)
+    outcomes = [Outcome(str(f.get("path")), f.get("kind", "skipped"), reason=f.get("reason"))
+                for f in job.get("left", [])] + [_previewed(p) for p in job.get("preview", [])]
+    if args.json:
+        for outcome in outcomes:
+            print(json.dumps(record(outcome)), flush=True)
+    title = f"Dry run of Dropbox /All (job {job_id}): nothing moved" if args.dry_run \
+        else f"Sorted Dropbox /All (job {job_id})"
+    report(args, tally, title, outcomes, stderr)
+    if not args.dry_run and sum(tally.counts.sorted.values()) + tally.counts.unsorted:
+        Console().print(f"To put these photos back in /All: python main.py --undo {job_id}", markup=False)
     return 1 if tally.counts.failed else 0
+
+
+def _previewed(photo: dict) -> Outcome:
+    """A dry run's photo, as the service says where it would go."""
+    return Outcome(str(photo.get("path")), photo.get("kind", "sorted"), folder=photo.get("folder"),
+                   label=photo.get("class"), score=photo.get("score"), by=photo.get("by"),
+                   reason=photo.get("reason"), detail=photo.get("detail"))
 
 
 def main(argv: list[str] | None = None) -> int:

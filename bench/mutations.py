@@ -87,6 +87,23 @@ MUTATIONS = [
              "elif now.casefold() != to.casefold():", "elif False:", ("tests/test_undo.py",)),
     Mutation("undone photos sorted again by the webhook", "chalicelib/inbox.py",
              "photos = [f for f in photos if f.id not in undone]", "photos = list(photos)", ("tests/test_undo.py",)),
+    Mutation("a dry run moves the photos", "chalicelib/sorting.py",
+             "    if dry_run:\n", "    if False:\n", ("tests/test_preview.py",)),
+    Mutation("a dry run counted as sorted", "chalicelib/state_store.py",
+             "            if request.dry_run:\n", "            if False:\n", ("tests/test_preview.py",)),
+    Mutation("copies sorted into their class", "chalicelib/sorting.py",
+             "            copies = earlier\n", "            pass\n", ("tests/test_duplicates.py",)),
+    Mutation("two copies at once both the first", "chalicelib/state_store.py",
+             'condition = {"ConditionExpression": "attribute_not_exists(pk)"} if claim.replaces is None else {',
+             "condition = {} if claim.replaces is None else {", ("tests/test_duplicates.py",)),
+    Mutation("a copy of a deleted photo is a copy", "chalicelib/duplicates.py",
+             "                info = self._dropbox.get_file(holder.file_id)\n"
+             "                if info is not None and info.content_hash == photo.content_hash:\n"
+             "                    where.append(info.path_display)\n",
+             "                if True:\n                    where.append(holder.path)\n", ("tests/test_duplicates.py",)),
+    Mutation("a folder forgets what it sorted before", "cli/folder_photos.py",
+             'self.journal.record(version, file, f"{folder}/{moved}", content)',
+             'self.journal.record(version, file, f"{folder}/{moved}")', ("tests/test_main_folder.py",)),
 ]
 
 

@@ -39,6 +39,7 @@ def configuration(config: SortConfig, resolutions: list[Resolution], default_thr
         "threshold": default_threshold if config.threshold is None else config.threshold,
         "threshold_is_default": config.threshold is None,
         "unsorted_folder": "/" + config.folder_for(None),
+        "duplicates": config.duplicates,
         "covers": [{"class": r.name, "folder": "/" + config.folder_for(r.name), "imagenet_classes": len(r.indices),
                     "description": r.describe(), **learned(r.name)} for r in resolutions],
     }
@@ -64,14 +65,20 @@ def jobs(totals: Totals) -> list[dict]:
             for job_id, source, at in totals.recent_jobs()]
 
 
-def job(totals: Totals, job_id: str, with_left: bool = False) -> dict | None:
-    """A job's progress; `with_left`: also each file it left in the inbox, and why."""
+def job(totals: Totals, job_id: str, with_files: bool = False) -> dict | None:
+    """A job's progress; `with_files`: also each file it left in the inbox, and why, and for a dry
+    run where each photo would go. A dry run's counts are where its photos would go."""
     found = totals.job(job_id)
     if found is None:
         return None
-    total, counts = found
-    done = counts.finished
-    answer = {"job_id": job_id, "total": total, "done": done,
+    total, done = found.total, found.counts.finished
+    answer = {"job_id": job_id, "dry_run": found.preview is not None, "total": total, "done": done,
               "percent": 100.0 if total == 0 else round(100.0 * done / total, 1),
-              "finished": done >= total, **counts.to_dict()}
-    return (answer | {"left": totals.job_left(job_id)}) if with_left else answer
+              "finished": done >= total, **found.counts.to_dict()}
+    if found.preview is not None:
+        answer["classes"] = list(found.preview.classes)
+    if with_files:
+        answer["left"] = totals.job_left(job_id)
+        if found.preview is not None:
+            answer["preview"] = totals.job_previews(job_id)
+    return answer

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from .messages import LearnRequest, SortRequest, SyncRequest
 from .outcomes import Outcome
-from .ports import ConfigState, PhotoClassifier, PhotoStore, Recorder
+from .ports import ConfigState, Originals, PhotoClassifier, PhotoStore, Recorder
 from .sort_config import SortConfig
 from .sorting import sort_batch
 
@@ -60,16 +60,25 @@ class ConfigCache:
         return self._value
 
 
-def deliver(messages: Sequence[Message], config: SortConfig | None, store: PhotoStore[SortRequest],
-            classifier: Callable[[], PhotoClassifier], recorder: Recorder, max_receives: int,
-            examples: Callable[[SortConfig], Examples]) -> Acks:
-    """Sort the batch's photos and record how each ended. `classifier` loads the model on the
-    first batch that needs it; `examples` gives the configured classes' examples."""
+def deliver(messages: Sequence[Message], config: Callable[[SortRequest], SortConfig | None],
+            store: PhotoStore[SortRequest], classifier: Callable[[], PhotoClassifier], recorder: Recorder,
+            max_receives: int, examples: Callable[[SortConfig], Examples], originals: Originals[SortRequest]) -> Acks:
+    """Sort the batch's photos and record how each ended. `config` gives the classes a request
+    is sorted with (the stored ones; a dry run's, its job's); `classifier` loads the model on the
+    first batch that needs it; `examples` gives the classes' examples."""
     ours = [m for m in messages if isinstance(m.request, SortRequest)]
     dropped = [m.receipt_handle for m in messages if m.request is None]
     if dropped:
         log.error("dropping %d message(s) that name no Dropbox file", len(dropped))
-    outcomes = _sort([m.request for m in ours], config, store, classifier, examples)
+    requests = [m.request for m in ours]
+    # The sorts together, and each dry run with the others of its job: one sort_batch per group.
+    groups: dict[str | None, list[int]] = {}
+    for i, request in enumerate(requests):
+        groups.setdefault(request.job_id if request.dry_run else None, []).append(i)
+    ended: dict[int, Outcome] = {}
+    for members in groups.values():
+        ended |= zip(members, _sort([requests[i] for i in members], config, store, classifier, examples, originals))
+    outcomes = [ended[i] for i in range(len(requests))]
     finished = [(m, o) for m, o in zip(ours, outcomes) if o.finished]
     waiting = [(m, o) for m, o in zip(ours, outcomes) if not o.finished]
     for message, outcome in waiting:
@@ -126,15 +135,17 @@ def learned(messages: Sequence[tuple[LearnRequest, str, int]], learn: Callable[[
     return Acks(finished, retry)
 
 
-def _sort(requests: list[SortRequest], config: SortConfig | None, store: PhotoStore[SortRequest],
-          classifier: Callable[[], PhotoClassifier], examples: Callable[[SortConfig], Examples]) -> list[Outcome]:
-    if not requests:
-        return []
-    if config is None:
-        return [Outcome(r.path, "retry", reason="not_configured",
-                        detail="no classes are configured yet (POST /configure)") for r in requests]
+def _sort(requests: list[SortRequest], config: Callable[[SortRequest], SortConfig | None],
+          store: PhotoStore[SortRequest], classifier: Callable[[], PhotoClassifier],
+          examples: Callable[[SortConfig], Examples], originals: Originals[SortRequest]) -> list[Outcome]:
+    """Requests sorted with one configuration (all dry runs of one job, or none a dry run)."""
     try:
-        return sort_batch(requests, store, classifier(), config, examples=examples(config))
+        classes = config(requests[0])
+        if classes is None:
+            return [Outcome(r.path, "retry", reason="not_configured",
+                            detail="no classes are configured yet (POST /configure)") for r in requests]
+        return sort_batch(requests, store, classifier(), classes, examples=examples(classes), originals=originals,
+                          dry_run=requests[0].dry_run)
     except Exception as e:  # a bug must not drop the files: retry, then the dead-letter queue
         log.exception("sorting a batch of %d failed", len(requests))
         return [Outcome(r.path, "retry", reason="internal_error", detail=type(e).__name__) for r in requests]

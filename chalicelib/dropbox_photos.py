@@ -52,8 +52,8 @@ class DropboxPhotos:
                 return _away(request, info.path_display)
             if (error := too_large(info.size)) is not None:
                 return Outcome(request.path, "skipped", reason=error.reason, detail=str(error))
-            return Photo(request, request.path, info.path_display,
-                         data if data is not None else self._thumbnail(info), info.content_hash or info.rev)
+            return Photo(request, request.path, info.path_display, data if data is not None else self._thumbnail(info),
+                         info.content_hash or info.rev, info.content_hash)
         except StoreNotFound:
             return _deleted(request)
         except TooLarge as e:

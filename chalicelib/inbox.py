@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from .dropbox_store import CursorReset, FileInfo, NotAFolder, StoreNotFound
@@ -17,7 +17,8 @@ from .messages import SortRequest
 from .outcomes import Outcome
 from .photo_files import not_a_photo
 from .ports import ChangeFeed, ConfigState, Queue, SyncState
-from .sort_config import INBOX
+from .sort_config import INBOX, SortConfig, parse_sort
+from .vocabulary import Resolution
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class Job:
     job_id: str
     total: int
     skipped: int
+    dry_run: bool = False
 
 
 class Inbox:
@@ -93,6 +95,18 @@ class Inbox:
             self._queue(photos, others, job.job_id)
             self._save_cursor(account, cursor, version)
             self._until_settled(account, owner, Listing(), deadline)
+        return job
+
+    def preview(self, config: SortConfig) -> Job:
+        """Queue every image in the inbox as a dry run with `config`: decided, never moved. It
+        leaves the cursor, the counts and undone photos alone, so it needs no lease."""
+        files, cursor = self._list_inbox()
+        if cursor is None:
+            raise NoInbox(f"Dropbox has no folder {self.folder}: create it and put photos in it")
+        photos, others = self._split(files)
+        job = Job(self.state.create_job(len(photos), len(others), preview=config), len(photos), len(others), True)
+        self.state.note_left(job.job_id, [(f.id, outcome) for f, outcome in others])
+        self.queue.send([SortRequest(f.id, f.path_display, f.rev, job.job_id, dry_run=True) for f in photos])
         return job
 
     def _until_settled(self, account: str, owner: str, listing: Listing, deadline: float) -> Listing:
@@ -173,8 +187,13 @@ class Inbox:
         return Listing(len(photos), len(others))
 
 
-def start_sort(state: ConfigState, inbox: Inbox, account: str) -> Job:
-    """POST /sort: everything in the inbox, once classes are configured."""
-    if state.get_config() is None:
-        raise NotConfigured('configure the classes first: POST /configure {"classes": [...]}')
-    return inbox.sort_all(account)
+def start_sort(body: object, state: ConfigState, inbox: Inbox, account: str,
+               resolver: Callable[[], Callable[[str], Resolution]]) -> Job:
+    """POST /sort: everything in the inbox, once classes are configured; a dry run with the stored
+    classes, or with those the body proposes (`resolver()` resolves them)."""
+    dry_run, proposed = parse_sort(body, resolver)
+    config = proposed or state.get_config()
+    if config is None:
+        raise NotConfigured('configure the classes first: POST /configure {"classes": [...]} '
+                            '(or preview some: POST /sort {"dry_run": true, "classes": [...]})')
+    return inbox.preview(config) if dry_run else inbox.sort_all(account)

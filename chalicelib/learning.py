@@ -15,7 +15,7 @@ from . import examples as learned
 from .messages import LearnRequest, SortRequest
 from .outcomes import Outcome
 from .ports import Example, ExampleState, Photo, PhotoFeatures
-from .sort_config import DEFAULT_UNSORTED_FOLDER, INBOX, SortConfig, top_folder
+from .sort_config import INBOX, SortConfig, top_folder
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def learn(requests: Sequence[LearnRequest], read: Read, features: Callable[[], P
         readable.append((item, was if was and was.casefold() != top_folder(here).casefold() else None))
     if not readable:
         return done
-    unsorted = (config.folder_for(None) if config else DEFAULT_UNSORTED_FOLDER).casefold()
+    config = config or SortConfig(())
     stored = []
     for (photo, was), vector in zip(readable, features().features_batch([p.data for p, _ in readable])):
         if isinstance(vector, Exception):
@@ -52,9 +52,9 @@ def learn(requests: Sequence[LearnRequest], read: Read, features: Callable[[], P
             continue
         data = learned.encode(vector)
         folder = top_folder(photo.path)
-        if folder.casefold() != unsorted:
+        if config.is_class_folder(folder):
             stored.append(Example(folder, "example", photo.ref.file_id, photo.path, data))
-        if was is not None and was.casefold() != unsorted:  # /Unsorted is no class to correct
+        if was is not None and config.is_class_folder(was):  # /Unsorted and /Duplicates are no class to correct
             stored.append(Example(was, "counter", photo.ref.file_id, photo.path, data))
     state.put_examples(stored)
     for example in stored:

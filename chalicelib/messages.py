@@ -14,23 +14,28 @@ class BadMessage(ValueError):
 @dataclass(frozen=True)
 class SortRequest:
     """`file_id` (Dropbox `id:...`) is what counts: it survives renames and moves.
-    `path` and `rev` are what the file was when queued, for logs and the status page."""
+    `path` and `rev` are what the file was when queued, for logs and the status page. A `dry_run`
+    request decides with its (preview) job's classes and moves nothing."""
 
     file_id: str
     path: str
     rev: str
     job_id: str | None = None
+    dry_run: bool = False
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self))
+        return json.dumps({k: v for k, v in asdict(self).items() if k != "dry_run" or v})
 
     @classmethod
     def from_json(cls, body: str) -> "SortRequest":
         try:
             data = json.loads(body)
-            request = cls(str(data["file_id"]), str(data["path"]), str(data.get("rev", "")), data.get("job_id"))
+            request = cls(str(data["file_id"]), str(data["path"]), str(data.get("rev", "")), data.get("job_id"),
+                          data.get("dry_run", False) is True)
         except (ValueError, TypeError, KeyError) as e:
             raise BadMessage(f"not a sort request: {e}") from None
+        if request.dry_run and not request.job_id:
+            raise BadMessage("a dry run without its job")
         if not request.file_id.startswith("id:"):
             raise BadMessage(f"not a Dropbox file id: {request.file_id!r}")
         return request

@@ -5,11 +5,15 @@ cold start never pays for the image libraries.
 """
 from __future__ import annotations
 
+import hashlib
 from pathlib import PurePosixPath
 
 # Refused before decoding: a photo bigger than these is a mistake or an attack, not a photo.
 MAX_BYTES = 50 * 1024 * 1024
 MAX_PIXELS = 100_000_000
+
+# Dropbox hashes a file in blocks of this size (content_hash).
+HASH_BLOCK_BYTES = 4 * 1024 * 1024
 
 IMAGE_EXTENSIONS = frozenset({
     ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".gif", ".bmp", ".dib",
@@ -75,3 +79,10 @@ def too_large(size: int, max_bytes: int | None = None) -> ImageTooLarge | None:
     if size > max_bytes:
         return ImageTooLarge(f"the file has {size} bytes, over the {max_bytes // 2**20} MiB limit")
     return None
+
+
+def content_hash(data: bytes) -> str:
+    """Dropbox's content_hash of a file's bytes (the SHA-256 of its 4 MiB blocks' SHA-256s), so a
+    local folder tells exact copies the way Dropbox does."""
+    blocks = (hashlib.sha256(data[i:i + HASH_BLOCK_BYTES]).digest() for i in range(0, len(data), HASH_BLOCK_BYTES))
+    return hashlib.sha256(b"".join(blocks)).hexdigest()

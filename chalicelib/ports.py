@@ -32,13 +32,15 @@ class Photo(Generic[R]):
     """A photo read from a store: `ref` is the store's own handle on it (a queued request, a local
     file's path), `file` how it is reported, `path` where it is now ("/All/a.jpg"), `version`
     what tells these bytes from any others at that path (a content hash, a file's identity), so a
-    move can refuse a file that changed after it was classified."""
+    move can refuse a file that changed after it was classified; `content_hash` Dropbox's hash of
+    the whole file (photo_files.content_hash), which tells exact copies."""
 
     ref: R
     file: str
     path: str
     data: bytes
     version: str
+    content_hash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,16 @@ class PhotoStore(Protocol[R]):
     def move(self, moves: Sequence[Move[R]]) -> list[str | Outcome]:
         """Move each photo into its folder (made when missing), never overwriting: a clash gets
         " (1)". Per move, the path it now has, or the Outcome that ends it as for `read`."""
+        ...
+
+
+class Originals(Protocol[R]):
+    """The photos sorted before, by their bytes: which photo is an exact copy of one of them."""
+
+    def earlier(self, photos: Sequence[Photo[R]], claim: bool) -> list[str | None]:
+        """Per photo (no two with the same content_hash), where an earlier photo with the same bytes
+        is now, or None when there is none left. With `claim`, a photo without an earlier one is
+        from now on the one its bytes are known by (a dry run does not claim)."""
         ...
 
 
@@ -125,7 +137,8 @@ class SyncState(Recorder, Protocol):
 
     def release_lease(self, account: str, owner: str, force: bool = False) -> bool: ...
 
-    def create_job(self, total: int, skipped: int = 0, source: str = "sort") -> str: ...
+    def create_job(self, total: int, skipped: int = 0, source: str = "sort",
+                   preview: SortConfig | None = None) -> str: ...
 
     def note_left(self, job_id: str, files: Sequence[tuple[str, Outcome]]) -> None:
         """Files a job's listing left in the inbox, by (file id, outcome)."""
@@ -197,18 +210,58 @@ class ExampleSyncState(SyncState, ExampleState, Protocol):
     """What following the class folders needs of the state: a cursor, and the examples."""
 
 
+@dataclass(frozen=True)
+class JobRecord:
+    """A job: how many photos it queued and how each finished so far; `preview`, for a dry run,
+    the classes it decides with (it moves nothing)."""
+
+    total: int
+    counts: Counts
+    preview: SortConfig | None = None
+
+
 class Totals(Protocol):
     def totals(self) -> tuple[int, Counts]: ...
 
-    def job(self, job_id: str) -> tuple[int, Counts] | None: ...
+    def job(self, job_id: str) -> JobRecord | None: ...
 
     def job_left(self, job_id: str) -> list[dict]: ...
+
+    def job_previews(self, job_id: str) -> list[dict]: ...
 
     def recent_events(self) -> list[dict]: ...
 
     def recent_decisions(self) -> list[dict]: ...
 
     def recent_jobs(self) -> list[tuple[str, str, str]]: ...
+
+
+@dataclass(frozen=True)
+class OriginalClaim:
+    """The photo a content (Dropbox's content_hash) is known by: its file id and where it was when
+    it claimed the content; `replaces`, when claiming, the file id of a claim it takes over (a
+    photo since deleted or changed), None for content never seen."""
+
+    content_hash: str
+    file_id: str
+    path: str
+    replaces: str | None = None
+
+
+class OriginalsState(Protocol):
+    def originals(self, content_hashes: Sequence[str]) -> dict[str, OriginalClaim]:
+        """The claim on each of these contents that has one, in a few reads."""
+        ...
+
+    def claim_originals(self, claims: Sequence[OriginalClaim]) -> list[bool]:
+        """Each claim made, unless another photo claimed that content since it was read (False)."""
+        ...
+
+
+class FileLookup(Protocol):
+    def get_file(self, file_id: str) -> "FileInfo | None":
+        """Where a file is now and its content hash; None once it is deleted."""
+        ...
 
 
 class UndoStore(Protocol):

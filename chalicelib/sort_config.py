@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 
 from .vocabulary import Resolution, UnknownClassError
@@ -27,6 +27,10 @@ INBOX = "All"
 MAX_CLASSES = 50
 MAX_NAME_LENGTH = 64
 DEFAULT_UNSORTED_FOLDER = "Unsorted"
+# What happens to an exact copy (the same bytes) of a photo already sorted: "keep" sorts it like any
+# other photo; "folder" moves it to DUPLICATES_FOLDER instead. Nothing is ever deleted.
+DUPLICATE_POLICIES = ("keep", "folder")
+DUPLICATES_FOLDER = "Duplicates"
 # Characters that look like a path separator to a person, if not to Dropbox: the named ones
 # (SOLIDUS, SLASH, DIAGONAL: fraction slash, box-drawing diagonals, combining overlays...) and
 # these look-alikes under other names (set minus, CJK strokes and kana).
@@ -38,7 +42,7 @@ def _slash_like(c: str) -> bool:
     return c in "/\\" or c in _SLASH_LOOKALIKES or any(w in unicodedata.name(c, "") for w in _SLASH_WORDS)
 
 
-_ALLOWED_KEYS = {"classes", "threshold", "unsorted_folder"}
+_ALLOWED_KEYS = {"classes", "threshold", "unsorted_folder", "duplicates"}
 
 
 class ConfigError(ValueError):
@@ -50,6 +54,7 @@ class SortConfig:
     classes: tuple[str, ...]
     threshold: float | None = None
     unsorted_folder: str = DEFAULT_UNSORTED_FOLDER
+    duplicates: str = "keep"
 
     def folder_for(self, label: str | None) -> str:
         """The top-level folder of a class ("cat" -> "Cat"), or of the unsorted photos (None)."""
@@ -59,13 +64,23 @@ class SortConfig:
         """Each folder this configuration sorts into, casefolded, and its class (None: unsorted)."""
         return {self.folder_for(label).casefold(): label for label in (*self.classes, None)}
 
+    @property
+    def duplicates_folder(self) -> str | None:
+        """Where exact copies of sorted photos go, or None when they are sorted like any other."""
+        return DUPLICATES_FOLDER if self.duplicates == "folder" else None
+
+    def is_class_folder(self, folder: str) -> bool:
+        """Whether a top-level folder stands for a class: not the unsorted photos, the copies or the inbox."""
+        return folder.casefold() not in {self.unsorted_folder.casefold(), INBOX.casefold(),
+                                         (self.duplicates_folder or "").casefold()}
+
     def to_dict(self) -> dict:
         return {**asdict(self), "classes": list(self.classes)}
 
     @classmethod
     def from_dict(cls, data: Mapping) -> "SortConfig":
         return cls(tuple(data["classes"]), data.get("threshold"),
-                   data.get("unsorted_folder") or DEFAULT_UNSORTED_FOLDER)
+                   data.get("unsorted_folder") or DEFAULT_UNSORTED_FOLDER, data.get("duplicates") or "keep")
 
 
 def top_folder(path: str) -> str:
@@ -131,6 +146,13 @@ def parse(body: object, resolve) -> tuple[SortConfig, list[Resolution]]:
         raise ConfigError(f"unsorted_folder {unsorted!r} collides with a class or the inbox")
     if INBOX.casefold() in seen:
         raise ConfigError(f"class {INBOX!r} would sort photos into the inbox itself")
+    duplicates = body.get("duplicates", "keep")
+    if duplicates not in DUPLICATE_POLICIES:
+        raise ConfigError(f'"duplicates" must be "keep" (sort copies like any photo) or "folder" (move exact '
+                          f'copies of sorted photos to /{DUPLICATES_FOLDER}), not {duplicates!r:.40}')
+    if duplicates == "folder" and DUPLICATES_FOLDER.casefold() in {*seen, unsorted.casefold()}:
+        raise ConfigError(f'a class or the unsorted_folder named {DUPLICATES_FOLDER!r} collides with the folder '
+                          f'of "duplicates": "folder"')
 
     resolutions, unknown = [], []
     for name in names:
@@ -145,4 +167,24 @@ def parse(body: object, resolve) -> tuple[SortConfig, list[Resolution]]:
         raise ConfigError(f"unknown {noun} {', '.join(map(str, unknown))}: the model cannot see "
                           f"{'it' if len(unknown) == 1 else 'them'} in a photo by name. To teach it by "
                           f"example, put {folders}, then configure again")
-    return SortConfig(tuple(names), threshold, unsorted), resolutions
+    return SortConfig(tuple(names), threshold, unsorted, duplicates), resolutions
+
+
+def parse_sort(body: object, resolve: Callable[[], Callable[[str], Resolution]]) -> tuple[bool, SortConfig | None]:
+    """A POST /sort body: whether it is a dry run, and the classes it proposes. Empty or {} sorts with
+    the stored classes; {"dry_run": true} previews them; a dry run may bring the fields of /configure
+    to preview other classes without storing them. `resolve()` gives the resolver, asked only then."""
+    if body is None:
+        return False, None
+    if not isinstance(body, Mapping):
+        raise ConfigError('the body must be empty or a JSON object like {"dry_run": true}')
+    dry_run = body.get("dry_run", False)
+    if not isinstance(dry_run, bool):
+        raise ConfigError('"dry_run" must be true or false')
+    proposed = {k: v for k, v in body.items() if k != "dry_run"}
+    if not proposed:
+        return dry_run, None
+    if not dry_run:
+        raise ConfigError(f"{', '.join(sorted(map(str, proposed)))}: a sort uses the stored classes; give "
+                          'these with "dry_run": true to preview them, or POST /configure them first')
+    return True, parse(proposed, resolve())[0]

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from .outcomes import Outcome
 from .photo_files import ImageError
-from .ports import Decision, Move, Photo, PhotoClassifier, PhotoStore, R
+from .ports import Decision, Move, Originals, Photo, PhotoClassifier, PhotoStore, R
 from .sort_config import SortConfig, top_folder
 
 if TYPE_CHECKING:
@@ -20,9 +20,12 @@ if TYPE_CHECKING:
 
 
 def sort_batch(refs: Sequence[R], store: PhotoStore[R], classifier: PhotoClassifier, config: SortConfig,
-               *, examples: Examples | None = None, dry_run: bool = False) -> list[Outcome]:
+               *, examples: Examples | None = None, originals: Originals[R] | None = None,
+               dry_run: bool = False) -> list[Outcome]:
     """One Outcome per ref, in order: one read, one classify call and one move for the batch.
-    `examples`: the classes' own photos, by class. A dry run decides and moves nothing."""
+    `examples`: the classes' own photos, by class. `originals`: the photos sorted before, by their
+    bytes; what the batch sorts joins them, and with "duplicates": "folder" an exact copy of one
+    (or of an earlier photo of the batch) goes to the duplicates folder. A dry run moves nothing."""
     found = store.read(refs)
     photos = [(i, item) for i, item in enumerate(found) if isinstance(item, Photo)]
     ended: dict[int, Outcome] = {i: settled(item, config) for i, item in enumerate(found)
@@ -35,13 +38,20 @@ def sort_batch(refs: Sequence[R], store: PhotoStore[R], classifier: PhotoClassif
             ended[i] = Outcome(photo.file, "skipped", reason=decision.reason, detail=str(decision))
         else:
             decided.append((i, photo, decision))
+    copies: list[str | None] = [None] * len(decided)
+    if originals is not None and decided and (config.duplicates_folder or not dry_run):
+        earlier = _copy_of([photo for _, photo, _ in decided], originals, claim=not dry_run)
+        if config.duplicates_folder:  # with "keep", the batch's photos were only remembered
+            copies = earlier
     if dry_run:
-        ended |= {i: _decided(photo.file, decision, config, None) for i, photo, decision in decided}
+        ended |= {i: _decided(photo.file, decision, config, None, copy_of)
+                  for (i, photo, decision), copy_of in zip(decided, copies)}
     elif decided:
-        moved = store.move([Move(photo, config.folder_for(decision.label)) for _, photo, decision in decided])
-        for (i, photo, decision), result in zip(decided, moved):
+        moved = store.move([Move(photo, config.duplicates_folder if copy_of else config.folder_for(decision.label))
+                            for (_, photo, decision), copy_of in zip(decided, copies)])
+        for (i, photo, decision), copy_of, result in zip(decided, copies, moved):
             ended[i] = settled(result, config) if isinstance(result, Outcome) \
-                else _decided(photo.file, decision, config, result)
+                else _decided(photo.file, decision, config, result, copy_of)
     return [ended[i] for i in range(len(found))]
 
 
@@ -51,6 +61,9 @@ def settled(outcome: Outcome, config: SortConfig) -> Outcome:
     if outcome.kind != "gone" or outcome.to_path is None:
         return outcome
     folder = top_folder(outcome.to_path)
+    if config.duplicates_folder and folder.casefold() == config.duplicates_folder.casefold():
+        return Outcome(outcome.file, "sorted", folder=config.duplicates_folder, to_path=outcome.to_path,
+                       reason="duplicate")
     labels = config.labels_by_folder()
     if folder.casefold() not in labels:
         return outcome
@@ -59,8 +72,31 @@ def settled(outcome: Outcome, config: SortConfig) -> Outcome:
                    to_path=outcome.to_path, label=label)
 
 
-def _decided(file: str, decision: Decision, config: SortConfig, to_path: str | None) -> Outcome:
+def _copy_of(photos: Sequence[Photo[R]], originals: Originals[R], claim: bool) -> list[str | None]:
+    """Per photo, where an earlier photo with the same bytes is: one sorted before, or the first
+    of the batch with those bytes."""
+    firsts: dict[str, int] = {}
+    for i, photo in enumerate(photos):
+        if photo.content_hash is not None:
+            firsts.setdefault(photo.content_hash, i)
+    earlier = dict(zip(firsts.values(), originals.earlier([photos[i] for i in firsts.values()], claim)))
+    where: list[str | None] = []
+    for i, photo in enumerate(photos):
+        first = firsts.get(photo.content_hash) if photo.content_hash is not None else None
+        if first is None:
+            where.append(None)
+        else:
+            where.append(earlier[first] if first == i else earlier[first] or photos[first].path)
+    return where
+
+
+def _decided(file: str, decision: Decision, config: SortConfig, to_path: str | None,
+             copy_of: str | None = None) -> Outcome:
+    """A decided photo's outcome: its class's folder or, for an exact copy of `copy_of`, the
+    duplicates folder (its class still said)."""
     others = decision.ranking[1:] if decision.label is not None else decision.ranking
-    return Outcome(file, "unsorted" if decision.label is None else "sorted",
-                   folder=config.folder_for(decision.label), to_path=to_path, label=decision.label,
-                   score=decision.score, by=decision.by, runner_up=others[0] if others else None)
+    return Outcome(file, "sorted" if copy_of or decision.label is not None else "unsorted",
+                   folder=config.duplicates_folder if copy_of else config.folder_for(decision.label),
+                   to_path=to_path, label=decision.label, score=decision.score, by=decision.by,
+                   runner_up=others[0] if others else None, reason="duplicate" if copy_of else None,
+                   detail=f"the same bytes as {copy_of}" if copy_of else None)

@@ -11,6 +11,8 @@ Layout (pk / sk):
   photo#<id>    / queued         the file was queued to be sorted; once placed, where the service put it
   examples      / <folder>#<role>#<id>   a photo's features as an example (or counter-example)
   examples      / version        bumped at every change of the examples, so caches know to read again
+  bytes#<hash>  / first          the photo a content (Dropbox's content_hash) is known by (chalicelib/duplicates.py)
+  job#<id>      / preview#<id>   where a dry run would put a photo (a preview job also keeps its classes)
 """
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ from botocore.exceptions import ClientError
 
 from .messages import SortRequest
 from .outcomes import Counts, Outcome
-from .ports import Example
+from .ports import Example, JobRecord, OriginalClaim
 from .sort_config import MAX_EXAMPLES, SortConfig
 
 # Every DynamoDB call is bounded: short timeouts and a few retries (throttling included).
@@ -85,9 +87,8 @@ class StateStore:
         return None if item is None else SortConfig.from_dict(_plain(item["value"]))
 
     def put_config(self, config: SortConfig) -> None:
-        value = _typed({k: v for k, v in config.to_dict().items() if v is not None})
         self._db.put_item(TableName=self.table_name, Item={
-            "pk": {"S": "config"}, "sk": {"S": "current"}, "value": value,
+            "pk": {"S": "config"}, "sk": {"S": "current"}, "value": _typed(_config_dict(config)),
             "updated_at": {"N": str(time.time())}})
 
     # --- cursor and sync lease -----------------------------------------------------------
@@ -169,11 +170,14 @@ class StateStore:
 
     # --- outcomes, counters, jobs --------------------------------------------------------
 
-    def create_job(self, total: int, skipped: int = 0, source: str = "sort") -> str:
+    def create_job(self, total: int, skipped: int = 0, source: str = "sort", preview: SortConfig | None = None) -> str:
+        """A new job's id; `preview`: the classes of a dry run (its source is then "preview")."""
         job_id, now = uuid.uuid4().hex[:16], time.time()
-        self._db.put_item(TableName=self.table_name, Item={
-            **_key(f"job#{job_id}", "job"), "total": {"N": str(total)},
-            "skipped_on_listing": {"N": str(skipped)}, "created_at": {"N": str(now)}})
+        item = {**_key(f"job#{job_id}", "job"), "total": {"N": str(total)},
+                "skipped_on_listing": {"N": str(skipped)}, "created_at": {"N": str(now)}}
+        if preview is not None:
+            item["preview"], source = _typed(_config_dict(preview)), "preview"
+        self._db.put_item(TableName=self.table_name, Item=item)
         # The list of recent jobs, newest last in key order (for GET /jobs and the page).
         self._db.put_item(TableName=self.table_name, Item={
             **_key("jobs", f"{now:017.6f}#{job_id}"), "source": {"S": source},
@@ -186,17 +190,8 @@ class StateStore:
 
     def job_moves(self, job_id: str) -> list[tuple[str, str, str]]:
         """(file id, where it was, where the job put it) of every photo the job moved."""
-        moves, start = [], None
-        while True:
-            request = {"TableName": self.table_name, "KeyConditionExpression": "pk = :p AND begins_with(sk, :m)",
-                       "ExpressionAttributeValues": {":p": {"S": f"job#{job_id}"}, ":m": {"S": "moved#"}}}
-            if start:
-                request["ExclusiveStartKey"] = start
-            response = self._db.query(**request)
-            moves += [(i["sk"]["S"].split("#", 1)[1], i["from"]["S"], i["to"]["S"]) for i in response["Items"]]
-            start = response.get("LastEvaluatedKey")
-            if not start:
-                return moves
+        return [(i["sk"]["S"].split("#", 1)[1], i["from"]["S"], i["to"]["S"])
+                for i in self._query(f"job#{job_id}", "moved#")]
 
     def note_left(self, job_id: str, files: Sequence[tuple[str, Outcome]]) -> None:
         """Files the job's listing left in the inbox (not photos), by (file id, outcome)."""
@@ -205,11 +200,16 @@ class StateStore:
 
     def job_left(self, job_id: str) -> list[dict]:
         """Each file the job left in the inbox: its path, "skipped" or "failed", and why."""
-        response = self._db.query(
-            TableName=self.table_name, KeyConditionExpression="pk = :p AND begins_with(sk, :l)",
-            ExpressionAttributeValues={":p": {"S": f"job#{job_id}"}, ":l": {"S": "left#"}})
         return [{"path": i["path"]["S"], "kind": i["kind"]["S"], "reason": i["reason"]["S"]}
-                for i in response["Items"]]
+                for i in self._query(f"job#{job_id}", "left#")]
+
+    def job_previews(self, job_id: str) -> list[dict]:
+        """Where a dry run would put each photo it decided, by path: the folder, the class, the score."""
+        return sorted(({"path": i["path"]["S"], "kind": i["kind"]["S"], "to": i["to"]["S"],
+                        "folder": i["folder"]["S"], "class": i.get("label", {}).get("S"),
+                        "score": float(i["score"]["N"]), "by": i.get("by", {}).get("S"),
+                        "reason": i.get("reason", {}).get("S"), "detail": i.get("detail", {}).get("S")}
+                       for i in self._query(f"job#{job_id}", "preview#")), key=lambda p: p["path"])
 
     def mark_undone(self, job_id: str, file_ids: Sequence[str]) -> None:
         """These photos of the job are back in the inbox: counted nowhere, and left there by the
@@ -313,6 +313,18 @@ class StateStore:
                 item["score"] = {"N": f"{outcome.score:.6f}"}
             writes.append({"Put": {"TableName": self.table_name, "Item": item,
                                    "ConditionExpression": "attribute_not_exists(pk)"}})
+            counter = _counter(outcome)
+            if request.job_id:
+                job = counts.setdefault(f"job#{request.job_id}", {})
+                job[counter] = job.get(counter, 0) + 1
+            if outcome.kind in ("skipped", "failed") and request.job_id:
+                writes.append({"Put": {"TableName": self.table_name, "Item": _left_item(
+                    request.job_id, request.file_id, request.path, outcome)}})
+            if request.dry_run:
+                # A dry run tells only its job where each photo would go: no count, decision or placement.
+                if outcome.kind in ("sorted", "unsorted") and request.job_id and outcome.score is not None:
+                    writes.append({"Put": {"TableName": self.table_name, "Item": _preview_item(request, outcome)}})
+                continue
             if outcome.kind in ("sorted", "unsorted") and outcome.score is not None:
                 writes.append({"Put": {"TableName": self.table_name, "Item": _decision_item(request, outcome, now)}})
             if outcome.kind in ("skipped", "failed"):
@@ -320,7 +332,6 @@ class StateStore:
                     **_key("events", f"{now:017.6f}#{key}"), "kind": {"S": outcome.kind},
                     "path": {"S": request.path}, "reason": {"S": outcome.why or ""},
                     "expires_at": {"N": str(int(now + EVENT_TTL_SECONDS))}}}})
-            counter = _counter(outcome)
             photos[request.file_id] = counter  # the latest outcome of a photo is where it is now
             if outcome.kind in ("sorted", "unsorted") and outcome.to_path:
                 put_at[request.file_id] = outcome.to_path.lower()
@@ -330,12 +341,6 @@ class StateStore:
                         "to": {"S": outcome.to_path}}}})
                     writes.append({"Delete": {"TableName": self.table_name,
                                               "Key": _key(f"job#{request.job_id}", f"left#{request.file_id}")}})
-            if outcome.kind in ("skipped", "failed") and request.job_id:
-                writes.append({"Put": {"TableName": self.table_name, "Item": _left_item(
-                    request.job_id, request.file_id, request.path, outcome)}})
-            if request.job_id:
-                job = counts.setdefault(f"job#{request.job_id}", {})
-                job[counter] = job.get(counter, 0) + 1
         stats = counts.setdefault("stats", {})
         for file_id, counter in photos.items():
             before = counted.get(file_id)
@@ -386,6 +391,29 @@ class StateStore:
                 time.sleep(random.uniform(0.02, 0.05) * 2 ** attempt)
         raise AssertionError("unreachable")
 
+    # --- the photo each content is known by (chalicelib/duplicates.py) ----------------------
+
+    def originals(self, content_hashes: Sequence[str]) -> dict[str, OriginalClaim]:
+        return {pk.split("#", 1)[1]: OriginalClaim(pk.split("#", 1)[1], i["file_id"]["S"], i["path"]["S"])
+                for (pk, _), i in self._existing([(f"bytes#{h}", "first") for h in content_hashes]).items()}
+
+    def claim_originals(self, claims: Sequence[OriginalClaim]) -> list[bool]:
+        """One conditional write per claim: claims are independent, so none waits for another."""
+        return [self._claim_original(claim) for claim in claims]
+
+    def _claim_original(self, claim: OriginalClaim) -> bool:
+        condition = {"ConditionExpression": "attribute_not_exists(pk)"} if claim.replaces is None else {
+            "ConditionExpression": "file_id = :was", "ExpressionAttributeValues": {":was": {"S": claim.replaces}}}
+        try:
+            self._db.put_item(TableName=self.table_name, Item={
+                **_key(f"bytes#{claim.content_hash}", "first"), "file_id": {"S": claim.file_id},
+                "path": {"S": claim.path}}, **condition)
+            return True
+        except ClientError as e:
+            if _conditional(e):
+                return False
+            raise
+
     def outcomes(self, file_id: str) -> list[dict]:
         """Every recorded outcome of a file (where it came from and went), for undo and tests."""
         response = self._db.query(TableName=self.table_name, KeyConditionExpression="pk = :p",
@@ -396,9 +424,12 @@ class StateStore:
         item = self._get("stats", "all") or {}
         return int(item.get("queued", {}).get("N", "0")), _counts(item)
 
-    def job(self, job_id: str) -> tuple[int, Counts] | None:
+    def job(self, job_id: str) -> JobRecord | None:
         item = self._get(f"job#{job_id}", "job")
-        return None if item is None else (int(item["total"]["N"]), _counts(item))
+        if item is None:
+            return None
+        preview = SortConfig.from_dict(_plain(item["preview"])) if "preview" in item else None
+        return JobRecord(int(item["total"]["N"]), _counts(item), preview)
 
     def recent_events(self, limit: int = RECENT_EVENTS) -> list[dict]:
         """The most recent problem of each of the last `limit` files that had one, newest first,
@@ -494,20 +525,23 @@ class StateStore:
         return {folder: (n[0], n[1]) for folder, n in counts.items()}
 
     def _examples_query(self, prefix: str, projection: str) -> list[dict]:
-        """Every example item whose sort key starts with `prefix`, all pages."""
-        items, start = [], None
         names = {k: v for k, v in (("#p", "path"), ("#a", "at")) if k in projection}
+        return self._query("examples", prefix, projection, names)
+
+    def _query(self, pk: str, prefix: str = "", projection: str | None = None,
+               names: Mapping[str, str] | None = None) -> list[dict]:
+        """Every item of partition `pk` whose sort key starts with `prefix`, all pages."""
+        items, start = [], None
+        # DynamoDB refuses an empty string as a key value: no prefix, no begins_with.
+        request = {"TableName": self.table_name,
+                   "KeyConditionExpression": "pk = :p" + (" AND begins_with(sk, :s)" if prefix else ""),
+                   "ExpressionAttributeValues": {":p": {"S": pk}, **({":s": {"S": prefix}} if prefix else {})}}
+        if projection:
+            request["ProjectionExpression"] = projection
+        if names:
+            request["ExpressionAttributeNames"] = dict(names)
         while True:
-            # DynamoDB refuses an empty string as a key value: no prefix, no begins_with.
-            values = {":p": {"S": "examples"}, **({":s": {"S": prefix}} if prefix else {})}
-            request = {"TableName": self.table_name, "ProjectionExpression": projection,
-                       "KeyConditionExpression": "pk = :p" + (" AND begins_with(sk, :s)" if prefix else ""),
-                       "ExpressionAttributeValues": values}
-            if names:
-                request["ExpressionAttributeNames"] = names
-            if start:
-                request["ExclusiveStartKey"] = start
-            response = self._db.query(**request)
+            response = self._db.query(**request, **({"ExclusiveStartKey": start} if start else {}))
             items += response["Items"]
             start = response.get("LastEvaluatedKey")
             if not start:
@@ -585,6 +619,22 @@ def _decision_item(request: SortRequest, outcome: Outcome, now: float) -> dict:
             item[name] = {"S": value}
     if outcome.runner_up is not None:
         item["runner_up"], item["runner_up_score"] = {"S": outcome.runner_up[0]}, {"N": f"{outcome.runner_up[1]:.6f}"}
+    return item
+
+
+def _config_dict(config: SortConfig) -> dict:
+    return {k: v for k, v in config.to_dict().items() if v is not None}
+
+
+def _preview_item(request: SortRequest, outcome: Outcome) -> dict:
+    """Where a dry run would put a photo, for its job's answer."""
+    item = {**_key(f"job#{request.job_id}", f"preview#{request.file_id}"), "path": {"S": request.path},
+            "kind": {"S": outcome.kind}, "folder": {"S": outcome.folder or ""}, "score": {"N": f"{outcome.score:.6f}"},
+            "to": {"S": f"/{outcome.folder}/{request.path.rsplit('/', 1)[-1]}"}}
+    for name, value in (("label", outcome.label), ("by", outcome.by), ("reason", outcome.reason),
+                        ("detail", outcome.detail)):
+        if value is not None:
+            item[name] = {"S": value}
     return item
 
 

@@ -5,6 +5,7 @@ only when the classify function sorts its first batch.
 """
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Callable, Mapping
@@ -16,8 +17,9 @@ from .bundled_model import load_vocabulary, model_card
 from .delivery import ConfigCache
 from .dropbox_photos import DropboxPhotos
 from .dropbox_store import DropboxStore
+from .duplicates import DropboxOriginals
 from .inbox import Inbox
-from .messages import LearnRequest
+from .messages import LearnRequest, SortRequest
 from .ports import PhotoClassifier
 from .secrets import with_secrets
 from .sort_config import MIN_EXAMPLES, SortConfig, folder_name
@@ -35,6 +37,8 @@ class Wiring:
         self.env = with_secrets(env)  # once per container: the first request pays for it
         self._account_lock = threading.Lock()
         self._account: str | None = None
+        # A dry run's classes never change once its job is made: each is read once per container.
+        self._preview_config = functools.lru_cache(maxsize=64)(self._read_preview_config)
 
     @property
     def service_key(self) -> str:
@@ -71,6 +75,18 @@ class Wiring:
     @cached_property
     def config(self) -> ConfigCache:
         return ConfigCache(self.state)
+
+    def config_for(self, request: SortRequest) -> SortConfig | None:
+        """The classes a request is sorted with: the stored ones, or a dry run's own (its job's)."""
+        return self._preview_config(request.job_id) if request.dry_run else self.config.get()
+
+    def _read_preview_config(self, job_id: str) -> SortConfig | None:
+        job = self.state.job(job_id)
+        return job.preview if job else None
+
+    @cached_property
+    def originals(self) -> DropboxOriginals:
+        return DropboxOriginals(self.state, self.dropbox)
 
     @cached_property
     def model_card(self) -> dict:

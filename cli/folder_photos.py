@@ -8,6 +8,9 @@ file stays where it is and is reported, as in Dropbox. Every path is opened rela
 directory descriptor with O_NOFOLLOW, so a symlink, wherever it sits, is neither read nor followed
 out of DIR, and a file name never becomes a path outside DIR. A move never overwrites: a clash is
 autorenamed the way Dropbox does it, "photo (1).jpg".
+
+It is also the core's Originals port: the journal keeps each sorted photo's content hash, so an
+exact copy of a photo sorted in this run or an earlier one is known (Dropbox's content_hash).
 """
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chalicelib.outcomes import Outcome
-from chalicelib.photo_files import MAX_BYTES, not_a_photo, too_large
+from chalicelib.photo_files import MAX_BYTES, content_hash, not_a_photo, too_large
 from chalicelib.ports import Move, Photo
 from chalicelib.sort_config import INBOX
 
@@ -51,16 +54,18 @@ class Run:
 
 
 class Journal:
-    """The tool's own moves, one JSON line each: {"run", "identity", "from", "to"}; a class folder
-    a run made, {"run", "made"}; a run undone, {"undone"}. It tells a photo the user put in a class
-    folder from one the tool put there (cli/folder_examples.py), and lets --undo put a run back."""
+    """The tool's own moves, one JSON line each: {"run", "identity", "from", "to", "hash"}; a class
+    folder a run made, {"run", "made"}; a run undone, {"undone"}. It tells a photo the user put in
+    a class folder from one the tool put there (cli/folder_examples.py), lets --undo put a run
+    back, and knows which photo of each content the tool sorted."""
 
     def __init__(self, root: Path, run: str | None = None):
         self.path = root / STATE_DIR / JOURNAL
         self.run = run or f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
 
-    def record(self, identity: str, came_from: str, to: str) -> None:
-        self._append({"run": self.run, "identity": identity, "from": came_from, "to": to})
+    def record(self, identity: str, came_from: str, to: str, content_hash: str | None = None) -> None:
+        self._append({"run": self.run, "identity": identity, "from": came_from, "to": to,
+                      **({"hash": content_hash} if content_hash else {})})
 
     def made(self, folder: str) -> None:
         self._append({"run": self.run, "made": folder})
@@ -74,6 +79,14 @@ class Journal:
         undone = {e["undone"] for e in entries if "undone" in e}
         return {e["identity"]: e["to"].split("/", 1)[0] for e in entries
                 if "identity" in e and "to" in e and e.get("run") not in undone}
+
+    def sorted_contents(self) -> dict[str, tuple[str, str]]:
+        """Each content hash -> (identity, path) of the photo with it that the tool last moved
+        (undone runs aside)."""
+        entries = self._entries()
+        undone = {e["undone"] for e in entries if "undone" in e}
+        return {e["hash"]: (e["identity"], e["to"]) for e in entries
+                if "hash" in e and "identity" in e and "to" in e and e.get("run") not in undone}
 
     def last_run(self) -> Run | None:
         """The newest run that moved a photo and is not undone yet."""
@@ -119,6 +132,7 @@ class FolderPhotos:
         self.journal = Journal(root)
         self._folders: dict[str, int] = {}
         self._sizes: dict[str, int] = {}
+        self._contents: dict[str, tuple[str, str]] | None = None  # read from the journal when first asked
 
     def __enter__(self) -> "FolderPhotos":
         try:
@@ -210,12 +224,12 @@ class FolderPhotos:
                 data = handle.read(MAX_BYTES + 1)
         except OSError as e:
             return _failed(file, "unreadable", e.strerror or str(e))
-        return Photo(file, file, file, data, file_identity(info))
+        return Photo(file, file, file, data, file_identity(info), content_hash(data))
 
     def move(self, moves: Sequence[Move[str]]) -> list[str | Outcome]:
-        return [self._move(m.photo.ref, m.photo.version, m.folder) for m in moves]
+        return [self._move(m.photo.ref, m.photo.version, m.folder, m.photo.content_hash) for m in moves]
 
-    def _move(self, file: str, version: str, folder: str) -> str | Outcome:
+    def _move(self, file: str, version: str, folder: str, content: str | None = None) -> str | Outcome:
         try:
             target = self._folder(folder)
         except OSError as e:
@@ -232,8 +246,38 @@ class FolderPhotos:
             return _failed(file, "move_failed", e.strerror or str(e))
         finally:
             os.close(parent)
-        self.journal.record(version, file, f"{folder}/{moved}")
+        self.journal.record(version, file, f"{folder}/{moved}", content)
+        if content and self._contents is not None and self._contents.get(content, ("",))[0] == version:
+            self._contents[content] = (version, f"{folder}/{moved}")  # the first of its content, where it is now
         return f"{folder}/{moved}"
+
+    # --- the Originals port -----------------------------------------------------------------------
+
+    def earlier(self, photos: Sequence[Photo[str]], claim: bool) -> list[str | None]:
+        if self._contents is None:
+            self._contents = self.journal.sorted_contents()
+        where: list[str | None] = []
+        for photo in photos:
+            known = self._contents.get(photo.content_hash or "")
+            if known is not None and known[0] != photo.version and self._unchanged(*known):
+                where.append(known[1])
+                continue
+            where.append(None)
+            if claim and photo.content_hash:
+                self._contents[photo.content_hash] = (photo.version, photo.path)
+        return where
+
+    def _unchanged(self, identity: str, path: str) -> bool:
+        """Whether the file at `path` (relative to DIR) is still that one, as it was."""
+        *folders, name = path.split("/")
+        try:
+            parent = open_folder(self._root, folders)
+            try:
+                return file_identity(os.stat(name, dir_fd=parent, follow_symlinks=False)) == identity
+            finally:
+                os.close(parent)
+        except OSError:
+            return False
 
     # --- descriptors ------------------------------------------------------------------------------
 

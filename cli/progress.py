@@ -122,3 +122,18 @@ def print_summary(console: Console, tally: Tally, title: str, problems: Sequence
         for outcome in problems:
             left.add_row(outcome.file, outcome.why or outcome.kind)
         console.print(left)
+
+
+def print_preview(console: Console, outcomes: Sequence[Outcome]) -> None:
+    """A dry run's photos: where each would go, with the class and score that decided it."""
+    table = Table(title="Where each photo would go", title_justify="left")
+    table.add_column("File", overflow="fold")
+    table.add_column("Would go to", overflow="fold")
+    table.add_column("Class and score", overflow="fold")
+    for outcome in outcomes:
+        decided = f"{outcome.label or 'no class'} {outcome.score or 0.0:.2f}"
+        if outcome.reason == "duplicate":
+            decided += f"; {outcome.detail}"
+        root = "/" if outcome.file.startswith("/") else ""  # Dropbox's paths, or DIR's
+        table.add_row(outcome.file, f"{root}{outcome.folder}/{outcome.file.rsplit('/', 1)[-1]}", decided)
+    console.print(table)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 import requests
 
@@ -40,20 +40,14 @@ class ServiceClient:
         if key:
             self._session.headers["Authorization"] = f"Bearer {key}"
 
-    def configure(self, classes: Sequence[str], threshold: float | None = None) -> dict:
-        body: dict = {"classes": list(classes)}
-        if threshold is not None:
-            body["threshold"] = threshold
-        try:
-            return self._call("POST", "/configure", body)
-        except ServiceError as e:
-            if e.status == 400:
-                raise ConfigError(e.detail) from None
-            raise
+    def configure(self, body: dict) -> dict:
+        """POST /configure with `body` ({"classes": [...], "threshold": ..., ...})."""
+        return self._refusing_classes("POST", "/configure", body)
 
-    def start_sort(self) -> tuple[str, int]:
-        """POST /sort; returns (job_id, total)."""
-        job = self._call("POST", "/sort")
+    def start_sort(self, preview: dict | None = None) -> tuple[str, int]:
+        """POST /sort; with `preview` (the fields of /configure), a dry run with those classes that
+        changes nothing. Returns (job_id, total)."""
+        job = self._refusing_classes("POST", "/sort", None if preview is None else {"dry_run": True, **preview})
         return _field(job, "job_id", str, "POST /sort"), _field(job, "total", int, "POST /sort")
 
     def undo(self, job_id: str) -> dict:
@@ -85,6 +79,15 @@ class ServiceClient:
                 raise ServiceError(f"job {job_id}: no progress for {stall:.0f} s at {done} of {job['total']}; "
                                    "it continues in the service (GET /status)")
             time.sleep(interval)
+
+    def _refusing_classes(self, method: str, path: str, body: dict | None) -> dict:
+        """A call whose 400 is about the classes: a ConfigError, as it would be locally."""
+        try:
+            return self._call(method, path, body)
+        except ServiceError as e:
+            if e.status == 400:
+                raise ConfigError(e.detail) from None
+            raise
 
     def _call(self, method: str, path: str, body: dict | None = None) -> dict:
         what = f"{method} {path}"

@@ -7,6 +7,7 @@ last one stops it with SIGINT as Ctrl-C would.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
@@ -398,3 +399,26 @@ def test_real_credentials_in_the_environment_replace_the_stand_ins():
     assert not uses_real_dropbox({**dropbox, "DROPBOX_REFRESH_TOKEN": ""})
     assert uses_real_aws({"AWS_PROFILE": "me"}) and uses_real_aws({"AWS_ACCESS_KEY_ID": "AKIA"})
     assert not uses_real_aws({}) and not uses_real_aws({"AWS_PROFILE": "me", "AWS_ENDPOINT_URL": "http://x"})
+
+
+def test_main_dry_run_says_where_each_photo_in_all_would_go_and_changes_nothing(tmp_path):
+    headers = {"Authorization": f"Bearer {SERVICE_KEY}"}
+    with started_stack(tmp_path, seed=False) as running:
+        inbox = running.sandbox / "All"
+        (inbox / "coffee.jpg").write_bytes(sample_photos.jpeg("coffee"))
+        wait_until((running.sandbox / "Food" / "coffee.jpg").is_file, SORT_TIMEOUT, "the photo sorted")
+        [job] = requests.get(f"{running.url}/jobs", headers=headers, timeout=10).json()
+        undone = requests.post(f"{running.url}/undo", json={"job_id": job["job_id"]}, headers=headers, timeout=30)
+        assert undone.json()["moved_back"] == 1, undone.text  # back in All, where the webhook leaves it
+        run = functools.partial(subprocess.run, cwd=ROOT, capture_output=True, text=True, timeout=120,
+                                env=_clean_env(CATEGORIZER_URL=running.url, SERVICE_KEY=SERVICE_KEY,
+                                               PYTHONIOENCODING="utf-8", COLUMNS="200"))
+        shown = run([sys.executable, str(MAIN), "--classes", "drink", "--dry-run"])
+        lines = run([sys.executable, str(MAIN), "--classes", "drink", "--dry-run", "--json"])
+        classes = requests.get(f"{running.url}/configure", headers=headers, timeout=10).json()["classes"]
+    assert shown.returncode == 0 and lines.returncode == 0, shown.stderr + lines.stderr
+    assert "Where each photo would go" in shown.stdout and "/Drink/coffee.jpg" in shown.stdout, shown.stdout
+    [line] = map(json.loads, lines.stdout.splitlines())
+    assert (line["file"], line["folder"], line["class"], line["moved_to"]) == ("/All/coffee.jpg", "Drink", "drink", None)
+    assert (inbox / "coffee.jpg").read_bytes() == sample_photos.jpeg("coffee")
+    assert classes == CLASSES  # the stack's own classes, unchanged

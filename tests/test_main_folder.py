@@ -399,3 +399,39 @@ def test_undo_leaves_a_photo_the_user_moved_since_where_it_is_and_says_so(folder
     assert (folder / "Mine" / "coffee.jpg").read_bytes() == sample_photos.jpeg("coffee")
     assert (folder / "All" / "rocket.jpg").read_bytes() == sample_photos.jpeg("rocket")
     assert run("--folder", str(folder), "--undo").returncode == 1  # nothing left to undo: one line
+
+
+def test_with_duplicates_folder_exact_copies_go_to_duplicates_in_this_run_and_the_next(tmp_path):
+    cat = sample_photos.jpeg("chelsea")
+    (tmp_path / "All" / "trip").mkdir(parents=True)
+    (tmp_path / "All" / "chelsea.jpg").write_bytes(cat)
+    (tmp_path / "All" / "trip" / "IMG_0001.jpg").write_bytes(cat)
+    (tmp_path / "All" / "coffee.jpg").write_bytes(sample_photos.jpeg("coffee"))
+    before = tree(tmp_path)
+    first = run("--classes", *CLASSES, "--folder", str(tmp_path), "--duplicates", "folder", "--json")
+    assert first.returncode == 0, first.stderr
+    copy = next(r for r in map(json.loads, first.stdout.splitlines()) if r["file"] == "All/trip/IMG_0001.jpg")
+    assert (copy["moved_to"], copy["class"], copy["detail"]) == ("Duplicates/IMG_0001.jpg", "cat",
+                                                                 "the same bytes as All/chelsea.jpg")
+    (tmp_path / "All" / "again.jpg").write_bytes(cat)  # a copy of a photo sorted by the run before
+    assert run("--classes", *CLASSES, "--folder", str(tmp_path), "--duplicates", "folder").returncode == 0
+    assert {k: v for k, v in tree(tmp_path).items() if v is not None} == {
+        "Cat/chelsea.jpg": cat, "Duplicates/IMG_0001.jpg": cat, "Duplicates/again.jpg": cat,
+        "Food/coffee.jpg": sample_photos.jpeg("coffee")}
+    for _ in range(2):
+        assert run("--folder", str(tmp_path), "--undo").returncode == 0
+    assert {k: v for k, v in tree(tmp_path).items() if k != "All/again.jpg"} == before
+
+
+def test_by_default_copies_are_sorted_like_any_photo(tmp_path):
+    (tmp_path / "a.jpg").write_bytes(sample_photos.jpeg("chelsea"))
+    (tmp_path / "b.jpg").write_bytes(sample_photos.jpeg("chelsea"))
+    assert run("--classes", *CLASSES, "--folder", str(tmp_path)).returncode == 0
+    assert sorted(k for k, v in tree(tmp_path).items() if v is not None) == ["Cat/a.jpg", "Cat/b.jpg"]
+
+
+def test_a_dry_run_prints_where_each_photo_would_go(folder):
+    result = run("--classes", *CLASSES, "--folder", str(folder), "--dry-run", env={"COLUMNS": "200"})
+    assert result.returncode == 0, result.stderr
+    assert "Where each photo would go" in result.stdout
+    assert "All/coffee.jpg" in result.stdout and "Food/coffee.jpg" in result.stdout and "food 0." in result.stdout

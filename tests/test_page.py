@@ -103,6 +103,28 @@ def test_the_undo_button_of_a_job_puts_its_photo_back_in_all(stack, browser):
     assert (stack.sandbox / "All" / "page-undo.jpg").read_bytes() == sample_photos.jpeg("coffee")
 
 
+def test_the_preview_button_shows_where_each_photo_in_all_would_go_and_moves_nothing(stack, browser):
+    sign_in(browser, stack)
+    (stack.sandbox / "All" / "page-preview.jpg").write_bytes(sample_photos.jpeg("chelsea"))
+    wait_for(browser, lambda b: "page-preview.jpg" in text_of(b, "decisions"), "the photo sorted")
+    browser.find_element(By.CSS_SELECTOR, "#jobs tbody tr:first-child button").click()  # undo: back in All
+    wait_for(browser, lambda b: "Put back 1 photo(s) in All" in text_of(b, "undo-line"), "the undo's answer")
+    configure_field = browser.find_element(By.ID, "classes-input")
+    configure_field.clear()
+    configure_field.send_keys("food, animal")  # previewed, not saved
+    browser.find_element(By.ID, "preview").click()
+    wait_for(browser, lambda b: "nothing was moved" in text_of(b, "preview-line"), "the finished preview")
+    rows = {r.find_elements(By.TAG_NAME, "td")[0].text: r.find_elements(By.TAG_NAME, "td")[1].text
+            for r in browser.find_elements(By.CSS_SELECTOR, "#previewed tbody tr")}
+    assert rows["/All/page-preview.jpg"] == "/Animal/page-preview.jpg"
+    assert (stack.sandbox / "All" / "page-preview.jpg").read_bytes() == sample_photos.jpeg("chelsea")
+    assert "/Animal" not in text_of(browser, "classes")  # the service's classes are unchanged
+    wait_for(browser, lambda b: "Preview (moves nothing)" in text_of(b, "jobs"), "the preview among the jobs")
+    preview_row = next(r for r in browser.find_elements(By.CSS_SELECTOR, "#jobs tbody tr")
+                       if "Preview" in r.text)
+    assert preview_row.find_elements(By.TAG_NAME, "button") == []  # nothing to undo
+
+
 def test_the_page_allows_only_its_own_scripts_and_holds_no_secret(stack):
     request = urllib.request.Request(stack.url, headers={"Accept": "text/html"})
     with urllib.request.urlopen(request, timeout=10) as response:

@@ -49,7 +49,8 @@ def test_an_outcome_is_counted_once_however_often_it_is_recorded(state):
                  Outcome("/All/b.jpg", "unsorted", folder="Unsorted", to_path="/Unsorted/b.jpg"))
     state.record(SortRequest("id:3", "/All/c.jpg", "r1", job),
                  Outcome("/All/c.jpg", "skipped", reason="corrupt", detail="bad"))
-    total, counts = state.job(job)
+    found = state.job(job)
+    total, counts = found.total, found.counts
     assert total == 3 and counts.finished == 3
     assert counts.to_dict() == {"sorted": {"Cat": 1}, "unsorted": 1, "skipped": 1, "failed": 0, "gone": 0}
     assert state.totals()[1].to_dict() == counts.to_dict()
@@ -68,7 +69,7 @@ def test_a_batch_is_recorded_once_even_when_part_of_it_was_recorded_before(state
     assert state.record(*outcomes[1])
     assert state.record_many(outcomes) == [True, False, True]
     assert state.record_many(outcomes) == [False, False, False]
-    total, counts = state.job(job)
+    counts = state.job(job).counts
     assert counts.to_dict() == {"sorted": {"Cat": 1, "Dog": 1}, "unsorted": 0, "skipped": 1, "failed": 0, "gone": 0}
     assert state.totals()[1].to_dict() == counts.to_dict()
     assert len(state.recent_events()) == 1

@@ -5,6 +5,7 @@
 
 const KEY = "image-categorizer.key";
 const JOB = "image-categorizer.job";
+const PREVIEW = "image-categorizer.preview";
 const POLL_MS = 2000;
 // The API is where the page came from, stage included: "/" locally, "/api/" on API Gateway.
 const BASE = location.pathname.endsWith("/") ? location.pathname : location.pathname + "/";
@@ -68,6 +69,16 @@ function showClasses(config) {
   if (document.activeElement !== $("threshold-input")) {
     $("threshold-input").value = config.threshold_is_default ? "" : String(config.threshold);
   }
+  $("duplicates-input").checked = config.duplicates === "folder";
+}
+
+// The classes as the form has them, for POST /configure or a preview.
+function formClasses() {
+  const body = { classes: $("classes-input").value.split(",").map((c) => c.trim()).filter((c) => c) };
+  const threshold = $("threshold-input").value.trim();
+  if (threshold !== "") body.threshold = Number(threshold);
+  body.duplicates = $("duplicates-input").checked ? "folder" : "keep";
+  return body;
 }
 
 function showStatus(status) {
@@ -84,16 +95,20 @@ function showStatus(status) {
     "No problems.", 2);
 }
 
+const STARTED_BY = { webhook: "new photos", sort: "Sort what is in All", preview: "Preview (moves nothing)" };
+
 function showJobs(jobs) {
   const rows = jobs.map((j) => {
-    const tr = row([j.source === "webhook" ? "new photos" : "Sort what is in All", when(j.at),
+    const tr = row([STARTED_BY[j.source] || j.source, when(j.at),
       `${j.done ?? 0} of ${j.total ?? 0}`, j.finished ? "finished" : "running"]);
     const cell = document.createElement("td");
-    const button = document.createElement("button");
-    button.type = "button";
-    button.textContent = "Undo";
-    button.addEventListener("click", () => undo(j.job_id));
-    cell.appendChild(button);
+    if (!j.dry_run) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = "Undo";
+      button.addEventListener("click", () => undo(j.job_id));
+      cell.appendChild(button);
+    }
     tr.appendChild(cell);
     return tr;
   });
@@ -122,9 +137,21 @@ async function showJob() {
     (job.finished ? ", finished" : "");
 }
 
+async function showPreview() {
+  const id = sessionStorage.getItem(PREVIEW);
+  if (!id) return;
+  const job = await api("GET", "jobs/" + encodeURIComponent(id));
+  $("preview-result").hidden = false;
+  $("preview-line").textContent = job.finished
+    ? `Where the ${job.total} photo(s) in All would go with ${job.classes.join(", ")}; nothing was moved.`
+    : `Looking at the photos in All: ${job.done} of ${job.total}.`;
+  fill("previewed", job.preview.map((p) => [p.path, p.to,
+    `${p.class || "no class"} ${score(p.score)}` + (p.detail ? `; ${p.detail}` : "")]), "No photos in All.");
+}
+
 async function refresh() {
   try {
-    const [status, jobs] = await Promise.all([api("GET", "status"), api("GET", "jobs"), showJob()]);
+    const [status, jobs] = await Promise.all([api("GET", "status"), api("GET", "jobs"), showJob(), showPreview()]);
     showStatus(status);
     showJobs(jobs);
     $("service-error").textContent = "";
@@ -157,6 +184,7 @@ function signIn() {
 function signOut(message) {
   sessionStorage.removeItem(KEY);
   sessionStorage.removeItem(JOB);
+  sessionStorage.removeItem(PREVIEW);
   clearInterval(timer);
   $("main").hidden = true;
   $("forget").hidden = true;
@@ -181,13 +209,20 @@ $("forget").addEventListener("click", () => signOut(""));
 
 $("configure-form").addEventListener("submit", async (event) => {
   event.preventDefault();
-  const classes = $("classes-input").value.split(",").map((c) => c.trim()).filter((c) => c);
-  const body = { classes };
-  const threshold = $("threshold-input").value.trim();
-  if (threshold !== "") body.threshold = Number(threshold);
   try {
-    showClasses(await api("POST", "configure", body));
+    showClasses(await api("POST", "configure", formClasses()));
     $("configure-error").textContent = "";
+  } catch (e) {
+    $("configure-error").textContent = e.message;
+  }
+});
+
+$("preview").addEventListener("click", async () => {
+  try {
+    const job = await api("POST", "sort", { dry_run: true, ...formClasses() });
+    sessionStorage.setItem(PREVIEW, job.job_id);
+    $("configure-error").textContent = "";
+    await refresh();
   } catch (e) {
     $("configure-error").textContent = e.message;
   }

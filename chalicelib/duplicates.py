@@ -1,0 +1,43 @@
+"""Exact copies in Dropbox: the photo of each content (Dropbox's content_hash) the service sorted first.
+
+Every photo the service sorts claims its bytes in the state (`bytes#<content_hash>`) unless an
+earlier photo with those bytes is known and still there, unchanged: then it is a copy of that
+one. A claim is conditional, so two copies sorted at the same moment by two containers cannot
+both be the first; the one that loses is a copy of the one that won. A known photo that was
+deleted, or whose bytes changed, gives its claim up to the next photo with those bytes.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .messages import SortRequest
+from .ports import FileLookup, OriginalClaim, OriginalsState, Photo
+
+
+class DropboxOriginals:
+    def __init__(self, state: OriginalsState, dropbox: FileLookup):
+        self._state, self._dropbox = state, dropbox
+
+    def earlier(self, photos: Sequence[Photo[SortRequest]], claim: bool) -> list[str | None]:
+        known = self._state.originals([p.content_hash for p in photos if p.content_hash])
+        where: list[str | None] = []
+        claims: list[tuple[int, OriginalClaim]] = []
+        for photo in photos:
+            holder = known.get(photo.content_hash or "")
+            if holder is not None and holder.file_id != photo.ref.file_id:
+                info = self._dropbox.get_file(holder.file_id)
+                if info is not None and info.content_hash == photo.content_hash:
+                    where.append(info.path_display)
+                    continue
+            where.append(None)
+            if claim and photo.content_hash and (holder is None or holder.file_id != photo.ref.file_id):
+                claims.append((len(where) - 1, OriginalClaim(photo.content_hash, photo.ref.file_id, photo.path,
+                                                             holder.file_id if holder else None)))
+        if claims:
+            lost = [c for (_, c), won in zip(claims, self._state.claim_originals([c for _, c in claims])) if not won]
+            # Another container's copy took these bytes meanwhile: this photo is a copy of that one.
+            winners = self._state.originals([c.content_hash for c in lost]) if lost else {}
+            for i, c in claims:
+                if c.content_hash in winners:
+                    where[i] = winners[c.content_hash].path
+        return where
