@@ -161,3 +161,17 @@ def test_without_an_all_folder_the_webhook_answers_200_and_sort_says_to_make_it(
     assert service.notify()["queued"] == 1  # once the folder is there, it is sorted
     service.source.drain(timeout=30)
     assert service.dropbox.files("/") == {"/Cat/a.jpg": jpeg("chelsea")}
+
+
+def test_a_file_queued_twice_is_one_recent_problem_with_its_time_in_iso_8601_utc(service):
+    from datetime import datetime, timedelta, timezone
+
+    service.configure(["cat"])
+    service.dropbox.put("/All/corrupt.jpg", CORRUPT)
+    service.notify()
+    service.post("/sort", {})  # the same file again: two requests, two records, one problem shown
+    service.source.drain(timeout=60)
+    [problem] = status(service)["recent_problems"]
+    assert problem["path"] == "/All/corrupt.jpg" and problem["reason"].startswith("corrupt: ")
+    at = datetime.fromisoformat(problem["at"])
+    assert at.utcoffset() == timedelta(0) and abs(datetime.now(timezone.utc) - at) < timedelta(minutes=5)

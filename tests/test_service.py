@@ -153,6 +153,25 @@ def test_a_job_names_each_file_it_left_in_all_and_why(service):
     assert all(f["reason"] for f in left)
 
 
+def test_each_photo_is_logged_with_where_it_went_its_class_and_score_or_why_it_stayed(service, caplog):
+    import logging
+    import re
+
+    caplog.set_level(logging.INFO, logger="chalicelib.delivery")
+    service.configure(["cat"])
+    service.dropbox.put("/All/chelsea.jpg", jpeg("chelsea"))
+    service.dropbox.put("/All/rocket.jpg", jpeg("rocket"))
+    service.dropbox.put("/All/broken.jpg", jpeg("coffee")[:2000])
+    service.notify()
+    service.source.drain(timeout=60)
+    lines = [r.getMessage() for r in caplog.records if r.name == "chalicelib.delivery"]
+    patterns = [r"sorted /All/chelsea\.jpg -> /Cat/chelsea\.jpg \(cat 0\.\d\d by name\)",
+                r"unsorted /All/rocket\.jpg -> /Unsorted/rocket\.jpg \(no class 0\.\d\d\)",
+                r"skipped /All/broken\.jpg -> \(left in place\): corrupt: .+"]
+    for pattern in patterns:
+        assert any(re.fullmatch(pattern, line) for line in lines), (pattern, lines)
+
+
 def test_bad_files_stay_in_the_inbox_with_the_reason(service):
     service.configure(["cat"])
     service.dropbox.put("/All/empty.jpg", b"")
