@@ -94,8 +94,8 @@ MUTATIONS = [
     Mutation("copies sorted into their class", "chalicelib/sorting.py",
              "            copies = earlier\n", "            pass\n", ("tests/test_duplicates.py",)),
     Mutation("two copies at once both the first", "chalicelib/state_store.py",
-             'condition = {"ConditionExpression": "attribute_not_exists(pk)"} if claim.replaces is None else {',
-             "condition = {} if claim.replaces is None else {", ("tests/test_duplicates.py",)),
+             'condition = "attribute_not_exists(pk) OR file_id = :me"', 'condition = "attribute_not_exists(pk) OR attribute_exists(pk)"',
+             ("tests/test_duplicates.py",)),
     Mutation("a copy of a deleted photo is a copy", "chalicelib/duplicates.py",
              "                info = self._dropbox.get_file(holder.file_id)\n"
              "                if info is not None and info.content_hash == photo.content_hash:\n"

@@ -398,16 +398,20 @@ class StateStore:
                 for (pk, _), i in self._existing([(f"bytes#{h}", "first") for h in content_hashes]).items()}
 
     def claim_originals(self, claims: Sequence[OriginalClaim]) -> list[bool]:
-        """One conditional write per claim: claims are independent, so none waits for another."""
+        """One conditional write per claim: claims are independent, so none waits for another. A
+        claim the same file made before stands (its answer may have been lost on the way back)."""
         return [self._claim_original(claim) for claim in claims]
 
     def _claim_original(self, claim: OriginalClaim) -> bool:
-        condition = {"ConditionExpression": "attribute_not_exists(pk)"} if claim.replaces is None else {
-            "ConditionExpression": "file_id = :was", "ExpressionAttributeValues": {":was": {"S": claim.replaces}}}
+        values = {":me": {"S": claim.file_id}}
+        if claim.replaces is None:
+            condition = "attribute_not_exists(pk) OR file_id = :me"
+        else:
+            condition, values[":was"] = "file_id IN (:was, :me)", {"S": claim.replaces}
         try:
             self._db.put_item(TableName=self.table_name, Item={
                 **_key(f"bytes#{claim.content_hash}", "first"), "file_id": {"S": claim.file_id},
-                "path": {"S": claim.path}}, **condition)
+                "path": {"S": claim.path}}, ConditionExpression=condition, ExpressionAttributeValues=values)
             return True
         except ClientError as e:
             if _conditional(e):

@@ -65,6 +65,22 @@ def service(aws, dropbox_fake):
 
 
 @pytest.fixture
+def aws_faults(service):
+    """Installs AwsFaults before the app makes its clients (which copy the session's handlers, so
+    a fault is switched off by its rate, not by uninstalling); uninstalled at the end."""
+    from local.in_process import AwsFaults
+    installed = []
+
+    def install(*args, **kwargs) -> AwsFaults:
+        installed.append(AwsFaults(*args, **kwargs).install())
+        return installed[-1]
+
+    yield install
+    for faults in installed:
+        faults.uninstall()
+
+
+@pytest.fixture
 def stalled_list_changes(monkeypatch):
     """The next Dropbox list_changes (a sync's listing) stalls after it has listed, holding the
     sync lease, until `resume` is set; `listing` is set once it is stalled. Yields (listing, resume)."""

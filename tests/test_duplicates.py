@@ -102,11 +102,25 @@ def test_a_photo_moved_out_of_duplicates_into_a_class_is_an_example_of_it_and_no
     assert learned == {"cat": {"examples": 1, "corrections": 0}}
 
 
+def test_a_photo_whose_claim_was_answered_too_late_is_not_taken_for_a_copy_of_itself(service, aws_faults):
+    lost = aws_faults("dynamodb", 0.0, operations=frozenset({"PutItem"}), lost_answers=True)
+    service.configure(["cat"], duplicates="folder")
+    service.dropbox.put("/All/a.jpg", CAT)
+    service.notify()
+    lost.rate = 1.0
+    service.source.poll_once(wait_seconds=1)  # claimed, but the classify function heard a timeout
+    lost.rate = 0.0
+    assert lost.hits == 1
+    service.source.drain(timeout=30)
+    assert service.dropbox.files("/") == {"/Cat/a.jpg": CAT}
+
+
 def test_only_one_of_two_photos_claiming_the_same_bytes_at_once_is_the_first(state):
     first, second = OriginalClaim("h1", "id:a", "/All/a.jpg"), OriginalClaim("h1", "id:b", "/All/b.jpg")
     other = OriginalClaim("h2", "id:c", "/All/c.jpg")
     assert state.claim_originals([first, other]) == [True, True]
     assert state.claim_originals([second]) == [False]  # read no claim, but another photo was quicker
+    assert state.claim_originals([first]) == [True]  # the same photo again: its claim stands
     assert state.originals(["h1"])["h1"].file_id == "id:a"
     # Taking over from a photo that is gone works once: a second taker read the same holder too late.
     assert state.claim_originals([OriginalClaim("h1", "id:b", "/All/b.jpg", replaces="id:a"),

@@ -5,9 +5,6 @@ import ast
 import json
 from pathlib import Path
 
-import pytest
-
-from local.in_process import AwsFaults
 from local.sample_photos import jpeg
 
 CHALICELIB = Path(__file__).resolve().parent.parent / "chalicelib"
@@ -23,20 +20,6 @@ def post_notification(service):
     return service.client.http.post("/webhook", body=body, headers={
         "Content-Type": "application/json", "X-Dropbox-Signature": signature})
 
-
-@pytest.fixture
-def aws_faults(service):
-    """Installs AwsFaults before the app makes its clients (which copy the session's handlers, so
-    a fault is switched off by its rate, not by uninstalling); uninstalled at the end."""
-    installed = []
-
-    def install(*args, **kwargs) -> AwsFaults:
-        installed.append(AwsFaults(*args, **kwargs).install())
-        return installed[-1]
-
-    yield install
-    for faults in installed:
-        faults.uninstall()
 
 
 def test_at_least_once_a_photo_listed_while_sqs_refuses_it_is_queued_by_the_next_notification(service, aws_faults):
