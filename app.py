@@ -93,7 +93,8 @@ def index() -> Response | dict:
         return Response(*page.asset("index.html"))
     return {"service": "image-categorizer", "routes": {
         "POST /configure": "set the classes", "GET /configure": "the classes and what each covers",
-        "POST /sort": "sort what is in /All (a job); {\"dry_run\": true}: where each photo would go", "GET /jobs": "the recent jobs",
+        "POST /sort": "sort what is in /All (a job); {\"dry_run\": true}: where each photo would go",
+        "GET /jobs": "the recent jobs",
         "GET /jobs/{job_id}": "a job's progress", "POST /undo": "put a job's photos back in /All",
         "GET /status": "counts, queue, recent decisions and problems", "POST /webhook": "Dropbox's notifications"},
         "auth": "Authorization: Bearer <SERVICE_KEY> on every route but this one, the page's files and the webhook"}

@@ -94,13 +94,15 @@ MUTATIONS = [
     Mutation("copies sorted into their class", "chalicelib/sorting.py",
              "            copies = earlier\n", "            pass\n", ("tests/test_duplicates.py",)),
     Mutation("two copies at once both the first", "chalicelib/state_store.py",
-             'condition = "attribute_not_exists(pk) OR file_id = :me"', 'condition = "attribute_not_exists(pk) OR attribute_exists(pk)"',
+             'condition = "attribute_not_exists(pk) OR file_id = :me"',
+             'condition = "attribute_not_exists(pk) OR attribute_exists(pk)"',
              ("tests/test_duplicates.py",)),
     Mutation("a copy of a deleted photo is a copy", "chalicelib/duplicates.py",
              "                info = self._dropbox.get_file(holder.file_id)\n"
              "                if info is not None and info.content_hash == photo.content_hash:\n"
              "                    where.append(info.path_display)\n",
-             "                if True:\n                    where.append(holder.path)\n", ("tests/test_duplicates.py",)),
+             "                if True:\n                    where.append(holder.path)\n",
+             ("tests/test_duplicates.py",)),
     Mutation("a folder forgets what it sorted before", "cli/folder_photos.py",
              'self.journal.record(version, file, f"{folder}/{moved}", content)',
              'self.journal.record(version, file, f"{folder}/{moved}")', ("tests/test_main_folder.py",)),

@@ -34,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sqs-rate", type=float, default=0.03, help="fraction of SQS sends and deletes refused")
     parser.add_argument("--no-chaos", action="store_true",
                         help="faults only: no overlapping sorts, re-sent or lost notifications, renames, blocked folder")
+    parser.add_argument("--duplicates", choices=["keep", "folder"], default="keep",
+                        help="the configuration's duplicates: with folder, each content must have one photo "
+                             "outside /Duplicates")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--verbose", action="store_true", help="the app's log on stderr")
     args = parser.parse_args(argv)
@@ -69,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
                 corrections=10)
             with running_service(fake) as service:
                 result = soak.run(service, plan, dropbox_rate=args.dropbox_rate, aws=aws, seed=args.seed,
-                                  drain_timeout=3600, chaos=chaos)
+                                  drain_timeout=3600, chaos=chaos, duplicates=args.duplicates)
     print(result.details(), file=sys.stderr)
     for problem in result.problems[:50]:
         print("PROBLEM", problem, file=sys.stderr)

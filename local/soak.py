@@ -37,6 +37,7 @@ from pathlib import PurePosixPath
 
 from PIL import Image
 
+from chalicelib.sort_config import DUPLICATES_FOLDER
 from local import sample_photos
 
 CLASSES = sample_photos.SCENARIO_CLASSES
@@ -281,9 +282,10 @@ def sort_all(service, result: Result, attempts: int = 8) -> None:
 
 
 def run(service, plan: list[list[Drop]], *, dropbox_rate: float, aws: dict | None = None, seed: int = 0,
-        drain_timeout: float = 600.0, kinds=DROPBOX_FAULTS, chaos: Chaos = Chaos()) -> Result:
+        drain_timeout: float = 600.0, kinds=DROPBOX_FAULTS, chaos: Chaos = Chaos(), duplicates: str = "keep") -> Result:
     """Drop the plan's batches while faults are injected; then drain, and check the invariant.
-    `aws` names the AwsFaults hooks installed for the run ({"dynamodb throttle": ..., ...})."""
+    `aws` names the AwsFaults hooks installed for the run ({"dynamodb throttle": ..., ...});
+    `duplicates` is the configuration's ("folder": each content has one photo outside /Duplicates)."""
     started = time.monotonic()
     fake = service.dropbox
     aws = aws or {}
@@ -295,7 +297,7 @@ def run(service, plan: list[list[Drop]], *, dropbox_rate: float, aws: dict | Non
     app_log.addHandler(counter)
     blocked = "/" + CLASSES[-1][:1].upper() + CLASSES[-1][1:]
     try:
-        service.configure(CLASSES)
+        service.configure(CLASSES, duplicates=duplicates)
         if chaos.blocked_folder:
             fake.put(blocked, b"a plain file where a class folder should be")
         fake.fault_rate(dropbox_rate, kinds, seed=seed)
@@ -352,7 +354,7 @@ def run(service, plan: list[list[Drop]], *, dropbox_rate: float, aws: dict | Non
     result.retries.update(counter.counts)
     result.problems += [f"the fake Dropbox crashed: {crash}" for crash in fake.crashes]
     result.corrected = len(corrected)
-    check(service, dropped, result, corrected)
+    check(service, dropped, result, corrected, duplicates)
     result.seconds = time.monotonic() - started
     return result
 
@@ -408,15 +410,17 @@ def _renamed_from(final_name: str, dropped_name: str) -> bool:
 
 
 def check(service, dropped: list[tuple[Drop, str]], result: Result,
-          corrected: dict[tuple[str, str], str]) -> None:
+          corrected: dict[tuple[str, str], str], duplicates: str = "keep") -> None:
     """`corrected`: photos the user moved after the service sorted them ((where the service put
-    them, sha256) -> where they are), which must be there, byte for byte."""
+    them, sha256) -> where they are), which must be there, byte for byte. With `duplicates`
+    "folder", of each content exactly one photo is outside /Duplicates."""
     from chalicelib.wiring import wiring
     drops = [drop for drop, _ in dropped]
     fake, state = service.dropbox, wiring().state
     problems = result.problems
     final = fake.files("/")
-    folders = {"/" + c[:1].upper() + c[1:] for c in CLASSES} | {UNSORTED}
+    copies = {f"/{DUPLICATES_FOLDER}"} if duplicates == "folder" else set()
+    folders = {"/" + c[:1].upper() + c[1:] for c in CLASSES} | {UNSORTED} | copies
 
     def top(path: str) -> str:
         return "/" + path.strip("/").split("/", 1)[0]
@@ -460,8 +464,8 @@ def check(service, dropped: list[tuple[Drop, str]], result: Result,
                 problems.append(f"{drop.path}: at {to}, not in a class folder")
             elif not _renamed_from(PurePosixPath(to).name, PurePosixPath(drop.path).name):
                 problems.append(f"{drop.path}: renamed to {to}")
-            elif not by_user and any(o["kind"] == "sorted" and "/" + o["label"][:1].upper() + o["label"][1:]
-                                     != top(to) for o in outcomes):
+            elif not by_user and any(o["kind"] == "sorted" and not o.get("reason", "").startswith("duplicate")
+                                     and "/" + o["label"][:1].upper() + o["label"][1:] != top(to) for o in outcomes):
                 problems.append(f"{drop.path}: label and folder disagree: {outcomes}")
         else:
             if final.get(drop.path) != drop.data:
@@ -500,6 +504,10 @@ def check(service, dropped: list[tuple[Drop, str]], result: Result,
     problems += [f"a photo left in the inbox: {p}" for p in unexplained]
     result.stuck_in_all = len(left)
 
+    if copies:
+        firsts = collections.Counter(_sha(data) for path, data in final.items() if top(path) in folders - copies)
+        problems += [f"{n} photos of one content outside /{DUPLICATES_FOLDER}, not 1 (sha256 {sha[:12]})"
+                     for sha, n in (want_sorted - missing).items() if firsts[sha] != 1]
     result.lost += sum(missing.values())
     result.duplicated += sum(extra.values())
     if missing:

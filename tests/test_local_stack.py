@@ -419,6 +419,7 @@ def test_main_dry_run_says_where_each_photo_in_all_would_go_and_changes_nothing(
     assert shown.returncode == 0 and lines.returncode == 0, shown.stderr + lines.stderr
     assert "Where each photo would go" in shown.stdout and "/Drink/coffee.jpg" in shown.stdout, shown.stdout
     [line] = map(json.loads, lines.stdout.splitlines())
-    assert (line["file"], line["folder"], line["class"], line["moved_to"]) == ("/All/coffee.jpg", "Drink", "drink", None)
+    assert (line["file"], line["folder"], line["class"], line["moved_to"]) == \
+        ("/All/coffee.jpg", "Drink", "drink", None)
     assert (inbox / "coffee.jpg").read_bytes() == sample_photos.jpeg("coffee")
     assert classes == CLASSES  # the stack's own classes, unchanged

@@ -2,7 +2,8 @@
 calls, DynamoDB throttles 15 % and loses the answer of 5 % of its writes, SQS refuses 5 % of sends
 and deletes, notifications are re-sent and lost, POST /sort overlaps the webhooks, photos are renamed
 while queued and a plain file stands where a class folder should be (local/soak.py has the scenario
-and the invariant; bench/soak.py runs it with 1000 photos)."""
+and the invariant; bench/soak.py runs it with 1000 photos). Once with exact copies sorted like any
+photo, once with them moved to /Duplicates."""
 from __future__ import annotations
 
 import pytest
@@ -27,11 +28,13 @@ def aws_faults(service):
             hook.uninstall()
 
 
-def test_all_of_it_at_once_nothing_lost_under_faults(service, aws_faults):
+@pytest.mark.parametrize("duplicates", ["keep", "folder"])
+def test_all_of_it_at_once_nothing_lost_under_faults(service, aws_faults, duplicates):
     plan = soak.scenario(photos=100, batches=4, seed=1)
     chaos = soak.Chaos(overlap_sort=True, resend_webhooks=True, drop_notification=True, renames=2,
                        blocked_folder=True, corrections=3)
-    result = soak.run(service, plan, dropbox_rate=0.12, aws=aws_faults, seed=1, drain_timeout=120, chaos=chaos)
+    result = soak.run(service, plan, dropbox_rate=0.12, aws=aws_faults, seed=1, drain_timeout=120, chaos=chaos,
+                      duplicates=duplicates)
     print(result.summary())
     print(result.details())
     for problem in result.problems:
