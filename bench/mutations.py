@@ -98,11 +98,8 @@ MUTATIONS = [
              'condition = "attribute_not_exists(pk) OR attribute_exists(pk)"',
              ("tests/test_duplicates.py",)),
     Mutation("a copy of a deleted photo is a copy", "chalicelib/duplicates.py",
-             "                info = self._dropbox.get_file(holder.file_id)\n"
-             "                if info is not None and info.content_hash == photo.content_hash:\n"
-             "                    where.append(info.path_display)\n",
-             "                if True:\n                    where.append(holder.path)\n",
-             ("tests/test_duplicates.py",)),
+             "return info.path_display if info is not None and info.content_hash == holder.content_hash else None",
+             "return holder.path", ("tests/test_duplicates.py",)),
     Mutation("a folder forgets what it sorted before", "cli/folder_photos.py",
              'self.journal.record(version, file, f"{folder}/{moved}", content)',
              'self.journal.record(version, file, f"{folder}/{moved}")', ("tests/test_main_folder.py",)),

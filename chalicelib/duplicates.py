@@ -21,23 +21,24 @@ class DropboxOriginals:
     def earlier(self, photos: Sequence[Photo[SortRequest]], claim: bool) -> list[str | None]:
         known = self._state.originals([p.content_hash for p in photos if p.content_hash])
         where: list[str | None] = []
-        claims: list[tuple[int, OriginalClaim]] = []
-        for photo in photos:
+        claims: dict[int, OriginalClaim] = {}
+        for i, photo in enumerate(photos):
             holder = known.get(photo.content_hash or "")
-            if holder is not None and holder.file_id != photo.ref.file_id:
-                info = self._dropbox.get_file(holder.file_id)
-                if info is not None and info.content_hash == photo.content_hash:
-                    where.append(info.path_display)
-                    continue
-            where.append(None)
-            if claim and photo.content_hash and (holder is None or holder.file_id != photo.ref.file_id):
-                claims.append((len(where) - 1, OriginalClaim(photo.content_hash, photo.ref.file_id, photo.path,
-                                                             holder.file_id if holder else None)))
-        if claims:
-            lost = [c for (_, c), won in zip(claims, self._state.claim_originals([c for _, c in claims])) if not won]
-            # Another container's copy took these bytes meanwhile: this photo is a copy of that one.
-            winners = self._state.originals([c.content_hash for c in lost]) if lost else {}
-            for i, c in claims:
+            mine = holder is not None and holder.file_id == photo.ref.file_id  # sorted again: itself
+            where.append(None if holder is None or mine else self._still_there(holder))
+            if claim and photo.content_hash and where[i] is None and not mine:
+                claims[i] = OriginalClaim(photo.content_hash, photo.ref.file_id, photo.path,
+                                          holder.file_id if holder else None)
+        won = self._state.claim_originals(list(claims.values())) if claims else []
+        lost = [c.content_hash for c, ok in zip(claims.values(), won) if not ok]
+        if lost:  # another container's copy took these bytes meanwhile: this photo is a copy of that one
+            winners = self._state.originals(lost)
+            for i, c in claims.items():
                 if c.content_hash in winners:
                     where[i] = winners[c.content_hash].path
         return where
+
+    def _still_there(self, holder: OriginalClaim) -> str | None:
+        """Where the photo a content is known by is now, if it still holds that content."""
+        info = self._dropbox.get_file(holder.file_id)
+        return info.path_display if info is not None and info.content_hash == holder.content_hash else None
