@@ -85,8 +85,10 @@ def _copy_of(photos: Sequence[Photo[R]], originals: Originals[R], claim: bool) -
         first = firsts.get(photo.content_hash) if photo.content_hash is not None else None
         if first is None:
             where.append(None)
-        else:
-            where.append(earlier[first] if first == i else earlier[first] or photos[first].path)
+        elif first == i:
+            where.append(earlier[i])
+        else:  # a later photo of the batch with those bytes: a copy of what the first is a copy of, or of it
+            where.append(earlier[first] or photos[first].path)
     return where
 
 

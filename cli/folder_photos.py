@@ -75,18 +75,18 @@ class Journal:
 
     def placed(self) -> dict[str, str]:
         """Each moved file's identity -> the top folder the tool last put it in (undone runs aside)."""
-        entries = self._entries()
-        undone = {e["undone"] for e in entries if "undone" in e}
-        return {e["identity"]: e["to"].split("/", 1)[0] for e in entries
-                if "identity" in e and "to" in e and e.get("run") not in undone}
+        return {e["identity"]: e["to"].split("/", 1)[0] for e in self._standing_moves()}
 
     def sorted_contents(self) -> dict[str, tuple[str, str]]:
         """Each content hash -> (identity, path) of the photo with it that the tool last moved
         (undone runs aside)."""
+        return {e["hash"]: (e["identity"], e["to"]) for e in self._standing_moves() if "hash" in e}
+
+    def _standing_moves(self) -> list[dict]:
+        """The moves of the runs not undone, oldest first."""
         entries = self._entries()
         undone = {e["undone"] for e in entries if "undone" in e}
-        return {e["hash"]: (e["identity"], e["to"]) for e in entries
-                if "hash" in e and "identity" in e and "to" in e and e.get("run") not in undone}
+        return [e for e in entries if "identity" in e and "to" in e and e.get("run") not in undone]
 
     def last_run(self) -> Run | None:
         """The newest run that moved a photo and is not undone yet."""
