@@ -86,9 +86,7 @@ class Inbox:
         deadline = time.monotonic() + SYNC_BUDGET_SECONDS
         with self._lease(account, owner):
             _, version = self.state.get_cursor(account)
-            files, cursor = self._list_inbox()
-            if cursor is None:
-                raise NoInbox(f"Dropbox has no folder {self.folder}: create it and put photos in it")
+            files, cursor = self._asked_inbox()
             photos, others = self._split(files)
             self.state.clear_undone([f.id for f in photos])  # the user asks: undone photos too
             job = Job(self.state.create_job(total=len(photos), skipped=len(others)), len(photos), len(others))
@@ -100,9 +98,7 @@ class Inbox:
     def preview(self, config: SortConfig) -> Job:
         """Queue every image in the inbox as a dry run with `config`: decided, never moved. It
         leaves the cursor, the counts and undone photos alone, so it needs no lease."""
-        files, cursor = self._list_inbox()
-        if cursor is None:
-            raise NoInbox(f"Dropbox has no folder {self.folder}: create it and put photos in it")
+        files, _ = self._asked_inbox()
         photos, others = self._split(files)
         job = Job(self.state.create_job(len(photos), len(others), preview=config), len(photos), len(others), True)
         self.state.note_left(job.job_id, [(f.id, outcome) for f, outcome in others])
@@ -158,6 +154,13 @@ class Inbox:
         except (StoreNotFound, NotAFolder):
             log.warning("Dropbox has no folder %s; nothing to sort until it is made", self.folder)
             return [], None
+
+    def _asked_inbox(self) -> tuple[list[FileInfo], str]:
+        """Everything in the inbox for a sort the user asked for: NoInbox (a 409) without one."""
+        files, cursor = self._list_inbox()
+        if cursor is None:
+            raise NoInbox(f"Dropbox has no folder {self.folder}: create it and put photos in it")
+        return files, cursor
 
     def _save_cursor(self, account: str, cursor: str, version: int) -> None:
         if not self.state.put_cursor(account, cursor, version):
