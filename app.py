@@ -22,7 +22,7 @@ from chalicelib.inbox import Busy, NoInbox, NotConfigured, start_sort
 from chalicelib.messages import BadMessage, LearnRequest, SortRequest, SyncRequest, parse
 from chalicelib.secrets import SecretsError
 from chalicelib.sort_config import ConfigError
-from chalicelib.undo import undo_job
+from chalicelib.undo import AlreadyUndone, undo_job
 from chalicelib.wiring import wiring
 from chalicelib.work_queue import QueueError
 
@@ -59,7 +59,7 @@ def route(path: str, methods: list[str], key: bool = True, **options) -> Callabl
                 return view(*args, **kwargs)
             except ConfigError as e:
                 raise BadRequestError(str(e)) from None
-            except (NotConfigured, Busy, NoInbox) as e:
+            except (NotConfigured, Busy, NoInbox, AlreadyUndone) as e:
                 raise ConflictError(str(e)) from None
             except StoreError as e:
                 raise Unavailable(f"cannot reach Dropbox now: {e}") from None

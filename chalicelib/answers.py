@@ -3,9 +3,10 @@ where it went, and what went wrong."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
 
 from . import sort_config
-from .ports import ConfigState, QueueDepth, Totals
+from .ports import ConfigState, JobRecord, QueueDepth, Totals
 from .sort_config import SortConfig
 from .vocabulary import Resolution
 
@@ -65,6 +66,17 @@ def jobs(totals: Totals) -> list[dict]:
             for job_id, source, at in totals.recent_jobs()]
 
 
+def _state(found: JobRecord, done: int) -> str:
+    """"undone" once an undo put its photos back; else "running" or "finished"."""
+    if found.undone_at is not None:
+        return "undone"
+    return "finished" if done >= found.total else "running"
+
+
+def _utc(at: float | None) -> str | None:
+    return None if at is None else datetime.fromtimestamp(at, timezone.utc).isoformat(timespec="seconds")
+
+
 def job(totals: Totals, job_id: str, with_files: bool = False) -> dict | None:
     """A job's progress; `with_files`: also each file it left in the inbox, and why, and for a dry
     run where each photo would go. A dry run's counts are where its photos would go."""
@@ -74,7 +86,8 @@ def job(totals: Totals, job_id: str, with_files: bool = False) -> dict | None:
     total, done = found.total, found.counts.finished
     answer = {"job_id": job_id, "dry_run": found.preview is not None, "total": total, "done": done,
               "percent": 100.0 if total == 0 else round(100.0 * done / total, 1),
-              "finished": done >= total, **found.counts.to_dict()}
+              "finished": done >= total, "state": _state(found, done), "undone_at": _utc(found.undone_at),
+              **found.counts.to_dict()}
     if found.preview is not None:
         answer["classes"] = list(found.preview.classes)
     if with_files:

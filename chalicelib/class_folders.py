@@ -12,8 +12,8 @@ import logging
 from .dropbox_store import CursorReset, StoreNotFound
 from .messages import LearnRequest
 from .photo_files import not_a_photo
-from .ports import ExampleSyncState, FolderChanges, Queue
-from .sort_config import INBOX
+from .ports import ExampleSyncState, FolderChanges, LedgerEntry, Queue
+from .sort_config import INBOX, top_folder
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,11 @@ def in_class_folder(path: str) -> bool:
     """Directly in a top-level folder that is not the inbox ("/Cat/a.jpg"), as main.py --folder reads them."""
     parts = path.strip("/").split("/")
     return len(parts) == 2 and parts[0].casefold() != INBOX.casefold() and not parts[0].startswith(".")
+
+
+def _ours(entry: LedgerEntry | None, path: str) -> bool:
+    """Whether the service put this photo in the folder it is in now."""
+    return entry is not None and entry.to is not None and top_folder(entry.to).casefold() == top_folder(path).casefold()
 
 
 def follow(account: str, changes: FolderChanges, state: ExampleSyncState, queue: Queue) -> int:
@@ -46,10 +51,10 @@ def follow(account: str, changes: FolderChanges, state: ExampleSyncState, queue:
     if gone and (forgotten := state.forget_examples(gone)):
         log.info("forgot %d example(s) deleted or moved away", forgotten)
     candidates = [f for f in files if in_class_folder(f.path_display) and not_a_photo(f.path_display) is None]
-    # The service's own moves, already recorded, are passed over here; any other is checked again
-    # when learned (a move whose record is still on its way).
-    ours = state.placed_paths([f.id for f in candidates])
-    requests = [LearnRequest(f.id, f.path_display) for f in candidates if ours.get(f.id) != f.path_lower]
+    # The service's own moves, already recorded, are passed over here (by file id: renamed in their
+    # folder or not); any other is checked again when learned (a move whose record is on its way).
+    ledger = state.ledger([f.id for f in candidates]) if candidates else {}
+    requests = [LearnRequest(f.id, f.path_display) for f in candidates if not _ours(ledger.get(f.id), f.path_display)]
     # Queued before the cursor moves on: a failure here leaves the changes for the next try.
     queue.send(requests)
     if not state.put_cursor(cursor_key(account), new_cursor, version):

@@ -11,11 +11,11 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from .messages import LearnRequest, SortRequest, SyncRequest
 from .outcomes import Outcome
-from .ports import ConfigState, Originals, PhotoClassifier, PhotoStore, Recorder
+from .ports import ConfigState, Ledger, Originals, PhotoClassifier, PhotoStore, Recorder
 from .sort_config import SortConfig
 from .sorting import sort_batch
 
@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CONFIG_TTL_SECONDS = 30.0
+
+
+class DeliveryState(Recorder, Ledger, Protocol):
+    """What delivery reads and writes: each photo's ledger, and how each request ended."""
 
 
 @dataclass(frozen=True)
@@ -61,15 +65,15 @@ class ConfigCache:
 
 
 def deliver(messages: Sequence[Message], config: Callable[[SortRequest], SortConfig | None],
-            store: PhotoStore[SortRequest], classifier: Callable[[], PhotoClassifier], recorder: Recorder,
+            store: PhotoStore[SortRequest], classifier: Callable[[], PhotoClassifier], recorder: DeliveryState,
             max_receives: int, examples: Callable[[SortConfig], Examples], originals: Originals[SortRequest]) -> Acks:
     """Sort the batch's photos and record how each ended. `config` gives the classes a request
     is sorted with (the stored ones; a dry run's, its job's); `classifier` loads the model on the
     first batch that needs it; `examples` gives the classes' examples."""
-    ours = [m for m in messages if isinstance(m.request, SortRequest)]
     dropped = [m.receipt_handle for m in messages if m.request is None]
     if dropped:
         log.error("dropping %d message(s) that name no Dropbox file", len(dropped))
+    ours, undone = _not_undone([m for m in messages if isinstance(m.request, SortRequest)], recorder)
     requests = [m.request for m in ours]
     # The sorts together, and each dry run with the others of its job: one sort_batch per group.
     groups: dict[str | None, list[int]] = {}
@@ -93,11 +97,29 @@ def deliver(messages: Sequence[Message], config: Callable[[SortRequest], SortCon
         firsts = recorder.record_many(records) if records else []
     except Exception:  # the files are where they are; a redelivery finds them there and records them
         log.exception("recording %d outcomes failed; the batch comes back", len(records))
-        return Acks(done=dropped, retry=[m.receipt_handle for m in ours])
+        return Acks(done=dropped + undone, retry=[m.receipt_handle for m in ours])
     for (_, outcome), first in zip(records, firsts):
         _log(outcome, first)
-    return Acks(done=dropped + [m.receipt_handle for m, _ in finished],
+    return Acks(done=dropped + undone + [m.receipt_handle for m, _ in finished],
                 retry=[m.receipt_handle for m, _ in waiting])
+
+
+def _not_undone(messages: list[Message], ledger: Ledger) -> tuple[list[Message], list[str]]:
+    """The messages to sort, and the receipt handles of those whose photo an undo put back in the
+    inbox since they were queued (a redelivery, or a second queueing): it stays there, counted
+    nowhere, until the user asks again with POST /sort. A dry run moves nothing: it is sorted."""
+    real = [m.request.file_id for m in messages if isinstance(m.request, SortRequest) and not m.request.dry_run]
+    entries = ledger.ledger(real) if real else {}
+    undone = {f for f, entry in entries.items() if entry.undone}
+    keep, left = [], []
+    for m in messages:
+        request = m.request
+        if isinstance(request, SortRequest) and not request.dry_run and request.file_id in undone:
+            log.info("left %s in the inbox: an undo put it back (POST /sort sorts it again)", request.path)
+            left.append(m.receipt_handle)
+        else:
+            keep.append(m)
+    return keep, left
 
 
 def follow_up(syncs: Sequence[tuple[SyncRequest, str]], sync: Callable[[str], object],

@@ -10,14 +10,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
 
 from .dropbox_store import (DropboxStore, FileInfo, NotAFolder, StoreError, StoreNotFound, TooLarge,
                             TransientStoreError)
-from .messages import SortRequest
+from .messages import SortRequest, request_key
 from .outcomes import Outcome
 from .photo_files import MAX_BYTES, too_large
-from .ports import Move, Photo
-from .sort_config import in_inbox
+from .ports import Ledger, Move, Photo
+from .sort_config import in_inbox, top_folder
+from .sorting import MOVED_EARLIER
 
 log = logging.getLogger(__name__)
 
@@ -25,16 +27,40 @@ THREADS = 10  # one per message of an SQS batch
 SOURCES = ("download", "thumbnail")
 
 
+class MoveLedger(Ledger, Protocol):
+    def moving(self, moves: Sequence[tuple[SortRequest, str]]) -> None:
+        """Before a move: these requests are moving their photos into these folders."""
+        ...
+
+
 class DropboxPhotos:
-    def __init__(self, dropbox: DropboxStore, source: str = "download"):
+    def __init__(self, dropbox: DropboxStore, ledger: MoveLedger, source: str = "download"):
         if source not in SOURCES:
             raise ValueError(f"source must be one of {SOURCES}, not {source!r}")
-        self._dropbox, self.source = dropbox, source
+        self._dropbox, self._ledger, self.source = dropbox, ledger, source
         self._folders: set[str] = set()  # made already by this container
         self._pool = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="read")
 
     def read(self, refs: Sequence[SortRequest]) -> list[Photo[SortRequest] | Outcome]:
-        return list(self._pool.map(self._read, refs))
+        found = list(self._pool.map(self._read, refs))
+        return self._ours_among(refs, found)
+
+    def _ours_among(self, refs: Sequence[SortRequest], found: list[Photo[SortRequest] | Outcome]
+                    ) -> list[Photo[SortRequest] | Outcome]:
+        """A photo found out of the inbox is the user's doing, unless the ledger says an earlier
+        try of this very request was moving it into that folder (its record was cut off)."""
+        away = [i for i, item in enumerate(found) if isinstance(item, Outcome) and item.reason == "moved_away"]
+        if not away:
+            return found
+        entries = self._ledger.ledger([refs[i].file_id for i in away])
+        for i in away:
+            item, entry = found[i], entries.get(refs[i].file_id)
+            assert isinstance(item, Outcome) and item.to_path is not None
+            folder = entry.moving.get(request_key(refs[i])) if entry else None
+            if folder is not None and folder.casefold() == top_folder(item.to_path).casefold():
+                found[i] = Outcome(item.file, "gone", to_path=item.to_path, reason=MOVED_EARLIER,
+                                   detail="moved by an earlier try of this request")
+        return found
 
     def read_anywhere(self, refs: Sequence[SortRequest]) -> list[Photo[SortRequest] | Outcome]:
         """As `read`, wherever the photos are now (a class folder's examples), not only in the inbox."""
@@ -75,6 +101,10 @@ class DropboxPhotos:
         photos bound for it."""
         broken = {folder: self._make_folder(folder) for folder in dict.fromkeys(m.folder for m in moves)}
         todo = [m for m in moves if broken[m.folder] is None]
+        # Written ahead (a failure here moves nothing): should this container die after the move,
+        # the redelivery knows it was ours.
+        if todo:
+            self._ledger.moving([(m.photo.ref, m.folder) for m in todo])
         try:
             moved = self._dropbox.move_batch(
                 [(m.photo.path, f"/{m.folder}/{m.photo.path.rsplit('/', 1)[-1]}") for m in todo]) if todo else []

@@ -136,8 +136,8 @@ class Inbox:
                 files, new_cursor = self._list_inbox()
         photos, others = self._split(files)
         # Photos put back by an undo stay in the inbox until the user asks (POST /sort).
-        undone = self.state.undone_among([f.id for f in photos]) if photos else set()
-        photos = [f for f in photos if f.id not in undone]
+        entries = self.state.ledger([f.id for f in photos]) if photos else {}
+        photos = [f for f in photos if not (f.id in entries and entries[f.id].undone)]
         # Every sort is a job, so that it can be undone; queued before the cursor moves on: a
         # failure here leaves the changes for the next try.
         job_id = self.state.create_job(len(photos), len(others), source="webhook") if photos else None
@@ -184,7 +184,6 @@ class Inbox:
         self.state.record_many([(SortRequest(f.id, f.path_display, f.rev), outcome) for f, outcome in others])
         if job_id:
             self.state.note_left(job_id, [(f.id, outcome) for f, outcome in others])
-        self.state.mark_queued([f.id for f in photos])
         self.queue.send([SortRequest(f.id, f.path_display, f.rev, job_id) for f in photos])
         self.state.add_queued(len(photos))
         return Listing(len(photos), len(others))

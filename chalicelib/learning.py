@@ -1,10 +1,10 @@
 """Learn the photos the user put in class folders, and hand the examples to the sorting: the
 classify function's half of learning by example (chalicelib/class_folders.py queues the work).
 
-A photo in a class folder is the user's unless the service's records say the service put it at
-that very path. While the service's own sort of that photo is still in flight, the request comes
-back later. A photo the service had put in one class folder and the user moved to another is an
-example of the new class and a counter-example of the old one.
+A photo in a class folder is the user's unless the ledger says the service put it in that folder
+(by its file id: a photo the user renamed there is still the service's). While the service is
+moving the photo, the request comes back later. A photo the service had put in one class folder
+and the user moved to another is an example of the new class and a counter-example of the old one.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from . import examples as learned
 from .messages import LearnRequest, SortRequest
 from .outcomes import Outcome
-from .ports import Example, ExampleState, Photo, PhotoFeatures
+from .ports import Example, ExampleState, LedgerEntry, Photo, PhotoFeatures
 from .sort_config import INBOX, SortConfig, top_folder
 
 log = logging.getLogger(__name__)
@@ -26,22 +26,21 @@ def learn(requests: Sequence[LearnRequest], read: Read, features: Callable[[], P
           state: ExampleState, config: SortConfig | None) -> list[bool]:
     """Per request: True when done (learned, or nothing to learn), False to try again later.
     `read` reads photos wherever they are; `features` loads the model on first call."""
-    placements = state.placements([r.file_id for r in requests])
-    placed = [placements.get(r.file_id) for r in requests]
-    # Not done while the service's own sort of the photo is still in flight.
-    done = [p is not True for p in placed]
-    wanted = [i for i, p in enumerate(placed) if p is not True]
+    entries = state.ledger([r.file_id for r in requests])
+    placed = [entries.get(r.file_id, LedgerEntry()) for r in requests]
+    # Not done while the service is moving the photo (its outcome not yet recorded).
+    done = [not entry.moving for entry in placed]
+    wanted = [i for i, entry in enumerate(placed) if not entry.moving]
     found = read([requests[i].as_sort_request() for i in wanted])
     readable: list[tuple[Photo[SortRequest], str | None]] = []
     for i, item in zip(wanted, found):
         if not isinstance(item, Photo):
             done[i] = item.finished  # gone or unreadable: nothing to learn; busy: later
             continue
-        here = item.path.lower()
-        if placed[i] == here or top_folder(item.path).casefold() == INBOX.casefold():
-            continue  # the service's own move, or back in the inbox: not an example
-        was = top_folder(placed[i]) if isinstance(placed[i], str) else None
-        readable.append((item, was if was and was.casefold() != top_folder(here).casefold() else None))
+        here, was = top_folder(item.path), top_folder(placed[i].to) if placed[i].to else None
+        if here.casefold() == INBOX.casefold() or (was is not None and was.casefold() == here.casefold()):
+            continue  # back in the inbox, or where the service put it (renamed there or not): no example
+        readable.append((item, was))
     if not readable:
         return done
     config = config or SortConfig(())

@@ -3,6 +3,7 @@ again (a sync that ran out of time or found another holding the lease hands over
 photo in a class folder to be learned as an example."""
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass
 
@@ -39,6 +40,12 @@ class SortRequest:
         if not request.file_id.startswith("id:"):
             raise BadMessage(f"not a Dropbox file id: {request.file_id!r}")
         return request
+
+
+def request_key(request: SortRequest) -> str:
+    """The same queued request (redelivered, or handled twice) always maps to the same key."""
+    raw = "\0".join((request.file_id, request.rev, request.path.lower(), request.job_id or ""))
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True)

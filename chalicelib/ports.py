@@ -7,8 +7,8 @@ user calls, so a reader knows what a function touches from its signature.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from .outcomes import Counts, Outcome
@@ -69,6 +69,11 @@ class Originals(Protocol[R]):
         """Per photo (no two with the same content_hash), where an earlier photo with the same bytes
         is now, or None when there is none left. With `claim`, a photo without an earlier one is
         from now on the one its bytes are known by (a dry run does not claim)."""
+        ...
+
+    def withdraw(self, photos: Sequence[Photo[R]]) -> None:
+        """These photos claimed their bytes but were not sorted (their move failed): they are no
+        longer what those bytes are known by."""
         ...
 
 
@@ -144,18 +149,13 @@ class SyncState(Recorder, Protocol):
         """Files a job's listing left in the inbox, by (file id, outcome)."""
         ...
 
-    def undone_among(self, file_ids: Sequence[str]) -> set[str]:
-        """The files among these that an undo put back in the inbox, to stay there."""
-        ...
+    def ledger(self, file_ids: Sequence[str]) -> dict[str, LedgerEntry]: ...
 
-    def clear_undone(self, file_ids: Sequence[str]) -> None: ...
+    def clear_undone(self, file_ids: Sequence[str]) -> None:
+        """The user asks to sort these photos again (POST /sort): they are no longer undone."""
+        ...
 
     def add_queued(self, count: int) -> None: ...
-
-    def mark_queued(self, file_ids: Sequence[str]) -> None:
-        """These files were queued to be sorted: until their outcome is recorded, a class folder
-        holding one holds the service's own move in progress, not an example."""
-        ...
 
 
 class ConfigState(Protocol):
@@ -176,17 +176,29 @@ class Example:
     features: bytes
 
 
-class ExampleState(Protocol):
-    def placements(self, file_ids: Sequence[str]) -> dict[str, str | bool]:
-        """Per file the service queued: where it last put it (its path, lower case), or True while
-        no outcome is recorded yet. Files it never queued, or finished without moving, are left
-        out. In a few reads."""
+@dataclass(frozen=True)
+class LedgerEntry:
+    """What the service did to one photo, known by its Dropbox file id (the one record every
+    feature reads): `counter` where it is counted ("folder:Cat", "unsorted", "gone", ...); `to`
+    where the service put it (lower case) and `job_id` the job whose move that was, while no undo
+    took it back; `moving` the requests moving it right now (request key -> folder), written
+    before the move and cleared when its outcome is recorded; `undone` when an undo put it back in
+    the inbox, where it stays until the user asks (POST /sort)."""
+
+    counter: str | None = None
+    to: str | None = None
+    job_id: str | None = None
+    undone: bool = False
+    moving: Mapping[str, str] = field(default_factory=dict)
+
+
+class Ledger(Protocol):
+    def ledger(self, file_ids: Sequence[str]) -> dict[str, LedgerEntry]:
+        """The entries of those photos the service ever handled, in a few reads."""
         ...
 
-    def placed_paths(self, file_ids: Sequence[str]) -> dict[str, str]:
-        """Where the service put each of these files that it sorted (lower case), in a few reads."""
-        ...
 
+class ExampleState(Ledger, Protocol):
     def put_examples(self, examples: Sequence[Example]) -> None: ...
 
     def forget_examples(self, paths: Sequence[str]) -> int:
@@ -218,6 +230,7 @@ class JobRecord:
     total: int
     counts: Counts
     preview: SortConfig | None = None
+    undone_at: float | None = None  # when an undo put its photos back (time.time())
 
 
 class Totals(Protocol):
@@ -248,13 +261,18 @@ class OriginalClaim:
     replaces: str | None = None
 
 
-class OriginalsState(Protocol):
+class OriginalsState(Ledger, Protocol):
     def originals(self, content_hashes: Sequence[str]) -> dict[str, OriginalClaim]:
         """The claim on each of these contents that has one, in a few reads."""
         ...
 
     def claim_originals(self, claims: Sequence[OriginalClaim]) -> list[bool]:
         """Each claim made, unless another photo claimed that content since it was read (False)."""
+        ...
+
+    def withdraw_originals(self, held: Sequence[tuple[str, str]]) -> None:
+        """(content hash, file id): each claim that file holds on that content is given up (its
+        move failed, or an undo took it back), so the next photo with those bytes is no copy."""
         ...
 
 
@@ -272,7 +290,11 @@ class UndoStore(Protocol):
     def move_batch(self, moves: Sequence[tuple[str, str]]) -> list["FileInfo | Exception"]: ...
 
 
-class UndoState(Protocol):
+class UndoState(Ledger, Protocol):
+    def job(self, job_id: str) -> JobRecord | None: ...
+
+    def withdraw_originals(self, held: Sequence[tuple[str, str]]) -> None: ...
+
     def job_moves(self, job_id: str) -> list[tuple[str, str, str]]:
         """(file id, where it was, where the job put it) of every photo the job moved."""
         ...

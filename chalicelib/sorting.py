@@ -2,8 +2,8 @@
 
 The classify Lambda (through dropbox_photos.DropboxPhotos) and `main.py --folder` (through
 cli/folder_photos.FolderPhotos) both sort with `sort_batch`; only the PhotoStore differs.
-Every step is safe to repeat: a photo found in a class folder was moved there by an earlier try
-of the same request and is reported as sorted, and a move never overwrites.
+Every step is safe to repeat: a photo that the store says an earlier try of the same request
+moved is reported as sorted, and a move never overwrites.
 """
 from __future__ import annotations
 
@@ -17,6 +17,11 @@ from .sort_config import SortConfig, top_folder
 
 if TYPE_CHECKING:
     from .examples import Examples
+
+# The reason a store gives a photo found where an earlier try of the same request moved it (that
+# try was cut off before it said so); any other photo found away was moved by someone else.
+MOVED_EARLIER = "moved_earlier"
+PLACED = ("sorted", "unsorted")
 
 
 def sort_batch(refs: Sequence[R], store: PhotoStore[R], classifier: PhotoClassifier, config: SortConfig,
@@ -46,19 +51,47 @@ def sort_batch(refs: Sequence[R], store: PhotoStore[R], classifier: PhotoClassif
     if dry_run:
         ended |= {i: _decided(photo.file, decision, config, None, copy_of)
                   for (i, photo, decision), copy_of in zip(decided, copies)}
-    elif decided:
-        moved = store.move([Move(photo, config.duplicates_folder if copy_of else config.folder_for(decision.label))
-                            for (_, photo, decision), copy_of in zip(decided, copies)])
-        for (i, photo, decision), copy_of, result in zip(decided, copies, moved):
-            ended[i] = settled(result, config) if isinstance(result, Outcome) \
-                else _decided(photo.file, decision, config, result, copy_of)
+        return [ended[i] for i in range(len(found))]
+    # A copy of an earlier photo of this batch waits for that photo's move: if it fails, the copy
+    # is a copy of nothing sorted, and is decided again once the failed photo gave up its bytes.
+    firsts = {photo.path for _, photo, _ in decided}
+    later = [n for n, copy_of in enumerate(copies) if copy_of in firsts]
+    ended |= _move(store, config, [d for n, d in enumerate(decided) if n not in later],
+                   [c for n, c in enumerate(copies) if n not in later], originals)
+    if later:
+        again = [n for n in later if ended[_index_of(decided, copies[n])].kind not in PLACED]
+        if again and originals is not None:
+            for n, copy_of in zip(again, _copy_of([decided[n][1] for n in again], originals, claim=True)):
+                copies[n] = copy_of
+        ended |= _move(store, config, [decided[n] for n in later], [copies[n] for n in later], originals)
     return [ended[i] for i in range(len(found))]
 
 
+def _index_of(decided: Sequence[tuple[int, Photo[R], Decision]], path: str | None) -> int:
+    return next(i for i, photo, _ in decided if photo.path == path)
+
+
+def _move(store: PhotoStore[R], config: SortConfig, decided: Sequence[tuple[int, Photo[R], Decision]],
+          copies: Sequence[str | None], originals: Originals[R] | None) -> dict[int, Outcome]:
+    """Move decided photos into their class folders (copies into the duplicates folder), in one
+    call; a photo that did not get there gives up the claim on its bytes."""
+    if not decided:
+        return {}
+    moved = store.move([Move(photo, config.duplicates_folder if copy_of else config.folder_for(decision.label))
+                        for (_, photo, decision), copy_of in zip(decided, copies)])
+    ended = {i: settled(result, config) if isinstance(result, Outcome)
+             else _decided(photo.file, decision, config, result, copy_of)
+             for (i, photo, decision), copy_of, result in zip(decided, copies, moved)}
+    not_placed = [photo for i, photo, _ in decided if ended[i].kind not in PLACED]
+    if originals is not None and not_placed:
+        originals.withdraw(not_placed)
+    return ended
+
+
 def settled(outcome: Outcome, config: SortConfig) -> Outcome:
-    """A store's "gone" for a file it found elsewhere: in a folder this configuration sorts into,
-    an earlier try of the same request moved it there (and was cut off before it said so)."""
-    if outcome.kind != "gone" or outcome.to_path is None:
+    """A store's "gone" for a file an earlier try of the same request moved (and was cut off
+    before it said so): sorted into the folder it is in, if this configuration sorts into it."""
+    if outcome.reason != MOVED_EARLIER or outcome.to_path is None:
         return outcome
     folder = top_folder(outcome.to_path)
     if config.duplicates_folder and folder.casefold() == config.duplicates_folder.casefold():

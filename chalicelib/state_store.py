@@ -3,12 +3,13 @@
 Layout (pk / sk):
   config        / current        the user's SortConfig
   account#<id>  / cursor         list_folder cursor + version, and the sync lease
-  file#<id>     / <request key>  one outcome per queued request (also the record a later undo reads)
-  photo#<id>    / counted        the counter a photo is counted in now (each photo counts once)
+  file#<id>     / <request key>  one outcome per queued request
+  photo#<id>    / ledger         what the service did to a photo, by its Dropbox file id: where it is
+                                 counted, where the service put it and by which job, a move in flight
+                                 (moving_<request key>, written before the move), whether an undo put it back
   stats         / all            counters over all time, one count per photo
   job#<id>      / job            counters of one /sort run
   events        / <time>#<id>    recent skipped and failed files with the reason, for /status
-  photo#<id>    / queued         the file was queued to be sorted; once placed, where the service put it
   examples      / <folder>#<role>#<id>   a photo's features as an example (or counter-example)
   examples      / version        bumped at every change of the examples, so caches know to read again
   bytes#<hash>  / first          the photo a content (Dropbox's content_hash) is known by (chalicelib/duplicates.py)
@@ -16,7 +17,6 @@ Layout (pk / sk):
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import random
 import time
@@ -30,9 +30,9 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from .messages import SortRequest
+from .messages import SortRequest, request_key
 from .outcomes import Counts, Outcome
-from .ports import Example, JobRecord, OriginalClaim
+from .ports import Example, JobRecord, LedgerEntry, OriginalClaim
 from .sort_config import MAX_EXAMPLES, SortConfig
 
 # Every DynamoDB call is bounded: short timeouts and a few retries (throttling included).
@@ -47,15 +47,10 @@ CONFLICT_ATTEMPTS = 5
 # decision, its photo's count marker, where the service put it, and in its job's lists of moves and
 # of files left in the inbox) plus the counter updates (the totals, and one per job in the chunk).
 RECORDS_PER_TRANSACTION = 13
+TRANSACTION_ITEMS = 100  # DynamoDB's limit per TransactWriteItems
 BATCH_WRITE_ITEMS = 25  # DynamoDB's limit per BatchWriteItem
 BATCH_GET_KEYS = 100  # and per BatchGetItem
 BATCH_WRITE_ATTEMPTS = 5
-
-
-def request_key(request: SortRequest) -> str:
-    """The same queued request (redelivered, or handled twice) always maps to the same key."""
-    raw = "\0".join((request.file_id, request.rev, request.path.lower(), request.job_id or ""))
-    return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
 class StateStore:
@@ -211,33 +206,62 @@ class StateStore:
                         "reason": i.get("reason", {}).get("S"), "detail": i.get("detail", {}).get("S")}
                        for i in self._query(f"job#{job_id}", "preview#")), key=lambda p: p["path"])
 
+    def ledger(self, file_ids: Sequence[str]) -> dict[str, LedgerEntry]:
+        """What the service did to each of these photos that it ever handled, in a few reads."""
+        return {pk.split("#", 1)[1]: _entry(item)
+                for (pk, _), item in self._existing([(f"photo#{i}", "ledger") for i in file_ids]).items()}
+
+    def moving(self, moves: Sequence[tuple[SortRequest, str]]) -> None:
+        """Before a move: these requests are moving their photos into these folders. A redelivered
+        request that finds its photo there knows its own earlier try moved it; learning waits."""
+        self._update_ledgers([(request.file_id, "SET #m = :f", {"#m": _moving(request)}, {":f": {"S": folder}})
+                              for request, folder in moves])
+
     def mark_undone(self, job_id: str, file_ids: Sequence[str]) -> None:
         """These photos of the job are back in the inbox: counted nowhere, and left there by the
-        webhook until a POST /sort (`undone_among`, `clear_undone`)."""
-        if not file_ids:
-            return
-        counted = self._existing([(f"photo#{i}", "counted") for i in file_ids])
-        self._batch_write([{"DeleteRequest": {"Key": key}} for key in (_key(pk, sk) for pk, sk in counted)]
-                          + [{"PutRequest": {"Item": _key(f"photo#{i}", "undone")}} for i in file_ids])
+        webhook until a POST /sort (`clear_undone`). The job says when it was undone."""
+        entries = self.ledger(file_ids)
+        self._update_ledgers([(i, "SET undone = :j REMOVE #c, #t, job", {"#c": "counter", "#t": "to"},
+                               {":j": {"S": job_id}}) for i in dict.fromkeys(file_ids)])
         taken: dict[str, int] = {}
-        for item in counted.values():
-            taken[item["counter"]["S"]] = taken.get(item["counter"]["S"], 0) - 1
-        for key, sk, changes in (("stats", "all", taken), (f"job#{job_id}", "job", {"undone": len(file_ids)})):
-            if not changes:
-                continue
-            names = {f"#c{i}": name for i, name in enumerate(changes)}
-            self._db.update_item(
-                TableName=self.table_name, Key=_key(key, sk),
-                UpdateExpression="ADD " + ", ".join(f"{n} :n{i}" for i, n in enumerate(names)),
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues={f":n{i}": {"N": str(v)} for i, v in enumerate(changes.values())})
-
-    def undone_among(self, file_ids: Sequence[str]) -> set[str]:
-        return {pk.split("#", 1)[1] for pk, _ in self._existing([(f"photo#{i}", "undone") for i in file_ids])}
+        for entry in entries.values():
+            if entry.counter is not None:
+                taken[entry.counter] = taken.get(entry.counter, 0) - 1
+        self._add("stats", "all", taken)
+        self._add(f"job#{job_id}", "job", {"undone": len(file_ids)}, {"undone_at": {"N": str(time.time())}})
 
     def clear_undone(self, file_ids: Sequence[str]) -> None:
-        self._batch_write([{"DeleteRequest": {"Key": _key(f"photo#{i}", "undone")}}
-                           for i in self.undone_among(file_ids)])
+        self._update_ledgers([(i, "REMOVE undone", {}, {}) for i, entry in self.ledger(file_ids).items()
+                              if entry.undone])
+
+    def _update_ledgers(self, updates: Sequence[tuple[str, str, Mapping[str, str], Mapping[str, dict]]]) -> None:
+        """(file id, update expression, names, values) on each photo's ledger, 100 per transaction."""
+        writes = []
+        for file_id, expression, names, values in updates:
+            update = {"TableName": self.table_name, "Key": _key(f"photo#{file_id}", "ledger"),
+                      "UpdateExpression": expression}
+            if names:
+                update["ExpressionAttributeNames"] = dict(names)
+            if values:
+                update["ExpressionAttributeValues"] = dict(values)
+            writes.append({"Update": update})
+        for start in range(0, len(writes), TRANSACTION_ITEMS):
+            self._transact(writes[start:start + TRANSACTION_ITEMS])
+
+    def _add(self, pk: str, sk: str, changes: Mapping[str, int], also: Mapping[str, dict] | None = None) -> None:
+        """Add to counters of one item (and set `also`'s attributes) in one update."""
+        if not changes and not also:
+            return
+        names = {f"#c{i}": name for i, name in enumerate(changes)} | {f"#s{i}": n for i, n in enumerate(also or {})}
+        values = {f":n{i}": {"N": str(v)} for i, v in enumerate(changes.values())} \
+            | {f":s{i}": v for i, v in enumerate((also or {}).values())}
+        parts = []
+        if changes:
+            parts.append("ADD " + ", ".join(f"#c{i} :n{i}" for i in range(len(changes))))
+        if also:
+            parts.append("SET " + ", ".join(f"#s{i} = :s{i}" for i in range(len(also))))
+        self._db.update_item(TableName=self.table_name, Key=_key(pk, sk), UpdateExpression=" ".join(parts),
+                             ExpressionAttributeNames=names, ExpressionAttributeValues=values)
 
     def add_queued(self, count: int) -> None:
         if count:
@@ -260,14 +284,14 @@ class StateStore:
 
     def _record_chunk(self, chunk: Sequence[tuple[SortRequest, Outcome]]) -> list[bool]:
         keys = [(f"file#{request.file_id}", request_key(request)) for request, _ in chunk]
-        markers = [(f"photo#{f}", "counted") for f in dict.fromkeys(request.file_id for request, _ in chunk)]
+        markers = [(f"photo#{f}", "ledger") for f in dict.fromkeys(request.file_id for request, _ in chunk)]
         found: dict[tuple[str, str], dict] = {}  # first optimistic: a new photo's first outcome needs no read
         for attempt in range(CONFLICT_ATTEMPTS):
             fresh = {key: i for i, key in reversed(list(enumerate(keys))) if key not in found}
             if not fresh:
                 return [False] * len(chunk)
             counted = {pk.split("#", 1)[1]: found[(pk, sk)]["counter"]["S"]
-                       for pk, sk in markers if (pk, sk) in found}
+                       for pk, sk in markers if "counter" in found.get((pk, sk), {})}
             if self._transact(self._writes([chunk[i] for i in sorted(fresh.values())], counted)):
                 return [fresh.get(key) == i for i, key in enumerate(keys)]
             # Recorded before, or another container counted one of these photos meanwhile: read what is there.
@@ -297,10 +321,14 @@ class StateStore:
         return found
 
     def _writes(self, records: Sequence[tuple[SortRequest, Outcome]], counted: Mapping[str, str]) -> list[dict]:
-        """The outcome items, their events, each photo's count marker (conditional on what was
+        """The outcome items, their events, each photo's ledger (its count conditional on what was
         read, in `counted`), and one counter update per counter item touched."""
         now = time.time()
-        writes, counts, photos, put_at = [], {}, {}, {}
+        writes: list[dict] = []
+        counts: dict[str, dict[str, int]] = {}
+        photos: dict[str, str] = {}
+        put_at: dict[str, tuple[str, str | None]] = {}
+        recorded: dict[str, list[SortRequest]] = {}
         for request, outcome in records:
             key = request_key(request)
             item = {**_key(f"file#{request.file_id}", key),
@@ -333,8 +361,9 @@ class StateStore:
                     "path": {"S": request.path}, "reason": {"S": outcome.why or ""},
                     "expires_at": {"N": str(int(now + EVENT_TTL_SECONDS))}}}})
             photos[request.file_id] = counter  # the latest outcome of a photo is where it is now
+            recorded.setdefault(request.file_id, []).append(request)
             if outcome.kind in ("sorted", "unsorted") and outcome.to_path:
-                put_at[request.file_id] = outcome.to_path.lower()
+                put_at[request.file_id] = (outcome.to_path.lower(), request.job_id)
                 if request.job_id:  # what an undo of the job moves back; no longer left in the inbox
                     writes.append({"Put": {"TableName": self.table_name, "Item": {
                         **_key(f"job#{request.job_id}", f"moved#{request.file_id}"), "from": {"S": request.path},
@@ -344,24 +373,39 @@ class StateStore:
         stats = counts.setdefault("stats", {})
         for file_id, counter in photos.items():
             before = counted.get(file_id)
+            # The photo's ledger: its moves in flight are over; where the service put it, by which job.
+            sets, removes = [], [f"#m{n}" for n in range(len(recorded[file_id]))]
+            names = {f"#m{n}": _moving(r) for n, r in enumerate(recorded[file_id])}
+            values: dict[str, dict] = {}
+            update = {"TableName": self.table_name, "Key": _key(f"photo#{file_id}", "ledger")}
+            if file_id in put_at:
+                to, job_id = put_at[file_id]
+                sets.append("#t = :t")
+                names["#t"], values[":t"] = "to", {"S": to}
+                if job_id:
+                    sets.append("job = :j")
+                    values[":j"] = {"S": job_id}
+                else:
+                    removes.append("job")
             # A photo once placed stays counted where it went: a later failure or a late request
             # finding it gone does not un-sort it.
-            if before == counter or (_placed(before) and not _placed(counter)):
-                continue
-            stats[counter] = stats.get(counter, 0) + 1
-            if before is not None:
-                stats[before] = stats.get(before, 0) - 1
-            marker = {"Put": {"TableName": self.table_name,
-                              "Item": {**_key(f"photo#{file_id}", "counted"), "counter": {"S": counter}}}}
-            if before is None:
-                marker["Put"]["ConditionExpression"] = "attribute_not_exists(pk)"
-            else:
-                marker["Put"].update(ConditionExpression="#c = :before", ExpressionAttributeNames={"#c": "counter"},
-                                     ExpressionAttributeValues={":before": {"S": before}})
-            writes.append(marker)
-        # Where the service put each photo, read by chalicelib/class_folders.py to pass over its own moves.
-        writes += [{"Put": {"TableName": self.table_name, "Item": {**_key(f"photo#{file_id}", "queued"),
-                                                                   "to": {"S": to}}}} for file_id, to in put_at.items()]
+            if not (before == counter or (_placed(before) and not _placed(counter))):
+                stats[counter] = stats.get(counter, 0) + 1
+                if before is not None:
+                    stats[before] = stats.get(before, 0) - 1
+                sets.append("#c = :c")
+                names["#c"], values[":c"] = "counter", {"S": counter}
+                if before is None:
+                    update["ConditionExpression"] = "attribute_not_exists(#c)"
+                else:
+                    update["ConditionExpression"] = "#c = :before"
+                    values[":before"] = {"S": before}
+            update["UpdateExpression"] = " ".join(part for part in (
+                "SET " + ", ".join(sets) if sets else "", "REMOVE " + ", ".join(removes) if removes else "") if part)
+            update["ExpressionAttributeNames"] = names
+            if values:
+                update["ExpressionAttributeValues"] = values
+            writes.append({"Update": update})
         for key, per_item in counts.items():
             if not per_item:
                 continue
@@ -418,6 +462,16 @@ class StateStore:
                 return False
             raise
 
+    def withdraw_originals(self, held: Sequence[tuple[str, str]]) -> None:
+        for content_hash, file_id in held:
+            try:
+                self._db.delete_item(TableName=self.table_name, Key=_key(f"bytes#{content_hash}", "first"),
+                                     ConditionExpression="file_id = :me",
+                                     ExpressionAttributeValues={":me": {"S": file_id}})
+            except ClientError as e:
+                if not _conditional(e):  # another photo holds it: nothing of ours to give up
+                    raise
+
     def outcomes(self, file_id: str) -> list[dict]:
         """Every recorded outcome of a file (where it came from and went), for undo and tests."""
         response = self._db.query(TableName=self.table_name, KeyConditionExpression="pk = :p",
@@ -433,7 +487,8 @@ class StateStore:
         if item is None:
             return None
         preview = SortConfig.from_dict(_plain(item["preview"])) if "preview" in item else None
-        return JobRecord(int(item["total"]["N"]), _counts(item), preview)
+        undone_at = float(item["undone_at"]["N"]) if "undone_at" in item else None
+        return JobRecord(int(item["total"]["N"]), _counts(item), preview, undone_at)
 
     def recent_events(self, limit: int = RECENT_EVENTS) -> list[dict]:
         """The most recent problem of each of the last `limit` files that had one, newest first,
@@ -460,25 +515,6 @@ class StateStore:
             timespec="seconds"), i) for i in response["Items"]]
 
     # --- examples (chalicelib/learning.py) --------------------------------------------------
-
-    def mark_queued(self, file_ids: Sequence[str]) -> None:
-        self._batch_write([{"PutRequest": {"Item": _key(f"photo#{i}", "queued")}} for i in dict.fromkeys(file_ids)])
-
-    def placements(self, file_ids: Sequence[str]) -> dict[str, str | bool]:
-        items = self._existing([(f"photo#{i}", sk) for i in file_ids for sk in ("queued", "counted")])
-        found: dict[str, str | bool] = {}
-        for i in dict.fromkeys(file_ids):
-            queued = items.get((f"photo#{i}", "queued"))
-            if queued is not None and "to" in queued:
-                found[i] = queued["to"]["S"]
-            elif queued is not None and (f"photo#{i}", "counted") not in items:
-                found[i] = True  # queued, and no outcome recorded yet
-        return found
-
-    def placed_paths(self, file_ids: Sequence[str]) -> dict[str, str]:
-        return {pk.split("#", 1)[1]: item["to"]["S"]
-                for (pk, _), item in self._existing([(f"photo#{i}", "queued") for i in file_ids]).items()
-                if "to" in item}
 
     def put_examples(self, examples: Sequence[Example]) -> None:
         now = time.time()
@@ -569,6 +605,18 @@ class StateStore:
 
 def _key(pk: str, sk: str) -> dict:
     return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+
+def _moving(request: SortRequest) -> str:
+    """The ledger attribute that says this request is moving its photo (written before the move)."""
+    return f"moving_{request_key(request)}"
+
+
+def _entry(item: dict) -> LedgerEntry:
+    return LedgerEntry(counter=item.get("counter", {}).get("S"), to=item.get("to", {}).get("S"),
+                       job_id=item.get("job", {}).get("S"), undone="undone" in item,
+                       moving={name.removeprefix("moving_"): value["S"] for name, value in item.items()
+                               if name.startswith("moving_")})
 
 
 def _conditional(error: ClientError) -> bool:

@@ -70,7 +70,7 @@ class Wiring:
 
     @cached_property
     def photos(self) -> DropboxPhotos:
-        return DropboxPhotos(self.dropbox, source=self.env.get("CLASSIFY_SOURCE", "download"))
+        return DropboxPhotos(self.dropbox, self.state, source=self.env.get("CLASSIFY_SOURCE", "download"))
 
     @cached_property
     def config(self) -> ConfigCache:

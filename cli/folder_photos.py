@@ -267,6 +267,11 @@ class FolderPhotos:
                 self._contents[photo.content_hash] = (photo.version, photo.path)
         return where
 
+    def withdraw(self, photos: Sequence[Photo[str]]) -> None:
+        for photo in photos:
+            if self._contents is not None and self._contents.get(photo.content_hash or "", ("",))[0] == photo.version:
+                del self._contents[photo.content_hash or ""]
+
     def _unchanged(self, identity: str, path: str) -> bool:
         """Whether the file at `path` (relative to DIR) is still that one, as it was."""
         *folders, name = path.split("/")

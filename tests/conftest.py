@@ -101,3 +101,23 @@ def stalled_list_changes(monkeypatch):
     monkeypatch.setattr(DropboxStore, "list_changes", slow_list_changes)
     yield listing, resume
     resume.set()
+
+
+@pytest.fixture
+def dies_after_its_move(monkeypatch):
+    """The next batch's worker dies right after its Dropbox move, before it records anything (as a
+    Lambda cut off by its timeout): the batch comes back. Yields a list that counts the deaths."""
+    from chalicelib.dropbox_photos import DropboxPhotos
+
+    deaths: list[int] = []
+    original = DropboxPhotos.move
+
+    def move_then_die(self, moves):
+        moved = original(self, moves)
+        if not deaths:
+            deaths.append(len(moves))
+            raise RuntimeError("the worker died after its move")
+        return moved
+
+    monkeypatch.setattr(DropboxPhotos, "move", move_then_die)
+    yield deaths

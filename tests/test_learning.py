@@ -82,13 +82,15 @@ def test_the_services_own_moves_are_never_taken_as_examples_nor_queued_to_be_lea
     assert json.loads(service.get("/status").body)["learned"] == {}
 
 
-def test_a_move_of_the_services_seen_before_its_record_lands_is_not_taken_as_an_example(service):
+def test_a_move_of_the_services_seen_before_its_record_lands_is_not_taken_as_an_example(service,
+                                                                                           dies_after_its_move):
     service.configure(["cat"])
     service.dropbox.put("/All/a.jpg", jpeg("chelsea"))
     service.post("/sort", {})
     # A worker moved the photo and died before recording it; the class folders' notification comes
     # first, so the photo is queued to be learned while its sort is still in flight.
-    service.dropbox.user_move("/All/a.jpg", "/Cat/a.jpg")
+    service.source.poll_once()
+    assert dies_after_its_move == [1] and service.dropbox.exists("/Cat/a.jpg")
     assert service.notify()["to_learn"] == 1
     service.source.drain(timeout=60)
     assert service.dropbox.files("/") == {"/Cat/a.jpg": jpeg("chelsea")}

@@ -93,7 +93,7 @@ def test_only_the_newest_examples_of_a_class_are_kept(state):
 
 def test_more_photos_than_one_batch_read_takes_are_all_read(state):
     ids = [f"id:{i}" for i in range(250)]  # BatchGetItem takes 100 keys at a time
-    state.mark_queued(ids)
-    assert state.placements(ids) == {i: True for i in ids}
+    state.moving([(SortRequest(i, f"/All/{i}.jpg", "r1", "job"), "Cat") for i in ids])
+    assert all(entry.moving for entry in state.ledger(ids).values()) and len(state.ledger(ids)) == 250
     state.mark_undone("job", ids)
-    assert state.undone_among(ids) == set(ids)
+    assert {i for i, entry in state.ledger(ids).items() if entry.undone} == set(ids)

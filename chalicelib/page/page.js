@@ -100,9 +100,10 @@ const STARTED_BY = { webhook: "new photos", sort: "Sort what is in All", preview
 function showJobs(jobs) {
   const rows = jobs.map((j) => {
     const tr = row([STARTED_BY[j.source] || j.source, when(j.at),
-      `${j.done ?? 0} of ${j.total ?? 0}`, j.finished ? "finished" : "running"]);
+      `${j.done ?? 0} of ${j.total ?? 0}`,
+      j.state === "undone" ? `undone ${when(j.undone_at)}` : (j.state || "running")]);
     const cell = document.createElement("td");
-    if (!j.dry_run) {
+    if (!j.dry_run && j.state !== "undone") {
       const button = document.createElement("button");
       button.type = "button";
       button.textContent = "Undo";
