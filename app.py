@@ -66,7 +66,7 @@ def route(path: str, methods: list[str], key: bool = True, **options) -> Callabl
             except (QueueError, BotoCoreError, ClientError) as e:
                 raise Unavailable(f"cannot reach AWS now ({type(e).__name__}); try again shortly") from None
             except SecretsError as e:
-                raise Unavailable(f"the service's secrets are incomplete: {e}") from None
+                raise Unavailable(f"the service's secrets cannot be used: {e}") from None
         return app.route(path, methods=methods, **options)(guarded)
     return register
 

@@ -14,7 +14,11 @@ NAMES = ("DROPBOX_APP_KEY", "DROPBOX_APP_SECRET", "DROPBOX_REFRESH_TOKEN", "SERV
 
 
 class SecretsError(RuntimeError):
-    """The secret exists but lacks what the service needs; the message names what is missing."""
+    """The secret exists but does not hold what the service needs; the message names what is wrong."""
+
+
+# How a value that is not a string looks in the secret's JSON, to name it in SecretsError.
+_JSON_KINDS = {bool: "a boolean", int: "a number", float: "a number", dict: "an object", list: "a list"}
 
 
 def with_secrets(env: Mapping[str, str]) -> Mapping[str, str]:
@@ -31,8 +35,17 @@ def with_secrets(env: Mapping[str, str]) -> Mapping[str, str]:
     try:
         value = json.loads(client.get_secret_value(SecretId=arn)["SecretString"])
     except (KeyError, ValueError):
-        raise SecretsError(f"the secret {arn} is not a JSON object holding {', '.join(NAMES)}") from None
-    missing = [name for name in NAMES if not isinstance(value, dict) or not value.get(name)]
-    if missing:
-        raise SecretsError(f"the secret {arn} has no {', '.join(missing)}")
+        value = None
+    if not isinstance(value, dict):
+        raise SecretsError(f"the secret {arn} is not a JSON object holding {', '.join(NAMES)}")
+    # Refused here, once, by name: a number or an object would otherwise fail later, as a 500, in
+    # whichever route first uses it (the key's comparison, the webhook's signature, the SDK).
+    missing = [name for name in NAMES if value.get(name) in (None, "")]
+    not_strings = [name for name in NAMES if name not in missing and not isinstance(value[name], str)]
+    problems = [f"has no {', '.join(missing)}"] if missing else []
+    if not_strings:
+        kinds = " and ".join(f"{name} as {_JSON_KINDS[type(value[name])]}" for name in not_strings)
+        problems.append(f"holds {kinds}: {'it' if len(not_strings) == 1 else 'each'} must be a string")
+    if problems:
+        raise SecretsError(f"the secret {arn} {'; '.join(problems)}")
     return {**env, **{name: value[name] for name in NAMES}}
