@@ -14,7 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chalice import (BadRequestError, Chalice, ChaliceViewError, ConflictError, NotFoundError, Response,
                      UnauthorizedError)
 
-from chalicelib import answers, page, snapstart, webhook
+from chalicelib import answers, page, snapstart, sort_config, webhook
 from chalicelib.auth import bearer_ok
 from chalicelib.delivery import Message, deliver, follow_up, learned
 from chalicelib.dropbox_store import StoreError
@@ -131,8 +131,9 @@ def webhook_notification() -> Response:
 @route("/configure", methods=["POST"])
 def configure_post() -> dict:
     w = wiring()
+    config = sort_config.parse(_json_body())  # before any table read: a bad body is a 400 even while AWS fails
     taught = w.state.example_counts()
-    return answers.configure(_json_body(), w.resolver(taught), w.state, w.default_threshold, taught)
+    return answers.configure(config, w.resolver(taught), w.state, w.default_threshold, taught)
 
 
 @route("/configure", methods=["GET"])

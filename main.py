@@ -86,11 +86,11 @@ def configure(args: argparse.Namespace, taught: Teaching | None = None
               ) -> tuple[Classifier, SortConfig, list[Resolution]]:
     """The same validation as the service's POST /configure; raises ConfigError. A name the
     model does not know is a class when its folder holds enough examples."""
+    config = sort_config.parse(proposal(args))
     classifier = Classifier.load()
     standing = {c for c, n in (taught.counts() if taught else {}).items() if n >= MIN_EXAMPLES}
-    config, resolutions = sort_config.parse(
-        proposal(args), lambda name: classifier.vocabulary.resolve(name, by_examples=name in standing))
-    return classifier, config, resolutions
+    return classifier, config, sort_config.resolve_classes(
+        config, lambda name: classifier.vocabulary.resolve(name, by_examples=name in standing))
 
 
 def explain(args: argparse.Namespace) -> int:

@@ -99,6 +99,7 @@ def main() -> None:
 
     from chalicelib import answers
     from chalicelib.messages import SortRequest
+    from chalicelib.sort_config import parse
     from chalicelib.wiring import Wiring
     from deploy import bytecode
     from local.dropbox_emulator import FakeDropbox, signed_notification
@@ -135,7 +136,7 @@ def main() -> None:
             wired = Wiring(env)
             wired.state.create_table()
             queue_url = wired.queue.create()
-            answers.configure({"classes": ["people", "screenshots", "documents", "cat", "building"]},
+            answers.configure(parse({"classes": ["people", "screenshots", "documents", "cat", "building"]}),
                               wired.vocabulary.resolve, wired.state, wired.default_threshold, {})
             sqs = boto3.client("sqs")
             source = SqsEventSource(sqs, queue_url, lambda event: None)

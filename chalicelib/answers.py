@@ -15,9 +15,11 @@ Resolve = Callable[[str], Resolution]
 Taught = Mapping[str, tuple[int, int]]
 
 
-def configure(body: object, resolve: Resolve, state: ConfigState, default_threshold: float, taught: Taught) -> dict:
-    """Validate and store the classes; raises sort_config.ConfigError (a 400) for anything refused."""
-    config, resolutions = sort_config.parse(body, resolve)
+def configure(config: SortConfig, resolve: Resolve, state: ConfigState, default_threshold: float,
+              taught: Taught) -> dict:
+    """Resolve and store the classes of a parsed body (sort_config.parse); raises
+    sort_config.ConfigError (a 400) for a class the model can neither see nor has examples of."""
+    resolutions = sort_config.resolve_classes(config, resolve)
     state.put_config(config)
     return configuration(config, resolutions, default_threshold, taught)
 

@@ -113,8 +113,9 @@ def check_name(name: object, what: str) -> str:
     return stripped
 
 
-def parse(body: object, resolve) -> tuple[SortConfig, list[Resolution]]:
-    """Validate a /configure body; `resolve(name)` maps a class name to what it covers."""
+def parse(body: object) -> SortConfig:
+    """Validate a /configure body: its shape, names, threshold and folders. Reads nothing, so it runs
+    before the example counts resolve_classes needs are read: a bad body is a 400 even while AWS fails."""
     if not isinstance(body, Mapping):
         raise ConfigError('the body must be a JSON object like {"classes": ["cat", "dog"]}')
     unknown = set(body) - _ALLOWED_KEYS
@@ -153,9 +154,14 @@ def parse(body: object, resolve) -> tuple[SortConfig, list[Resolution]]:
     if duplicates == "folder" and DUPLICATES_FOLDER.casefold() in {*seen, unsorted.casefold()}:
         raise ConfigError(f'a class or the unsorted_folder named {DUPLICATES_FOLDER!r} collides with the folder '
                           f'of "duplicates": "folder"')
+    return SortConfig(tuple(names), threshold, unsorted, duplicates)
 
+
+def resolve_classes(config: SortConfig, resolve: Callable[[str], Resolution]) -> list[Resolution]:
+    """What each class of a parsed configuration covers; raises ConfigError naming those the model
+    cannot see by name and has too few examples of."""
     resolutions, unknown = [], []
-    for name in names:
+    for name in config.classes:
         try:
             resolutions.append(resolve(name))
         except UnknownClassError as e:
@@ -167,7 +173,7 @@ def parse(body: object, resolve) -> tuple[SortConfig, list[Resolution]]:
         raise ConfigError(f"unknown {noun} {', '.join(map(str, unknown))}: the model cannot see "
                           f"{'it' if len(unknown) == 1 else 'them'} in a photo by name. To teach it by "
                           f"example, put {folders}, then configure again")
-    return SortConfig(tuple(names), threshold, unsorted, duplicates), resolutions
+    return resolutions
 
 
 def parse_sort(body: object, resolve: Callable[[], Callable[[str], Resolution]]) -> tuple[bool, SortConfig | None]:
@@ -187,4 +193,6 @@ def parse_sort(body: object, resolve: Callable[[], Callable[[str], Resolution]])
     if not dry_run:
         raise ConfigError(f"{', '.join(sorted(map(str, proposed)))}: a sort uses the stored classes; give "
                           'these with "dry_run": true to preview them, or POST /configure them first')
-    return True, parse(proposed, resolve())[0]
+    config = parse(proposed)
+    resolve_classes(config, resolve())  # after parse: making the resolver reads the table
+    return True, config

@@ -229,6 +229,19 @@ def test_a_dynamodb_outage_is_a_503_with_a_message(service):
         assert "cannot reach AWS now" in json.loads(response.body)["Message"]
 
 
+@pytest.mark.parametrize("body, named", [({"classes": "cat"}, "classes"), ({"classes": ["cat"], "bogus": 1}, "bogus")])
+def test_a_bad_configuration_is_a_400_naming_the_problem_even_while_dynamodb_is_down(service, aws_faults, body, named):
+    down = aws_faults("dynamodb", 1.0)
+    for response in (service.post("/configure", body), service.post("/sort", {"dry_run": True, **body})):
+        assert response.status_code == 400, response.body
+        assert named in json.loads(response.body)["Message"]
+    assert down.calls == 0  # refused before any table read
+    for response in (service.post("/configure", {"classes": ["cat"]}),
+                     service.post("/sort", {"dry_run": True, "classes": ["cat"]})):
+        assert response.status_code == 503, response.body
+        assert "cannot reach AWS now" in json.loads(response.body)["Message"]
+
+
 def post_notification(service):
     body, signature = signed_notification([service.dropbox.account_id], service.dropbox.app_secret)
     return service.client.http.post("/webhook", body=body, headers={
