@@ -198,8 +198,12 @@ def classify(event) -> None:
     learns = [(m.request, m.receipt_handle, m.receive_count) for m in messages if isinstance(m.request, LearnRequest)]
     sorts = [m for m in messages if not isinstance(m.request, (SyncRequest, LearnRequest))]
     w = wiring()
-    acks = deliver(sorts, w.config_for, w.photos, w.classifier, w.state, w.max_receives, w.examples, w.originals) \
-        + learned(learns, w.learn, w.max_receives) + follow_up(syncs, w.inbox.sync, w.account_id)
+    # The stored classes as this batch starts, read (their version) once and only if a request needs them.
+    stored = functools.cache(w.config.get)
+    acks = deliver(sorts, functools.partial(w.config_for, stored=stored), w.photos, w.classifier, w.state,
+                   w.max_receives, w.examples, w.originals) \
+        + learned(learns, functools.partial(w.learn, stored=stored), w.max_receives) \
+        + follow_up(syncs, w.inbox.sync, w.account_id)
     if acks.retry:
         # Only the unfinished messages may come back: acknowledge the rest ourselves.
         w.queue.delete(acks.done)

@@ -8,7 +8,6 @@ before SQS moves it to the dead-letter queue.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -23,8 +22,6 @@ if TYPE_CHECKING:
     from .examples import Examples
 
 log = logging.getLogger(__name__)
-
-CONFIG_TTL_SECONDS = 30.0
 
 
 class DeliveryState(Recorder, Ledger, Protocol):
@@ -50,18 +47,22 @@ class Acks:
 
 
 class ConfigCache:
-    """The stored configuration, re-read at most every `ttl` seconds per container."""
+    """The stored configuration, as current as the last `get`: each call (one per batch) reads the
+    configuration's version, one small consistent read, and reads and parses the classes again only
+    when a POST /configure changed it, in whichever container that was made."""
 
-    def __init__(self, state: ConfigState, ttl: float = CONFIG_TTL_SECONDS):
-        self._state, self._ttl = state, ttl
-        self._value: SortConfig | None = None
-        self._read_at = float("-inf")
+    def __init__(self, state: ConfigState):
+        self._state = state
+        self._kept: tuple[int, SortConfig | None] | None = None  # (version, configuration)
 
     def get(self) -> SortConfig | None:
-        """No configuration is never kept: the first /configure counts at once."""
-        if self._value is None or time.monotonic() - self._read_at > self._ttl:
-            self._value, self._read_at = self._state.get_config(), time.monotonic()
-        return self._value
+        version = self._state.config_version()
+        kept = self._kept
+        if kept is None or kept[0] != version:
+            # Read after the version, the configuration is at least that new; if a change landed in
+            # between, the next call sees a newer version and reads it once more.
+            kept = self._kept = (version, self._state.get_config())
+        return kept[1]
 
 
 def deliver(messages: Sequence[Message], config: Callable[[SortRequest], SortConfig | None],

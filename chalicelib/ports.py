@@ -161,7 +161,14 @@ class SyncState(Recorder, Protocol):
 class ConfigState(Protocol):
     def get_config(self) -> SortConfig | None: ...
 
-    def put_config(self, config: SortConfig) -> None: ...
+    def put_config(self, config: SortConfig) -> None:
+        """Store the classes and bump config_version() in the same write."""
+        ...
+
+    def config_version(self) -> int:
+        """Changes whenever the configuration is stored: one small read, so a cache knows to read
+        the classes again (0 before the first)."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Durable state in one DynamoDB table: configuration, cursors, outcomes, jobs and counters.
 
 Layout (pk / sk):
-  config        / current        the user's SortConfig
+  config        / current        the user's SortConfig, and a version every change of it bumps
   account#<id>  / cursor         list_folder cursor + version, and the sync lease
   file#<id>     / <request key>  one outcome per queued request
   photo#<id>    / ledger         what the service did to a photo, by its Dropbox file id: where it is
@@ -81,10 +81,20 @@ class StateStore:
         item = self._get("config", "current")
         return None if item is None else SortConfig.from_dict(_plain(item["value"]))
 
+    def config_version(self) -> int:
+        """Bumped by every put_config, in the same write: a consistent read of this one number tells
+        a cache whether the configuration changed (0 before the first)."""
+        item = self._db.get_item(TableName=self.table_name, Key=_key("config", "current"), ConsistentRead=True,
+                                 ProjectionExpression="#n", ExpressionAttributeNames={"#n": "version"}).get("Item")
+        return int(item["version"]["N"]) if item and "version" in item else 0
+
     def put_config(self, config: SortConfig) -> None:
-        self._db.put_item(TableName=self.table_name, Item={
-            "pk": {"S": "config"}, "sk": {"S": "current"}, "value": _typed(_config_dict(config)),
-            "updated_at": {"N": str(time.time())}})
+        self._db.update_item(
+            TableName=self.table_name, Key=_key("config", "current"),
+            UpdateExpression="SET #v = :v, updated_at = :t ADD #n :one",
+            ExpressionAttributeNames={"#v": "value", "#n": "version"},
+            ExpressionAttributeValues={":v": _typed(_config_dict(config)), ":t": {"N": str(time.time())},
+                                       ":one": {"N": "1"}})
 
     # --- cursor and sync lease -----------------------------------------------------------
 

@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     from .examples import Examples
     from .learning import ExampleCache
 
+# The stored classes, as one batch reads them.
+Stored = Callable[[], SortConfig | None]
+
 
 class Wiring:
     def __init__(self, env: Mapping[str, str] = os.environ):
@@ -76,9 +79,12 @@ class Wiring:
     def config(self) -> ConfigCache:
         return ConfigCache(self.state)
 
-    def config_for(self, request: SortRequest) -> SortConfig | None:
-        """The classes a request is sorted with: the stored ones, or a dry run's own (its job's)."""
-        return self._preview_config(request.job_id) if request.dry_run else self.config.get()
+    def config_for(self, request: SortRequest, stored: Stored | None = None) -> SortConfig | None:
+        """The classes a request is sorted with: the stored ones (`stored`: the batch's one read of
+        them; by default a read now), or a dry run's own (its job's)."""
+        if request.dry_run:
+            return self._preview_config(request.job_id)
+        return (stored or self.config.get)()
 
     def _read_preview_config(self, job_id: str) -> SortConfig | None:
         job = self.state.job(job_id)
@@ -126,9 +132,9 @@ class Wiring:
     def examples(self, config: SortConfig) -> "Examples":
         return self._example_cache.get(config)
 
-    def learn(self, requests: list[LearnRequest]) -> list[bool]:
+    def learn(self, requests: list[LearnRequest], stored: Stored | None = None) -> list[bool]:
         from .learning import learn  # numpy: the classify function only
-        return learn(requests, self.photos.read_anywhere, self.classifier, self.state, self.config.get())
+        return learn(requests, self.photos.read_anywhere, self.classifier, self.state, (stored or self.config.get)())
 
     def account_id(self) -> str:
         """Our Dropbox account (the one the refresh token belongs to), asked once per container."""

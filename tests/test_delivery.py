@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 import threading
 
+import pytest
+
 from local.sample_photos import jpeg
 
 
@@ -99,21 +101,63 @@ def test_a_failure_that_clears_up_sorts_the_photo_on_redelivery(service):
     assert service.source.failures == 1
 
 
-def test_a_configuration_changed_mid_run_applies_from_the_next_reread_and_loses_nothing(service, monkeypatch):
-    import time
-
-    from chalicelib import delivery
-
+def test_after_post_configure_the_very_next_batch_sorts_with_the_new_classes_and_loses_nothing(service):
     service.configure(["cat"])
     for i in range(12):
         service.dropbox.put(f"/All/chelsea-{i}.jpg", jpeg("chelsea"))
     service.notify()
-    assert service.source.poll_once() == 10  # the first batch under ["cat"]
+    assert service.source.poll_once() == 10  # the first batch, under ["cat"]
     service.configure(["food"], unsorted_folder="Other")
-    # Within the cache's TTL a container keeps the classes it read; after it, the new ones.
-    later = time.monotonic() + delivery.CONFIG_TTL_SECONDS + 1
-    monkeypatch.setattr(delivery.time, "monotonic", lambda: later)
-    service.source.drain(timeout=30)
+    assert service.source.poll_once() == 2  # the very next batch, in the same container
     final = service.dropbox.files("/")
     assert sorted(p.rsplit("/", 1)[0] for p in final) == ["/Cat"] * 10 + ["/Other"] * 2
+    assert all(data == jpeg("chelsea") for data in final.values())
+    status = json.loads(service.get("/status").body)
+    assert status["sorted"] == {"Cat": 10} and status["unsorted"] == 2 and status["failed"] == 0
+
+
+@pytest.fixture
+def config_reads():
+    """Every DynamoDB GetItem of the configuration item from now on, as "version" (a read of the
+    version number alone) or "whole". Registered before the app makes its clients (they copy the
+    session's handlers), i.e. before the test's first request."""
+    import boto3
+    reads: list[str] = []
+
+    def count(params, **_):
+        if params.get("Key", {}).get("pk", {}).get("S") == "config":
+            projected = params.get("ExpressionAttributeNames", {}).get(params.get("ProjectionExpression"))
+            reads.append("version" if projected == "version" else "whole")
+
+    events = boto3._get_default_session()._session.get_component("event_emitter")
+    events.register("before-parameter-build.dynamodb.GetItem", count, unique_id="test-config-reads")
+    yield reads
+    events.unregister("before-parameter-build.dynamodb.GetItem", unique_id="test-config-reads")
+
+
+def test_each_batch_reads_the_configuration_version_once_and_the_classes_only_after_a_change(service, config_reads):
+    def sort(count: int, first: int) -> tuple[list[str], int]:
+        """Put `count` photos in /All, notify, and sort them all: the batches' reads of the
+        configuration item, and how many batches there were."""
+        for i in range(first, first + count):
+            service.dropbox.put(f"/All/chelsea-{i}.jpg", jpeg("chelsea"))
+        service.notify()
+        config_reads.clear()
+        before = service.source.batches
+        service.source.drain(timeout=60)
+        return list(config_reads), service.source.batches - before
+
+    service.configure(["cat"])
+    reads, batches = sort(25, 0)
+    # The container's first batch reads the classes; every batch reads the version once.
+    assert batches >= 3 and reads == ["version", "whole"] + ["version"] * (batches - 1)
+
+    reads, batches = sort(12, 100)  # nothing changed: the version alone
+    assert batches >= 2 and reads == ["version"] * batches
+
+    service.configure(["food"], unsorted_folder="Other")
+    reads, batches = sort(12, 200)  # changed: the first batch after it reads the classes again
+    assert batches >= 2 and reads == ["version", "whole"] + ["version"] * (batches - 1)
+    final = service.dropbox.files("/")
+    assert sorted(p.rsplit("/", 1)[0] for p in final) == ["/Cat"] * 37 + ["/Other"] * 12
     assert all(data == jpeg("chelsea") for data in final.values())

@@ -40,18 +40,12 @@ def test_of_copies_arriving_together_one_is_sorted_and_the_others_go_to_duplicat
     assert list(files.values()) == [CAT] * 3
 
 
-def test_with_keep_copies_are_sorted_like_any_photo_and_are_known_once_duplicates_is_folder(service, monkeypatch):
-    import time
-
-    from chalicelib import delivery
-
+def test_with_keep_copies_are_sorted_like_any_photo_and_are_known_once_duplicates_is_folder(service):
     service.configure(["cat"])
     service.dropbox.put("/All/a.jpg", CAT)
     service.dropbox.put("/All/b.jpg", CAT)
     assert sorted_now(service) == {"/Cat/a.jpg": CAT, "/Cat/b.jpg": CAT}
-    service.configure(["cat"], duplicates="folder")
-    later = time.monotonic() + delivery.CONFIG_TTL_SECONDS + 1  # the classify function reads it again
-    monkeypatch.setattr(delivery.time, "monotonic", lambda: later)
+    service.configure(["cat"], duplicates="folder")  # the next batch sorts with it
     service.dropbox.put("/All/c.jpg", CAT)
     assert sorted_now(service)["/Duplicates/c.jpg"] == CAT
 

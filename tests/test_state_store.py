@@ -7,12 +7,14 @@ from chalicelib.messages import SortRequest
 from chalicelib.outcomes import Outcome
 
 
-def test_config_round_trip(state):
-    assert state.get_config() is None
+def test_config_round_trip_and_every_put_bumps_its_version(state):
+    assert state.get_config() is None and state.config_version() == 0
     state.put_config(SortConfig(("cat", "sports car"), 0.4, "Misc"))
-    assert state.get_config() == SortConfig(("cat", "sports car"), 0.4, "Misc")
+    assert state.get_config() == SortConfig(("cat", "sports car"), 0.4, "Misc") and state.config_version() == 1
     state.put_config(SortConfig(("dog",)))
-    assert state.get_config() == SortConfig(("dog",), None, "Unsorted")
+    assert state.get_config() == SortConfig(("dog",), None, "Unsorted") and state.config_version() == 2
+    state.put_config(SortConfig(("dog",)))  # the same classes stored again: a change all the same
+    assert state.config_version() == 3
 
 
 def test_cursor_write_is_conditional_on_the_version_read(state):
