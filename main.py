@@ -165,8 +165,14 @@ def service_client() -> ServiceClient:
 
 
 def undo_job(args: argparse.Namespace) -> int:
-    answer = service_client().undo(args.undo)
     console = Console()
+    try:
+        answer = service_client().undo(args.undo)
+    except ServiceError as e:
+        if e.status == 409 and e.detail and "already undone" in e.detail:
+            console.print(f"Nothing to do: {e.detail}", markup=False)  # the user's wish holds already
+            return 0
+        raise
     console.print(f"Put back {answer['moved_back']} photo(s) of job {args.undo} in /All.", markup=False)
     if answer["left"]:
         console.print(f"Left {len(answer['left'])} where they are:")

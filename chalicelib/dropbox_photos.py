@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from .dropbox_store import (DropboxStore, FileInfo, NotAFolder, StoreError, StoreNotFound, TooLarge,
                             TransientStoreError)
@@ -24,6 +24,7 @@ from .sorting import MOVED_EARLIER
 log = logging.getLogger(__name__)
 
 THREADS = 10  # one per message of an SQS batch
+T = TypeVar("T")
 SOURCES = ("download", "thumbnail")
 
 
@@ -45,10 +46,9 @@ class DropboxPhotos:
         found = list(self._pool.map(self._read, refs))
         return self._ours_among(refs, found)
 
-    def _ours_among(self, refs: Sequence[SortRequest], found: list[Photo[SortRequest] | Outcome]
-                    ) -> list[Photo[SortRequest] | Outcome]:
-        """A photo found out of the inbox is the user's doing, unless the ledger says an earlier
-        try of this very request was moving it into that folder (its record was cut off)."""
+    def _ours_among(self, refs: Sequence[SortRequest], found: list[T | Outcome]) -> list[T | Outcome]:
+        """A photo found out of the inbox is the user's doing, unless the ledger says this very
+        request was moving it into that folder (an earlier try, cut off before its record)."""
         away = [i for i, item in enumerate(found) if isinstance(item, Outcome) and item.reason == "moved_away"]
         if not away:
             return found
@@ -111,8 +111,10 @@ class DropboxPhotos:
         except StoreError as e:
             moved = [e] * len(todo)
         results = iter(moved)
-        return [_blocked(m.photo.ref, m.folder, broken[m.folder]) if broken[m.folder] is not None
-                else self._moved(m.photo, next(results)) for m in moves]
+        # A photo queued twice (the webhook and POST /sort) is moved by the first of its two moves.
+        return self._ours_among([m.photo.ref for m in moves], [
+            _blocked(m.photo.ref, m.folder, broken[m.folder]) if broken[m.folder] is not None
+            else self._moved(m.photo, next(results)) for m in moves])
 
     def _make_folder(self, folder: str) -> StoreError | None:
         if folder.casefold() not in self._folders:

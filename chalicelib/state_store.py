@@ -224,8 +224,13 @@ class StateStore:
     def moving(self, moves: Sequence[tuple[SortRequest, str]]) -> None:
         """Before a move: these requests are moving their photos into these folders. A redelivered
         request that finds its photo there knows its own earlier try moved it; learning waits."""
-        self._update_ledgers([(request.file_id, "SET #m = :f", {"#m": _moving(request)}, {":f": {"S": folder}})
-                              for request, folder in moves])
+        by_photo: dict[str, list[tuple[SortRequest, str]]] = {}
+        for request, folder in moves:  # a transaction touches each item once: a photo queued twice is one update
+            by_photo.setdefault(request.file_id, []).append((request, folder))
+        self._update_ledgers([(file_id, "SET " + ", ".join(f"#m{n} = :f{n}" for n in range(len(pairs))),
+                               {f"#m{n}": _moving(r) for n, (r, _) in enumerate(pairs)},
+                               {f":f{n}": {"S": folder} for n, (_, folder) in enumerate(pairs)})
+                              for file_id, pairs in by_photo.items()])
 
     def mark_undone(self, job_id: str, file_ids: Sequence[str]) -> None:
         """These photos of the job are back in the inbox: counted nowhere, and left there by the

@@ -7,7 +7,9 @@ answer. It is moved by its file id (never whatever file sits at that path) back 
 came from, never over another file (a name taken meanwhile gets a numbered one, as in a sort),
 and then stays in the inbox: the webhook leaves undone photos there until the user asks again
 with POST /sort. The photos are counted nowhere any more and give up the claim on their bytes,
-so a copy of one is no duplicate of a sorted photo. A job is undone once: the second time is
+so a copy of one is no duplicate of a sorted photo. Class folders emptied by the undo stay: Dropbox
+has no "delete if empty", and a delete racing a move into that folder would delete a photo (the
+service never deletes). A job is undone once: the second time is
 AlreadyUndone (a 409).
 """
 from __future__ import annotations

@@ -121,7 +121,8 @@ class AwsFaults:
     an error answer before the request is sent, as AWS does when it throttles or fails: the call
     changes nothing, and botocore's retry mode sees the error and retries it. With `lost_answers`
     it instead lets the call do its work and then raises a read timeout, as when the answer is
-    lost on the way back: the caller cannot tell that it happened.
+    lost on the way back: the caller cannot tell that it happened. With `naming`, only requests
+    whose body holds those bytes are refused (b'"file#': the writes that record an outcome).
 
     Refusals hook `before-send` (not `before-call`): botocore emits before-send inside its retry
     loop, once per attempt, and a handler that returns a response stands in for the HTTP answer, so
@@ -136,9 +137,10 @@ class AwsFaults:
     """
 
     def __init__(self, service: str, rate: float, seed: int = 0, *, operations: frozenset[str] | None = None,
-                 status: int = 500, error: str = "InternalError", lost_answers: bool = False):
+                 status: int = 500, error: str = "InternalError", lost_answers: bool = False,
+                 naming: bytes | None = None):
         import random
-        self.service, self.rate, self._rng = service, rate, random.Random(seed)
+        self.service, self.rate, self._rng, self.naming = service, rate, random.Random(seed), naming
         self.operations, self.status, self.error, self.lost_answers = operations, status, error, lost_answers
         self._lock = threading.Lock()
         self.calls = self.hits = 0
@@ -157,6 +159,9 @@ class AwsFaults:
 
     def _refuse(self, request, **kwargs):
         from botocore.awsrequest import AWSResponse
+        body = request.body or b""
+        if self.naming is not None and self.naming not in (body.encode() if isinstance(body, str) else body):
+            return None
         if not self._draw((request.headers.get("X-Amz-Target") or b"").decode().rsplit(".", 1)[-1]):
             return None
         body = json.dumps({"__type": self.error, "message": f"{self.error} (injected by local/in_process.py)"})

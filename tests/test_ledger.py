@@ -150,3 +150,23 @@ def test_a_copy_whose_original_could_not_be_moved_is_not_sent_to_duplicates(serv
     service.source.drain(timeout=60)
     assert sorted(service.dropbox.files("/").values()) == [jpeg("chelsea")] * 2
     assert [len(service.dropbox.files(f"/{f}")) for f in ("All", "Cat", "Duplicates")] == [0, 1, 1]
+
+
+def test_a_copy_whose_original_the_user_deleted_during_the_sort_goes_to_its_class(service, monkeypatch):
+    from chalicelib.dropbox_photos import DropboxPhotos
+
+    service.configure(["cat"], duplicates="folder")
+    service.dropbox.put("/All/a.jpg", jpeg("chelsea"))
+    service.dropbox.put("/All/b.jpg", jpeg("chelsea"))
+    original = DropboxPhotos.move
+
+    def the_user_deletes_the_first_then_it_moves(self, moves):
+        if service.dropbox.exists("/All/a.jpg"):
+            service.dropbox.user_delete("/All/a.jpg")  # between the batch's read and its move
+        return original(self, moves)
+
+    monkeypatch.setattr(DropboxPhotos, "move", the_user_deletes_the_first_then_it_moves)
+    service.notify()
+    service.source.drain(timeout=60)
+    [(path, data)] = service.dropbox.files("/").items()
+    assert path.startswith("/Cat/") and data == jpeg("chelsea")

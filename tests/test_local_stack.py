@@ -401,6 +401,24 @@ def test_real_credentials_in_the_environment_replace_the_stand_ins():
     assert not uses_real_aws({}) and not uses_real_aws({"AWS_PROFILE": "me", "AWS_ENDPOINT_URL": "http://x"})
 
 
+def test_main_undo_puts_a_job_back_and_a_second_undo_says_already_undone_and_exits_0(tmp_path):
+    headers = {"Authorization": f"Bearer {SERVICE_KEY}"}
+    with started_stack(tmp_path, seed=False) as running:
+        (running.sandbox / "All" / "coffee.jpg").write_bytes(sample_photos.jpeg("coffee"))
+        wait_until((running.sandbox / "Food" / "coffee.jpg").is_file, SORT_TIMEOUT, "the photo sorted")
+        [job] = requests.get(f"{running.url}/jobs", headers=headers, timeout=10).json()
+        run = functools.partial(subprocess.run, [sys.executable, str(MAIN), "--undo", job["job_id"]], cwd=ROOT,
+                                capture_output=True, text=True, timeout=120,
+                                env=_clean_env(CATEGORIZER_URL=running.url, SERVICE_KEY=SERVICE_KEY,
+                                               PYTHONIOENCODING="utf-8", COLUMNS="200"))
+        first, second = run(), run()
+        listed = requests.get(f"{running.url}/jobs/{job['job_id']}", headers=headers, timeout=10).json()
+        assert (running.sandbox / "All" / "coffee.jpg").read_bytes() == sample_photos.jpeg("coffee")
+    assert first.returncode == 0 and "Put back 1 photo(s)" in first.stdout, first.stdout + first.stderr
+    assert second.returncode == 0 and "already undone" in second.stdout, second.stdout + second.stderr
+    assert listed["state"] == "undone"
+
+
 def test_main_dry_run_says_where_each_photo_in_all_would_go_and_changes_nothing(tmp_path):
     headers = {"Authorization": f"Bearer {SERVICE_KEY}"}
     with started_stack(tmp_path, seed=False) as running:

@@ -93,7 +93,8 @@ def test_a_hostile_file_name_is_shown_as_text_and_runs_nothing(stack, browser):
         browser.switch_to.alert.text
 
 
-def test_the_undo_button_of_a_job_puts_its_photo_back_in_all(stack, browser):
+def test_the_undo_button_of_a_job_puts_its_photo_back_in_all_and_the_job_then_says_undone_without_a_button(
+        stack, browser):
     sign_in(browser, stack)
     (stack.sandbox / "All" / "page-undo.jpg").write_bytes(sample_photos.jpeg("coffee"))
     wait_for(browser, lambda b: "page-undo.jpg" in text_of(b, "decisions"), "the photo sorted")
@@ -101,6 +102,8 @@ def test_the_undo_button_of_a_job_puts_its_photo_back_in_all(stack, browser):
     browser.find_element(By.CSS_SELECTOR, "#jobs tbody tr:first-child button").click()
     wait_for(browser, lambda b: "Put back 1 photo(s) in All" in text_of(b, "undo-line"), "the undo's answer")
     assert (stack.sandbox / "All" / "page-undo.jpg").read_bytes() == sample_photos.jpeg("coffee")
+    undone = browser.find_element(By.CSS_SELECTOR, "#jobs tbody tr:first-child")
+    assert "undone 20" in undone.text and undone.find_elements(By.TAG_NAME, "button") == []
 
 
 def test_the_preview_button_shows_where_each_photo_in_all_would_go_and_moves_nothing(stack, browser):
