@@ -4,7 +4,9 @@ the code; the tests named for it must then fail. Prints one row per mutation and
 Usage:  .venv/bin/python bench/mutations.py [--only NAME ...]
 
 A mutation is a text replacement that must match exactly once (so a stale one fails loudly rather
-than test nothing); the copy shares this checkout's .venv. Runs the named test files only, with -x.
+than test nothing); the copy shares this checkout's .venv. Runs the named test files only, with -x;
+a name may be one test ("tests/test_page.py::test_..."), which must then exist (pytest's "not
+found" or "no tests ran" is an error here, not a catch).
 """
 from __future__ import annotations
 
@@ -124,6 +126,9 @@ def run(mutation: Mutation) -> tuple[bool, str, float]:
                                 cwd=copy, capture_output=True, text=True, timeout=900)
         seconds = time.monotonic() - started
     failed = re.findall(r"^FAILED (\S+)", result.stdout, re.MULTILINE)
+    if result.returncode in (4, 5):  # a test named that does not exist, or none ran: nothing was tried
+        raise SystemExit(f"{mutation.name}: pytest found no test to run in {' '.join(mutation.tests)} "
+                         f"(exit {result.returncode}); update this mutation\n{result.stdout[-2000:]}")
     if result.returncode == 0:
         return False, "all tests passed", seconds
     return True, failed[0].split("::", 1)[-1] if failed else f"pytest exit {result.returncode}", seconds
