@@ -105,6 +105,9 @@ MUTATIONS = [
     Mutation("a folder forgets what it sorted before", "cli/folder_photos.py",
              'self.journal.record(version, file, f"{folder}/{moved}", content)',
              'self.journal.record(version, file, f"{folder}/{moved}")', ("tests/test_main_folder.py",)),
+    Mutation("the page shown in another site's frame", "chalicelib/page.py",
+             " form-action 'none'; frame-ancestors 'none'\")", " form-action 'none'\")",
+             ("tests/test_page.py::test_another_site_cannot_show_the_page_in_a_frame",)),
 ]
 
 
