@@ -112,6 +112,10 @@ MUTATIONS = [
              " and (result.content_hash or result.rev) == photo.version", "",
              ("tests/test_nothing_forgotten.py::"
               "test_a_photo_overwritten_after_it_was_classified_goes_back_and_is_sorted_as_what_it_is_now",)),
+    Mutation("examples count in full for every class", "chalicelib/examples.py",
+             "    return score(similar) * share / share.sum(axis=1, keepdims=True)", "    return score(similar)",
+             ("tests/test_learning.py::"
+              "test_examples_two_classes_share_count_half_for_each_so_the_photos_name_decides",)),
 ]
 
 

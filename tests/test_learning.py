@@ -93,3 +93,19 @@ def test_a_move_of_the_services_seen_before_its_record_lands_is_not_taken_as_an_
     service.source.drain(timeout=60)
     assert service.dropbox.files("/") == {"/Cat/a.jpg": jpeg("chelsea")}
     assert json.loads(service.get("/status").body)["learned"] == {}
+
+
+def test_examples_two_classes_share_count_half_for_each_so_the_photos_name_decides(service):
+    # The user keeps the same shots of their cat in /Cat and in /Mittens (saved twice): a new shot is
+    # as close to the one class's examples as to the other's, so their score is shared out, half each.
+    for i, box in enumerate(EXAMPLE_CROPS):
+        service.dropbox.put(f"/Cat/c{i}.jpg", crop("chelsea", box))
+        service.dropbox.put(f"/Mittens/m{i}.jpg", crop("chelsea", box, quality=84))
+    learn_from_the_folders(service)
+    service.configure(["Mittens", "cat"])
+    new = crop("chelsea", NEW_CROP)
+    service.dropbox.put("/All/new.jpg", new)
+    learn_from_the_folders(service)
+    assert service.dropbox.files("/All") == {} and service.dropbox.files("/")["/Cat/new.jpg"] == new
+    [decision] = json.loads(service.get("/status").body)["recent_decisions"]
+    assert decision["runner_up"]["class"] == "Mittens" and decision["runner_up"]["score"] < 0.6
