@@ -116,6 +116,11 @@ MUTATIONS = [
              "    return score(similar) * share / share.sum(axis=1, keepdims=True)", "    return score(similar)",
              ("tests/test_learning.py::"
               "test_examples_two_classes_share_count_half_for_each_so_the_photos_name_decides",)),
+    Mutation("a release drops another sync's lease", "chalicelib/state_store.py",
+             'ConditionExpression="lease_owner = :o" + pending_clear',
+             'ConditionExpression="(lease_owner = :o OR attribute_exists(lease_owner))" + pending_clear',
+             ("tests/test_state_store.py::"
+              "test_a_sync_whose_lease_ran_out_cannot_release_the_lease_the_next_sync_took",)),
 ]
 
 
