@@ -121,6 +121,12 @@ MUTATIONS = [
              'ConditionExpression="(lease_owner = :o OR attribute_exists(lease_owner))" + pending_clear',
              ("tests/test_state_store.py::"
               "test_a_sync_whose_lease_ran_out_cannot_release_the_lease_the_next_sync_took",)),
+    Mutation("/Unsorted and /Duplicates learned", "chalicelib/sort_config.py",
+             '{self.unsorted_folder.casefold(), INBOX.casefold(),\n'
+             '                                         (self.duplicates_folder or "").casefold()}',
+             "{INBOX.casefold()}",
+             ("tests/test_learning.py::"
+              "test_photos_the_user_puts_in_unsorted_or_duplicates_are_no_examples_of_a_class",)),
 ]
 
 

@@ -109,3 +109,17 @@ def test_examples_two_classes_share_count_half_for_each_so_the_photos_name_decid
     assert service.dropbox.files("/All") == {} and service.dropbox.files("/")["/Cat/new.jpg"] == new
     [decision] = json.loads(service.get("/status").body)["recent_decisions"]
     assert decision["runner_up"]["class"] == "Mittens" and decision["runner_up"]["score"] < 0.6
+
+
+def test_photos_the_user_puts_in_unsorted_or_duplicates_are_no_examples_of_a_class(service):
+    service.configure(["cat", "food"], duplicates="folder")
+    service.dropbox.put("/All/rocket.jpg", jpeg("rocket"))
+    learn_from_the_folders(service)
+    assert "/Unsorted/rocket.jpg" in service.dropbox.files("/")
+    # The user sorts by hand what the service left unsorted, and parks photos in /Unsorted and /Duplicates.
+    service.dropbox.user_move("/Unsorted/rocket.jpg", "/Vehicle/rocket.jpg")
+    service.dropbox.put("/Unsorted/hubble.jpg", jpeg("hubble"))
+    service.dropbox.put("/Duplicates/coffee.jpg", jpeg("coffee"))
+    learn_from_the_folders(service)
+    learned = json.loads(service.get("/status").body)["learned"]
+    assert learned == {"vehicle": {"examples": 1, "corrections": 0}}  # no class "unsorted" or "duplicates"
