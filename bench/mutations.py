@@ -127,6 +127,8 @@ MUTATIONS = [
              "{INBOX.casefold()}",
              ("tests/test_learning.py::"
               "test_photos_the_user_puts_in_unsorted_or_duplicates_are_no_examples_of_a_class",)),
+    Mutation("photos in subfolders learned", "chalicelib/class_folders.py", "len(parts) == 2", "len(parts) >= 2",
+             ("tests/test_learning.py::test_photos_in_a_class_folders_subfolders_are_no_examples",)),
 ]
 
 

@@ -123,3 +123,12 @@ def test_photos_the_user_puts_in_unsorted_or_duplicates_are_no_examples_of_a_cla
     learn_from_the_folders(service)
     learned = json.loads(service.get("/status").body)["learned"]
     assert learned == {"vehicle": {"examples": 1, "corrections": 0}}  # no class "unsorted" or "duplicates"
+
+
+def test_photos_in_a_class_folders_subfolders_are_no_examples(service):
+    service.dropbox.put("/Cat/c.jpg", jpeg("chelsea"))
+    service.dropbox.put("/Cat/sub/a.jpg", jpeg("coffee"))  # the user's own filing inside /Cat, not the class
+    service.dropbox.put("/Cat/sub/deeper/b.jpg", jpeg("rocket"))
+    assert service.notify()["to_learn"] == 1
+    service.source.drain(timeout=60)
+    assert json.loads(service.get("/status").body)["learned"] == {"cat": {"examples": 1, "corrections": 0}}
