@@ -4,7 +4,9 @@ the code; the tests named for it must then fail. Prints one row per mutation and
 Usage:  .venv/bin/python bench/mutations.py [--only NAME ...]
 
 A mutation is a text replacement that must match exactly once (so a stale one fails loudly rather
-than test nothing); the copy shares this checkout's .venv. Runs the named test files only, with -x.
+than test nothing); the copy shares this checkout's .venv. Runs the named test files only, with -x;
+a name may be one test ("tests/test_page.py::test_..."), which must then exist (pytest's "not
+found" or "no tests ran" is an error here, not a catch).
 """
 from __future__ import annotations
 
@@ -107,31 +109,63 @@ MUTATIONS = [
     # Issue 25: one ledger per photo.
     Mutation("undo marks the photos it left alone as undone", "chalicelib/undo.py",
              'state.mark_undone(job_id, [m["file_id"] for m in moved_back])',
-             "state.mark_undone(job_id, [f for f, _, _ in moves])", ("tests/test_ledger.py",)),
+             "state.mark_undone(job_id, [f for f, _, _ in moves])",
+             ("tests/test_ledger.py::test_undo_leaves_a_photo_that_a_later_job_sorted_again_and_says_which_to_undo",)),
     Mutation("a redelivered message moves an undone photo again", "chalicelib/delivery.py",
              "undone = {f for f, entry in entries.items() if entry.undone}", "undone: set[str] = set()",
-             ("tests/test_ledger.py",)),
+             ("tests/test_ledger.py::"
+              "test_an_undone_photo_stays_in_all_counted_nowhere_when_sqs_delivers_its_message_again",)),
     Mutation("a user's drag of a queued photo taken for the service's move", "chalicelib/dropbox_photos.py",
              "if folder is not None and folder.casefold() == top_folder(item.to_path).casefold():", "if True:",
-             ("tests/test_ledger.py",)),
+             ("tests/test_ledger.py::"
+              "test_a_queued_photo_the_user_drags_into_a_class_folder_is_counted_gone_learned_and_never_undone",)),
     Mutation("a rename inside a class folder queued to be learned", "chalicelib/class_folders.py",
              "top_folder(entry.to).casefold() == top_folder(path).casefold()", "entry.to == path.lower()",
-             ("tests/test_ledger.py",)),
+             ("tests/test_ledger.py::test_a_sorted_photo_renamed_inside_its_class_folder_is_not_learned_as_an_example",)),
     Mutation("undo moves whatever is at the job's path", "chalicelib/undo.py",
              "[(file_id, came_from) for file_id, _, came_from, _ in chunk]",
-             "[(now, came_from) for _, now, came_from, _ in chunk]", ("tests/test_ledger.py",)),
+             "[(now, came_from) for _, now, came_from, _ in chunk]",
+             ("tests/test_ledger.py::test_undo_never_moves_a_file_the_user_put_at_the_jobs_path_while_it_was_undoing",)),
     Mutation("undo takes back a later job's sort", "chalicelib/undo.py",
              "elif entry is None or entry.job_id != job_id or entry.to != to.lower():", "elif False:",
-             ("tests/test_ledger.py",)),
+             ("tests/test_ledger.py::test_undo_leaves_a_photo_that_a_later_job_sorted_again_and_says_which_to_undo",)),
     Mutation("an undone job undone again", "chalicelib/undo.py",
-             "if job is not None and job.undone_at is not None:", "if False:", ("tests/test_ledger.py",)),
+             "if job is not None and job.undone_at is not None:", "if False:",
+             ("tests/test_ledger.py::"
+              "test_an_undone_job_says_undone_and_when_everywhere_and_a_second_undo_is_a_409_already_undone",)),
     Mutation("a photo that was not moved keeps its claim on the bytes", "chalicelib/sorting.py",
-             "if originals is not None and not_placed:", "if False:", ("tests/test_ledger.py",)),
+             "if originals is not None and not_placed:", "if False:",
+             ("tests/test_ledger.py::test_a_copy_whose_original_could_not_be_moved_is_not_sent_to_duplicates",)),
     Mutation("a copy of a photo no longer sorted is a duplicate", "chalicelib/duplicates.py",
-             "if entry is None or entry.to is None:", "if False:", ("tests/test_ledger.py",)),
+             "if entry is None or entry.to is None:", "if False:",
+             ("tests/test_ledger.py::test_a_copy_of_an_undone_photo_is_sorted_into_its_class_not_into_duplicates",)),
     Mutation("a claim whose answer was lost is ignored", "chalicelib/state_store.py",
              'condition = "attribute_not_exists(pk) OR file_id = :me"', 'condition = "attribute_not_exists(pk)"',
              ("tests/test_duplicates.py",)),
+    Mutation("the page shown in another site's frame", "chalicelib/page.py",
+             " form-action 'none'; frame-ancestors 'none'\")", " form-action 'none'\")",
+             ("tests/test_page.py::test_another_site_cannot_show_the_page_in_a_frame",)),
+    Mutation("an overwrite moved as if classified", "chalicelib/dropbox_photos.py",
+             " and (result.content_hash or result.rev) == photo.version", "",
+             ("tests/test_nothing_forgotten.py::"
+              "test_a_photo_overwritten_after_it_was_classified_goes_back_and_is_sorted_as_what_it_is_now",)),
+    Mutation("examples count in full for every class", "chalicelib/examples.py",
+             "    return score(similar) * share / share.sum(axis=1, keepdims=True)", "    return score(similar)",
+             ("tests/test_learning.py::"
+              "test_examples_two_classes_share_count_half_for_each_so_the_photos_name_decides",)),
+    Mutation("a release drops another sync's lease", "chalicelib/state_store.py",
+             'ConditionExpression="lease_owner = :o" + pending_clear',
+             'ConditionExpression="(lease_owner = :o OR attribute_exists(lease_owner))" + pending_clear',
+             ("tests/test_state_store.py::"
+              "test_a_sync_whose_lease_ran_out_cannot_release_the_lease_the_next_sync_took",)),
+    Mutation("/Unsorted and /Duplicates learned", "chalicelib/sort_config.py",
+             '{self.unsorted_folder.casefold(), INBOX.casefold(),\n'
+             '                                         (self.duplicates_folder or "").casefold()}',
+             "{INBOX.casefold()}",
+             ("tests/test_learning.py::"
+              "test_photos_the_user_puts_in_unsorted_or_duplicates_are_no_examples_of_a_class",)),
+    Mutation("photos in subfolders learned", "chalicelib/class_folders.py", "len(parts) == 2", "len(parts) >= 2",
+             ("tests/test_learning.py::test_photos_in_a_class_folders_subfolders_are_no_examples",)),
 ]
 
 
@@ -153,6 +187,9 @@ def run(mutation: Mutation) -> tuple[bool, str, float]:
                                 cwd=copy, capture_output=True, text=True, timeout=900)
         seconds = time.monotonic() - started
     failed = re.findall(r"^FAILED (\S+)", result.stdout, re.MULTILINE)
+    if result.returncode in (4, 5):  # a test named that does not exist, or none ran: nothing was tried
+        raise SystemExit(f"{mutation.name}: pytest found no test to run in {' '.join(mutation.tests)} "
+                         f"(exit {result.returncode}); update this mutation\n{result.stdout[-2000:]}")
     if result.returncode == 0:
         return False, "all tests passed", seconds
     return True, failed[0].split("::", 1)[-1] if failed else f"pytest exit {result.returncode}", seconds

@@ -95,3 +95,42 @@ def test_a_move_of_the_services_seen_before_its_record_lands_is_not_taken_as_an_
     service.source.drain(timeout=60)
     assert service.dropbox.files("/") == {"/Cat/a.jpg": jpeg("chelsea")}
     assert json.loads(service.get("/status").body)["learned"] == {}
+
+
+def test_examples_two_classes_share_count_half_for_each_so_the_photos_name_decides(service):
+    # The user keeps the same shots of their cat in /Cat and in /Mittens (saved twice): a new shot is
+    # as close to the one class's examples as to the other's, so their score is shared out, half each.
+    for i, box in enumerate(EXAMPLE_CROPS):
+        service.dropbox.put(f"/Cat/c{i}.jpg", crop("chelsea", box))
+        service.dropbox.put(f"/Mittens/m{i}.jpg", crop("chelsea", box, quality=84))
+    learn_from_the_folders(service)
+    service.configure(["Mittens", "cat"])
+    new = crop("chelsea", NEW_CROP)
+    service.dropbox.put("/All/new.jpg", new)
+    learn_from_the_folders(service)
+    assert service.dropbox.files("/All") == {} and service.dropbox.files("/")["/Cat/new.jpg"] == new
+    [decision] = json.loads(service.get("/status").body)["recent_decisions"]
+    assert decision["runner_up"]["class"] == "Mittens" and decision["runner_up"]["score"] < 0.6
+
+
+def test_photos_the_user_puts_in_unsorted_or_duplicates_are_no_examples_of_a_class(service):
+    service.configure(["cat", "food"], duplicates="folder")
+    service.dropbox.put("/All/rocket.jpg", jpeg("rocket"))
+    learn_from_the_folders(service)
+    assert "/Unsorted/rocket.jpg" in service.dropbox.files("/")
+    # The user sorts by hand what the service left unsorted, and parks photos in /Unsorted and /Duplicates.
+    service.dropbox.user_move("/Unsorted/rocket.jpg", "/Vehicle/rocket.jpg")
+    service.dropbox.put("/Unsorted/hubble.jpg", jpeg("hubble"))
+    service.dropbox.put("/Duplicates/coffee.jpg", jpeg("coffee"))
+    learn_from_the_folders(service)
+    learned = json.loads(service.get("/status").body)["learned"]
+    assert learned == {"vehicle": {"examples": 1, "corrections": 0}}  # no class "unsorted" or "duplicates"
+
+
+def test_photos_in_a_class_folders_subfolders_are_no_examples(service):
+    service.dropbox.put("/Cat/c.jpg", jpeg("chelsea"))
+    service.dropbox.put("/Cat/sub/a.jpg", jpeg("coffee"))  # the user's own filing inside /Cat, not the class
+    service.dropbox.put("/Cat/sub/deeper/b.jpg", jpeg("rocket"))
+    assert service.notify()["to_learn"] == 1
+    service.source.drain(timeout=60)
+    assert json.loads(service.get("/status").body)["learned"] == {"cat": {"examples": 1, "corrections": 0}}

@@ -114,6 +114,27 @@ def test_a_photo_swapped_after_it_was_classified_goes_back_and_is_sorted_as_what
     assert status(service)["sorted"] == {"Food": 1}
 
 
+def test_a_photo_overwritten_after_it_was_classified_goes_back_and_is_sorted_as_what_it_is_now(service,
+                                                                                             monkeypatch):
+    service.configure(["cat", "food"])
+    service.dropbox.put("/All/a.jpg", jpeg("chelsea"))
+    service.notify()
+    original = DropboxStore.move_batch
+
+    def overwrite_then_move(self, moves):
+        # Between the download and the move, the user saves coffee over the cat: same file, new content.
+        service.dropbox.put("/All/a.jpg", jpeg("coffee"))
+        monkeypatch.setattr(DropboxStore, "move_batch", original)
+        return original(self, moves)
+
+    monkeypatch.setattr(DropboxStore, "move_batch", overwrite_then_move)
+    service.source.drain(timeout=30)
+    service.notify()
+    service.source.drain(timeout=30)
+    assert service.dropbox.files("/") == {"/Food/a.jpg": jpeg("coffee")}
+    assert status(service)["sorted"] == {"Food": 1}
+
+
 def test_a_photo_renamed_while_queued_is_sorted_and_counted_once(service):
     service.configure(["cat"])
     service.dropbox.put("/All/a.jpg", jpeg("chelsea"))

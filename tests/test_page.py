@@ -3,6 +3,8 @@ selenium) against the local stack (`python -m local.stack`, as `make run` starts
 enters the key, changes the classes, drops photos into sandbox/All and watches the decisions."""
 from __future__ import annotations
 
+import http.server
+import threading
 import urllib.request
 
 import pytest
@@ -135,3 +137,37 @@ def test_the_page_allows_only_its_own_scripts_and_holds_no_secret(stack):
         html = response.read().decode()
     assert "script-src 'self'" in policy and "default-src 'none'" in policy
     assert SERVICE_KEY not in html and "<script src=\"page.js\"" in html
+
+
+@pytest.fixture
+def other_site(stack):
+    """Another site (another origin: another port), whose page shows the service's page in a frame,
+    as a clickjacking site would to lure the user into clicking its buttons."""
+    framing = (f'<!doctype html><title>elsewhere</title><iframe id="framed" width="800" height="600" '
+               f'src="{stack.url}" onload="document.title = \'framed\'"></iframe>').encode()
+
+    class Framing(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.end_headers()
+            self.wfile.write(framing)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Framing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/"
+    server.shutdown()
+    server.server_close()
+
+
+def test_another_site_cannot_show_the_page_in_a_frame(stack, browser, other_site):
+    browser.get(other_site)
+    wait_for(browser, lambda b: b.title == "framed", "the frame to finish loading")
+    browser.switch_to.frame(browser.find_element(By.ID, "framed"))
+    try:
+        assert browser.find_elements(By.ID, "key-form") == []  # the browser refused to show it
+    finally:
+        browser.switch_to.default_content()

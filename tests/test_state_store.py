@@ -41,6 +41,17 @@ def test_expired_lease_passes_on(state):
     assert state.acquire_lease("dbid:a", 60)
 
 
+def test_a_sync_whose_lease_ran_out_cannot_release_the_lease_the_next_sync_took(state):
+    late = state.acquire_lease("dbid:a", -1)  # a sync that ran out of its lease, still running
+    holder = state.acquire_lease("dbid:a", 60)  # the sync that took the lease over
+    assert late and holder and late != holder
+    assert state.release_lease("dbid:a", late) is True  # the late sync lets go of nothing of its own
+    assert state.release_lease("dbid:a", late, force=True) is True
+    assert state.acquire_lease("dbid:a", 60) is None  # still held: no third sync runs beside it
+    assert state.release_lease("dbid:a", holder) is False  # the notification that came meanwhile
+    assert state.release_lease("dbid:a", holder) is True
+
+
 def test_an_outcome_is_counted_once_however_often_it_is_recorded(state):
     job = state.create_job(total=3)
     cat = SortRequest("id:1", "/All/a.jpg", "r1", job)
