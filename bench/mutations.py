@@ -121,11 +121,13 @@ MUTATIONS = [
               "test_a_queued_photo_the_user_drags_into_a_class_folder_is_counted_gone_learned_and_never_undone",)),
     Mutation("a rename inside a class folder queued to be learned", "chalicelib/class_folders.py",
              "top_folder(entry.to).casefold() == top_folder(path).casefold()", "entry.to == path.lower()",
-             ("tests/test_ledger.py::test_a_sorted_photo_renamed_inside_its_class_folder_is_not_learned_as_an_example",)),
+             ("tests/test_ledger.py::"
+              "test_a_sorted_photo_renamed_inside_its_class_folder_is_not_learned_as_an_example",)),
     Mutation("undo moves whatever is at the job's path", "chalicelib/undo.py",
              "[(file_id, came_from) for file_id, _, came_from, _ in chunk]",
              "[(now, came_from) for _, now, came_from, _ in chunk]",
-             ("tests/test_ledger.py::test_undo_never_moves_a_file_the_user_put_at_the_jobs_path_while_it_was_undoing",)),
+             ("tests/test_ledger.py::"
+              "test_undo_never_moves_a_file_the_user_put_at_the_jobs_path_while_it_was_undoing",)),
     Mutation("undo takes back a later job's sort", "chalicelib/undo.py",
              "elif entry is None or entry.job_id != job_id or entry.to != to.lower():", "elif False:",
              ("tests/test_ledger.py::test_undo_leaves_a_photo_that_a_later_job_sorted_again_and_says_which_to_undo",)),
