@@ -8,6 +8,8 @@
 
 Its state (moto's table: classes, cursors, counts, examples, jobs) is kept across restarts in
 .<sandbox>-state.json beside the sandbox, and at the start it sorts what arrived in All meanwhile.
+The emulator keeps the sandbox's file ids in .<sandbox>-dropbox-ids.json, as Dropbox keeps a file's
+id for good: the state is all by file id.
 
 The app runs its production code path: the real dropbox SDK and boto3, pointed at the stand-ins.
 Ctrl-C stops everything this started.
@@ -174,9 +176,14 @@ class Stack:
                            "DROPBOX_API_CONTENT_HOST": f"127.0.0.1:{dropbox_port}"})
         from local.dropbox_emulator import FakeDropbox
 
-        self.dropbox = FakeDropbox(self.sandbox, port=dropbox_port).start()
+        # Dropbox's file ids never change, and the service keeps everything by them: the stand-in
+        # keeps them beside the sandbox, so that a restart does not make every file look new.
+        ids_file = self.sandbox.with_name(f".{self.sandbox.name}-dropbox-ids.json")
+        self.dropbox = FakeDropbox(self.sandbox, port=dropbox_port, ids_file=ids_file).start()
         self.dropbox.auto_scan = SETTLE_SECONDS
         self.dropbox.scan()
+        log.info("Dropbox stand-in at https://%s (CA certificate %s), file ids kept in %s",
+                 self.dropbox.address, self.dropbox.ca_path, ids_file)
         os.environ.update({"DROPBOX_APP_KEY": self.dropbox.app_key, "DROPBOX_APP_SECRET": self.dropbox.app_secret,
                            "DROPBOX_REFRESH_TOKEN": self.dropbox.refresh_token,
                            "DROPBOX_CA_CERTS": self.dropbox.ca_path})

@@ -1,6 +1,7 @@
 """DropboxStore against the fake Dropbox: the real SDK, over HTTPS, with scripted failures."""
 import io
 import os
+import shutil
 import time
 
 import dropbox
@@ -11,7 +12,7 @@ from PIL import Image
 from chalicelib import auth, dropbox_store
 from chalicelib.dropbox_store import (CursorReset, DropboxStore, NotAFolder, StoreError, StoreNotFound,
                                       TransientStoreError)
-from local.dropbox_emulator import content_hash, signed_notification
+from local.dropbox_emulator import FakeDropbox, content_hash, signed_notification
 
 
 def jpeg(width=800, height=600, color=(200, 30, 30)) -> bytes:
@@ -106,6 +107,28 @@ def test_files_put_on_disk_are_noticed_by_scan(store, dropbox_fake):
     changed, _ = store.list_changes(cursor)
     assert [(f.path_display, f.content_hash) for f in changed] == [
         ("/All/dropped.jpg", content_hash(b"from disk"))]
+
+
+def test_a_file_moved_on_disk_keeps_its_id_and_rev_and_is_listed_as_moved(store, dropbox_fake):
+    file_id = dropbox_fake.put("/Cat/a.jpg", b"a photo")
+    rev = store.get_file(file_id).rev
+    _, cursor = store.list_folder("/")
+    (dropbox_fake.root / "Dog").mkdir()
+    os.rename(dropbox_fake.root / "Cat" / "a.jpg", dropbox_fake.root / "Dog" / "a.jpg")
+    assert dropbox_fake.scan() == ["/Dog/a.jpg"]
+    info = store.get_file(file_id)
+    assert (info.path_display, info.rev) == ("/Dog/a.jpg", rev)
+    changed, deleted, _ = store.changes(cursor)
+    assert [(f.path_display, f.id) for f in changed] == [("/Dog/a.jpg", file_id)]
+    assert deleted == ["/cat/a.jpg"]
+
+
+def test_a_copy_on_disk_gets_an_id_of_its_own(store, dropbox_fake):
+    file_id = dropbox_fake.put("/Cat/a.jpg", b"a photo")
+    shutil.copy(dropbox_fake.root / "Cat" / "a.jpg", dropbox_fake.root / "Cat" / "copy.jpg")
+    dropbox_fake.scan()
+    assert dropbox_fake._resolve(file_id).path == "/Cat/a.jpg"
+    assert dropbox_fake._resolve("/Cat/copy.jpg").id != file_id
 
 
 def test_a_cursor_from_before_a_reset_is_refused(store, dropbox_fake):
@@ -459,3 +482,82 @@ def test_the_emulator_keeps_every_path_inside_its_folder(store, dropbox_fake):
         store.move("/All/a.jpg", "/All/../../escaped.jpg")
     assert not outside.exists()
     assert dropbox_fake.files("/") == {"/All/a.jpg": b"a"}
+
+
+# --- ids kept across runs (the local stack's sandbox) ---------------------------------------------
+
+def _emulator(tmp_path) -> FakeDropbox:
+    """An emulator on tmp_path/sandbox that keeps its ids beside it, as the local stack's does (not
+    started: the tree is what is tested)."""
+    return FakeDropbox(tmp_path / "sandbox", ids_file=tmp_path / ".sandbox-dropbox-ids.json")
+
+
+def _entries(fake: FakeDropbox) -> dict[str, tuple[str, str | None]]:
+    """path -> (id, rev) of everything the emulator lists; folders have no rev."""
+    with fake._lock:
+        return {n.path: (n.id, n.rev or None) for n in fake.tree.nodes.values()}
+
+
+def test_a_restarted_emulator_gives_every_file_and_folder_its_id_and_rev_again(tmp_path):
+    first = _emulator(tmp_path)
+    first.put("/All/a.jpg", b"a")
+    first.put("/Cat/b.jpg", b"b")
+    (first.root / "All" / "dropped.jpg").write_bytes(b"from disk")
+    first.scan()
+    before = _entries(first)
+    first.stop()
+    assert _entries(_emulator(tmp_path)) == before
+
+
+def test_ids_are_kept_by_each_scan_so_a_run_that_never_stopped_cleanly_loses_none(tmp_path):
+    first = _emulator(tmp_path)
+    file_id = first.put("/All/a.jpg", b"a")
+    first.scan()  # the local stack's watcher scans twice a second; no stop() follows (a crash)
+    assert _emulator(tmp_path)._resolve("/All/a.jpg").id == file_id
+
+
+def test_a_file_moved_on_disk_while_the_emulator_was_stopped_keeps_its_id_and_rev(tmp_path):
+    first = _emulator(tmp_path)
+    first.put("/Cat/a.jpg", b"a")
+    first.put("/Cat/trip/b.jpg", b"b")
+    before = _entries(first)
+    first.stop()
+    (first.root / "Dog").mkdir()
+    os.rename(first.root / "Cat" / "a.jpg", first.root / "Dog" / "renamed.jpg")  # moved and renamed
+    os.rename(first.root / "Cat" / "trip", first.root / "Dog" / "trip")  # a folder, with its file
+    after = _entries(_emulator(tmp_path))
+    assert after["/Dog/renamed.jpg"] == before["/Cat/a.jpg"]
+    assert after["/Dog/trip/b.jpg"] == before["/Cat/trip/b.jpg"]
+    assert "/Cat/a.jpg" not in after and "/Cat/trip/b.jpg" not in after
+
+
+def test_a_file_changed_in_place_while_stopped_keeps_its_id_with_a_new_rev(tmp_path):
+    first = _emulator(tmp_path)
+    file_id = first.put("/All/a.jpg", b"a")
+    rev = first._resolve(file_id).rev
+    first.stop()
+    (first.root / "All" / "a.jpg").write_bytes(b"a, edited")
+    node = _emulator(tmp_path)._resolve("/All/a.jpg")
+    assert node.id == file_id and node.rev != rev and node.hash == content_hash(b"a, edited")
+
+
+def test_a_file_deleted_while_stopped_is_gone_and_one_added_gets_a_new_id(tmp_path):
+    first = _emulator(tmp_path)
+    old_id = first.put("/All/a.jpg", b"a")
+    first.stop()
+    (first.root / "All" / "a.jpg").unlink()
+    (first.root / "All" / "new.jpg").write_bytes(b"new")
+    second = _emulator(tmp_path)
+    assert second._resolve(old_id) is None and second._resolve("/All/new.jpg").id != old_id
+
+
+def test_reset_forgets_the_ids_kept_for_a_later_run(tmp_path):
+    first = _emulator(tmp_path)
+    old_id = first.put("/All/a.jpg", b"a")
+    first.reset()
+    first.stop()
+    (first.root / "All").mkdir()
+    (first.root / "All" / "a.jpg").write_bytes(b"a")
+    second = _emulator(tmp_path)
+    second.scan()
+    assert second._resolve("/All/a.jpg").id != old_id

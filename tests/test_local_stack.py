@@ -25,6 +25,7 @@ import requests
 
 from chalicelib.sort_config import SortConfig
 from chalicelib.photo_files import is_image_name
+from local.dropbox_emulator import FakeDropbox
 from local.stack import free_port
 from local import sample_photos
 
@@ -36,6 +37,9 @@ READY_TIMEOUT = 90
 SORT_TIMEOUT = 60
 STOP_TIMEOUT = 30
 SLOW_PHOTO = "chelsea"  # written in chunks straight into All
+HEADERS = {"Authorization": f"Bearer {SERVICE_KEY}"}
+# The stand-in's credentials: the stack starts FakeDropbox with its defaults.
+STAND_IN = FakeDropbox.__init__.__kwdefaults__
 
 
 def folder_of(name: str) -> str:
@@ -441,3 +445,122 @@ def test_main_dry_run_says_where_each_photo_in_all_would_go_and_changes_nothing(
         ("/All/coffee.jpg", "Drink", "drink", None)
     assert (inbox / "coffee.jpg").read_bytes() == sample_photos.jpeg("coffee")
     assert classes == CLASSES  # the stack's own classes, unchanged
+
+
+# --- restarts: the stand-in keeps its file ids, so the service knows every file again ---------------
+
+def stop_with_ctrl_c(stack: Stack) -> None:
+    os.kill(stack.process.pid, signal.SIGINT)
+    try:
+        assert stack.process.wait(timeout=STOP_TIMEOUT) == 0, stack.describe()
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"the stack did not stop within {STOP_TIMEOUT} s of SIGINT{stack.describe()}")
+
+
+def settled_status(stack: Stack) -> dict:
+    """/status once the queue is empty and two readings a second apart agree."""
+    last = None
+    deadline = time.monotonic() + SORT_TIMEOUT
+    while time.monotonic() < deadline:
+        now = requests.get(f"{stack.url}/status", headers=HEADERS, timeout=10).json()
+        if now == last and now["queue"]["waiting"] == now["queue"]["in_flight"] == 0:
+            return now
+        last = now
+        time.sleep(1)
+    raise AssertionError(f"/status did not settle in {SORT_TIMEOUT} s: {last}{stack.describe()}")
+
+
+def stand_in_ids(stack: Stack) -> dict[str, str]:
+    """path -> Dropbox id of every file, as the stack's Dropbox stand-in lists them."""
+    found = re.search(r"Dropbox stand-in at https://(\S+) \(CA certificate (\S+)\)", stack.log())
+    assert found, f"the stack did not say where its Dropbox stand-in listens{stack.describe()}"
+    address, ca = found.groups()
+    token = requests.post(f"https://{address}/oauth2/token", verify=ca, timeout=10, data={
+        "grant_type": "refresh_token", "refresh_token": STAND_IN["refresh_token"],
+        "client_id": STAND_IN["app_key"], "client_secret": STAND_IN["app_secret"]}).json()["access_token"]
+
+    def call(route: str, body: dict) -> dict:
+        answer = requests.post(f"https://{address}/2/files/{route}", json=body, verify=ca, timeout=10,
+                               headers={"Authorization": f"Bearer {token}"})
+        answer.raise_for_status()
+        return answer.json()
+
+    page = call("list_folder", {"path": "", "recursive": True})
+    entries = page["entries"]
+    while page["has_more"]:
+        page = call("list_folder/continue", {"cursor": page["cursor"]})
+        entries += page["entries"]
+    return {e["path_display"]: e["id"] for e in entries if e[".tag"] == "file"}
+
+
+def sandbox_files(sandbox: Path) -> dict[str, bytes]:
+    return {p.relative_to(sandbox).as_posix(): p.read_bytes() for p in sandbox.rglob("*") if p.is_file()}
+
+
+def wait_for_the_first_sync_after_the_restart(stack: Stack) -> None:
+    """Both cursors kept from the last run are reset (the stand-in's change log starts afresh), so the
+    first notification lists the inbox and the class folders again (`chalice local` logs to stdout)."""
+    for said in ("listing it again", "listing everything again"):
+        wait_until(lambda: said in stack.stdout.read_text(errors="replace"), SORT_TIMEOUT,
+                   f"the restarted stack {said!r}{stack.describe()}")
+
+
+def test_a_restart_counts_moves_and_learns_nothing_again_and_keeps_every_files_id(tmp_path):
+    sandbox, inbox = tmp_path / "sandbox", tmp_path / "sandbox" / "All"
+    with started_stack(tmp_path, seed=False) as first:
+        # Sorted, then undone: back in All, where it stays until the user asks again.
+        (inbox / "undone.jpg").write_bytes(sample_photos.jpeg("coffee"))
+        wait_until((sandbox / "Food" / "undone.jpg").is_file, SORT_TIMEOUT, f"the photo sorted{first.describe()}")
+        wait_until(lambda: [j["finished"] for j in requests.get(
+            f"{first.url}/jobs", headers=HEADERS, timeout=10).json()] == [True], SORT_TIMEOUT, "its job finished")
+        [job] = requests.get(f"{first.url}/jobs", headers=HEADERS, timeout=10).json()
+        undone = requests.post(f"{first.url}/undo", json={"job_id": job["job_id"]}, headers=HEADERS, timeout=30)
+        assert undone.json()["moved_back"] == 1, undone.text
+        photos = {f"{name}.jpg": name for name in ("chelsea", "motorcycle", "china", "hubble")}
+        for file, name in photos.items():
+            (inbox / file).write_bytes(sample_photos.jpeg(name))
+        (inbox / "notes.txt").write_text("not a photo: skipped, and left in All")
+        wait_until(lambda: all((sandbox / folder_of(n) / f).is_file() for f, n in photos.items()),
+                   SORT_TIMEOUT, f"the photos sorted{first.describe()}")
+        before = settled_status(first)
+        jobs = requests.get(f"{first.url}/jobs", headers=HEADERS, timeout=10).json()
+        ids = stand_in_ids(first)
+        stop_with_ctrl_c(first)
+    files = sandbox_files(sandbox)
+    assert before["skipped"] == 1 and before["learned"] == {}, before
+    assert sorted(p for p in files if p.startswith("All/")) == ["All/notes.txt", "All/undone.jpg"]
+
+    with started_stack(tmp_path, seed=False) as second:
+        wait_for_the_first_sync_after_the_restart(second)
+        after = settled_status(second)
+        jobs_after = requests.get(f"{second.url}/jobs", headers=HEADERS, timeout=10).json()
+        ids_after = stand_in_ids(second)
+        stop_with_ctrl_c(second)
+    # The same totals (the skipped file counted once, not twice), nothing sorted or learned again.
+    assert after == before
+    assert jobs_after == jobs and ids_after == ids
+    assert sandbox_files(sandbox) == files
+    assert "sorted /All/" not in second.log() and "learned " not in second.log(), second.describe()
+
+
+def test_a_photo_moved_by_hand_while_the_stack_is_stopped_keeps_its_id_and_corrects_its_class(tmp_path):
+    sandbox = tmp_path / "sandbox"
+    with started_stack(tmp_path, seed=False) as first:
+        (sandbox / "All" / "pet.jpg").write_bytes(sample_photos.jpeg("chelsea"))
+        wait_until((sandbox / "Cat" / "pet.jpg").is_file, SORT_TIMEOUT, f"the photo sorted{first.describe()}")
+        settled_status(first)
+        [(path, file_id)] = stand_in_ids(first).items()
+        stop_with_ctrl_c(first)
+    assert path == "/Cat/pet.jpg"
+    # As with a file manager: the user says it is no cat, but a vehicle.
+    (sandbox / "Vehicle").mkdir()
+    os.rename(sandbox / "Cat" / "pet.jpg", sandbox / "Vehicle" / "pet.jpg")
+
+    with started_stack(tmp_path, seed=False) as second:
+        assert stand_in_ids(second) == {"/Vehicle/pet.jpg": file_id}
+        wait_for_the_first_sync_after_the_restart(second)
+        wait_until(lambda: "learned " in second.log(), SORT_TIMEOUT, f"the move learned{second.describe()}")
+        learned = settled_status(second)["learned"]
+        stop_with_ctrl_c(second)
+    # The service knows the photo by its id, so knows it put it in Cat: a correction, not only an example.
+    assert learned == {"cat": {"examples": 0, "corrections": 1}, "vehicle": {"examples": 1, "corrections": 0}}

@@ -68,14 +68,16 @@ class FakeDropbox:
 
     def __init__(self, root: Path, *, app_key: str = "test-key", app_secret: str = "test-secret",
                  refresh_token: str = "test-refresh", account_id: str = DEFAULT_ACCOUNT_ID,
-                 host: str = "127.0.0.1", port: int = 0):
+                 host: str = "127.0.0.1", port: int = 0, ids_file: Path | None = None):
+        """`ids_file`: where the files' ids are kept for a later FakeDropbox on the same `root`
+        (the local stack's sandbox); without one they last as long as this object."""
         if len(account_id) != 40:
             raise ValueError("account_id must be 40 characters, like Dropbox's (the SDK checks)")
         # One lock for all the parts: requests on the server's threads and the test's own calls
         # change the same state, and a route sees the tree, tokens and counters at one moment.
         self._lock = threading.RLock()
         self.counters = Counters()
-        self.tree = Tree(root, self._lock)
+        self.tree = Tree(root, self._lock, ids_file)
         self.api = Api(self.tree, self.counters, self._lock, app_key=app_key, app_secret=app_secret,
                        refresh_token=refresh_token, account_id=account_id)
         self.faults = Faults(self._lock, self.counters, self.api.tokens)
@@ -87,6 +89,7 @@ class FakeDropbox:
 
     def stop(self) -> None:
         self.server.stop()
+        self.tree.save()  # what changed since the last scan
 
     def __enter__(self) -> FakeDropbox:
         return self.start()

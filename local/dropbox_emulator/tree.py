@@ -4,6 +4,12 @@ Each entry gets what Dropbox gives it: a stable `id:` that survives moves, a rev
 the content, the Dropbox content hash, and case-insensitive lookup. Every change is appended to a
 log with a sequence number, which is what list_folder cursors point into.
 
+Dropbox never changes a file's id, and the service keeps everything by it. Given an `ids_file`, the
+tree keeps each entry's id, rev and hash there, and a later tree on the same folder takes them up
+again: a file where it was keeps its id (and its rev while its content is the same); one that left
+a path while another with its content appeared elsewhere, in one scan or while nothing ran, was
+moved, and keeps its id too.
+
 The user-facing methods (put ... scan) take `lock`; the others expect the caller to hold it.
 """
 from __future__ import annotations
@@ -55,10 +61,14 @@ class Node:
 
 
 class Tree:
-    def __init__(self, root: Path, lock: threading.RLock):
+    def __init__(self, root: Path, lock: threading.RLock, ids_file: Path | None = None):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.lock = lock
+        self.ids_file = Path(ids_file) if ids_file is not None else None
+        # What an earlier tree knew (path_lower -> entry), until scan() has matched it to the disk.
+        self._known: dict[str, Node] = self._load_ids()
+        self._saved_seq = 0
         self.nodes: dict[str, Node] = {}  # path_lower -> node
         self.log: list[tuple[int, str, str]] = []  # (seq, path_lower, path_display)
         self.seq = 0
@@ -66,14 +76,18 @@ class Tree:
         # that a cursor kept from another emulator run (the local stack keeps its state) is reset
         # too, rather than read against a change log it never saw.
         self.epoch = random.getrandbits(31)
+        if self._known:
+            self.scan()  # the entries on disk take up their ids before anyone asks for them
 
     def reset(self) -> None:
-        """Empty the folder, the index and the change log."""
+        """Empty the folder, the index, the change log and the ids kept for a later run."""
         for child in self.root.iterdir():
             shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
         self.nodes.clear()
         self.log.clear()
+        self._known.clear()
         self.epoch += 1
+        self.save()
 
     # --- as the user sees it ---------------------------------------------------------------------
 
@@ -120,7 +134,8 @@ class Tree:
                 self._touch(n.path)
 
     def scan(self, settle: float = 0.0) -> list[str]:
-        """Index what was put on (or removed from) disk directly; returns added or changed files.
+        """Index what was put on (or removed from, or moved on) disk directly; returns added or
+        changed files.
 
         A file modified less than `settle` seconds ago is still being written: it is left for a
         later scan, as Dropbox only shows a file once its upload is complete."""
@@ -128,6 +143,8 @@ class Tree:
         now = time.time()
         with self.lock:
             seen: set[str] = set()
+            settling: set[str] = set()
+            arrived: list[tuple[str, os.stat_result, Node | None]] = []  # new or changed on disk
             for dirpath, dirnames, filenames in os.walk(self.root):
                 dirnames.sort()
                 rel = Path(dirpath).relative_to(self.root).as_posix()
@@ -136,7 +153,9 @@ class Tree:
                     path = f"{parent}/{name}"
                     seen.add(path.lower())
                     if path.lower() not in self.nodes:
-                        self.nodes[path.lower()] = Node(self._new_id(), path, folder=True)
+                        known = self._known.get(path.lower())
+                        folder_id = known.id if known is not None and known.folder else self._new_id()
+                        self.nodes[path.lower()] = Node(folder_id, path, folder=True)
                         self._touch(path)
                 for name in sorted(filenames):
                     path = f"{parent}/{name}"
@@ -147,15 +166,57 @@ class Tree:
                     seen.add(path.lower())
                     node = self.nodes.get(path.lower())
                     if now - st.st_mtime < settle:
+                        settling.add(path.lower())
                         continue
                     if node is None or node.stamp != (st.st_mtime_ns, st.st_size):
-                        data = (self.root / path.lstrip("/")).read_bytes()
-                        self._index_file(path, data, node, datetime.fromtimestamp(
-                            int(st.st_mtime), timezone.utc).replace(tzinfo=None))
-                        changed.append(path)
-            for lower in [k for k in self.nodes if k not in seen]:
-                self._touch(self.nodes.pop(lower).path)
+                        arrived.append((path, st, node))
+            gone = [self.nodes.pop(lower) for lower in [k for k in self.nodes if k not in seen]]
+            gone_paths = [n.path for n in gone]  # logged as deleted, moved or not
+            # A file that left its path in this scan, or that an earlier tree knew and is not
+            # where it was, may be what appeared elsewhere with its content: a move.
+            departed: dict[str, list[Node]] = {}
+            for node in [*gone, *(n for k, n in self._known.items() if k not in seen)]:
+                if not node.folder:
+                    departed.setdefault(node.hash, []).append(node)
+            for path, st, node in arrived:
+                known = self._known.get(path.lower()) if node is None else None
+                if known is not None and not known.folder and known.stamp == (st.st_mtime_ns, st.st_size):
+                    # Untouched since the earlier tree hashed it: taken up as it was, not read again.
+                    known.path = path
+                    self.nodes[path.lower()] = known
+                    self._touch(path)
+                    changed.append(path)
+                    continue
+                data = (self.root / path.lstrip("/")).read_bytes()
+                digest = content_hash(data)
+                if node is None and known is not None and not known.folder:
+                    node = known  # the earlier tree's entry at this path: its content may have changed
+                elif node is None:
+                    node = self._moved_here(path, digest, departed)
+                same = node is not None and node.hash == digest
+                self._index_file(path, data, node, datetime.fromtimestamp(
+                    int(st.st_mtime), timezone.utc).replace(tzinfo=None), keep_rev=same)
+                changed.append(path)
+            for path in gone_paths:
+                self._touch(path)
+            self._known = {k: n for k, n in self._known.items() if k in settling}
+            if self.seq != self._saved_seq:
+                self.save()
         return changed
+
+    def save(self) -> None:
+        """Keep every entry's id, rev and hash in the ids file (if any), for a later tree."""
+        if self.ids_file is None:
+            return
+        with self.lock:
+            entries = [{"path": n.path, "id": n.id, "folder": n.folder, "rev": n.rev, "size": n.size,
+                        "hash": n.hash, "stamp": list(n.stamp) if n.stamp else None,
+                        "modified": n.modified.isoformat() if n.modified else None}
+                       for n in [*self.nodes.values(), *self._known.values()]]
+            partial = self.ids_file.with_name(self.ids_file.name + ".partial")
+            partial.write_text(json.dumps({"entries": entries}))
+            partial.replace(self.ids_file)
+            self._saved_seq = self.seq
 
     # --- as the API changes it (lock held) -------------------------------------------------------
 
@@ -263,6 +324,31 @@ class Tree:
     def _new_id(self) -> str:
         return "id:" + secrets.token_urlsafe(16)[:22]
 
+    def _moved_here(self, path: str, digest: str, departed: dict[str, list[Node]]) -> Node | None:
+        """The departed file with this content that `path` is taken to be (one of the same name
+        first, for copies of one photo in several places), given its new path; None if none."""
+        candidates = departed.get(digest) or []
+        if not candidates:
+            return None
+        name = PurePosixPath(path).name.lower()
+        node = next((n for n in candidates if n.name.lower() == name), candidates[0])
+        candidates.remove(node)
+        self._known.pop(node.path.lower(), None)
+        node.path = path
+        return node
+
+    def _load_ids(self) -> dict[str, Node]:
+        if self.ids_file is None or not self.ids_file.is_file():
+            return {}
+        try:
+            entries = json.loads(self.ids_file.read_text())["entries"]
+        except (ValueError, KeyError):  # unreadable: the files get new ids, as without the file
+            return {}
+        return {e["path"].lower(): Node(
+            e["id"], e["path"], e["folder"], e["rev"], e["size"], e["hash"],
+            datetime.fromisoformat(e["modified"]) if e["modified"] else None,
+            tuple(e["stamp"]) if e["stamp"] else None) for e in entries}
+
     def _check_path(self, path: str) -> str:
         if not path.startswith("/") or path.rstrip("/") == "" or "//" in path:
             raise ValueError(f"not a Dropbox path: {path!r}")
@@ -285,10 +371,13 @@ class Tree:
                       key=lambda n: n.path.lower())
 
     def _index_file(self, display: str, data: bytes, existing: Node | None,
-                    modified: datetime) -> Node:
+                    modified: datetime, keep_rev: bool = False) -> Node:
+        """`keep_rev`: the content is the one `existing` had (a file only touched, or moved on disk)."""
         st = self._disk(display).stat()
         node = existing or Node(self._new_id(), display, folder=False)
-        node.rev, node.size, node.hash = secrets.token_hex(8), len(data), content_hash(data)
+        if not keep_rev:
+            node.rev = secrets.token_hex(8)
+        node.size, node.hash = len(data), content_hash(data)
         node.modified, node.stamp = modified, (st.st_mtime_ns, st.st_size)
         self.nodes[display.lower()] = node
         self._touch(display)
