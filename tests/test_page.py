@@ -106,6 +106,10 @@ def test_the_undo_button_of_a_job_puts_its_photo_back_in_all_and_the_job_then_sa
     assert (stack.sandbox / "All" / "page-undo.jpg").read_bytes() == sample_photos.jpeg("coffee")
     undone = browser.find_element(By.CSS_SELECTOR, "#jobs tbody tr:first-child")
     assert "undone 20" in undone.text and undone.find_elements(By.TAG_NAME, "button") == []
+    # The totals agree with themselves after the undo: the finished photos are the sum of their kinds.
+    wait_for(browser, lambda b: "photos finished:" in text_of(b, "totals-line"), "the totals")
+    finished, kinds = text_of(browser, "totals-line").split(";")[0].split(" photos finished: ")
+    assert int(finished) == sum(int(kind.split()[0]) for kind in kinds.split(", "))
 
 
 def test_the_preview_button_shows_where_each_photo_in_all_would_go_and_moves_nothing(stack, browser):

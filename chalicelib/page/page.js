@@ -83,8 +83,11 @@ function formClasses() {
 
 function showStatus(status) {
   $("totals-line").textContent =
-    `${status.finished} of ${status.queued} photos finished; ${status.unsorted} unsorted, ` +
-    `${status.skipped} skipped, ${status.failed} failed; ${status.queue.waiting} waiting in the queue, ` +
+    // "finished" counts photos, each once; "queued" counts requests (a photo queued twice is two):
+    // never shown as a fraction of each other.
+    `${status.finished} photos finished: ${Object.values(status.sorted).reduce((a, n) => a + n, 0)} sorted, ` +
+    `${status.unsorted} unsorted, ${status.skipped} skipped, ${status.failed} failed, ${status.gone} gone; ` +
+    `${status.queue.waiting} waiting in the queue, ` +
     `${status.queue.dead_letter} dead-lettered.`;
   fill("counts", Object.entries(status.sorted).map(([folder, n]) => [folder, n]), "Nothing sorted yet.");
   fill("decisions", status.recent_decisions.map((d) => [
