@@ -43,9 +43,9 @@ RECENT_JOBS = 10
 # Events are read several per file shown, since one file can have several (a webhook and a sort).
 EVENTS_READ_PER_SHOWN = 5
 CONFLICT_ATTEMPTS = 5
-# DynamoDB allows 100 items per transaction; an outcome takes at most 6 (its item, an event or its
-# decision, its photo's count marker, where the service put it, and in its job's lists of moves and
-# of files left in the inbox) plus the counter updates (the totals, and one per job in the chunk).
+# DynamoDB allows 100 items per transaction; an outcome takes at most 5 (its item, an event or its
+# decision, its photo's ledger, and in its job's lists of moves and of files left in the inbox) plus
+# the counter updates (the totals, and one per job in the chunk).
 RECORDS_PER_TRANSACTION = 13
 TRANSACTION_ITEMS = 100  # DynamoDB's limit per TransactWriteItems
 BATCH_WRITE_ITEMS = 25  # DynamoDB's limit per BatchWriteItem
@@ -242,8 +242,10 @@ class StateStore:
         for entry in entries.values():
             if entry.counter is not None:
                 taken[entry.counter] = taken.get(entry.counter, 0) - 1
-        self._add("stats", "all", taken)
-        self._add(f"job#{job_id}", "job", {"undone": len(file_ids)}, {"undone_at": {"N": str(time.time())}})
+        if taken:
+            self._db.update_item(**self._adding("stats", "all", taken))
+        self._db.update_item(**self._adding(f"job#{job_id}", "job", {"undone": len(file_ids)},
+                                            {"undone_at": {"N": str(time.time())}}))
 
     def clear_undone(self, file_ids: Sequence[str]) -> None:
         self._update_ledgers([(i, "REMOVE undone", {}, {}) for i, entry in self.ledger(file_ids).items()
@@ -263,10 +265,8 @@ class StateStore:
         for start in range(0, len(writes), TRANSACTION_ITEMS):
             self._transact(writes[start:start + TRANSACTION_ITEMS])
 
-    def _add(self, pk: str, sk: str, changes: Mapping[str, int], also: Mapping[str, dict] | None = None) -> None:
-        """Add to counters of one item (and set `also`'s attributes) in one update."""
-        if not changes and not also:
-            return
+    def _adding(self, pk: str, sk: str, changes: Mapping[str, int], also: Mapping[str, dict] | None = None) -> dict:
+        """The update that adds to counters of one item (and sets `also`'s attributes)."""
         names = {f"#c{i}": name for i, name in enumerate(changes)} | {f"#s{i}": n for i, n in enumerate(also or {})}
         values = {f":n{i}": {"N": str(v)} for i, v in enumerate(changes.values())} \
             | {f":s{i}": v for i, v in enumerate((also or {}).values())}
@@ -275,8 +275,8 @@ class StateStore:
             parts.append("ADD " + ", ".join(f"#c{i} :n{i}" for i in range(len(changes))))
         if also:
             parts.append("SET " + ", ".join(f"#s{i} = :s{i}" for i in range(len(also))))
-        self._db.update_item(TableName=self.table_name, Key=_key(pk, sk), UpdateExpression=" ".join(parts),
-                             ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+        return {"TableName": self.table_name, "Key": _key(pk, sk), "UpdateExpression": " ".join(parts),
+                "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}
 
     def add_queued(self, count: int) -> None:
         if count:
@@ -421,15 +421,8 @@ class StateStore:
             if values:
                 update["ExpressionAttributeValues"] = values
             writes.append({"Update": update})
-        for key, per_item in counts.items():
-            if not per_item:
-                continue
-            names = {f"#c{i}": name for i, name in enumerate(per_item)}
-            writes.append({"Update": {
-                "TableName": self.table_name, "Key": _key(key, "all" if key == "stats" else "job"),
-                "UpdateExpression": "ADD " + ", ".join(f"{n} :n{i}" for i, n in enumerate(names)),
-                "ExpressionAttributeNames": names,
-                "ExpressionAttributeValues": {f":n{i}": {"N": str(v)} for i, v in enumerate(per_item.values())}}})
+        writes += [{"Update": self._adding(key, "all" if key == "stats" else "job", per_item)}
+                   for key, per_item in counts.items() if per_item]
         return writes
 
     def _transact(self, writes: list[dict]) -> bool:
