@@ -138,10 +138,12 @@ MUTATIONS = [
               "test_an_undone_job_says_undone_and_when_everywhere_and_a_second_undo_is_a_409_already_undone",)),
     Mutation("a photo that was not moved keeps its claim on the bytes", "chalicelib/sorting.py",
              "if originals is not None and not_placed:", "if False:",
-             ("tests/test_ledger.py::test_a_copy_whose_original_could_not_be_moved_is_not_sent_to_duplicates",)),
+             ("tests/test_main_folder.py::"
+              "test_with_duplicates_folder_a_copy_whose_original_could_not_be_moved_stays_in_all_too",)),
     Mutation("a copy of a photo no longer sorted is a duplicate", "chalicelib/duplicates.py",
              "if entry is None or entry.to is None:", "if False:",
-             ("tests/test_ledger.py::test_a_copy_of_an_undone_photo_is_sorted_into_its_class_not_into_duplicates",)),
+             ("tests/test_ledger.py::"
+              "test_a_copy_of_an_undone_photo_is_no_duplicate_even_when_the_undo_could_not_withdraw_its_claim",)),
     Mutation("a claim whose answer was lost is ignored", "chalicelib/state_store.py",
              'condition = "attribute_not_exists(pk) OR file_id = :me"', 'condition = "attribute_not_exists(pk)"',
              ("tests/test_duplicates.py",)),

@@ -10,10 +10,13 @@ claim up to the next photo with those bytes.
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from .messages import SortRequest
 from .ports import FileLookup, LedgerEntry, OriginalClaim, OriginalsState, Photo
+
+log = logging.getLogger(__name__)
 
 
 class DropboxOriginals:
@@ -42,7 +45,10 @@ class DropboxOriginals:
         return where
 
     def withdraw(self, photos: Sequence[Photo[SortRequest]]) -> None:
-        self._state.withdraw_originals([(p.content_hash, p.ref.file_id) for p in photos if p.content_hash])
+        try:
+            self._state.withdraw_originals([(p.content_hash, p.ref.file_id) for p in photos if p.content_hash])
+        except Exception:  # noqa: BLE001: tidiness only; a claim of a photo not sorted now makes no copy
+            log.exception("could not withdraw the content claims of %d photo(s)", len(photos))
 
     def _still_there(self, holder: OriginalClaim, entry: LedgerEntry | None) -> str | None:
         """Where the photo a content is known by is now, if it is sorted and still holds that content."""

@@ -122,12 +122,22 @@ def test_an_undone_job_says_undone_and_when_everywhere_and_a_second_undo_is_a_40
 
 
 def test_a_copy_of_an_undone_photo_is_sorted_into_its_class_not_into_duplicates(service):
+    copy_of_an_undone_photo_goes_to_its_class(service)
+
+
+def test_a_copy_of_an_undone_photo_is_no_duplicate_even_when_the_undo_could_not_withdraw_its_claim(
+        service, aws_faults):
+    aws_faults("dynamodb", 1.0, operations=frozenset({"DeleteItem"}), status=400, error="ValidationException")
+    copy_of_an_undone_photo_goes_to_its_class(service)
+
+
+def copy_of_an_undone_photo_goes_to_its_class(service) -> None:
     service.configure(["cat"], duplicates="folder")
     service.dropbox.put("/All/chelsea.jpg", jpeg("chelsea"))
     service.notify()
     service.source.drain(timeout=60)
     [job] = json.loads(service.get("/jobs").body)
-    service.post("/undo", {"job_id": job["job_id"]})
+    assert json.loads(service.post("/undo", {"job_id": job["job_id"]}).body)["moved_back"] == 1
     service.dropbox.put("/All/chelsea copy.jpg", jpeg("chelsea"))
     service.notify()
     service.source.drain(timeout=60)

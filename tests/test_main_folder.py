@@ -423,6 +423,18 @@ def test_with_duplicates_folder_exact_copies_go_to_duplicates_in_this_run_and_th
     assert {k: v for k, v in tree(tmp_path).items() if k != "All/again.jpg"} == before
 
 
+def test_with_duplicates_folder_a_copy_whose_original_could_not_be_moved_stays_in_all_too(tmp_path):
+    cat = sample_photos.jpeg("chelsea")
+    (tmp_path / "All").mkdir()
+    (tmp_path / "All" / "a.jpg").write_bytes(cat)
+    (tmp_path / "All" / "b.jpg").write_bytes(cat)
+    (tmp_path / "Cat").write_bytes(b"a plain file where the class folder would go")
+    result = run("--classes", *CLASSES, "--folder", str(tmp_path), "--duplicates", "folder")
+    assert result.returncode == 1, result.stderr  # both failed: no copy of a photo that is not sorted
+    assert not (tmp_path / "Duplicates").exists()
+    assert (tmp_path / "All" / "a.jpg").read_bytes() == cat and (tmp_path / "All" / "b.jpg").read_bytes() == cat
+
+
 def test_by_default_copies_are_sorted_like_any_photo(tmp_path):
     (tmp_path / "a.jpg").write_bytes(sample_photos.jpeg("chelsea"))
     (tmp_path / "b.jpg").write_bytes(sample_photos.jpeg("chelsea"))

@@ -27,7 +27,7 @@ def test_undo_puts_every_photo_of_a_job_back_byte_for_byte_and_the_webhook_leave
     answer = json.loads(service.post("/undo", {"job_id": job_id}).body)
     assert answer["moved_back"] == 3 and answer["left"] == []
     assert service.dropbox.files("/") == PHOTOS
-    service.notify()  # the moves back are changes in /All: not sorted again
+    assert service.notify()["queued"] == 0  # the moves back are changes in /All: not queued again
     service.source.drain(timeout=30)
     assert service.dropbox.files("/") == PHOTOS
     status = json.loads(service.get("/status").body)
