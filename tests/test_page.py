@@ -104,8 +104,11 @@ def test_the_undo_button_of_a_job_puts_its_photo_back_in_all_and_the_job_then_sa
     browser.find_element(By.CSS_SELECTOR, "#jobs tbody tr:first-child button").click()
     wait_for(browser, lambda b: "Put back 1 photo(s) in All" in text_of(b, "undo-line"), "the undo's answer")
     assert (stack.sandbox / "All" / "page-undo.jpg").read_bytes() == sample_photos.jpeg("coffee")
+    # The jobs are shown again once the undo answered: the job says when it was undone, with no button.
+    wait_for(browser, lambda b: "undone 20" in b.find_element(By.CSS_SELECTOR, "#jobs tbody tr:first-child").text,
+             "the job shown as undone")
     undone = browser.find_element(By.CSS_SELECTOR, "#jobs tbody tr:first-child")
-    assert "undone 20" in undone.text and undone.find_elements(By.TAG_NAME, "button") == []
+    assert undone.find_elements(By.TAG_NAME, "button") == []
     # The totals agree with themselves after the undo: the finished photos are the sum of their kinds.
     wait_for(browser, lambda b: "photos finished:" in text_of(b, "totals-line"), "the totals")
     finished, kinds = text_of(browser, "totals-line").split(";")[0].split(" photos finished: ")
