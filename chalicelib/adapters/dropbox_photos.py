@@ -12,14 +12,21 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol, TypeVar
 
-from .dropbox_store import (DropboxStore, FileInfo, NotAFolder, StoreError, StoreNotFound, TooLarge,
-                            TransientStoreError)
-from .messages import SortRequest, request_key
-from .outcomes import Outcome
-from .photo_files import MAX_BYTES, too_large
-from .ports import Ledger, Move, Photo
-from .sort_config import in_inbox, top_folder
-from .sorting import MOVED_EARLIER
+from chalicelib.adapters.dropbox_store import (
+    DropboxStore,
+    FileInfo,
+    NotAFolder,
+    StoreError,
+    StoreNotFound,
+    TooLarge,
+    TransientStoreError,
+)
+from chalicelib.rules.configuration import in_inbox, top_folder
+from chalicelib.rules.messages import SortRequest, request_key
+from chalicelib.rules.outcomes import Outcome
+from chalicelib.rules.photo_files import MAX_BYTES, too_large
+from chalicelib.rules.ports import Ledger, Move, Photo
+from chalicelib.rules.sorting import MOVED_EARLIER
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from .face_rules import FaceRule
-from .text_rules import TextRule
+from chalicelib.rules.face_rules import FaceRule
+from chalicelib.rules.text_rules import TextRule
 
 # WordNet's own noun detachment rules (morphy), tried in order after the exception list.
 _SUFFIXES = (("ies", "y"), ("ches", "ch"), ("shes", "sh"), ("xes", "x"), ("zes", "z"),

@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from .outcomes import Outcome
-from .photo_files import ImageError
-from .ports import Decision, Move, Originals, Photo, PhotoClassifier, PhotoStore, R
-from .sort_config import SortConfig, top_folder
+from chalicelib.rules.configuration import SortConfig, top_folder
+from chalicelib.rules.outcomes import Outcome
+from chalicelib.rules.photo_files import ImageError
+from chalicelib.rules.ports import Decision, Move, Originals, Photo, PhotoClassifier, PhotoStore, R
 
 if TYPE_CHECKING:
-    from .examples import Examples
+    from chalicelib.rules.examples import Examples
 
 # The reason a store gives a photo found where an earlier try of the same request moved it (that
 # try was cut off before it said so); any other photo found away was moved by someone else.

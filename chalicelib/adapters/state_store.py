@@ -12,7 +12,7 @@ Layout (pk / sk):
   events        / <time>#<id>    recent skipped and failed files with the reason, for /status
   examples      / <folder>#<role>#<id>   a photo's features as an example (or counter-example)
   examples      / version        bumped at every change of the examples, so caches know to read again
-  bytes#<hash>  / first          the photo a content (Dropbox's content_hash) is known by (chalicelib/duplicates.py)
+  bytes#<hash>  / first          the photo a content (Dropbox's content_hash) is known by (dropbox_originals.py)
   job#<id>      / preview#<id>   where a dry run would put a photo (a preview job also keeps its classes)
 """
 from __future__ import annotations
@@ -30,10 +30,10 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from .messages import SortRequest, request_key
-from .outcomes import Counts, Outcome
-from .ports import Example, JobRecord, LedgerEntry, OriginalClaim
-from .sort_config import MAX_EXAMPLES, SortConfig
+from chalicelib.rules.configuration import MAX_EXAMPLES, SortConfig
+from chalicelib.rules.messages import SortRequest, request_key
+from chalicelib.rules.outcomes import Counts, Outcome
+from chalicelib.rules.ports import Example, JobRecord, LedgerEntry, OriginalClaim
 
 # Every DynamoDB call is bounded: short timeouts and a few retries (throttling included).
 BOTO_CONFIG = Config(connect_timeout=5, read_timeout=10, retries={"max_attempts": 4, "mode": "standard"})
@@ -443,7 +443,7 @@ class StateStore:
                 time.sleep(random.uniform(0.02, 0.05) * 2 ** attempt)
         raise AssertionError("unreachable")
 
-    # --- the photo each content is known by (chalicelib/duplicates.py) ----------------------
+    # --- the photo each content is known by (chalicelib/adapters/dropbox_originals.py) ----------------------
 
     def originals(self, content_hashes: Sequence[str]) -> dict[str, OriginalClaim]:
         return {pk.split("#", 1)[1]: OriginalClaim(pk.split("#", 1)[1], i["file_id"]["S"], i["path"]["S"])
@@ -522,7 +522,7 @@ class StateStore:
         return [(datetime.fromtimestamp(float(i["sk"]["S"].split("#", 1)[0]), timezone.utc).isoformat(
             timespec="seconds"), i) for i in response["Items"]]
 
-    # --- examples (chalicelib/learning.py) --------------------------------------------------
+    # --- examples (chalicelib/flows/learning.py) --------------------------------------------------
 
     def put_examples(self, examples: Sequence[Example]) -> None:
         now = time.time()

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .sort_config import MAX_EXAMPLES
+from chalicelib.rules.configuration import MAX_EXAMPLES
 
 TOP_K = 3
 # Cosine similarity of the top-k examples: unrelated photos of one kind (two landscapes) sit below

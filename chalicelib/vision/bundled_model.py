@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .vocabulary import Vocabulary
+from chalicelib.rules.vocabulary import Vocabulary
 
-MODEL_DIR = Path(__file__).resolve().parent.parent / "model"
+MODEL_DIR = Path(__file__).resolve().parents[2] / "model"
 
 
 def model_card(model_dir: Path = MODEL_DIR) -> dict:

@@ -11,9 +11,9 @@ import os
 import time
 from collections.abc import Callable
 
-from .auth import signature_ok
-from .inbox import Inbox, Listing
-from .ports import ConfigState
+from chalicelib.flows.auth import signature_ok
+from chalicelib.flows.inbox import Inbox, Listing
+from chalicelib.rules.ports import ConfigState
 
 log = logging.getLogger(__name__)
 

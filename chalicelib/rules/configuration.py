@@ -10,9 +10,9 @@ import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 
-from .vocabulary import Resolution, UnknownClassError
+from chalicelib.rules.vocabulary import Resolution, UnknownClassError
 
-# An unknown name becomes a class once its folder holds this many examples (chalicelib/examples.py).
+# An unknown name becomes a class once its folder holds this many examples (chalicelib/rules/examples.py).
 MIN_EXAMPLES = 3
 # Per class, the newest examples kept (and as many counter-examples): memory, reads and time stay bounded.
 MAX_EXAMPLES = 200

@@ -4,7 +4,7 @@ Importing the SDK imports every namespace of the API (dropbox/base.py); team_log
 generated code, a quarter of a second of a cold start even from bytecode, and neither the webhook
 nor the classify function calls any of NEVER_CALLED. Those go into sys.modules first as modules that
 load themselves on their first attribute access, so one that is used after all still works: it only
-loads later. Import the SDK through this module (chalicelib.dropbox_store does).
+loads later. Import the SDK through this module (chalicelib.adapters.dropbox_store does).
 """
 from __future__ import annotations
 

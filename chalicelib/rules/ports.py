@@ -11,16 +11,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
-from .outcomes import Counts, Outcome
-from .photo_files import ImageError
+from chalicelib.rules.outcomes import Counts, Outcome
+from chalicelib.rules.photo_files import ImageError
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from .examples import Examples
-    from .dropbox_store import FileInfo
-    from .messages import LearnRequest, SortRequest
-    from .sort_config import SortConfig
+    from chalicelib.rules.configuration import SortConfig
+    from chalicelib.rules.examples import Examples
+    from chalicelib.rules.messages import LearnRequest, SortRequest
 
 R = TypeVar("R")
 
@@ -100,6 +99,19 @@ class PhotoFeatures(Protocol):
 
 
 # --- the service's ports ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FileInfo:
+    """A file in Dropbox as the service sees it: `id` ("id:...") stays the same across moves."""
+
+    id: str
+    name: str
+    path_display: str
+    path_lower: str
+    rev: str
+    size: int
+    content_hash: str | None
+
 
 class ChangeFeed(Protocol):
     """Dropbox's listing of a folder and of what changed in it since a cursor."""

@@ -16,15 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
-from . import examples as learned
-from . import faces, images, text
-from .bundled_model import MODEL_DIR, load_vocabulary, model_card
-from .face_rules import Face
-from .photo_files import ImageError
-from .ports import Decision
-from .sort_config import MIN_EXAMPLES
-from .text_rules import Text
-from .vocabulary import Resolution
+from chalicelib.rules import examples as learned
+from chalicelib.rules.configuration import MIN_EXAMPLES
+from chalicelib.rules.face_rules import Face
+from chalicelib.rules.photo_files import ImageError
+from chalicelib.rules.ports import Decision
+from chalicelib.rules.text_rules import Text
+from chalicelib.rules.vocabulary import Resolution
+from chalicelib.vision import faces, images, text
+from chalicelib.vision.bundled_model import MODEL_DIR, load_vocabulary, model_card
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 import boto3
 from botocore.config import Config
 
-from .messages import LearnRequest, SortRequest, SyncRequest
+from chalicelib.rules.messages import LearnRequest, SortRequest, SyncRequest
 
 BOTO_CONFIG = Config(connect_timeout=5, read_timeout=25, retries={"max_attempts": 4, "mode": "standard"})
 SEND_ATTEMPTS = 4

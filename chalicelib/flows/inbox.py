@@ -12,13 +12,13 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from .dropbox_store import CursorReset, FileInfo, NotAFolder, StoreNotFound
-from .messages import SortRequest
-from .outcomes import Outcome
-from .photo_files import not_a_photo
-from .ports import ChangeFeed, ConfigState, Queue, SyncState
-from .sort_config import INBOX, SortConfig, parse_sort
-from .vocabulary import Resolution
+from chalicelib.adapters.dropbox_store import CursorReset, NotAFolder, StoreNotFound
+from chalicelib.rules.configuration import INBOX, SortConfig, parse_sort
+from chalicelib.rules.messages import SortRequest
+from chalicelib.rules.outcomes import Outcome
+from chalicelib.rules.photo_files import not_a_photo
+from chalicelib.rules.ports import ChangeFeed, ConfigState, FileInfo, Queue, SyncState
+from chalicelib.rules.vocabulary import Resolution
 
 log = logging.getLogger(__name__)
 

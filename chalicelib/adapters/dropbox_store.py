@@ -15,13 +15,23 @@ import os
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TypeVar
 
 import requests
 
-from .dropbox_sdk import (ApiError, AuthError, AuthErrorUnion, HttpError, InternalServerError, RateLimitError, Struct,
-                          Union, dropbox, files)
+from chalicelib.adapters.dropbox_sdk import (
+    ApiError,
+    AuthError,
+    AuthErrorUnion,
+    HttpError,
+    InternalServerError,
+    RateLimitError,
+    Struct,
+    Union,
+    dropbox,
+    files,
+)
+from chalicelib.rules.ports import FileInfo
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -35,17 +45,6 @@ _DOWNLOAD_CHUNK = 64 * 1024
 MAX_CONNECTIONS = 16
 MOVE_BATCH_LIMIT = 1000  # Dropbox's cap on entries per move_batch_v2
 MOVE_BATCH_WAIT = 30.0  # seconds to wait for an async batch, well inside the Lambda timeout
-
-
-@dataclass(frozen=True)
-class FileInfo:
-    id: str  # "id:..." stable across moves
-    name: str
-    path_display: str
-    path_lower: str
-    rev: str
-    size: int
-    content_hash: str | None
 
 
 class StoreError(Exception):

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .messages import SortRequest
-from .ports import FileLookup, LedgerEntry, OriginalClaim, OriginalsState, Photo
+from chalicelib.rules.messages import SortRequest
+from chalicelib.rules.ports import FileLookup, LedgerEntry, OriginalClaim, OriginalsState, Photo
 
 
 class DropboxOriginals:

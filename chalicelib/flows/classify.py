@@ -12,14 +12,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from .messages import LearnRequest, SortRequest, SyncRequest
-from .outcomes import Outcome
-from .ports import ConfigState, Ledger, Originals, PhotoClassifier, PhotoStore, Recorder
-from .sort_config import SortConfig
-from .sorting import sort_batch
+from chalicelib.rules.configuration import SortConfig
+from chalicelib.rules.messages import LearnRequest, SortRequest, SyncRequest
+from chalicelib.rules.outcomes import Outcome
+from chalicelib.rules.ports import ConfigState, Ledger, Originals, PhotoClassifier, PhotoStore, Recorder
+from chalicelib.rules.sorting import sort_batch
 
 if TYPE_CHECKING:
-    from .examples import Examples
+    from chalicelib.rules.examples import Examples
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,15 @@ from functools import cache
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .photo_files import (MAX_BYTES, MAX_PIXELS, CorruptImage, DecompressionBomb, EmptyImage, NotAnImage,
-                          too_large)
+from chalicelib.rules.photo_files import (
+    MAX_BYTES,
+    MAX_PIXELS,
+    CorruptImage,
+    DecompressionBomb,
+    EmptyImage,
+    NotAnImage,
+    too_large,
+)
 
 INPUT_SIZE = 224
 CROP_FRACTION = 0.875

@@ -2,18 +2,18 @@
 
 Beside the inbox's cursor, each account has a cursor on the whole app folder. A photo that appears
 directly in a top-level folder other than the inbox is queued to be learned (the classify function
-has the model, and tells the service's own moves from the user's: chalicelib/learning.py); a path
+has the model, and tells the service's own moves from the user's: chalicelib/flows/learning.py); a path
 deleted takes its examples with it. Nothing here reads a photo or loads numpy.
 """
 from __future__ import annotations
 
 import logging
 
-from .dropbox_store import CursorReset, StoreNotFound
-from .messages import LearnRequest
-from .photo_files import not_a_photo
-from .ports import ExampleSyncState, FolderChanges, LedgerEntry, Queue
-from .sort_config import INBOX, top_folder
+from chalicelib.adapters.dropbox_store import CursorReset, StoreNotFound
+from chalicelib.rules.configuration import INBOX, top_folder
+from chalicelib.rules.messages import LearnRequest
+from chalicelib.rules.photo_files import not_a_photo
+from chalicelib.rules.ports import ExampleSyncState, FolderChanges, LedgerEntry, Queue
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .bundled_model import detector_session
-from .face_rules import Face
+from chalicelib.rules.face_rules import Face
+from chalicelib.vision.bundled_model import detector_session
 
 # Longest side the detector sees: the smallest of 256-640 px at which every sample photo's face
 # scores the same (model/README.md), and 26 ms a photo on one core instead of about 70 at 640.

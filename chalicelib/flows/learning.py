@@ -1,5 +1,5 @@
 """Learn the photos the user put in class folders, and hand the examples to the sorting: the
-classify function's half of learning by example (chalicelib/class_folders.py queues the work).
+classify function's half of learning by example (chalicelib/flows/class_folders.py queues the work).
 
 A photo in a class folder is the user's unless the ledger says the service put it in that folder
 (by its file id: a photo the user renamed there is still the service's). While the service is
@@ -11,11 +11,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
-from . import examples as learned
-from .messages import LearnRequest, SortRequest
-from .outcomes import Outcome
-from .ports import Example, ExampleState, LedgerEntry, Photo, PhotoFeatures
-from .sort_config import INBOX, SortConfig, top_folder
+from chalicelib.rules import examples as learned
+from chalicelib.rules.configuration import INBOX, SortConfig, top_folder
+from chalicelib.rules.messages import LearnRequest, SortRequest
+from chalicelib.rules.outcomes import Outcome
+from chalicelib.rules.ports import Example, ExampleState, LedgerEntry, Photo, PhotoFeatures
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .bundled_model import detector_session
-from .text_rules import FLAT, Text
+from chalicelib.rules.text_rules import FLAT, Text
+from chalicelib.vision.bundled_model import detector_session
 
 # Longest side the detector sees: lines of text must stay about 6 px high. A photo's text (a sign,
 # a page photographed) is large; a screen's is 10-16 px at full size, so a computer-made image

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from .dropbox_store import MOVE_BATCH_LIMIT, NotAFolder, StoreError, StoreNotFound
-from .ports import UndoState, UndoStore
-from .sort_config import top_folder
+from chalicelib.adapters.dropbox_store import MOVE_BATCH_LIMIT, NotAFolder, StoreError, StoreNotFound
+from chalicelib.rules.configuration import top_folder
+from chalicelib.rules.ports import UndoState, UndoStore
 
 
 class AlreadyUndone(RuntimeError):

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 
-from . import sort_config
-from .ports import ConfigState, JobRecord, QueueDepth, Totals
-from .sort_config import SortConfig
-from .vocabulary import Resolution
+from chalicelib.rules import configuration as sort_config
+from chalicelib.rules.configuration import SortConfig
+from chalicelib.rules.ports import ConfigState, JobRecord, QueueDepth, Totals
+from chalicelib.rules.vocabulary import Resolution
 
 Resolve = Callable[[str], Resolution]
 # Examples and counter-examples learned, per folder (casefolded).
