@@ -116,7 +116,8 @@ MUTATIONS = [
              ("tests/test_ledger.py::"
               "test_an_undone_photo_stays_in_all_counted_nowhere_when_sqs_delivers_its_message_again",)),
     Mutation("a user's drag of a queued photo taken for the service's move", "chalicelib/adapters/dropbox_photos.py",
-             "if folder is not None and folder.casefold() == top_folder(item.to_path).casefold():", "if True:",
+             "if placed_here or (folder is not None and folder.casefold() == top_folder(item.to_path).casefold()):",
+             "if True:",
              ("tests/test_ledger.py::"
               "test_a_queued_photo_the_user_drags_into_a_class_folder_is_counted_gone_learned_and_never_undone",)),
     Mutation("a rename inside a class folder queued to be learned", "chalicelib/flows/class_folders.py",

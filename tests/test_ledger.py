@@ -170,3 +170,25 @@ def test_a_copy_whose_original_the_user_deleted_during_the_sort_goes_to_its_clas
     service.source.drain(timeout=60)
     [(path, data)] = service.dropbox.files("/").items()
     assert path.startswith("/Cat/") and data == jpeg("chelsea")
+
+
+def test_a_photo_queued_by_the_webhook_and_by_post_sort_counts_as_sorted_in_both_jobs_whichever_moved_it(service):
+    service.configure(["cat"])
+    service.dropbox.put("/All/chelsea.jpg", jpeg("chelsea"))
+    service.notify()
+    sort_job = json.loads(service.post("/sort", {}).body)["job_id"]
+    sqs, url = service.source._sqs, service.source.queue_url
+    # The sort's message waits while the webhook's sorts the photo; then it is delivered.
+    found = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    [later] = [m for m in found if json.loads(m["Body"]).get("job_id") == sort_job]
+    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=later["ReceiptHandle"], VisibilityTimeout=30)
+    for m in found:
+        if m is not later:
+            sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
+    service.source.drain(timeout=30)
+    assert service.dropbox.exists("/Cat/chelsea.jpg")
+    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=later["ReceiptHandle"], VisibilityTimeout=0)
+    service.source.drain(timeout=30)
+    job = json.loads(service.get(f"/jobs/{sort_job}").body)
+    assert (job["finished"], job["sorted"], job["gone"]) == (True, {"Cat": 1}, 0)
+    assert status(service)["sorted"] == {"Cat": 1}

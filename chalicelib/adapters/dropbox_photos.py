@@ -12,21 +12,14 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol, TypeVar
 
-from chalicelib.adapters.dropbox_store import (
-    DropboxStore,
-    FileInfo,
-    NotAFolder,
-    StoreError,
-    StoreNotFound,
-    TooLarge,
-    TransientStoreError,
-)
+from chalicelib.adapters.dropbox_store import (DropboxStore, NotAFolder, StoreError, StoreNotFound, TooLarge,
+                                               TransientStoreError)
 from chalicelib.rules.configuration import in_inbox, top_folder
 from chalicelib.rules.messages import SortRequest, request_key
 from chalicelib.rules.outcomes import Outcome
 from chalicelib.rules.photo_files import MAX_BYTES, too_large
-from chalicelib.rules.ports import Ledger, Move, Photo
-from chalicelib.rules.sorting import MOVED_EARLIER
+from chalicelib.rules.ports import FileInfo, Ledger, Move, Photo
+from chalicelib.rules.sorting import MOVED_BY_US
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +48,9 @@ class DropboxPhotos:
 
     def _ours_among(self, refs: Sequence[SortRequest], found: list[T | Outcome]) -> list[T | Outcome]:
         """A photo found out of the inbox is the user's doing, unless the ledger says this very
-        request was moving it into that folder (an earlier try, cut off before its record)."""
+        request was moving it into that folder (an earlier try, cut off before its record), or
+        that the service put it right there (the same photo queued twice: by the webhook and by
+        POST /sort); then it is sorted for this request's job too."""
         away = [i for i, item in enumerate(found) if isinstance(item, Outcome) and item.reason == "moved_away"]
         if not away:
             return found
@@ -63,10 +58,13 @@ class DropboxPhotos:
         for i in away:
             item, entry = found[i], entries.get(refs[i].file_id)
             assert isinstance(item, Outcome) and item.to_path is not None
-            folder = entry.moving.get(request_key(refs[i])) if entry else None
-            if folder is not None and folder.casefold() == top_folder(item.to_path).casefold():
-                found[i] = Outcome(item.file, "gone", to_path=item.to_path, reason=MOVED_EARLIER,
-                                   detail="moved by an earlier try of this request")
+            if entry is None:
+                continue
+            folder = entry.moving.get(request_key(refs[i]))
+            placed_here = entry.to == item.to_path.lower() and not entry.undone
+            if placed_here or (folder is not None and folder.casefold() == top_folder(item.to_path).casefold()):
+                found[i] = Outcome(item.file, "gone", to_path=item.to_path, reason=MOVED_BY_US,
+                                   detail="moved there by the service")
         return found
 
     def read_anywhere(self, refs: Sequence[SortRequest]) -> list[Photo[SortRequest] | Outcome]:

@@ -2,8 +2,8 @@
 
 The classify Lambda (through dropbox_photos.DropboxPhotos) and `main.py --folder` (through
 cli/folder_photos.FolderPhotos) both sort with `sort_batch`; only the PhotoStore differs.
-Every step is safe to repeat: a photo that the store says an earlier try of the same request
-moved is reported as sorted, and a move never overwrites.
+Every step is safe to repeat: a photo that the store says the service moved already is reported
+as sorted, and a move never overwrites.
 """
 from __future__ import annotations
 
@@ -18,9 +18,10 @@ from chalicelib.rules.ports import Decision, Move, Originals, Photo, PhotoClassi
 if TYPE_CHECKING:
     from chalicelib.rules.examples import Examples
 
-# The reason a store gives a photo found where an earlier try of the same request moved it (that
-# try was cut off before it said so); any other photo found away was moved by someone else.
-MOVED_EARLIER = "moved_earlier"
+# The reason a store gives a photo found where the service put it (an earlier try of the same
+# request, cut off before it said so, or the same photo queued twice); any other photo found away
+# was moved by someone else.
+MOVED_BY_US = "moved_by_us"
 PLACED = ("sorted", "unsorted")
 
 
@@ -89,9 +90,10 @@ def _move(store: PhotoStore[R], config: SortConfig, decided: Sequence[tuple[int,
 
 
 def settled(outcome: Outcome, config: SortConfig) -> Outcome:
-    """A store's "gone" for a file an earlier try of the same request moved (and was cut off
-    before it said so): sorted into the folder it is in, if this configuration sorts into it."""
-    if outcome.reason != MOVED_EARLIER or outcome.to_path is None:
+    """A store's "gone" for a file the service moved already (an earlier try cut off before it
+    said so, or the same photo queued twice): sorted into the folder it is in, if this
+    configuration sorts into it."""
+    if outcome.reason != MOVED_BY_US or outcome.to_path is None:
         return outcome
     folder = top_folder(outcome.to_path)
     if config.duplicates_folder and folder.casefold() == config.duplicates_folder.casefold():
