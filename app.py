@@ -24,6 +24,7 @@ from chalice import (
 from chalicelib import snapstart
 from chalicelib.adapters.dropbox_store import StoreError
 from chalicelib.adapters.secrets import SecretsError
+from chalicelib.adapters.state import StateError
 from chalicelib.adapters.work_queue import QueueError
 from chalicelib.flows import answers, page, webhook
 from chalicelib.flows.auth import bearer_ok
@@ -72,7 +73,7 @@ def route(path: str, methods: list[str], key: bool = True, **options) -> Callabl
                 raise ConflictError(str(e)) from None
             except StoreError as e:
                 raise Unavailable(f"cannot reach Dropbox now: {e}") from None
-            except (QueueError, BotoCoreError, ClientError) as e:
+            except (QueueError, StateError, BotoCoreError, ClientError) as e:
                 raise Unavailable(f"cannot reach AWS now ({type(e).__name__}); try again shortly") from None
             except SecretsError as e:
                 raise Unavailable(f"the service's secrets cannot be used: {e}") from None

@@ -113,7 +113,7 @@ def pipeline(fake, photos: list[h.Photo], latency_ms: float, spans: h.Spans, sou
 
     import app
     from chalicelib import wiring
-    from chalicelib.adapters.state_store import StateStore
+    from chalicelib.adapters.state import StateStore
     from chalicelib.adapters.work_queue import WorkQueue
     from local.dropbox_emulator import signed_notification
     from local.event_source import SqsEventSource

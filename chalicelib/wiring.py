@@ -16,7 +16,7 @@ from chalicelib.adapters.dropbox_originals import DropboxOriginals
 from chalicelib.adapters.dropbox_photos import DropboxPhotos
 from chalicelib.adapters.dropbox_store import DropboxStore
 from chalicelib.adapters.secrets import with_secrets
-from chalicelib.adapters.state_store import StateStore
+from chalicelib.adapters.state import StateStore
 from chalicelib.adapters.work_queue import DEFAULT_MAX_RECEIVES, WorkQueue
 from chalicelib.flows import class_folders
 from chalicelib.flows.classify import ConfigCache

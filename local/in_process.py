@@ -66,7 +66,7 @@ def running_service(dropbox_fake, **env_overrides: str) -> Iterator["Service"]:
     import app
     from chalicelib import wiring
     from chalicelib.adapters.dropbox_store import DropboxStore
-    from chalicelib.adapters.state_store import StateStore
+    from chalicelib.adapters.state import StateStore
     from chalicelib.adapters.work_queue import WorkQueue
     from local.event_source import SqsEventSource
 

@@ -142,7 +142,7 @@ class Stack:
 
         import boto3
 
-        from chalicelib.adapters.state_store import StateStore
+        from chalicelib.adapters.state import StateStore
         from chalicelib.adapters.work_queue import WorkQueue
 
         StateStore(TABLE).create_table()

@@ -21,7 +21,7 @@ def aws():
 
 @pytest.fixture
 def state(aws):
-    from chalicelib.adapters.state_store import StateStore
+    from chalicelib.adapters.state import StateStore
     store = StateStore("test-state")
     store.create_table()
     return store

@@ -31,7 +31,7 @@ def test_the_iam_policy_allows_every_sqs_and_dynamodb_call_the_app_makes():
     template = json.loads((ROOT / "deploy" / "resources.json").read_text())
     statements = template["Resources"]["AppResourcesPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     allowed = {action for statement in statements for action in statement["Action"]}
-    sqs, dynamodb = _called("_sqs") - {"create_queue"}, _called("_db") - {"create_table"}
+    sqs, dynamodb = _called("_sqs") - {"create_queue"}, _called("client") - {"create_table"}
     assert sqs and dynamodb
     missing = {f"sqs:{a}" for m in sqs for a in _actions(m)} | {f"dynamodb:{a}" for m in dynamodb for a in _actions(m)}
     assert missing - allowed == set()

@@ -50,7 +50,7 @@ def test_the_token_endpoint_never_answers_expired_token(store, dropbox_fake):
 
 
 def test_a_throttled_dynamodb_call_is_retried_by_botocore_and_changes_nothing(aws):
-    from chalicelib.adapters.state_store import StateStore
+    from chalicelib.adapters.state import StateStore
     with short_throttle_backoff():
         throttle = DynamoThrottle(rate=0.25, seed=2).install()
         try:
