@@ -12,8 +12,14 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol, TypeVar
 
-from chalicelib.adapters.dropbox_store import (DropboxStore, NotAFolder, StoreError, StoreNotFound, TooLarge,
-                                               TransientStoreError)
+from chalicelib.adapters.dropbox_store import (
+    DropboxStore,
+    NotAFolder,
+    StoreError,
+    StoreNotFound,
+    TooLarge,
+    TransientStoreError,
+)
 from chalicelib.rules.configuration import in_inbox, top_folder
 from chalicelib.rules.messages import SortRequest, request_key
 from chalicelib.rules.outcomes import Outcome

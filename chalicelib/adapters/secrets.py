@@ -27,11 +27,9 @@ def with_secrets(env: Mapping[str, str]) -> Mapping[str, str]:
     arn = env.get("SECRETS_ARN")
     if not arn:
         return env
-    import boto3
-    from botocore.config import Config
+    from chalicelib.adapters import aws
 
-    client = boto3.client("secretsmanager", config=Config(
-        connect_timeout=5, read_timeout=10, retries={"mode": "standard", "max_attempts": 3}))
+    client = aws.client("secretsmanager")
     try:
         value = json.loads(client.get_secret_value(SecretId=arn)["SecretString"])
     except (KeyError, ValueError):

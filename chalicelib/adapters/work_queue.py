@@ -2,15 +2,12 @@
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Mapping, Sequence
 
-import boto3
-from botocore.config import Config
-
+from chalicelib.adapters import aws
 from chalicelib.rules.messages import LearnRequest, SortRequest, SyncRequest
 
-BOTO_CONFIG = Config(connect_timeout=5, read_timeout=25, retries={"max_attempts": 4, "mode": "standard"})
+READ_TIMEOUT = 25  # seconds: a receive may wait 20 s for messages
 SEND_ATTEMPTS = 4
 DEFAULT_MAX_RECEIVES = 5
 
@@ -22,7 +19,7 @@ class QueueError(RuntimeError):
 class WorkQueue:
     def __init__(self, queue_name: str, sqs=None):
         self.queue_name = queue_name
-        self._sqs = sqs or boto3.client("sqs", config=BOTO_CONFIG)
+        self._sqs = sqs or aws.client("sqs", read_timeout=READ_TIMEOUT)
         self._url: str | None = None
 
     @classmethod
@@ -55,7 +52,7 @@ class WorkQueue:
                 entries = {f["Id"]: entries[f["Id"]] for f in response.get("Failed", [])}
                 if not entries:
                     break
-                time.sleep(0.1 * 2 ** attempt)
+                aws.pause(attempt)
             else:
                 raise QueueError(f"SQS refused {len(entries)} message(s) after {SEND_ATTEMPTS} attempts")
 

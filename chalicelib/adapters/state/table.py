@@ -5,20 +5,17 @@ of the table, and document their own key layouts.
 """
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, TypeVar
 
-import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-# Every DynamoDB call is bounded: short timeouts and a few retries (throttling included).
-BOTO_CONFIG = Config(connect_timeout=5, read_timeout=10, retries={"max_attempts": 4, "mode": "standard"})
+from chalicelib.adapters import aws
+from chalicelib.adapters.aws import pause
+
 ATTEMPTS = 5  # of a batch DynamoDB left partly unprocessed, or a transaction in conflict
 TRANSACTION_ITEMS = 100  # DynamoDB's limit per TransactWriteItems
 BATCH_WRITE_ITEMS = 25  # DynamoDB's limit per BatchWriteItem
@@ -46,7 +43,7 @@ class ConditionFailed(StateError):
 class Table:
     def __init__(self, name: str, client: Any = None):
         self.name = name
-        self.client = client or boto3.client("dynamodb", config=BOTO_CONFIG)
+        self.client = client or aws.client("dynamodb")
 
     def create(self) -> None:
         """For the local stack and tests; deployed stacks get the table from the template."""
@@ -200,11 +197,6 @@ class Table:
         """Unconditional writes, 100 per transaction."""
         for start in range(0, len(writes), TRANSACTION_ITEMS):
             self.transact(writes[start:start + TRANSACTION_ITEMS])
-
-
-def pause(attempt: int) -> None:
-    """The jittered, growing wait before another try."""
-    time.sleep(random.uniform(0.02, 0.05) * 2 ** attempt)
 
 
 def _door(what: str, call: Callable[[], T]) -> T:
