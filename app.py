@@ -11,20 +11,30 @@ import logging
 from collections.abc import Callable
 
 from botocore.exceptions import BotoCoreError, ClientError
-from chalice import (BadRequestError, Chalice, ChaliceViewError, ConflictError, NotFoundError, Response,
-                     UnauthorizedError)
+from chalice import (
+    BadRequestError,
+    Chalice,
+    ChaliceViewError,
+    ConflictError,
+    NotFoundError,
+    Response,
+    UnauthorizedError,
+)
 
-from chalicelib import answers, page, snapstart, sort_config, webhook
-from chalicelib.auth import bearer_ok
-from chalicelib.delivery import Message, deliver, follow_up, learned
-from chalicelib.dropbox_store import StoreError
-from chalicelib.inbox import Busy, NoInbox, NotConfigured, start_sort
-from chalicelib.messages import BadMessage, LearnRequest, SortRequest, SyncRequest, parse
-from chalicelib.secrets import SecretsError
-from chalicelib.sort_config import ConfigError
-from chalicelib.undo import AlreadyUndone, undo_job
+from chalicelib import snapstart
+from chalicelib.adapters.dropbox_store import StoreError
+from chalicelib.adapters.secrets import SecretsError
+from chalicelib.adapters.state import StateError
+from chalicelib.adapters.work_queue import QueueError
+from chalicelib.flows import answers, page, webhook
+from chalicelib.flows.auth import bearer_ok
+from chalicelib.flows.classify import Message, deliver, follow_up, learned
+from chalicelib.flows.inbox import Busy, NoInbox, NotConfigured, start_sort
+from chalicelib.flows.undo import AlreadyUndone, undo_job
+from chalicelib.rules import configuration as sort_config
+from chalicelib.rules.configuration import ConfigError
+from chalicelib.rules.messages import BadMessage, LearnRequest, SortRequest, SyncRequest, parse
 from chalicelib.wiring import wiring
-from chalicelib.work_queue import QueueError
 
 app = Chalice(app_name="image-categorizer")
 app.log.setLevel(logging.INFO)
@@ -63,7 +73,7 @@ def route(path: str, methods: list[str], key: bool = True, **options) -> Callabl
                 raise ConflictError(str(e)) from None
             except StoreError as e:
                 raise Unavailable(f"cannot reach Dropbox now: {e}") from None
-            except (QueueError, BotoCoreError, ClientError) as e:
+            except (QueueError, StateError, BotoCoreError, ClientError) as e:
                 raise Unavailable(f"cannot reach AWS now ({type(e).__name__}); try again shortly") from None
             except SecretsError as e:
                 raise Unavailable(f"the service's secrets cannot be used: {e}") from None

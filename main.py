@@ -6,7 +6,7 @@
     python main.py --classes cat dog truck --explain
     CATEGORIZER_URL=http://host:8000 SERVICE_KEY=... python main.py --classes cat dog truck [--dry-run [--json]]
 
-The sorting is the service's own core (chalicelib/sorting.py) on a local folder
+The sorting is the service's own core (chalicelib/rules/sorting.py) on a local folder
 (cli/folder_photos.py); cli/ also holds the service client and the progress display. This file
 parses the arguments and decides what goes to stdout and what to stderr.
 """
@@ -20,12 +20,12 @@ from pathlib import Path
 
 from rich.console import Console
 
-from chalicelib import sort_config
-from chalicelib.classifier import Classifier
-from chalicelib.outcomes import Counts, Outcome
-from chalicelib.sort_config import DUPLICATE_POLICIES, DUPLICATES_FOLDER, MIN_EXAMPLES, ConfigError, SortConfig
-from chalicelib.sorting import sort_batch
-from chalicelib.vocabulary import Resolution
+from chalicelib.rules import configuration as sort_config
+from chalicelib.rules.configuration import DUPLICATE_POLICIES, DUPLICATES_FOLDER, MIN_EXAMPLES, ConfigError, SortConfig
+from chalicelib.rules.outcomes import Counts, Outcome
+from chalicelib.rules.sorting import sort_batch
+from chalicelib.rules.vocabulary import Resolution
+from chalicelib.vision.classifier import Classifier
 from cli import folder_examples
 from cli.folder_examples import Teaching
 from cli.folder_photos import FolderError, FolderPhotos

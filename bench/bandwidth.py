@@ -65,8 +65,8 @@ def main() -> None:
     args = parser.parse_args()
 
     h.quiet_logging()
-    from chalicelib.classifier import Classifier
-    from chalicelib.dropbox_store import DropboxStore
+    from chalicelib.adapters.dropbox_store import DropboxStore
+    from chalicelib.vision.classifier import Classifier
     from local.dropbox_emulator import FakeDropbox
     from local.sample_photos import SCENARIO_CLASSES, SCENARIO_EXPECTED
 

@@ -20,8 +20,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from chalicelib import images  # noqa: E402
-from chalicelib.classifier import Classifier  # noqa: E402
+from chalicelib.vision import images  # noqa: E402
+from chalicelib.vision.classifier import Classifier  # noqa: E402
 from local import rendered, sample_photos  # noqa: E402
 
 CLASSES = ["cat", "dog", "truck"]

@@ -97,9 +97,9 @@ def main() -> None:
     import boto3
     from moto.server import ThreadedMotoServer
 
-    from chalicelib import answers
-    from chalicelib.messages import SortRequest
-    from chalicelib.sort_config import parse
+    from chalicelib.flows import answers
+    from chalicelib.rules.configuration import parse
+    from chalicelib.rules.messages import SortRequest
     from chalicelib.wiring import Wiring
     from deploy import bytecode
     from local.dropbox_emulator import FakeDropbox, signed_notification

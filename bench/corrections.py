@@ -26,7 +26,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import _harness as h  # noqa: E402
-from chalicelib.sort_config import folder_name  # noqa: E402
+
+from chalicelib.rules.configuration import folder_name  # noqa: E402
 
 PORT_HOLD, PORT = h.prepare_environment()
 

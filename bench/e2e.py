@@ -65,9 +65,9 @@ _untimed_clients: set[int] = set()
 def install_wrappers(spans: h.Spans) -> None:
     import botocore.client
 
-    from chalicelib import images
-    from chalicelib.classifier import Classifier
-    from chalicelib.dropbox_store import DropboxStore
+    from chalicelib.adapters.dropbox_store import DropboxStore
+    from chalicelib.vision import images
+    from chalicelib.vision.classifier import Classifier
 
     # Every public method of the store (it is being changed: move -> move_batch), by what it does.
     for name, member in list(vars(DropboxStore).items()):
@@ -113,8 +113,8 @@ def pipeline(fake, photos: list[h.Photo], latency_ms: float, spans: h.Spans, sou
 
     import app
     from chalicelib import wiring
-    from chalicelib.state_store import StateStore
-    from chalicelib.work_queue import WorkQueue
+    from chalicelib.adapters.state import StateStore
+    from chalicelib.adapters.work_queue import WorkQueue
     from local.dropbox_emulator import signed_notification
     from local.event_source import SqsEventSource
 
@@ -223,7 +223,7 @@ def main() -> None:
     args = parser.parse_args()
 
     h.quiet_logging()
-    from chalicelib.classifier import Classifier
+    from chalicelib.vision.classifier import Classifier
     from local.dropbox_emulator import FakeDropbox
 
     h.say(h.machine())

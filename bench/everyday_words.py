@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import photo_sets  # noqa: E402
-from chalicelib.classifier import Classifier  # noqa: E402
+from chalicelib.vision.classifier import Classifier  # noqa: E402
 
 CLASSES = ["person", "animal", "building", "landscape", "screenshot", "document"]
 BATCH = 16

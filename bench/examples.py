@@ -23,8 +23,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench import photo_sets  # noqa: E402
 from bench.everyday_words import CLASSES  # noqa: E402
-from chalicelib import examples as learned  # noqa: E402
-from chalicelib.classifier import Classifier  # noqa: E402
+from chalicelib.rules import examples as learned  # noqa: E402
+from chalicelib.vision.classifier import Classifier  # noqa: E402
 from local import sample_photos  # noqa: E402
 
 SHOTS = (0, 1, 2, 4, 8)

@@ -52,8 +52,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from moto import mock_aws
 
-    from local.dropbox_emulator import FakeDropbox
     from local import soak
+    from local.dropbox_emulator import FakeDropbox
     from local.in_process import AwsFaults, DynamoThrottle, running_service, short_throttle_backoff
 
     print(f"building {args.photos} photos and the hard cases ...", file=sys.stderr)

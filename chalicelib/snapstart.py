@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import random
 
-from . import wiring
+from chalicelib import wiring
 
 CLASSIFY_HANDLER = "app.classify"  # Lambda's _HANDLER for the classify function
 

@@ -12,24 +12,24 @@ from collections.abc import Callable, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from . import class_folders
-from .bundled_model import load_vocabulary, model_card
-from .delivery import ConfigCache
-from .dropbox_photos import DropboxPhotos
-from .dropbox_store import DropboxStore
-from .duplicates import DropboxOriginals
-from .inbox import Inbox
-from .messages import LearnRequest, SortRequest
-from .ports import PhotoClassifier
-from .secrets import with_secrets
-from .sort_config import MIN_EXAMPLES, SortConfig, folder_name
-from .state_store import StateStore
-from .vocabulary import Resolution, Vocabulary
-from .work_queue import DEFAULT_MAX_RECEIVES, WorkQueue
+from chalicelib.adapters.dropbox_originals import DropboxOriginals
+from chalicelib.adapters.dropbox_photos import DropboxPhotos
+from chalicelib.adapters.dropbox_store import DropboxStore
+from chalicelib.adapters.secrets import with_secrets
+from chalicelib.adapters.state import StateStore
+from chalicelib.adapters.work_queue import DEFAULT_MAX_RECEIVES, WorkQueue
+from chalicelib.flows import class_folders
+from chalicelib.flows.classify import ConfigCache
+from chalicelib.flows.inbox import Inbox
+from chalicelib.rules.configuration import MIN_EXAMPLES, SortConfig, folder_name
+from chalicelib.rules.messages import LearnRequest, SortRequest
+from chalicelib.rules.ports import PhotoClassifier
+from chalicelib.rules.vocabulary import Resolution, Vocabulary
+from chalicelib.vision.bundled_model import load_vocabulary, model_card
 
 if TYPE_CHECKING:
-    from .examples import Examples
-    from .learning import ExampleCache
+    from chalicelib.flows.learning import ExampleCache
+    from chalicelib.rules.examples import Examples
 
 # The stored classes, as one batch reads them.
 Stored = Callable[[], SortConfig | None]
@@ -110,7 +110,7 @@ class Wiring:
     @staticmethod
     def classifier() -> PhotoClassifier:
         """The process-wide model, loaded on first call."""
-        from .classifier import Classifier  # numpy and onnxruntime: the classify function only
+        from chalicelib.vision.classifier import Classifier  # numpy and onnxruntime: the classify function only
         return Classifier.load()
 
     def resolver(self, taught: Mapping[str, tuple[int, int]]) -> Callable[[str], Resolution]:
@@ -126,14 +126,14 @@ class Wiring:
 
     @cached_property
     def _example_cache(self) -> "ExampleCache":
-        from .learning import ExampleCache  # numpy: the classify function only
+        from chalicelib.flows.learning import ExampleCache  # numpy: the classify function only
         return ExampleCache(self.state)
 
     def examples(self, config: SortConfig) -> "Examples":
         return self._example_cache.get(config)
 
     def learn(self, requests: list[LearnRequest], stored: Stored | None = None) -> list[bool]:
-        from .learning import learn  # numpy: the classify function only
+        from chalicelib.flows.learning import learn  # numpy: the classify function only
         return learn(requests, self.photos.read_anywhere, self.classifier, self.state, (stored or self.config.get)())
 
     def account_id(self) -> str:

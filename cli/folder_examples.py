@@ -17,10 +17,10 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from chalicelib import examples as learned
-from chalicelib.photo_files import MAX_BYTES, not_a_photo
-from chalicelib.ports import PhotoFeatures
-from chalicelib.sort_config import INBOX, folder_name
+from chalicelib.rules import examples as learned
+from chalicelib.rules.configuration import INBOX, folder_name
+from chalicelib.rules.photo_files import MAX_BYTES, not_a_photo
+from chalicelib.rules.ports import PhotoFeatures
 from cli.folder_photos import DIR_FLAGS, FILE_FLAGS, STATE_DIR, Journal, file_identity
 
 CACHE = "features.json"

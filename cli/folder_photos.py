@@ -23,10 +23,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from chalicelib.outcomes import Outcome
-from chalicelib.photo_files import MAX_BYTES, content_hash, not_a_photo, too_large
-from chalicelib.ports import Move, Photo
-from chalicelib.sort_config import INBOX
+from chalicelib.rules.configuration import INBOX
+from chalicelib.rules.outcomes import Outcome
+from chalicelib.rules.photo_files import MAX_BYTES, content_hash, not_a_photo, too_large
+from chalicelib.rules.ports import Move, Photo
 
 BATCH_SIZE = 16
 # The tool's own files in DIR (its journal of moves, the examples' features): never a class folder.

@@ -9,13 +9,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from rich.console import Console
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task,
-                           TextColumn)
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn
 from rich.table import Table
 from rich.text import Text
 
-from chalicelib.outcomes import Counts, Outcome
-from chalicelib.sort_config import DEFAULT_UNSORTED_FOLDER, SortConfig
+from chalicelib.rules.configuration import DEFAULT_UNSORTED_FOLDER, SortConfig
+from chalicelib.rules.outcomes import Counts, Outcome
 
 
 @dataclass

@@ -11,8 +11,9 @@ from collections.abc import Iterator
 
 import requests
 
-from chalicelib.sort_config import ConfigError
+from chalicelib.rules.configuration import ConfigError
 from local.defaults import LOCAL_STACK_URL
+
 # (connect, read) seconds: a sort is started asynchronously, so no call should take long.
 TIMEOUT = (5.0, 30.0)
 POLL_INTERVAL = 0.5

@@ -60,7 +60,7 @@ def main() -> None:
     report: dict = {"import": time.perf_counter() - t0}
     t1 = time.perf_counter()
     if what == "classify":
-        from chalicelib.classifier import Classifier
+        from chalicelib.vision.classifier import Classifier
         Classifier.load()  # the detectors load with the first batch whose classes need them
         report["load"] = time.perf_counter() - t1
         t1 = time.perf_counter()
@@ -69,7 +69,7 @@ def main() -> None:
         answer = app.app(event, Context()) if what == "webhook" else app.classify(event, Context())
         report["answer"] = answer.get("statusCode") if isinstance(answer, dict) else answer
     elif what == "classify":
-        from chalicelib.classifier import Classifier
+        from chalicelib.vision.classifier import Classifier
         results = Classifier.load().classify_batch(_photos(rest), CLASSES)
         report["answer"] = [getattr(r, "label", type(r).__name__) for r in results]
     report["first"] = time.perf_counter() - t1

@@ -35,7 +35,7 @@ from rich.panel import Panel  # noqa: E402
 from rich.text import Text  # noqa: E402
 from rich.tree import Tree  # noqa: E402
 
-from chalicelib.photo_files import is_image_name  # noqa: E402
+from chalicelib.rules.photo_files import is_image_name  # noqa: E402
 from local import sample_photos  # noqa: E402
 
 DOCS = ROOT / "docs"

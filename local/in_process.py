@@ -65,9 +65,9 @@ def running_service(dropbox_fake, **env_overrides: str) -> Iterator["Service"]:
 
     import app
     from chalicelib import wiring
-    from chalicelib.dropbox_store import DropboxStore
-    from chalicelib.state_store import StateStore
-    from chalicelib.work_queue import WorkQueue
+    from chalicelib.adapters.dropbox_store import DropboxStore
+    from chalicelib.adapters.state import StateStore
+    from chalicelib.adapters.work_queue import WorkQueue
     from local.event_source import SqsEventSource
 
     env = {"SERVICE_KEY": KEY, "DROPBOX_APP_KEY": dropbox_fake.app_key,

@@ -37,7 +37,7 @@ from pathlib import PurePosixPath
 
 from PIL import Image
 
-from chalicelib.sort_config import DUPLICATES_FOLDER
+from chalicelib.rules.configuration import DUPLICATES_FOLDER
 from local import sample_photos
 
 CLASSES = sample_photos.SCENARIO_CLASSES
@@ -85,7 +85,7 @@ def _base(name: str) -> Image.Image:
 
 def _encode(picture: Image.Image, fmt: str, quality: int) -> bytes:
     if fmt == "HEIF":
-        from chalicelib.images import _register_heif
+        from chalicelib.vision.images import _register_heif
         _register_heif()
     out = io.BytesIO()
     options = {"quality": quality} if fmt in ("JPEG", "WEBP", "HEIF") else {}
@@ -208,9 +208,9 @@ class _RetryCounter(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         self.records.append(record)
         message = record.getMessage()
-        if record.name == "chalicelib.dropbox_store" and "; retry " in message:
+        if record.name == "chalicelib.adapters.dropbox_store" and "; retry " in message:
             self.counts["dropbox"] += 1
-        elif record.name == "chalicelib.delivery" and message.startswith("will retry"):
+        elif record.name == "chalicelib.flows.classify" and message.startswith("will retry"):
             self.counts["message"] += 1
 
 

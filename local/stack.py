@@ -142,8 +142,8 @@ class Stack:
 
         import boto3
 
-        from chalicelib.state_store import StateStore
-        from chalicelib.work_queue import WorkQueue
+        from chalicelib.adapters.state import StateStore
+        from chalicelib.adapters.work_queue import WorkQueue
 
         StateStore(TABLE).create_table()
         if self._moto is not None:

@@ -23,13 +23,13 @@ sys.path.insert(0, str(ROOT))
 
 from bench import classify as bench_classify  # noqa: E402
 from bench import everyday_words, photo_sets  # noqa: E402
-from chalicelib import images  # noqa: E402
-from chalicelib.classifier import Classifier  # noqa: E402
-from chalicelib import text, text_rules  # noqa: E402
-from chalicelib.faces import DETECT_SIDE  # noqa: E402
+from chalicelib.rules import text_rules  # noqa: E402
+from chalicelib.vision import images, text  # noqa: E402
+from chalicelib.vision.classifier import Classifier  # noqa: E402
+from chalicelib.vision.faces import DETECT_SIDE  # noqa: E402
+from local import sample_photos  # noqa: E402
 from model import build_faces, build_text, build_vocabulary  # noqa: E402
 from model.wheels import sha256  # noqa: E402
-from local import sample_photos  # noqa: E402
 
 ONNX_FILE = "efficientnet_lite0.onnx"
 MAX_LOGIT_DIFF = 1e-3

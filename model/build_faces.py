@@ -45,8 +45,8 @@ def build(model_dir: Path) -> Path:
 
 def measure(path: Path, people: list[str], others: list[str]) -> tuple[float, list[tuple[str, bool, int, float]]]:
     """The threshold, and per sample photo: (name, has people, faces found, best face score)."""
-    from chalicelib import images
-    from chalicelib.faces import DETECT_SIDE, FaceDetector
+    from chalicelib.vision import images
+    from chalicelib.vision.faces import DETECT_SIDE, FaceDetector
     from local import sample_photos
 
     detector = FaceDetector(path, threshold=0.3)

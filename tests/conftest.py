@@ -21,7 +21,7 @@ def aws():
 
 @pytest.fixture
 def state(aws):
-    from chalicelib.state_store import StateStore
+    from chalicelib.adapters.state import StateStore
     store = StateStore("test-state")
     store.create_table()
     return store
@@ -47,7 +47,7 @@ def dropbox_fake(dropbox_server):
 @pytest.fixture
 def store(dropbox_fake):
     """A DropboxStore on the fake, with short timeouts and near-instant backoff."""
-    from chalicelib.dropbox_store import DropboxStore
+    from chalicelib.adapters.dropbox_store import DropboxStore
     store = DropboxStore(dropbox_fake.app_key, dropbox_fake.app_secret, dropbox_fake.refresh_token,
                          ca_certs=dropbox_fake.ca_path, timeout=5.0, max_retries=3)
     store.backoff_base = 0.01
@@ -86,7 +86,7 @@ def stalled_list_changes(monkeypatch):
     sync lease, until `resume` is set; `listing` is set once it is stalled. Yields (listing, resume)."""
     import threading
 
-    from chalicelib.dropbox_store import DropboxStore
+    from chalicelib.adapters.dropbox_store import DropboxStore
 
     listing, resume = threading.Event(), threading.Event()
     original = DropboxStore.list_changes
@@ -107,7 +107,7 @@ def stalled_list_changes(monkeypatch):
 def dies_after_its_move(monkeypatch):
     """The next batch's worker dies right after its Dropbox move, before it records anything (as a
     Lambda cut off by its timeout): the batch comes back. Yields a list that counts the deaths."""
-    from chalicelib.dropbox_photos import DropboxPhotos
+    from chalicelib.adapters.dropbox_photos import DropboxPhotos
 
     deaths: list[int] = []
     original = DropboxPhotos.move

@@ -6,8 +6,8 @@ import pytest
 import skimage.data
 from PIL import Image
 
-from chalicelib import images
-from chalicelib.classifier import Classifier
+from chalicelib.vision import images
+from chalicelib.vision.classifier import Classifier
 from local import rendered, sample_photos
 
 

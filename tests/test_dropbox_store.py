@@ -9,9 +9,16 @@ import pytest
 from dropbox.content_hash import DropboxContentHasher
 from PIL import Image
 
-from chalicelib import auth, dropbox_store
-from chalicelib.dropbox_store import (CursorReset, DropboxStore, NotAFolder, StoreError, StoreNotFound,
-                                      TransientStoreError)
+from chalicelib.adapters import dropbox_store
+from chalicelib.adapters.dropbox_store import (
+    CursorReset,
+    DropboxStore,
+    NotAFolder,
+    StoreError,
+    StoreNotFound,
+    TransientStoreError,
+)
+from chalicelib.flows import auth
 from local.dropbox_emulator import FakeDropbox, content_hash, signed_notification
 
 

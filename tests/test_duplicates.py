@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from chalicelib.ports import OriginalClaim
+from chalicelib.rules.ports import OriginalClaim
 from local.sample_photos import jpeg
 
 CAT, FOOD = jpeg("chelsea"), jpeg("coffee")

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pytest
-from botocore.exceptions import ClientError
 
 from local.in_process import DynamoThrottle, short_throttle_backoff
 from local.sample_photos import jpeg
@@ -50,7 +49,7 @@ def test_the_token_endpoint_never_answers_expired_token(store, dropbox_fake):
 
 
 def test_a_throttled_dynamodb_call_is_retried_by_botocore_and_changes_nothing(aws):
-    from chalicelib.state_store import StateStore
+    from chalicelib.adapters.state import StateStore, TransientStateError
     with short_throttle_backoff():
         throttle = DynamoThrottle(rate=0.25, seed=2).install()
         try:
@@ -63,10 +62,9 @@ def test_a_throttled_dynamodb_call_is_retried_by_botocore_and_changes_nothing(aw
 
             throttle.rate = 1.0
             calls = throttle.calls
-            with pytest.raises(ClientError) as raised:
+            with pytest.raises(TransientStateError, match="ProvisionedThroughputExceededException"):
                 state.add_queued(1)
-            assert raised.value.response["Error"]["Code"] == "ProvisionedThroughputExceededException"
-            # BOTO_CONFIG's retries={"max_attempts": 4} counts retries (botocore's Config says so;
+            # aws.client's retries={"max_attempts": 4} counts retries (botocore's Config says so;
             # total_max_attempts counts attempts): 1 call + 4 retries.
             assert throttle.calls - calls == 5
             throttle.rate = 0.0

@@ -89,7 +89,7 @@ def test_never_overwrite_a_photo_whose_name_is_taken_in_its_folder_gets_a_number
 
 
 def test_never_delete_the_lambda_code_has_no_dropbox_delete_call():
-    calls = {node.attr for path in CHALICELIB.glob("*.py") for node in ast.walk(ast.parse(path.read_text()))
+    calls = {node.attr for path in CHALICELIB.rglob("*.py") for node in ast.walk(ast.parse(path.read_text()))
              if isinstance(node, ast.Attribute) and node.attr.startswith("files_")}
     assert calls and not {c for c in calls if "delete" in c}, sorted(calls)
 
@@ -109,7 +109,7 @@ def test_secrets_are_compared_only_in_constant_time():
     through hmac.compare_digest, whose time does not depend on where the first difference is."""
     secret = ("secret", "token", "signature", "service_key", "authorization", "bearer")
     found = []
-    for path in [*CHALICELIB.glob("*.py"), CHALICELIB.parent / "app.py"]:
+    for path in [*CHALICELIB.rglob("*.py"), CHALICELIB.parent / "app.py"]:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Compare) and any(isinstance(op, (ast.Eq, ast.NotEq, ast.In, ast.NotIn))
                                                      for op in node.ops):

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from chalicelib import images, photo_files
-from chalicelib.classifier import Classifier
+from chalicelib.rules import photo_files
+from chalicelib.vision import images
+from chalicelib.vision.classifier import Classifier
 from local import sample_photos
 
 

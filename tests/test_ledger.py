@@ -49,7 +49,7 @@ def test_an_undone_photo_stays_in_all_counted_nowhere_when_sqs_delivers_its_mess
 
 
 def test_undo_never_moves_a_file_the_user_put_at_the_jobs_path_while_it_was_undoing(service, monkeypatch):
-    from chalicelib.dropbox_store import DropboxStore
+    from chalicelib.adapters.dropbox_store import DropboxStore
 
     job_id, _ = sorted_by_the_webhook(service)
     original = DropboxStore.list_folder
@@ -163,7 +163,7 @@ def test_a_copy_whose_original_could_not_be_moved_is_not_sent_to_duplicates(serv
 
 
 def test_a_copy_whose_original_the_user_deleted_during_the_sort_goes_to_its_class(service, monkeypatch):
-    from chalicelib.dropbox_photos import DropboxPhotos
+    from chalicelib.adapters.dropbox_photos import DropboxPhotos
 
     service.configure(["cat"], duplicates="folder")
     service.dropbox.put("/All/a.jpg", jpeg("chelsea"))

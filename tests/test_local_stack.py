@@ -23,11 +23,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from chalicelib.sort_config import SortConfig
-from chalicelib.photo_files import is_image_name
+from chalicelib.rules.configuration import SortConfig
+from chalicelib.rules.photo_files import is_image_name
+from local import sample_photos
 from local.dropbox_emulator import FakeDropbox
 from local.stack import free_port
-from local import sample_photos
 
 ROOT = Path(__file__).resolve().parent.parent
 MAIN = ROOT / "main.py"

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.sort_config import SortConfig
+from chalicelib.rules.configuration import SortConfig
 from cli.folder_photos import STATE_DIR
-from local.stack import free_port
 from local import rendered, sample_photos
+from local.stack import free_port
 
 MAIN = Path(__file__).resolve().parent.parent / "main.py"
 CLASSES = sample_photos.SCENARIO_CLASSES
@@ -254,9 +254,9 @@ def test_service_refusals_are_one_line(stub_url):
 
 
 def test_a_file_over_the_size_limit_is_left_in_all(tmp_path, monkeypatch):
-    from chalicelib import photo_files
-    from chalicelib.classifier import Classifier
-    from chalicelib.sorting import sort_batch
+    from chalicelib.rules import photo_files
+    from chalicelib.rules.sorting import sort_batch
+    from chalicelib.vision.classifier import Classifier
     from cli import folder_photos
 
     (tmp_path / "All").mkdir()

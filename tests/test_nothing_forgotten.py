@@ -7,8 +7,8 @@ import json
 import threading
 import time
 
-from chalicelib import inbox, webhook
-from chalicelib.dropbox_store import DropboxStore
+from chalicelib.adapters.dropbox_store import DropboxStore
+from chalicelib.flows import inbox, webhook
 from local.sample_photos import jpeg
 
 CORRUPT = jpeg("chelsea")[:2000]

@@ -35,7 +35,8 @@ def unpacked(package, tmp_path):
 def test_the_package_carries_unchecked_bytecode_for_what_a_cold_start_imports_and_no_more(package):
     with zipfile.ZipFile(package) as z:
         names = set(z.namelist())
-        for module in ("app", "chalicelib/classifier", "chalicelib/dropbox_store", "dropbox/files", "numpy/__init__"):
+        for module in ("app", "chalicelib/vision/classifier", "chalicelib/adapters/dropbox_store", "dropbox/files",
+                       "numpy/__init__"):
             folder, _, name = module.rpartition("/")
             pyc = f"{folder + '/' if folder else ''}__pycache__/{name}.{CACHE_TAG}.pyc"
             assert pyc in names, pyc

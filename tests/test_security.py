@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chalicelib.webhook import MAX_BODY_BYTES
+from chalicelib.flows.webhook import MAX_BODY_BYTES
 from local.dropbox_emulator import signed_notification
 from local.in_process import AUTH, KEY
 from local.sample_photos import jpeg

@@ -8,9 +8,9 @@ import json
 
 import pytest
 
+from local import rendered
 from local.dropbox_emulator import signed_notification
 from local.in_process import AUTH, KEY
-from local import rendered
 from local.sample_photos import CLEAR_CUT, SCENARIO_CLASSES, SCENARIO_EXPECTED, jpeg, landscape, variants
 
 
@@ -157,14 +157,14 @@ def test_each_photo_is_logged_with_where_it_went_its_class_and_score_or_why_it_s
     import logging
     import re
 
-    caplog.set_level(logging.INFO, logger="chalicelib.delivery")
+    caplog.set_level(logging.INFO, logger="chalicelib.flows.classify")
     service.configure(["cat"])
     service.dropbox.put("/All/chelsea.jpg", jpeg("chelsea"))
     service.dropbox.put("/All/rocket.jpg", jpeg("rocket"))
     service.dropbox.put("/All/broken.jpg", jpeg("coffee")[:2000])
     service.notify()
     service.source.drain(timeout=60)
-    lines = [r.getMessage() for r in caplog.records if r.name == "chalicelib.delivery"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "chalicelib.flows.classify"]
     patterns = [r"sorted /All/chelsea\.jpg -> /Cat/chelsea\.jpg \(cat 0\.\d\d by name\)",
                 r"unsorted /All/rocket\.jpg -> /Unsorted/rocket\.jpg \(no class 0\.\d\d\)",
                 r"skipped /All/broken\.jpg -> \(left in place\): corrupt: .+"]
@@ -202,7 +202,7 @@ def test_hidden_files_stay_in_the_inbox_as_in_a_local_folder(service):
 def test_an_sqs_outage_is_a_503_on_the_webhook_and_on_sort_and_the_photo_is_sorted_once_it_is_back(service):
     import boto3
 
-    from chalicelib.work_queue import WorkQueue
+    from chalicelib.adapters.work_queue import WorkQueue
     from local.in_process import QUEUE
 
     service.configure(["cat"])

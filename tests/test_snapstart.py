@@ -6,7 +6,8 @@ from __future__ import annotations
 import snapshot_restore_py
 
 import app  # noqa: F401  (registers the hooks)
-from chalicelib import faces, text, wiring
+from chalicelib import wiring
+from chalicelib.vision import faces, text
 
 
 def test_before_a_snapshot_the_classify_function_loads_every_model(monkeypatch):

@@ -1,10 +1,10 @@
 """The DynamoDB state through moto: conditional writes are what keep changes from being lost or doubled."""
 from __future__ import annotations
 
-from chalicelib.ports import Example
-from chalicelib.sort_config import MAX_EXAMPLES, SortConfig
-from chalicelib.messages import SortRequest
-from chalicelib.outcomes import Outcome
+from chalicelib.rules.configuration import MAX_EXAMPLES, SortConfig
+from chalicelib.rules.messages import SortRequest
+from chalicelib.rules.outcomes import Outcome
+from chalicelib.rules.ports import Example
 
 
 def test_config_round_trip_and_every_put_bumps_its_version(state):

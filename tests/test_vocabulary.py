@@ -1,8 +1,8 @@
 """Class names resolve to the ImageNet classes a person would expect."""
 import pytest
 
-from chalicelib.classifier import Classifier
-from chalicelib.vocabulary import UnknownClassError
+from chalicelib.rules.vocabulary import UnknownClassError
+from chalicelib.vision.classifier import Classifier
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,1 @@
+"""The outside world behind the ports: Dropbox, DynamoDB, SQS and Secrets Manager."""

@@ -1,0 +1,197 @@
+"""The sorting core's PhotoStore on Dropbox, for the classify Lambda.
+
+A photo is a queued SortRequest, read by its file id (the download itself says where the file is
+now: one round trip, not two) and moved with the batch's other photos in one files/move_batch_v2,
+since Dropbox serialises writes per account. Dropbox round trips dominate a batch, so each
+photo's reads run in parallel.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol, TypeVar
+
+from chalicelib.adapters.dropbox_store import (
+    DropboxStore,
+    NotAFolder,
+    StoreError,
+    StoreNotFound,
+    TooLarge,
+    TransientStoreError,
+)
+from chalicelib.rules.configuration import in_inbox, top_folder
+from chalicelib.rules.messages import SortRequest, request_key
+from chalicelib.rules.outcomes import Outcome
+from chalicelib.rules.photo_files import MAX_BYTES, too_large
+from chalicelib.rules.ports import FileInfo, Ledger, Move, Photo
+from chalicelib.rules.sorting import MOVED_BY_US
+
+log = logging.getLogger(__name__)
+
+THREADS = 10  # one per message of an SQS batch
+T = TypeVar("T")
+SOURCES = ("download", "thumbnail")
+
+
+class MoveLedger(Ledger, Protocol):
+    def moving(self, moves: Sequence[tuple[SortRequest, str]]) -> None:
+        """Before a move: these requests are moving their photos into these folders."""
+        ...
+
+
+class DropboxPhotos:
+    def __init__(self, dropbox: DropboxStore, ledger: MoveLedger, source: str = "download"):
+        if source not in SOURCES:
+            raise ValueError(f"source must be one of {SOURCES}, not {source!r}")
+        self._dropbox, self._ledger, self.source = dropbox, ledger, source
+        self._folders: set[str] = set()  # made already by this container
+        self._pool = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="read")
+
+    def read(self, refs: Sequence[SortRequest]) -> list[Photo[SortRequest] | Outcome]:
+        found = list(self._pool.map(self._read, refs))
+        return self._ours_among(refs, found)
+
+    def _ours_among(self, refs: Sequence[SortRequest], found: list[T | Outcome]) -> list[T | Outcome]:
+        """A photo found out of the inbox is the user's doing, unless the ledger says this very
+        request was moving it into that folder (an earlier try, cut off before its record), or
+        that the service put it right there (the same photo queued twice: by the webhook and by
+        POST /sort); then it is sorted for this request's job too."""
+        away = [i for i, item in enumerate(found) if isinstance(item, Outcome) and item.reason == "moved_away"]
+        if not away:
+            return found
+        entries = self._ledger.ledger([refs[i].file_id for i in away])
+        for i in away:
+            item, entry = found[i], entries.get(refs[i].file_id)
+            assert isinstance(item, Outcome) and item.to_path is not None
+            if entry is None:
+                continue
+            folder = entry.moving.get(request_key(refs[i]))
+            placed_here = entry.to == item.to_path.lower() and not entry.undone
+            if placed_here or (folder is not None and folder.casefold() == top_folder(item.to_path).casefold()):
+                found[i] = Outcome(item.file, "gone", to_path=item.to_path, reason=MOVED_BY_US,
+                                   detail="moved there by the service")
+        return found
+
+    def read_anywhere(self, refs: Sequence[SortRequest]) -> list[Photo[SortRequest] | Outcome]:
+        """As `read`, wherever the photos are now (a class folder's examples), not only in the inbox."""
+        return list(self._pool.map(lambda ref: self._read(ref, anywhere=True), refs))
+
+    def _read(self, request: SortRequest, anywhere: bool = False) -> Photo[SortRequest] | Outcome:
+        try:
+            if self.source == "download":
+                info, data = self._dropbox.download_file(request.file_id, max_bytes=MAX_BYTES)
+            else:
+                info, data = self._dropbox.get_file(request.file_id), None
+            if info is None:
+                return _deleted(request)
+            if not anywhere and not in_inbox(info.path_lower):
+                return _away(request, info.path_display)
+            if (error := too_large(info.size)) is not None:
+                return Outcome(request.path, "skipped", reason=error.reason, detail=str(error))
+            return Photo(request, request.path, info.path_display, data if data is not None else self._thumbnail(info),
+                         info.content_hash or info.rev, info.content_hash)
+        except StoreNotFound:
+            return _deleted(request)
+        except TooLarge as e:
+            return Outcome(request.path, "skipped", reason="too_large", detail=str(e))
+        except Exception as e:  # noqa: BLE001: each photo ends on its own, whatever went wrong
+            return _trouble(request, e)
+
+    def _thumbnail(self, info: FileInfo) -> bytes:
+        """Dropbox's 256 px JPEG thumbnail, or the original where Dropbox makes none."""
+        try:
+            return self._dropbox.thumbnail(info.id)
+        except (StoreNotFound, TransientStoreError):
+            raise
+        except StoreError:
+            return self._dropbox.download(info.id, max_bytes=MAX_BYTES)
+
+    def move(self, moves: Sequence[Move[SortRequest]]) -> list[str | Outcome]:
+        """Folders first, then every move at once; a folder that cannot be made ends only the
+        photos bound for it."""
+        broken = {folder: self._make_folder(folder) for folder in dict.fromkeys(m.folder for m in moves)}
+        todo = [m for m in moves if broken[m.folder] is None]
+        # Written ahead (a failure here moves nothing): should this container die after the move,
+        # the redelivery knows it was ours.
+        if todo:
+            self._ledger.moving([(m.photo.ref, m.folder) for m in todo])
+        try:
+            moved = self._dropbox.move_batch(
+                [(m.photo.path, f"/{m.folder}/{m.photo.path.rsplit('/', 1)[-1]}") for m in todo]) if todo else []
+        except StoreError as e:
+            moved = [e] * len(todo)
+        results = iter(moved)
+        # A photo queued twice (the webhook and POST /sort) is moved by the first of its two moves.
+        return self._ours_among([m.photo.ref for m in moves], [
+            _blocked(m.photo.ref, m.folder, broken[m.folder]) if broken[m.folder] is not None
+            else self._moved(m.photo, next(results)) for m in moves])
+
+    def _make_folder(self, folder: str) -> StoreError | None:
+        if folder.casefold() not in self._folders:
+            try:
+                self._dropbox.ensure_folder(f"/{folder}")
+            except StoreError as e:
+                return e
+            self._folders.add(folder.casefold())
+        return None
+
+    def _moved(self, photo: Photo[SortRequest], result: FileInfo | StoreError) -> str | Outcome:
+        """The moved file's path when it is the photo that was classified; otherwise what ends it."""
+        request = photo.ref
+        if isinstance(result, FileInfo):
+            if result.id == request.file_id and (result.content_hash or result.rev) == photo.version:
+                return result.path_display
+            return self._put_back(photo, result)
+        if not isinstance(result, StoreNotFound):
+            return _trouble(request, result)
+        # Not where we read it: moved or deleted meanwhile (perhaps by an earlier try of this request).
+        try:
+            info = self._dropbox.get_file(request.file_id)
+        except StoreError as e:
+            return _trouble(request, e)
+        if info is not None and in_inbox(info.path_lower):
+            return Outcome(request.path, "retry", reason="renamed",
+                           detail=f"renamed to {info.path_display} while it was being sorted")
+        return _deleted(request) if info is None else _away(request, info.path_display)
+
+
+    def _put_back(self, photo: Photo[SortRequest], moved: FileInfo) -> Outcome:
+        """The path held another file, or new content, by the time of the move (the user swapped
+        or overwrote it): that file was never classified as it is. It goes back where it was, and
+        the request comes back to classify what is there now."""
+        log.warning("%s changed after it was classified; moving it back", photo.path)
+        try:
+            self._dropbox.move(moved.path_display, photo.path)
+        except StoreError as e:
+            return _trouble(photo.ref, e)
+        return Outcome(photo.ref.path, "retry", reason="changed", detail="the file changed while it was being "
+                       "classified; it was put back and is sorted again")
+
+
+def _blocked(request: SortRequest, folder: str, error: StoreError) -> Outcome:
+    if isinstance(error, NotAFolder):
+        return Outcome(request.path, "failed", reason="folder_blocked",
+                       detail=f"/{folder} is a file, not a folder: rename or remove it, then sort again "
+                              "(POST /sort) to sort what is left in /All")
+    return _trouble(request, error)
+
+
+def _deleted(request: SortRequest) -> Outcome:
+    return Outcome(request.path, "gone", reason="deleted", detail="deleted before it was sorted")
+
+
+def _away(request: SortRequest, path: str) -> Outcome:
+    return Outcome(request.path, "gone", to_path=path, reason="moved_away",
+                   detail="moved out of the inbox by someone else")
+
+
+def _trouble(request: SortRequest, error: Exception) -> Outcome:
+    """Dropbox busy: try again later. Dropbox refusing: failed, with its words. Anything else is
+    a bug, which must not lose the photo: try again, and the dead-letter queue keeps it."""
+    if isinstance(error, TransientStoreError):
+        return Outcome(request.path, "retry", reason="dropbox_busy", detail=str(error))
+    if isinstance(error, StoreError):
+        return Outcome(request.path, "failed", reason="dropbox_refused", detail=str(error))
+    log.error("unexpected error with %s", request.path, exc_info=error)
+    return Outcome(request.path, "retry", reason="internal_error", detail=type(error).__name__)

@@ -1,0 +1,99 @@
+"""The JSON answers of /configure, /status and /jobs/{id}: what the classes cover, what was queued,
+where it went, and what went wrong."""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+
+from chalicelib.rules import configuration as sort_config
+from chalicelib.rules.configuration import SortConfig
+from chalicelib.rules.ports import ConfigState, JobRecord, QueueDepth, Totals
+from chalicelib.rules.vocabulary import Resolution
+
+Resolve = Callable[[str], Resolution]
+# Examples and counter-examples learned, per folder (casefolded).
+Taught = Mapping[str, tuple[int, int]]
+
+
+def configure(config: SortConfig, resolve: Resolve, state: ConfigState, default_threshold: float,
+              taught: Taught) -> dict:
+    """Resolve and store the classes of a parsed body (sort_config.parse); raises
+    sort_config.ConfigError (a 400) for a class the model can neither see nor has examples of."""
+    resolutions = sort_config.resolve_classes(config, resolve)
+    state.put_config(config)
+    return configuration(config, resolutions, default_threshold, taught)
+
+
+def current(state: ConfigState, resolve: Resolve, default_threshold: float, taught: Taught) -> dict | None:
+    config = state.get_config()
+    if config is None:
+        return None
+    return configuration(config, [resolve(c) for c in config.classes], default_threshold, taught)
+
+
+def configuration(config: SortConfig, resolutions: list[Resolution], default_threshold: float,
+                  taught: Taught) -> dict:
+    def learned(name: str) -> dict:
+        examples, corrections = taught.get(config.folder_for(name).casefold(), (0, 0))
+        return {"examples": examples, "corrections": corrections}
+
+    return {
+        "classes": list(config.classes),
+        "threshold": default_threshold if config.threshold is None else config.threshold,
+        "threshold_is_default": config.threshold is None,
+        "unsorted_folder": "/" + config.folder_for(None),
+        "duplicates": config.duplicates,
+        "covers": [{"class": r.name, "folder": "/" + config.folder_for(r.name), "imagenet_classes": len(r.indices),
+                    "description": r.describe(), **learned(r.name)} for r in resolutions],
+    }
+
+
+def status(totals: Totals, queue: QueueDepth, taught: Taught) -> dict:
+    """Counts, the queue, recent problems and decisions, and per folder the examples and corrections learned."""
+    queued, counts = totals.totals()
+    return {
+        "queued": queued,
+        "finished": counts.finished,
+        **counts.to_dict(),
+        "queue": queue.depth(),
+        "recent_problems": totals.recent_events(),
+        "recent_decisions": totals.recent_decisions(),
+        "learned": {folder: {"examples": e, "corrections": c} for folder, (e, c) in sorted(taught.items())},
+    }
+
+
+def jobs(totals: Totals) -> list[dict]:
+    """The recent jobs, newest first: each one's progress, what started it and when."""
+    return [{**(job(totals, job_id) or {"job_id": job_id}), "source": source, "at": at}
+            for job_id, source, at in totals.recent_jobs()]
+
+
+def _state(found: JobRecord, done: int) -> str:
+    """"undone" once an undo put its photos back; else "running" or "finished"."""
+    if found.undone_at is not None:
+        return "undone"
+    return "finished" if done >= found.total else "running"
+
+
+def _utc(at: float | None) -> str | None:
+    return None if at is None else datetime.fromtimestamp(at, timezone.utc).isoformat(timespec="seconds")
+
+
+def job(totals: Totals, job_id: str, with_files: bool = False) -> dict | None:
+    """A job's progress; `with_files`: also each file it left in the inbox, and why, and for a dry
+    run where each photo would go. A dry run's counts are where its photos would go."""
+    found = totals.job(job_id)
+    if found is None:
+        return None
+    total, done = found.total, found.counts.finished
+    answer = {"job_id": job_id, "dry_run": found.preview is not None, "total": total, "done": done,
+              "percent": 100.0 if total == 0 else round(100.0 * done / total, 1),
+              "finished": done >= total, "state": _state(found, done), "undone_at": _utc(found.undone_at),
+              **found.counts.to_dict()}
+    if found.preview is not None:
+        answer["classes"] = list(found.preview.classes)
+    if with_files:
+        answer["left"] = totals.job_left(job_id)
+        if found.preview is not None:
+            answer["preview"] = totals.job_previews(job_id)
+    return answer

@@ -1,0 +1,62 @@
+"""Follow the class folders for what the user puts in them: the webhook's half of learning by example.
+
+Beside the inbox's cursor, each account has a cursor on the whole app folder. A photo that appears
+directly in a top-level folder other than the inbox is queued to be learned (the classify function
+has the model, and tells the service's own moves from the user's: chalicelib/flows/learning.py); a path
+deleted takes its examples with it. Nothing here reads a photo or loads numpy.
+"""
+from __future__ import annotations
+
+import logging
+
+from chalicelib.adapters.dropbox_store import CursorReset, StoreNotFound
+from chalicelib.rules.configuration import INBOX, top_folder
+from chalicelib.rules.messages import LearnRequest
+from chalicelib.rules.photo_files import not_a_photo
+from chalicelib.rules.ports import ExampleSyncState, FolderChanges, LedgerEntry, Queue
+
+log = logging.getLogger(__name__)
+
+
+def cursor_key(account: str) -> str:
+    return f"{account}#class-folders"
+
+
+def in_class_folder(path: str) -> bool:
+    """Directly in a top-level folder that is not the inbox ("/Cat/a.jpg"), as main.py --folder reads them."""
+    parts = path.strip("/").split("/")
+    return len(parts) == 2 and parts[0].casefold() != INBOX.casefold() and not parts[0].startswith(".")
+
+
+def _ours(entry: LedgerEntry | None, path: str) -> bool:
+    """Whether the service put this photo in the folder it is in now."""
+    return entry is not None and entry.to is not None and top_folder(entry.to).casefold() == top_folder(path).casefold()
+
+
+def follow(account: str, changes: FolderChanges, state: ExampleSyncState, queue: Queue) -> int:
+    """Queue the photos new in class folders since the stored cursor (all of them, the first time)
+    and forget the examples whose paths were deleted; how many were queued."""
+    cursor, version = state.get_cursor(cursor_key(account))
+    deleted: list[str] = []
+    if cursor is None:
+        files, new_cursor = changes.list_folder("")
+    else:
+        try:
+            files, deleted, new_cursor = changes.changes(cursor)
+        except (CursorReset, StoreNotFound):
+            log.warning("Dropbox reset the class-folder cursor of %s; listing everything again", account)
+            files, new_cursor = changes.list_folder("")
+    gone = [path for path in deleted if path.strip("/").casefold() != INBOX.casefold()
+            and not path.lower().startswith(f"/{INBOX.lower()}/")]
+    if gone and (forgotten := state.forget_examples(gone)):
+        log.info("forgot %d example(s) deleted or moved away", forgotten)
+    candidates = [f for f in files if in_class_folder(f.path_display) and not_a_photo(f.path_display) is None]
+    # The service's own moves, already recorded, are passed over here (by file id: renamed in their
+    # folder or not); any other is checked again when learned (a move whose record is on its way).
+    ledger = state.ledger([f.id for f in candidates]) if candidates else {}
+    requests = [LearnRequest(f.id, f.path_display) for f in candidates if not _ours(ledger.get(f.id), f.path_display)]
+    # Queued before the cursor moves on: a failure here leaves the changes for the next try.
+    queue.send(requests)
+    if not state.put_cursor(cursor_key(account), new_cursor, version):
+        log.info("class folders of %s were followed by another sync meanwhile", account)
+    return len(requests)

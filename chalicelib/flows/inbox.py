@@ -1,0 +1,201 @@
+"""Turn what is in (or new in) the Dropbox inbox `/All` into queued sort requests.
+
+Both the webhook (new files since the stored cursor) and POST /sort (everything there) come here.
+Per account, one sync at a time holds a lease; a notification that arrives meanwhile leaves a
+pending mark and the holder syncs again, so no change is queued twice or lost.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+from chalicelib.adapters.dropbox_store import CursorReset, NotAFolder, StoreNotFound
+from chalicelib.rules.configuration import INBOX, SortConfig, parse_sort
+from chalicelib.rules.messages import SortRequest
+from chalicelib.rules.outcomes import Outcome
+from chalicelib.rules.photo_files import not_a_photo
+from chalicelib.rules.ports import ChangeFeed, ConfigState, FileInfo, Queue, SyncState
+from chalicelib.rules.vocabulary import Resolution
+
+log = logging.getLogger(__name__)
+
+LEASE_SECONDS = 60
+# Dropbox wants the webhook answered within 10 s; extra passes stop before that.
+SYNC_BUDGET_SECONDS = 7.0
+LEASE_WAIT_SECONDS = 8.0
+
+
+class Busy(RuntimeError):
+    """Another sort of this account is being queued."""
+
+
+class NotConfigured(RuntimeError):
+    """No classes yet: nothing can be sorted."""
+
+
+class NoInbox(RuntimeError):
+    """There is no inbox folder to sort."""
+
+
+@dataclass(frozen=True)
+class Listing:
+    queued: int = 0
+    skipped: int = 0
+    to_learn: int = 0  # photos in class folders queued to be learned as examples
+
+    def __add__(self, other: "Listing") -> "Listing":
+        return Listing(self.queued + other.queued, self.skipped + other.skipped, self.to_learn + other.to_learn)
+
+
+@dataclass(frozen=True)
+class Job:
+    job_id: str
+    total: int
+    skipped: int
+    dry_run: bool = False
+
+
+class Inbox:
+    def __init__(self, changes: ChangeFeed, state: SyncState, queue: Queue, folder: str = f"/{INBOX}"):
+        self.changes, self.state, self.queue, self.folder = changes, state, queue, folder
+
+    def sync(self, account: str, started: float | None = None) -> Listing:
+        """Queue the images new since the stored cursor (everything, the first time). The budget
+        for extra passes counts from `started` (time.monotonic(); default now)."""
+        owner = self.state.acquire_lease(account, LEASE_SECONDS)
+        if owner is None:
+            # The holder syncs again for this change; should it die first, a sync after its lease
+            # runs out does it instead.
+            log.info("sync of %s already running; it will pick up this change", account)
+            self.queue.send_sync(account, delay_seconds=LEASE_SECONDS + 1)
+            return Listing()
+        deadline = (time.monotonic() if started is None else started) + SYNC_BUDGET_SECONDS
+        with self._lease(account, owner):
+            return self._until_settled(account, owner, self._pass(account), deadline)
+
+    def sort_all(self, account: str) -> Job:
+        """Queue every image in the inbox as one job, and continue later syncs from here."""
+        deadline = time.monotonic() + LEASE_WAIT_SECONDS
+        while (owner := self.state.acquire_lease(account, LEASE_SECONDS)) is None:
+            if time.monotonic() > deadline:
+                raise Busy("another sort of this Dropbox is being queued; try again in a minute")
+            time.sleep(0.25)
+        deadline = time.monotonic() + SYNC_BUDGET_SECONDS
+        with self._lease(account, owner):
+            _, version = self.state.get_cursor(account)
+            files, cursor = self._asked_inbox()
+            photos, others = self._split(files)
+            self.state.clear_undone([f.id for f in photos])  # the user asks: undone photos too
+            job = Job(self.state.create_job(total=len(photos), skipped=len(others)), len(photos), len(others))
+            self._queue(photos, others, job.job_id)
+            self._save_cursor(account, cursor, version)
+            self._until_settled(account, owner, Listing(), deadline)
+        return job
+
+    def preview(self, config: SortConfig) -> Job:
+        """Queue every image in the inbox as a dry run with `config`: decided, never moved. It
+        leaves the cursor, the counts and undone photos alone, so it needs no lease."""
+        files, _ = self._asked_inbox()
+        photos, others = self._split(files)
+        job = Job(self.state.create_job(len(photos), len(others), preview=config), len(photos), len(others), True)
+        self.state.note_left(job.job_id, [(f.id, outcome) for f, outcome in others])
+        self.queue.send([SortRequest(f.id, f.path_display, f.rev, job.job_id, dry_run=True) for f in photos])
+        return job
+
+    def _until_settled(self, account: str, owner: str, listing: Listing, deadline: float) -> Listing:
+        """More passes while notifications came in meanwhile (letting go fails, and clears their
+        mark). Out of time, the classify function is asked to do that pass from the stored cursor."""
+        while not self.state.release_lease(account, owner):
+            if time.monotonic() > deadline:
+                log.info("sync of %s out of time; the classify function continues it", account)
+                self.queue.send_sync(account)
+                return listing
+            listing += self._pass(account)
+        return listing
+
+    @contextlib.contextmanager
+    def _lease(self, account: str, owner: str) -> Iterator[None]:
+        """Let go of the lease on the way out, whatever happened (a no-op once released)."""
+        try:
+            yield
+        finally:
+            self.state.release_lease(account, owner, force=True)
+
+    def _pass(self, account: str) -> Listing:
+        cursor, version = self.state.get_cursor(account)
+        if cursor is None:
+            files, new_cursor = self._list_inbox()
+        else:
+            try:
+                files, new_cursor = self.changes.list_changes(cursor)
+            except (CursorReset, StoreNotFound):
+                log.warning("Dropbox reset the cursor of %s (or the inbox is gone); listing it again", account)
+                files, new_cursor = self._list_inbox()
+        photos, others = self._split(files)
+        # Photos put back by an undo stay in the inbox until the user asks (POST /sort).
+        entries = self.state.ledger([f.id for f in photos]) if photos else {}
+        photos = [f for f in photos if not (f.id in entries and entries[f.id].undone)]
+        # Every sort is a job, so that it can be undone; queued before the cursor moves on: a
+        # failure here leaves the changes for the next try.
+        job_id = self.state.create_job(len(photos), len(others), source="webhook") if photos else None
+        listing = self._queue(photos, others, job_id=job_id)
+        if new_cursor is not None:
+            self._save_cursor(account, new_cursor, version)
+        return listing
+
+    def _list_inbox(self) -> tuple[list[FileInfo], str | None]:
+        """Everything in the inbox and a cursor; no files and no cursor while there is no inbox
+        folder (the first notification after it is made lists it)."""
+        try:
+            return self.changes.list_folder(self.folder)
+        except (StoreNotFound, NotAFolder):
+            log.warning("Dropbox has no folder %s; nothing to sort until it is made", self.folder)
+            return [], None
+
+    def _asked_inbox(self) -> tuple[list[FileInfo], str]:
+        """Everything in the inbox for a sort the user asked for: NoInbox (a 409) without one."""
+        files, cursor = self._list_inbox()
+        if cursor is None:
+            raise NoInbox(f"Dropbox has no folder {self.folder}: create it and put photos in it")
+        return files, cursor
+
+    def _save_cursor(self, account: str, cursor: str, version: int) -> None:
+        if not self.state.put_cursor(account, cursor, version):
+            log.warning("cursor of %s moved under a lease that expired; changes may be queued twice", account)
+
+    @staticmethod
+    def _split(files: Sequence[FileInfo]) -> tuple[list[FileInfo], list[tuple[FileInfo, Outcome]]]:
+        """The photos to sort, and the other files with the outcome that leaves them in place."""
+        photos, others = [], []
+        for f in files:
+            error = not_a_photo(f.path_display)
+            if error is None:
+                photos.append(f)
+            else:
+                others.append((f, Outcome(f.path_display, "skipped", reason=error.reason, detail=str(error))))
+        return photos, others
+
+    def _queue(self, photos: Sequence[FileInfo], others: Sequence[tuple[FileInfo, Outcome]],
+               job_id: str | None) -> Listing:
+        # Non-photos are left where they are, and said why (once, whichever listing saw them first).
+        self.state.record_many([(SortRequest(f.id, f.path_display, f.rev), outcome) for f, outcome in others])
+        if job_id:
+            self.state.note_left(job_id, [(f.id, outcome) for f, outcome in others])
+        self.queue.send([SortRequest(f.id, f.path_display, f.rev, job_id) for f in photos])
+        self.state.add_queued(len(photos))
+        return Listing(len(photos), len(others))
+
+
+def start_sort(body: object, state: ConfigState, inbox: Inbox, account: str,
+               resolver: Callable[[], Callable[[str], Resolution]]) -> Job:
+    """POST /sort: everything in the inbox, once classes are configured; a dry run with the stored
+    classes, or with those the body proposes (`resolver()` resolves them)."""
+    dry_run, proposed = parse_sort(body, resolver)
+    config = proposed or state.get_config()
+    if config is None:
+        raise NotConfigured('configure the classes first: POST /configure {"classes": [...]} '
+                            '(or preview some: POST /sort {"dry_run": true, "classes": [...]})')
+    return inbox.preview(config) if dry_run else inbox.sort_all(account)

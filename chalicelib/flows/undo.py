@@ -1,0 +1,74 @@
+"""POST /undo: put every photo a job moved back into the inbox.
+
+A photo goes back only if the ledger says this job's move still stands (no later job sorted it
+again, no undo took it back) and Dropbox says it is still where the job put it: the same file id
+at that very path. One the user moved, deleted or replaced since is left alone and named in the
+answer. It is moved by its file id (never whatever file sits at that path) back to the path it
+came from, never over another file (a name taken meanwhile gets a numbered one, as in a sort),
+and then stays in the inbox: the webhook leaves undone photos there until the user asks again
+with POST /sort. The photos are counted nowhere any more and give up the claim on their bytes,
+so a copy of one is no duplicate of a sorted photo. Class folders emptied by the undo stay: Dropbox
+has no "delete if empty", and a delete racing a move into that folder would delete a photo (the
+service never deletes). A job is undone once: the second time is
+AlreadyUndone (a 409).
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+from chalicelib.adapters.dropbox_store import MOVE_BATCH_LIMIT, NotAFolder, StoreError, StoreNotFound
+from chalicelib.rules.configuration import top_folder
+from chalicelib.rules.ports import UndoState, UndoStore
+
+log = logging.getLogger(__name__)
+
+
+class AlreadyUndone(RuntimeError):
+    """The job was undone before: its photos are back in the inbox already."""
+
+
+def undo_job(job_id: str, state: UndoState, store: UndoStore) -> dict:
+    """The answer of POST /undo: how many photos went back, and each one left where it is, with why."""
+    job = state.job(job_id)
+    if job is not None and job.undone_at is not None:
+        when = datetime.fromtimestamp(job.undone_at, timezone.utc).isoformat(timespec="seconds")
+        raise AlreadyUndone(f"job {job_id!r} was already undone at {when}: its photos are back in /All")
+    moves = state.job_moves(job_id)
+    where: dict[str, tuple[str, str | None]] = {}
+    for folder in sorted({top_folder(to).casefold() for _, _, to in moves}):
+        try:
+            found, _ = store.list_folder(f"/{folder}")
+        except (StoreNotFound, NotAFolder):
+            continue  # the folder is gone: so are its photos (any other error is a 503: try again)
+        where |= {f.id: (f.path_display, f.content_hash) for f in found}
+    ledger = state.ledger([file_id for file_id, _, _ in moves])
+    back, left = [], []
+    for file_id, came_from, to in moves:
+        now, content_hash = where.get(file_id, (None, None))
+        entry = ledger.get(file_id)
+        if now is None:
+            left.append({"path": to, "reason": "not there any more (moved or deleted since): left alone"})
+        elif now.casefold() != to.casefold():
+            left.append({"path": to, "reason": f"moved since, to {now}: left where it is"})
+        elif entry is None or entry.job_id != job_id or entry.to != to.lower():
+            left.append({"path": to, "reason": "sorted again since by a later job: undo that one to put it back"})
+        else:
+            back.append((file_id, now, came_from, content_hash))
+    moved_back = []
+    for start in range(0, len(back), MOVE_BATCH_LIMIT):
+        chunk = back[start:start + MOVE_BATCH_LIMIT]
+        for (file_id, now, _, content_hash), result in zip(
+                chunk, store.move_batch([(file_id, came_from) for file_id, _, came_from, _ in chunk])):
+            if isinstance(result, StoreError):
+                left.append({"path": now, "reason": str(result)})
+            else:
+                moved_back.append({"from": now, "to": result.path_display, "file_id": file_id,
+                                   "content_hash": content_hash})
+    state.mark_undone(job_id, [m["file_id"] for m in moved_back])
+    try:
+        state.withdraw_originals([(m["content_hash"], m["file_id"]) for m in moved_back if m["content_hash"]])
+    except Exception:  # noqa: BLE001: tidiness only; a claim of a photo not sorted now makes no copy
+        log.exception("could not withdraw the content claims of job %s's photos", job_id)
+    return {"job_id": job_id, "moved_back": len(moved_back), "left": left,
+            "photos": [{"from": m["from"], "to": m["to"]} for m in moved_back]}

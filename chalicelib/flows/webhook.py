@@ -1,0 +1,87 @@
+"""Dropbox's change notifications: verify, then queue what changed in each account's inbox.
+
+Dropbox wants an answer within 10 s, so nothing here downloads or classifies, and the model is
+never loaded on this path.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+
+from chalicelib.flows.auth import signature_ok
+from chalicelib.flows.inbox import Inbox, Listing
+from chalicelib.rules.ports import ConfigState
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+def _process_start() -> float | None:
+    """When this process started, on time.monotonic()'s clock (on Linux both count from boot)."""
+    try:
+        with open("/proc/self/stat") as f:
+            ticks = int(f.read().rsplit(")", 1)[1].split()[19])  # field 22, starttime
+    except (OSError, ValueError, IndexError):
+        return None
+    return min(ticks / os.sysconf("SC_CLK_TCK"), time.monotonic())
+
+
+_first_request_started = _process_start()
+
+
+def request_started() -> float:
+    """When Dropbox's 10 s began for this request: now, or for the first request of a cold
+    process, the process's start (its imports count too)."""
+    global _first_request_started
+    started, _first_request_started = _first_request_started or time.monotonic(), None
+    return started
+
+
+class Rejected(ValueError):
+    """A notification we refuse; `status` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def accounts(body: bytes) -> list[str]:
+    """The account ids of a `{"list_folder": {"accounts": [...]}}` notification."""
+    try:
+        data = json.loads(body)
+        ids = data["list_folder"]["accounts"]
+    except (ValueError, TypeError, KeyError, RecursionError):
+        raise Rejected(400, 'expected a Dropbox notification: {"list_folder": {"accounts": [...]}}') from None
+    if not isinstance(ids, list) or not all(isinstance(a, str) for a in ids):
+        raise Rejected(400, '"list_folder.accounts" must be a list of account ids')
+    return ids
+
+
+def handle(body: bytes, signature: str | None, app_secret: str, state: ConfigState, inbox: Inbox,
+           our_account: Callable[[], str], follow_class_folders: Callable[[str], int]) -> Listing:
+    """Queue the new images of our account named in a signed notification, and what the user put
+    in class folders to be learned (also before any /configure: an unknown name needs examples)."""
+    started = request_started()
+    if len(body) > MAX_BODY_BYTES:
+        raise Rejected(413, f"notification larger than {MAX_BODY_BYTES} bytes")
+    if not signature_ok(body, signature, app_secret):
+        raise Rejected(403, "missing or wrong X-Dropbox-Signature")
+    named = accounts(body)
+    configured = state.get_config() is not None
+    if not configured:
+        # Nothing is lost: the inbox cursor stays put, and the first sync after /configure lists all.
+        log.info("notification before any /configure; nothing queued to sort yet")
+    ours = our_account()
+    listing = Listing()
+    for account in set(named):
+        if account != ours:
+            log.warning("notification for account %s, which this service has no token for", account)
+            continue
+        if configured:
+            listing += inbox.sync(account, started)
+        listing += Listing(to_learn=follow_class_folders(account))
+    return listing

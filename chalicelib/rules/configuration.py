@@ -1,0 +1,198 @@
+"""The user's sorting configuration: validate a /configure body and name the folders.
+
+Class names become Dropbox folder names, so anything that could escape the root or make an odd
+path is refused here, before it reaches the classifier or Dropbox.
+"""
+from __future__ import annotations
+
+import math
+import unicodedata
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+
+from chalicelib.rules.vocabulary import Resolution, UnknownClassError
+
+# An unknown name becomes a class once its folder holds this many examples (chalicelib/rules/examples.py).
+MIN_EXAMPLES = 3
+# Per class, the newest examples kept (and as many counter-examples): memory, reads and time stay bounded.
+MAX_EXAMPLES = 200
+
+
+def folder_name(label: str) -> str:
+    """The top-level folder of a class: "cat" -> "Cat"."""
+    return label[:1].upper() + label[1:]
+
+# The inbox folder: new photos arrive here, and every class folder sits beside it.
+INBOX = "All"
+MAX_CLASSES = 50
+MAX_NAME_LENGTH = 64
+DEFAULT_UNSORTED_FOLDER = "Unsorted"
+# What happens to an exact copy (the same bytes) of a photo already sorted: "keep" sorts it like any
+# other photo; "folder" moves it to DUPLICATES_FOLDER instead. Nothing is ever deleted.
+DUPLICATE_POLICIES = ("keep", "folder")
+DUPLICATES_FOLDER = "Duplicates"
+# Characters that look like a path separator to a person, if not to Dropbox: the named ones
+# (SOLIDUS, SLASH, DIAGONAL: fraction slash, box-drawing diagonals, combining overlays...) and
+# these look-alikes under other names (set minus, CJK strokes and kana).
+_SLASH_WORDS = ("SOLIDUS", "SLASH", "DIAGONAL")
+_SLASH_LOOKALIKES = "\u2216\u1735\u2f03\u3033\u30ce\u31d3\u4e3f"
+
+
+def _slash_like(c: str) -> bool:
+    return c in "/\\" or c in _SLASH_LOOKALIKES or any(w in unicodedata.name(c, "") for w in _SLASH_WORDS)
+
+
+_ALLOWED_KEYS = {"classes", "threshold", "unsorted_folder", "duplicates"}
+
+
+class ConfigError(ValueError):
+    """A configuration the service refuses; the message names the problem for the user."""
+
+
+@dataclass(frozen=True)
+class SortConfig:
+    classes: tuple[str, ...]
+    threshold: float | None = None
+    unsorted_folder: str = DEFAULT_UNSORTED_FOLDER
+    duplicates: str = "keep"
+
+    def folder_for(self, label: str | None) -> str:
+        """The top-level folder of a class ("cat" -> "Cat"), or of the unsorted photos (None)."""
+        return self.unsorted_folder if label is None else folder_name(label)
+
+    def labels_by_folder(self) -> dict[str, str | None]:
+        """Each folder this configuration sorts into, casefolded, and its class (None: unsorted)."""
+        return {self.folder_for(label).casefold(): label for label in (*self.classes, None)}
+
+    @property
+    def duplicates_folder(self) -> str | None:
+        """Where exact copies of sorted photos go, or None when they are sorted like any other."""
+        return DUPLICATES_FOLDER if self.duplicates == "folder" else None
+
+    def is_class_folder(self, folder: str) -> bool:
+        """Whether a top-level folder stands for a class: not the unsorted photos, the copies or the inbox."""
+        return folder.casefold() not in {self.unsorted_folder.casefold(), INBOX.casefold(),
+                                         (self.duplicates_folder or "").casefold()}
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "classes": list(self.classes)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "SortConfig":
+        return cls(tuple(data["classes"]), data.get("threshold"),
+                   data.get("unsorted_folder") or DEFAULT_UNSORTED_FOLDER, data.get("duplicates") or "keep")
+
+
+def top_folder(path: str) -> str:
+    """The top-level folder of a path: "/Cat/a.jpg" and "Cat/a.jpg" -> "Cat"."""
+    return path.strip("/").split("/", 1)[0]
+
+
+def in_inbox(path: str) -> bool:
+    """Whether a file's path ("/All/trip/a.jpg", or "All/a.jpg" in a local folder) is in the inbox."""
+    parts = path.strip("/").split("/")
+    return len(parts) > 1 and parts[0].casefold() == INBOX.casefold()
+
+
+def check_name(name: object, what: str) -> str:
+    """A folder-safe name, stripped; raises ConfigError saying what is wrong with it."""
+    if not isinstance(name, str):
+        raise ConfigError(f"{what} must be a string, got {type(name).__name__}")
+    stripped = name.strip()
+    if not stripped:
+        raise ConfigError(f"{what} is empty")
+    if len(stripped) > MAX_NAME_LENGTH:
+        raise ConfigError(f"{what} {stripped[:20]!r}... is longer than {MAX_NAME_LENGTH} characters")
+    folded = unicodedata.normalize("NFKC", stripped)
+    if any(_slash_like(c) for c in stripped + folded):
+        raise ConfigError(f"{what} {stripped!r} contains a slash")
+    if ".." in folded or folded.startswith("."):
+        raise ConfigError(f"{what} {stripped!r} contains '..' or starts with '.'")
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp") for c in stripped):
+        raise ConfigError(f"{what} {stripped!r} contains a control or invisible character")
+    return stripped
+
+
+def parse(body: object) -> SortConfig:
+    """Validate a /configure body: its shape, names, threshold and folders. Reads nothing, so it runs
+    before the example counts resolve_classes needs are read: a bad body is a 400 even while AWS fails."""
+    if not isinstance(body, Mapping):
+        raise ConfigError('the body must be a JSON object like {"classes": ["cat", "dog"]}')
+    unknown = set(body) - _ALLOWED_KEYS
+    if unknown:
+        raise ConfigError(f"unknown field(s): {', '.join(sorted(map(str, unknown)))}")
+    classes = body.get("classes")
+    if not isinstance(classes, list) or not classes:
+        raise ConfigError('"classes" must be a non-empty list of names')
+    if len(classes) > MAX_CLASSES:
+        raise ConfigError(f'"classes" has {len(classes)} names; at most {MAX_CLASSES} are allowed')
+    names = [check_name(c, "class name") for c in classes]
+    seen: dict[str, str] = {}
+    for name in names:
+        key = name.casefold()
+        if key in seen:
+            raise ConfigError(f"class {name!r} is given twice")
+        seen[key] = name
+
+    threshold = body.get("threshold")
+    if threshold is not None:
+        # Compared before any float conversion: a 400-digit integer is a bad threshold, not a crash.
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) \
+                or not (isinstance(threshold, int) or math.isfinite(threshold)) or not 0 <= threshold <= 1:
+            raise ConfigError('"threshold" must be a number between 0 and 1')
+        threshold = float(threshold)
+    unsorted = body.get("unsorted_folder")
+    unsorted = DEFAULT_UNSORTED_FOLDER if unsorted is None else check_name(unsorted, "unsorted_folder")
+    if unsorted.casefold() in seen or unsorted.casefold() == INBOX.casefold():
+        raise ConfigError(f"unsorted_folder {unsorted!r} collides with a class or the inbox")
+    if INBOX.casefold() in seen:
+        raise ConfigError(f"class {INBOX!r} would sort photos into the inbox itself")
+    duplicates = body.get("duplicates", "keep")
+    if duplicates not in DUPLICATE_POLICIES:
+        raise ConfigError(f'"duplicates" must be "keep" (sort copies like any photo) or "folder" (move exact '
+                          f'copies of sorted photos to /{DUPLICATES_FOLDER}), not {duplicates!r:.40}')
+    if duplicates == "folder" and DUPLICATES_FOLDER.casefold() in {*seen, unsorted.casefold()}:
+        raise ConfigError(f'a class or the unsorted_folder named {DUPLICATES_FOLDER!r} collides with the folder '
+                          f'of "duplicates": "folder"')
+    return SortConfig(tuple(names), threshold, unsorted, duplicates)
+
+
+def resolve_classes(config: SortConfig, resolve: Callable[[str], Resolution]) -> list[Resolution]:
+    """What each class of a parsed configuration covers; raises ConfigError naming those the model
+    cannot see by name and has too few examples of."""
+    resolutions, unknown = [], []
+    for name in config.classes:
+        try:
+            resolutions.append(resolve(name))
+        except UnknownClassError as e:
+            unknown.append(e)
+    if unknown:
+        noun = "class" if len(unknown) == 1 else "classes"
+        folders = " and ".join(f"{MIN_EXAMPLES} or more photos of {e.name} into /{folder_name(e.name)}"
+                               for e in unknown)
+        raise ConfigError(f"unknown {noun} {', '.join(map(str, unknown))}: the model cannot see "
+                          f"{'it' if len(unknown) == 1 else 'them'} in a photo by name. To teach it by "
+                          f"example, put {folders}, then configure again")
+    return resolutions
+
+
+def parse_sort(body: object, resolve: Callable[[], Callable[[str], Resolution]]) -> tuple[bool, SortConfig | None]:
+    """A POST /sort body: whether it is a dry run, and the classes it proposes. Empty or {} sorts with
+    the stored classes; {"dry_run": true} previews them; a dry run may bring the fields of /configure
+    to preview other classes without storing them. `resolve()` gives the resolver, asked only then."""
+    if body is None:
+        return False, None
+    if not isinstance(body, Mapping):
+        raise ConfigError('the body must be empty or a JSON object like {"dry_run": true}')
+    dry_run = body.get("dry_run", False)
+    if not isinstance(dry_run, bool):
+        raise ConfigError('"dry_run" must be true or false')
+    proposed = {k: v for k, v in body.items() if k != "dry_run"}
+    if not proposed:
+        return dry_run, None
+    if not dry_run:
+        raise ConfigError(f"{', '.join(sorted(map(str, proposed)))}: a sort uses the stored classes; give "
+                          'these with "dry_run": true to preview them, or POST /configure them first')
+    config = parse(proposed)
+    resolve_classes(config, resolve())  # after parse: making the resolver reads the table
+    return True, config

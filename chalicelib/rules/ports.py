@@ -1,0 +1,321 @@
+"""Where the outside world comes in: the ports the sorting core and the service's edges use.
+
+The core (sorting.py) sees a PhotoStore and a PhotoClassifier only; Dropbox (dropbox_photos.py)
+and a local folder (cli/folder_photos.py) are its two stores. The service's edges see the state,
+the queue and Dropbox's change feed through the smaller ports below, each the few methods its
+user calls, so a reader knows what a function touches from its signature.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
+
+from chalicelib.rules.outcomes import Counts, Outcome
+from chalicelib.rules.photo_files import ImageError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from chalicelib.rules.configuration import SortConfig
+    from chalicelib.rules.examples import Examples
+    from chalicelib.rules.messages import LearnRequest, SortRequest
+
+R = TypeVar("R")
+
+
+# --- the sorting core's ports ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Photo(Generic[R]):
+    """A photo read from a store: `ref` is the store's own handle on it (a queued request, a local
+    file's path), `file` how it is reported, `path` where it is now ("/All/a.jpg"), `version`
+    what tells these bytes from any others at that path (a content hash, a file's identity), so a
+    move can refuse a file that changed after it was classified; `content_hash` Dropbox's hash of
+    the whole file (photo_files.content_hash), which tells exact copies."""
+
+    ref: R
+    file: str
+    path: str
+    data: bytes
+    version: str
+    content_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class Move(Generic[R]):
+    photo: Photo[R]
+    folder: str  # top-level folder name, "Cat"
+
+
+class PhotoStore(Protocol[R]):
+    def read(self, refs: Sequence[R]) -> list[Photo[R] | Outcome]:
+        """Each photo's bytes and where it is now, or the Outcome that ends it without a decision
+        (too large, deleted, unreadable; kind "retry" when the store is only busy). A file moved
+        away by someone else is an Outcome of kind "gone" whose `to_path` says where it is now."""
+        ...
+
+    def move(self, moves: Sequence[Move[R]]) -> list[str | Outcome]:
+        """Move each photo into its folder (made when missing), never overwriting: a clash gets
+        " (1)". Per move, the path it now has, or the Outcome that ends it as for `read`."""
+        ...
+
+
+class Originals(Protocol[R]):
+    """The photos sorted before, by their bytes: which photo is an exact copy of one of them."""
+
+    def earlier(self, photos: Sequence[Photo[R]], claim: bool) -> list[str | None]:
+        """Per photo (no two with the same content_hash), where an earlier photo with the same bytes
+        is now, or None when there is none left. With `claim`, a photo without an earlier one is
+        from now on the one its bytes are known by (a dry run does not claim)."""
+        ...
+
+    def withdraw(self, photos: Sequence[Photo[R]]) -> None:
+        """These photos claimed their bytes but were not sorted (their move failed): they are no
+        longer what those bytes are known by."""
+        ...
+
+
+@dataclass(frozen=True)
+class Decision:
+    """`label` is the winning class, or None for "unsorted" (best score below the threshold);
+    `by` what decided it: "name", "examples" or "name and examples"."""
+
+    label: str | None
+    score: float
+    ranking: tuple[tuple[str, float], ...]
+    by: str | None = None
+
+
+class PhotoClassifier(Protocol):
+    def classify_batch(self, photos: Sequence[bytes], classes: Sequence[str], threshold: float | None = None,
+                       examples: Examples | None = None) -> list[Decision | ImageError]: ...
+
+
+class PhotoFeatures(Protocol):
+    def features_batch(self, photos: Sequence[bytes]) -> list[np.ndarray | ImageError]:
+        """Each photo's unit features, as an example of a class is kept."""
+        ...
+
+
+# --- the service's ports ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FileInfo:
+    """A file in Dropbox as the service sees it: `id` ("id:...") stays the same across moves."""
+
+    id: str
+    name: str
+    path_display: str
+    path_lower: str
+    rev: str
+    size: int
+    content_hash: str | None
+
+
+class ChangeFeed(Protocol):
+    """Dropbox's listing of a folder and of what changed in it since a cursor."""
+
+    def list_folder(self, path: str) -> tuple[list[FileInfo], str]: ...
+
+    def list_changes(self, cursor: str) -> tuple[list[FileInfo], str]: ...
+
+
+class FolderChanges(ChangeFeed, Protocol):
+    def changes(self, cursor: str) -> tuple[list[FileInfo], list[str], str]:
+        """Files added or changed, paths deleted (lower case), and the next cursor."""
+        ...
+
+
+class Queue(Protocol):
+    def send(self, requests: Sequence[SortRequest | LearnRequest]) -> None: ...
+
+    def send_sync(self, account: str, delay_seconds: int = 0) -> None: ...
+
+
+class QueueDepth(Protocol):
+    def depth(self) -> dict[str, int]: ...
+
+
+class Recorder(Protocol):
+    def record_many(self, records: Sequence[tuple[SortRequest, Outcome]]) -> list[bool]:
+        """Each request's outcome, once: False for one recorded before (a redelivery)."""
+        ...
+
+
+class SyncState(Recorder, Protocol):
+    """The per-account cursor and sync lease, and the counters of what was queued."""
+
+    def get_cursor(self, account: str) -> tuple[str | None, int]: ...
+
+    def put_cursor(self, account: str, cursor: str, expected_version: int) -> bool: ...
+
+    def acquire_lease(self, account: str, seconds: float) -> str | None: ...
+
+    def release_lease(self, account: str, owner: str, force: bool = False) -> bool: ...
+
+    def create_job(self, total: int, skipped: int = 0, source: str = "sort",
+                   preview: SortConfig | None = None) -> str: ...
+
+    def note_left(self, job_id: str, files: Sequence[tuple[str, Outcome]]) -> None:
+        """Files a job's listing left in the inbox, by (file id, outcome)."""
+        ...
+
+    def ledger(self, file_ids: Sequence[str]) -> dict[str, LedgerEntry]: ...
+
+    def clear_undone(self, file_ids: Sequence[str]) -> None:
+        """The user asks to sort these photos again (POST /sort): they are no longer undone."""
+        ...
+
+    def add_queued(self, count: int) -> None: ...
+
+
+class ConfigState(Protocol):
+    def get_config(self) -> SortConfig | None: ...
+
+    def put_config(self, config: SortConfig) -> None:
+        """Store the classes and bump config_version() in the same write."""
+        ...
+
+    def config_version(self) -> int:
+        """Changes whenever the configuration is stored: one small read, so a cache knows to read
+        the classes again (0 before the first)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Example:
+    """A photo as an example (role "example") or a counter-example (role "counter") of the class
+    of `folder`, as stored: unit features, float16 bytes."""
+
+    folder: str
+    role: str
+    file_id: str
+    path: str
+    features: bytes
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """What the service did to one photo, known by its Dropbox file id (the one record every
+    feature reads): `counter` where it is counted ("folder:Cat", "unsorted", "gone", ...); `to`
+    where the service put it (lower case) and `job_id` the job whose move that was, while no undo
+    took it back; `moving` the requests moving it right now (request key -> folder), written
+    before the move and cleared when its outcome is recorded; `undone` when an undo put it back in
+    the inbox, where it stays until the user asks (POST /sort)."""
+
+    counter: str | None = None
+    to: str | None = None
+    job_id: str | None = None
+    undone: bool = False
+    moving: Mapping[str, str] = field(default_factory=dict)
+
+
+class Ledger(Protocol):
+    def ledger(self, file_ids: Sequence[str]) -> dict[str, LedgerEntry]:
+        """The entries of those photos the service ever handled, in a few reads."""
+        ...
+
+
+class ExampleState(Ledger, Protocol):
+    def put_examples(self, examples: Sequence[Example]) -> None: ...
+
+    def forget_examples(self, paths: Sequence[str]) -> int:
+        """Drop the examples at these paths or under them (lower case); how many went."""
+        ...
+
+    def examples(self, folders: Sequence[str]) -> dict[str, tuple[list[bytes], list[bytes]]]:
+        """Per folder (casefolded): its examples' and counter-examples' features, oldest first."""
+        ...
+
+    def examples_version(self) -> int:
+        """Changes whenever an example is learned or forgotten."""
+        ...
+
+    def example_counts(self) -> dict[str, tuple[int, int]]:
+        """Per folder (casefolded): how many examples and counter-examples."""
+        ...
+
+
+class ExampleSyncState(SyncState, ExampleState, Protocol):
+    """What following the class folders needs of the state: a cursor, and the examples."""
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """A job: how many photos it queued and how each finished so far; `preview`, for a dry run,
+    the classes it decides with (it moves nothing)."""
+
+    total: int
+    counts: Counts
+    preview: SortConfig | None = None
+    undone_at: float | None = None  # when an undo put its photos back (time.time())
+
+
+class Totals(Protocol):
+    def totals(self) -> tuple[int, Counts]: ...
+
+    def job(self, job_id: str) -> JobRecord | None: ...
+
+    def job_left(self, job_id: str) -> list[dict]: ...
+
+    def job_previews(self, job_id: str) -> list[dict]: ...
+
+    def recent_events(self) -> list[dict]: ...
+
+    def recent_decisions(self) -> list[dict]: ...
+
+    def recent_jobs(self) -> list[tuple[str, str, str]]: ...
+
+
+@dataclass(frozen=True)
+class OriginalClaim:
+    """The photo a content (Dropbox's content_hash) is known by: its file id and where it was when
+    it claimed the content; `replaces`, when claiming, the file id of a claim it takes over (a
+    photo since deleted or changed), None for content never seen."""
+
+    content_hash: str
+    file_id: str
+    path: str
+    replaces: str | None = None
+
+
+class OriginalsState(Ledger, Protocol):
+    def originals(self, content_hashes: Sequence[str]) -> dict[str, OriginalClaim]:
+        """The claim on each of these contents that has one, in a few reads."""
+        ...
+
+    def claim_originals(self, claims: Sequence[OriginalClaim]) -> list[bool]:
+        """Each claim made, unless another photo claimed that content since it was read (False)."""
+        ...
+
+    def withdraw_originals(self, held: Sequence[tuple[str, str]]) -> None:
+        """(content hash, file id): each claim that file holds on that content is given up (its
+        move failed, or an undo took it back), so the next photo with those bytes is no copy."""
+        ...
+
+
+class FileLookup(Protocol):
+    def get_file(self, file_id: str) -> "FileInfo | None":
+        """Where a file is now and its content hash; None once it is deleted."""
+        ...
+
+
+class UndoStore(Protocol):
+    """What POST /undo needs of Dropbox: where a job's photos are now, and moves back."""
+
+    def list_folder(self, path: str) -> tuple[list["FileInfo"], str]: ...
+
+    def move_batch(self, moves: Sequence[tuple[str, str]]) -> list["FileInfo | Exception"]: ...
+
+
+class UndoState(Ledger, Protocol):
+    def job(self, job_id: str) -> JobRecord | None: ...
+
+    def withdraw_originals(self, held: Sequence[tuple[str, str]]) -> None: ...
+
+    def job_moves(self, job_id: str) -> list[tuple[str, str, str]]:
+        """(file id, where it was, where the job put it) of every photo the job moved."""
+        ...
+
+    def mark_undone(self, job_id: str, file_ids: Sequence[str]) -> None: ...

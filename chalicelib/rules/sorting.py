@@ -1,0 +1,139 @@
+"""The one sorting core: read a batch of photos, decide each one's class, move it.
+
+The classify Lambda (through dropbox_photos.DropboxPhotos) and `main.py --folder` (through
+cli/folder_photos.FolderPhotos) both sort with `sort_batch`; only the PhotoStore differs.
+Every step is safe to repeat: a photo that the store says the service moved already is reported
+as sorted, and a move never overwrites.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from chalicelib.rules.configuration import SortConfig, top_folder
+from chalicelib.rules.outcomes import Outcome
+from chalicelib.rules.photo_files import ImageError
+from chalicelib.rules.ports import Decision, Move, Originals, Photo, PhotoClassifier, PhotoStore, R
+
+if TYPE_CHECKING:
+    from chalicelib.rules.examples import Examples
+
+# The reason a store gives a photo found where the service put it (an earlier try of the same
+# request, cut off before it said so, or the same photo queued twice); any other photo found away
+# was moved by someone else.
+MOVED_BY_US = "moved_by_us"
+PLACED = ("sorted", "unsorted")
+
+
+def sort_batch(refs: Sequence[R], store: PhotoStore[R], classifier: PhotoClassifier, config: SortConfig,
+               *, examples: Examples | None = None, originals: Originals[R] | None = None,
+               dry_run: bool = False) -> list[Outcome]:
+    """One Outcome per ref, in order: one read, one classify call and one move for the batch.
+    `examples`: the classes' own photos, by class. `originals`: the photos sorted before, by their
+    bytes; what the batch sorts joins them, and with "duplicates": "folder" an exact copy of one
+    (or of an earlier photo of the batch) goes to the duplicates folder. A dry run moves nothing."""
+    found = store.read(refs)
+    photos = [(i, item) for i, item in enumerate(found) if isinstance(item, Photo)]
+    ended: dict[int, Outcome] = {i: settled(item, config) for i, item in enumerate(found)
+                                 if isinstance(item, Outcome)}
+    decisions = classifier.classify_batch([p.data for _, p in photos], config.classes, config.threshold,
+                                          examples) if photos else []
+    decided: list[tuple[int, Photo[R], Decision]] = []
+    for (i, photo), decision in zip(photos, decisions):
+        if isinstance(decision, ImageError):
+            ended[i] = Outcome(photo.file, "skipped", reason=decision.reason, detail=str(decision))
+        else:
+            decided.append((i, photo, decision))
+    copies: list[str | None] = [None] * len(decided)
+    if originals is not None and decided and (config.duplicates_folder or not dry_run):
+        earlier = _copy_of([photo for _, photo, _ in decided], originals, claim=not dry_run)
+        if config.duplicates_folder:  # with "keep", the batch's photos were only remembered
+            copies = earlier
+    if dry_run:
+        ended |= {i: _decided(photo.file, decision, config, None, copy_of)
+                  for (i, photo, decision), copy_of in zip(decided, copies)}
+        return [ended[i] for i in range(len(found))]
+    # A copy of an earlier photo of this batch waits for that photo's move: if it fails, the copy
+    # is a copy of nothing sorted, and is decided again once the failed photo gave up its bytes.
+    firsts = {photo.path for _, photo, _ in decided}
+    later = [n for n, copy_of in enumerate(copies) if copy_of in firsts]
+    ended |= _move(store, config, [d for n, d in enumerate(decided) if n not in later],
+                   [c for n, c in enumerate(copies) if n not in later], originals)
+    if later:
+        again = [n for n in later if ended[_index_of(decided, copies[n])].kind not in PLACED]
+        if again and originals is not None:
+            for n, copy_of in zip(again, _copy_of([decided[n][1] for n in again], originals, claim=True)):
+                copies[n] = copy_of
+        ended |= _move(store, config, [decided[n] for n in later], [copies[n] for n in later], originals)
+    return [ended[i] for i in range(len(found))]
+
+
+def _index_of(decided: Sequence[tuple[int, Photo[R], Decision]], path: str | None) -> int:
+    return next(i for i, photo, _ in decided if photo.path == path)
+
+
+def _move(store: PhotoStore[R], config: SortConfig, decided: Sequence[tuple[int, Photo[R], Decision]],
+          copies: Sequence[str | None], originals: Originals[R] | None) -> dict[int, Outcome]:
+    """Move decided photos into their class folders (copies into the duplicates folder), in one
+    call; a photo that did not get there gives up the claim on its bytes."""
+    if not decided:
+        return {}
+    moved = store.move([Move(photo, config.duplicates_folder if copy_of else config.folder_for(decision.label))
+                        for (_, photo, decision), copy_of in zip(decided, copies)])
+    ended = {i: settled(result, config) if isinstance(result, Outcome)
+             else _decided(photo.file, decision, config, result, copy_of)
+             for (i, photo, decision), copy_of, result in zip(decided, copies, moved)}
+    not_placed = [photo for i, photo, _ in decided if ended[i].kind not in PLACED]
+    if originals is not None and not_placed:
+        originals.withdraw(not_placed)
+    return ended
+
+
+def settled(outcome: Outcome, config: SortConfig) -> Outcome:
+    """A store's "gone" for a file the service moved already (an earlier try cut off before it
+    said so, or the same photo queued twice): sorted into the folder it is in, if this
+    configuration sorts into it."""
+    if outcome.reason != MOVED_BY_US or outcome.to_path is None:
+        return outcome
+    folder = top_folder(outcome.to_path)
+    if config.duplicates_folder and folder.casefold() == config.duplicates_folder.casefold():
+        return Outcome(outcome.file, "sorted", folder=config.duplicates_folder, to_path=outcome.to_path,
+                       reason="duplicate")
+    labels = config.labels_by_folder()
+    if folder.casefold() not in labels:
+        return outcome
+    label = labels[folder.casefold()]
+    return Outcome(outcome.file, "unsorted" if label is None else "sorted", folder=config.folder_for(label),
+                   to_path=outcome.to_path, label=label)
+
+
+def _copy_of(photos: Sequence[Photo[R]], originals: Originals[R], claim: bool) -> list[str | None]:
+    """Per photo, where an earlier photo with the same bytes is: one sorted before, or the first
+    of the batch with those bytes."""
+    firsts: dict[str, int] = {}
+    for i, photo in enumerate(photos):
+        if photo.content_hash is not None:
+            firsts.setdefault(photo.content_hash, i)
+    earlier = dict(zip(firsts.values(), originals.earlier([photos[i] for i in firsts.values()], claim)))
+    where: list[str | None] = []
+    for i, photo in enumerate(photos):
+        first = firsts.get(photo.content_hash) if photo.content_hash is not None else None
+        if first is None:
+            where.append(None)
+        elif first == i:
+            where.append(earlier[i])
+        else:  # a later photo of the batch with those bytes: a copy of what the first is a copy of, or of it
+            where.append(earlier[first] or photos[first].path)
+    return where
+
+
+def _decided(file: str, decision: Decision, config: SortConfig, to_path: str | None,
+             copy_of: str | None = None) -> Outcome:
+    """A decided photo's outcome: its class's folder or, for an exact copy of `copy_of`, the
+    duplicates folder (its class still said)."""
+    others = decision.ranking[1:] if decision.label is not None else decision.ranking
+    return Outcome(file, "sorted" if copy_of or decision.label is not None else "unsorted",
+                   folder=config.duplicates_folder if copy_of else config.folder_for(decision.label),
+                   to_path=to_path, label=decision.label, score=decision.score, by=decision.by,
+                   runner_up=others[0] if others else None, reason="duplicate" if copy_of else None,
+                   detail=f"the same bytes as {copy_of}" if copy_of else None)
