@@ -4,11 +4,15 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Final
 
 import boto3
 from botocore.config import Config
 
 from chalicelib.rules.messages import LearnRequest, SortRequest, SyncRequest
+
+if TYPE_CHECKING:  # the boto3 stubs: a test dependency, not in the Lambda
+    from mypy_boto3_sqs import SQSClient
 
 BOTO_CONFIG = Config(connect_timeout=5, read_timeout=25, retries={"max_attempts": 4, "mode": "standard"})
 SEND_ATTEMPTS = 4
@@ -20,7 +24,7 @@ class QueueError(RuntimeError):
 
 
 class WorkQueue:
-    def __init__(self, queue_name: str, sqs=None):
+    def __init__(self, queue_name: str, sqs: SQSClient | None = None):
         self.queue_name = queue_name
         self._sqs = sqs or boto3.client("sqs", config=BOTO_CONFIG)
         self._url: str | None = None
@@ -72,9 +76,10 @@ class WorkQueue:
 
     def depth(self) -> dict[str, int]:
         """Messages waiting, being handled, and given up on (in the dead-letter queue)."""
-        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-        main = self._sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=names)["Attributes"]
+        waiting: Final = "ApproximateNumberOfMessages"
+        in_flight: Final = "ApproximateNumberOfMessagesNotVisible"
+        main = self._sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=[waiting, in_flight])["Attributes"]
         dlq_url = self._sqs.get_queue_url(QueueName=f"{self.queue_name}-dlq")["QueueUrl"]
-        dlq = self._sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=names)["Attributes"]
-        return {"waiting": int(main[names[0]]), "in_flight": int(main[names[1]]),
-                "dead_letter": int(dlq[names[0]]) + int(dlq[names[1]])}
+        dlq = self._sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=[waiting, in_flight])["Attributes"]
+        return {"waiting": int(main[waiting]), "in_flight": int(main[in_flight]),
+                "dead_letter": int(dlq[waiting]) + int(dlq[in_flight])}
