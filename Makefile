@@ -6,7 +6,7 @@ VENV := .venv
 BUILD_VENV := .venv-build
 PHOTO_SETS := build/photo-sets/labels.csv
 
-.PHONY: test run soak model bench-classify bench-words bench-examples package system-packages
+.PHONY: test typecheck run soak model bench-classify bench-words bench-examples package system-packages
 
 # Debian packages the tests use: programs that make real screenshots and pages and the browser the
 # page tests drive (local/rendered.py),
@@ -25,7 +25,12 @@ $(VENV)/.installed: $(VENV)/.run-installed requirements-test.txt
 	$(VENV)/bin/pip install --quiet -r requirements-test.txt
 	touch $@
 
-test: $(VENV)/.installed system-packages
+# mypy, strict, on app.py, chalicelib/, main.py and cli/ (mypy.ini names them); `make test` runs it
+# before the suite.
+typecheck: $(VENV)/.installed
+	$(VENV)/bin/mypy
+
+test: $(VENV)/.installed system-packages typecheck
 	$(VENV)/bin/python -m pytest -q
 
 # 1000 photos and the hard cases through the service under injected faults (PHOTOS=N for fewer).

@@ -9,6 +9,7 @@ import functools
 import json
 import logging
 from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 from chalice import (
@@ -20,6 +21,7 @@ from chalice import (
     Response,
     UnauthorizedError,
 )
+from chalice.app import Request, SQSEvent
 
 from chalicelib import snapstart
 from chalicelib.adapters.dropbox_store import StoreError
@@ -57,12 +59,17 @@ class RetryBatch(RuntimeError):
     """Raised so Lambda returns the batch's unfinished messages to SQS for another try."""
 
 
-def route(path: str, methods: list[str], key: bool = True, **options) -> Callable:
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def route(path: str, methods: list[str], key: bool = True,
+          **options: object) -> Callable[[Callable[P, T]], Callable[P, T]]:
     """`app.route`, with the service key checked first (unless `key=False`) and the errors every
     route shares turned into answers that name the problem."""
-    def register(view: Callable) -> Callable:
+    def register(view: Callable[P, T]) -> Callable[P, T]:
         @functools.wraps(view)
-        def guarded(*args, **kwargs):
+        def guarded(*args: P.args, **kwargs: P.kwargs) -> T:
             try:
                 if key:
                     _authorize()
@@ -77,29 +84,45 @@ def route(path: str, methods: list[str], key: bool = True, **options) -> Callabl
                 raise Unavailable(f"cannot reach AWS now ({type(e).__name__}); try again shortly") from None
             except SecretsError as e:
                 raise Unavailable(f"the service's secrets cannot be used: {e}") from None
-        return app.route(path, methods=methods, **options)(guarded)
+        # Chalice registers the view and hands it back as it is (its decorator is typed loosely).
+        registered: Callable[P, T] = app.route(path, methods=methods, **options)(guarded)
+        return registered
     return register
+
+
+def _current_request() -> Request:
+    """The request a route is answering (Chalice sets it before it calls the route's view)."""
+    request = app.current_request
+    if request is None:
+        raise RuntimeError("no current request: only a route's view may ask for it")
+    return request
+
+
+def _raw_body(request: Request) -> bytes:
+    """The body's bytes: Chalice types raw_body as str or bytes, and always makes it bytes."""
+    body = request.raw_body
+    return body.encode("utf-8") if isinstance(body, str) else body
 
 
 def _authorize() -> None:
     service_key = wiring().service_key
     if not service_key:
         raise UnauthorizedError("the service has no SERVICE_KEY configured")
-    if not bearer_ok(app.current_request.headers.get("authorization"), service_key):
+    if not bearer_ok(_current_request().headers.get("authorization"), service_key):
         raise UnauthorizedError("missing or wrong 'Authorization: Bearer <SERVICE_KEY>'")
 
 
 def _json_body() -> object:
     try:
-        return json.loads(app.current_request.raw_body or b"null")
+        return json.loads(_current_request().raw_body or b"null")
     except (ValueError, RecursionError) as e:
         raise BadRequestError(f"the body is not valid JSON: {type(e).__name__}") from None
 
 
 @route("/", methods=["GET"], key=False)
-def index() -> Response | dict:
+def index() -> Response | dict[str, object]:
     """The page, for a browser; for a program, what the service answers (no secret in either)."""
-    if page.wants_page(app.current_request.headers.get("accept")):
+    if page.wants_page(_current_request().headers.get("accept")):
         return Response(*page.asset("index.html"))
     return {"service": "image-categorizer", "routes": {
         "POST /configure": "set the classes", "GET /configure": "the classes and what each covers",
@@ -122,16 +145,17 @@ def page_style() -> Response:
 
 @route("/webhook", methods=["GET"], key=False)
 def webhook_challenge() -> Response:
-    challenge = (app.current_request.query_params or {}).get("challenge", "")
+    query = _current_request().query_params
+    challenge = query.get("challenge", "") if query else ""
     return Response(challenge, headers={"Content-Type": "text/plain", "X-Content-Type-Options": "nosniff"})
 
 
 @route("/webhook", methods=["POST"], key=False, content_types=["application/json", "application/octet-stream"])
 def webhook_notification() -> Response:
     # A 503 makes Dropbox notify again: nothing is lost while the changes cannot be read or queued.
-    request, w = app.current_request, wiring()
+    request, w = _current_request(), wiring()
     try:
-        listing = webhook.handle(request.raw_body, request.headers.get("x-dropbox-signature"), w.app_secret,
+        listing = webhook.handle(_raw_body(request), request.headers.get("x-dropbox-signature"), w.app_secret,
                                  w.state, w.inbox, w.account_id, w.follow_class_folders)
     except webhook.Rejected as e:
         return Response({"Code": "Rejected", "Message": str(e)}, status_code=e.status)
@@ -139,7 +163,7 @@ def webhook_notification() -> Response:
 
 
 @route("/configure", methods=["POST"])
-def configure_post() -> dict:
+def configure_post() -> dict[str, object]:
     w = wiring()
     config = sort_config.parse(_json_body())  # before any table read: a bad body is a 400 even while AWS fails
     taught = w.state.example_counts()
@@ -147,7 +171,7 @@ def configure_post() -> dict:
 
 
 @route("/configure", methods=["GET"])
-def configure_get() -> dict:
+def configure_get() -> dict[str, object]:
     w = wiring()
     taught = w.state.example_counts()
     current = answers.current(w.state, w.resolver(taught), w.default_threshold, taught)
@@ -165,18 +189,18 @@ def sort_all() -> Response:
 
 
 @route("/status", methods=["GET"])
-def get_status() -> dict:
+def get_status() -> dict[str, object]:
     w = wiring()
     return answers.status(w.state, w.queue, w.state.example_counts())
 
 
 @route("/jobs", methods=["GET"])
-def get_jobs() -> list:
+def get_jobs() -> list[dict[str, object]]:
     return answers.jobs(wiring().state)
 
 
 @route("/undo", methods=["POST"])
-def undo() -> dict:
+def undo() -> dict[str, object]:
     body = _json_body()
     job_id = body.get("job_id") if isinstance(body, dict) else None
     if not isinstance(job_id, str) or not job_id:
@@ -191,7 +215,7 @@ def undo() -> dict:
 
 
 @route("/jobs/{job_id}", methods=["GET"])
-def get_job(job_id: str) -> dict:
+def get_job(job_id: str) -> dict[str, object]:
     found = answers.job(wiring().state, job_id, with_files=True)
     if found is None:
         raise NotFoundError(f"no job {job_id!r}")
@@ -200,7 +224,7 @@ def get_job(job_id: str) -> dict:
 
 @app.on_sqs_message(queue="image-categorizer-sort", batch_size=SQS_BATCH_SIZE,
                     maximum_concurrency=SQS_MAX_CONCURRENCY)
-def classify(event) -> None:
+def classify(event: SQSEvent) -> None:
     messages = [Message(_request(record.body), record.receipt_handle,
                         int(record.to_dict().get("attributes", {}).get("ApproximateReceiveCount", "1")))
                 for record in event]

@@ -31,7 +31,7 @@ from cli.folder_examples import Teaching
 from cli.folder_photos import FolderError, FolderPhotos
 from cli.folder_undo import undo_last_run
 from cli.progress import ProgressBar, Tally, print_preview, print_summary
-from cli.service_client import ServiceClient, ServiceError
+from cli.service_client import Answer, Body, ServiceClient, ServiceError
 from local.defaults import LOCAL_STACK_KEY, LOCAL_STACK_URL, is_local
 
 EPILOG = f"""\
@@ -75,7 +75,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def proposal(args: argparse.Namespace) -> dict:
+def proposal(args: argparse.Namespace) -> Body:
     """The classes and options as POST /configure takes them."""
     return {"classes": args.classes, **{name: value for name, value in
                                         (("threshold", args.threshold), ("duplicates", args.duplicates))
@@ -105,7 +105,7 @@ def _examples_line(taught: Teaching, label: str) -> str:
     return f"; and {examples} example(s) in its folder, {corrections} correction(s) away from it"
 
 
-def record(outcome: Outcome) -> dict:
+def record(outcome: Outcome) -> dict[str, str | float | None]:
     """One --json line: where the photo went (in a dry run, would go) and why."""
     line = {"file": outcome.file, "kind": outcome.kind, "class": outcome.label, "score": outcome.score or 0.0,
             "by": outcome.by, "folder": outcome.folder, "moved_to": outcome.to_path}
@@ -190,7 +190,7 @@ def sort_via_service(args: argparse.Namespace) -> int:
     job_id, total = client.start_sort(proposal(args) if args.dry_run else None)
     tally = Tally.for_config(total, SortConfig(tuple(args.classes)))
     stderr = Console(stderr=True)
-    job: dict = {}
+    job: Answer = {}
     with ProgressBar(stderr, "Checking" if args.dry_run else "Sorting", tally) as bar:
         for job in client.follow(job_id):
             tally.total, tally.counts = job["total"], Counts.from_dict(job)
@@ -208,7 +208,7 @@ def sort_via_service(args: argparse.Namespace) -> int:
     return 1 if tally.counts.failed else 0
 
 
-def _previewed(photo: dict) -> Outcome:
+def _previewed(photo: Answer) -> Outcome:
     """A dry run's photo, as the service says where it would go."""
     return Outcome(str(photo.get("path")), photo.get("kind", "sorted"), folder=photo.get("folder"),
                    label=photo.get("class"), score=photo.get("score"), by=photo.get("by"),

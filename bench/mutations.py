@@ -63,8 +63,8 @@ MUTATIONS = [
              'return Outcome(request.path, "retry", reason="dropbox_busy"',
              'return Outcome(request.path, "failed", reason="dropbox_busy"', ("tests/test_delivery.py",)),
     Mutation("acknowledge when recording fails", "chalicelib/flows/classify.py",
-             "return Acks(done=dropped + undone, retry=[m.receipt_handle for m in ours])",
-             "return Acks(done=dropped + undone + [m.receipt_handle for m in ours], retry=[])",
+             "return Acks(done=dropped + undone, retry=[m.receipt_handle for m, _ in ours])",
+             "return Acks(done=dropped + undone + [m.receipt_handle for m, _ in ours], retry=[])",
              ("tests/test_guarantees.py",)),
     Mutation("no size limit", "chalicelib/rules/photo_files.py",
              "    if size > max_bytes:", "    if False:", ("tests/test_main_folder.py", "tests/test_images.py")),
@@ -156,7 +156,8 @@ MUTATIONS = [
              ("tests/test_nothing_forgotten.py::"
               "test_a_photo_overwritten_after_it_was_classified_goes_back_and_is_sorted_as_what_it_is_now",)),
     Mutation("examples count in full for every class", "chalicelib/rules/examples.py",
-             "    return score(similar) * share / share.sum(axis=1, keepdims=True)", "    return score(similar)",
+             "    weighted: np.ndarray = score(similar) * share / share.sum(axis=1, keepdims=True)",
+             "    weighted: np.ndarray = score(similar)",
              ("tests/test_learning.py::"
               "test_examples_two_classes_share_count_half_for_each_so_the_photos_name_decides",)),
     Mutation("a release drops another sync's lease", "chalicelib/adapters/state/cursors.py",

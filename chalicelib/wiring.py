@@ -23,9 +23,9 @@ from chalicelib.flows.classify import ConfigCache
 from chalicelib.flows.inbox import Inbox
 from chalicelib.rules.configuration import MIN_EXAMPLES, SortConfig, folder_name
 from chalicelib.rules.messages import LearnRequest, SortRequest
-from chalicelib.rules.ports import PhotoClassifier
+from chalicelib.rules.ports import PhotoModel
 from chalicelib.rules.vocabulary import Resolution, Vocabulary
-from chalicelib.vision.bundled_model import load_vocabulary, model_card
+from chalicelib.vision.bundled_model import ModelCard, load_vocabulary, model_card
 
 if TYPE_CHECKING:
     from chalicelib.flows.learning import ExampleCache
@@ -95,7 +95,7 @@ class Wiring:
         return DropboxOriginals(self.state, self.dropbox)
 
     @cached_property
-    def model_card(self) -> dict:
+    def model_card(self) -> ModelCard:
         return model_card()
 
     @property
@@ -108,7 +108,7 @@ class Wiring:
         return load_vocabulary(card=self.model_card)
 
     @staticmethod
-    def classifier() -> PhotoClassifier:
+    def classifier() -> PhotoModel:
         """The process-wide model, loaded on first call."""
         from chalicelib.vision.classifier import Classifier  # numpy and onnxruntime: the classify function only
         return Classifier.load()

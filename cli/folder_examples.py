@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chalicelib.rules import examples as learned
-from chalicelib.rules.configuration import INBOX, folder_name
+from chalicelib.rules.configuration import INBOX, MAX_EXAMPLES, folder_name
 from chalicelib.rules.photo_files import MAX_BYTES, not_a_photo
 from chalicelib.rules.ports import PhotoFeatures
 from cli.folder_photos import DIR_FLAGS, FILE_FLAGS, STATE_DIR, Journal, file_identity
@@ -79,7 +79,7 @@ def load(root: Path, taught: Teaching, classifier: PhotoFeatures) -> learned.Exa
     except (OSError, ValueError):
         cache = {}
     wanted = {f.identity: f for found in (*taught.positives.values(), *taught.negatives.values())
-              for f in found[-learned.MAX_EXAMPLES:]}
+              for f in found[-MAX_EXAMPLES:]}
     missing = [f for identity, f in wanted.items() if identity not in cache]
     for start in range(0, len(missing), BATCH):
         batch = missing[start:start + BATCH]

@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict, cast
 
 from chalicelib.rules.configuration import INBOX
 from chalicelib.rules.outcomes import Outcome
@@ -38,6 +39,11 @@ BATCH_BYTES = 64 * 1024 * 1024
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
 # O_NONBLOCK: a FIFO swapped in after the scan must not hang the open.
 FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK
+
+# One line of the journal (each kind holds some of these: Journal says which).
+JournalEntry = TypedDict("JournalEntry", {"run": str, "identity": str, "from": str, "to": str, "hash": str,
+                                          "made": str, "undone": str}, total=False)
+
 
 @dataclass(frozen=True)
 class JournalMove:
@@ -82,7 +88,7 @@ class Journal:
         (undone runs aside)."""
         return {e["hash"]: (e["identity"], e["to"]) for e in self._standing_moves() if "hash" in e}
 
-    def _standing_moves(self) -> list[dict]:
+    def _standing_moves(self) -> list[JournalEntry]:
         """The moves of the runs not undone, oldest first."""
         entries = self._entries()
         undone = {e["undone"] for e in entries if "undone" in e}
@@ -100,22 +106,22 @@ class Journal:
                            [e["made"] for e in mine if "made" in e])
         return None
 
-    def _append(self, entry: dict) -> None:
+    def _append(self, entry: JournalEntry) -> None:
         self.path.parent.mkdir(exist_ok=True)
         with self.path.open("a", encoding="utf-8") as journal:
             journal.write(json.dumps(entry) + "\n")
 
-    def _entries(self) -> list[dict]:
+    def _entries(self) -> list[JournalEntry]:
         if not self.path.exists():
             return []
-        entries = []
+        entries: list[JournalEntry] = []
         for line in self.path.read_text(encoding="utf-8").splitlines():
             try:
                 entry = json.loads(line)
             except ValueError:
                 continue  # a line cut off by a crash
             if isinstance(entry, dict):
-                entries.append(entry)
+                entries.append(cast(JournalEntry, entry))  # a line _append wrote (or one edited by hand)
         return entries
 
 
@@ -150,7 +156,7 @@ class FolderPhotos:
             raise FolderError(f"cannot open {self.root_path / INBOX} as a plain folder: {e.strerror}") from None
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         for fd in [self._inbox, self._root, *self._folders.values()]:
             os.close(fd)
 

@@ -4,11 +4,11 @@ Command-line only: the Lambda never imports this, so rich stays out of requireme
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn
 from rich.table import Table
 from rich.text import Text
@@ -67,7 +67,7 @@ class _BarAndCounts(Progress):
     """The bar on one line and the per-folder counts on the next, so neither is squeezed on a
     narrow terminal (a single line needs ~150 columns with five classes)."""
 
-    def get_renderables(self):
+    def get_renderables(self) -> Iterable[RenderableType]:
         yield self.make_tasks_table(self.tasks)
         for task in self.tasks:
             yield Text(task.fields.get("counts", ""), overflow="fold")
@@ -92,7 +92,7 @@ class ProgressBar:
         self._progress.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self._progress.stop()
 
     def update(self, tally: Tally) -> None:

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, TypeVar
+from urllib.parse import quote
 
 import requests
 
@@ -19,6 +21,14 @@ TIMEOUT = (5.0, 30.0)
 POLL_INTERVAL = 0.5
 # Following a job gives up when nothing has finished for this long (is the queue worker running?).
 STALL_SECONDS = 600.0
+
+# A JSON object as the service answered it: any JSON in its fields, which are checked (_field) or
+# read with a default where they are used.
+Answer = dict[str, Any]
+type Json = None | bool | int | float | str | Sequence[Json] | Mapping[str, Json]
+# A request's JSON body.
+Body = Mapping[str, Json]
+T = TypeVar("T")
 
 
 class ServiceError(Exception):
@@ -41,31 +51,31 @@ class ServiceClient:
         if key:
             self._session.headers["Authorization"] = f"Bearer {key}"
 
-    def configure(self, body: dict) -> dict:
+    def configure(self, body: Body) -> Answer:
         """POST /configure with `body` ({"classes": [...], "threshold": ..., ...})."""
         return self._refusing_classes("POST", "/configure", body)
 
-    def start_sort(self, preview: dict | None = None) -> tuple[str, int]:
+    def start_sort(self, preview: Body | None = None) -> tuple[str, int]:
         """POST /sort; with `preview` (the fields of /configure), a dry run with those classes that
         changes nothing. Returns (job_id, total)."""
         job = self._refusing_classes("POST", "/sort", None if preview is None else {"dry_run": True, **preview})
         return _field(job, "job_id", str, "POST /sort"), _field(job, "total", int, "POST /sort")
 
-    def undo(self, job_id: str) -> dict:
+    def undo(self, job_id: str) -> Answer:
         """POST /undo: the job's photos put back in /All; the answer names those left alone."""
         answer = self._call("POST", "/undo", {"job_id": job_id})
         _field(answer, "moved_back", int, "POST /undo")
         _field(answer, "left", list, "POST /undo")
         return answer
 
-    def job(self, job_id: str) -> dict:
-        job = self._call("GET", f"/jobs/{requests.utils.quote(job_id, safe='')}")
+    def job(self, job_id: str) -> Answer:
+        job = self._call("GET", f"/jobs/{quote(job_id, safe='')}")
         for name, kind in (("total", int), ("done", int), ("sorted", dict), ("unsorted", int),
                            ("skipped", int), ("failed", int), ("finished", bool)):
             _field(job, name, kind, "GET /jobs")
         return job
 
-    def follow(self, job_id: str, interval: float = POLL_INTERVAL, stall: float = STALL_SECONDS) -> Iterator[dict]:
+    def follow(self, job_id: str, interval: float = POLL_INTERVAL, stall: float = STALL_SECONDS) -> Iterator[Answer]:
         """The job's status every `interval` seconds, ending with the finished one; ServiceError when
         nothing has moved for `stall` seconds (the job goes on in the service: /status tells)."""
         done, moved_at = -1, time.monotonic()
@@ -81,7 +91,7 @@ class ServiceClient:
                                    "it continues in the service (GET /status)")
             time.sleep(interval)
 
-    def _refusing_classes(self, method: str, path: str, body: dict | None) -> dict:
+    def _refusing_classes(self, method: str, path: str, body: Body | None) -> Answer:
         """A call whose 400 is about the classes: a ConfigError, as it would be locally."""
         try:
             return self._call(method, path, body)
@@ -90,7 +100,7 @@ class ServiceClient:
                 raise ConfigError(e.detail) from None
             raise
 
-    def _call(self, method: str, path: str, body: dict | None = None) -> dict:
+    def _call(self, method: str, path: str, body: Body | None = None) -> Answer:
         what = f"{method} {path}"
         try:
             response = self._session.request(method, self.base_url + path, json=body, timeout=TIMEOUT)
@@ -122,7 +132,7 @@ class ServiceClient:
                             response.status_code, detail)
 
 
-def _field(answer: dict, name: str, kind: type, what: str):
+def _field(answer: Answer, name: str, kind: type[T], what: str) -> T:
     value = answer.get(name)
     # bool is an int in Python; a count that is true/false is still not a count.
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):

@@ -10,9 +10,11 @@ from botocore.config import Config
 
 
 def client(service: str, read_timeout: float = 10) -> Any:
-    """A boto3 client whose every call is bounded: short timeouts, a few retries (throttling included)."""
-    return boto3.client(service, config=Config(connect_timeout=5, read_timeout=read_timeout,
-                                               retries={"max_attempts": 4, "mode": "standard"}))
+    """A boto3 client whose every call is bounded: short timeouts, a few retries (throttling included).
+    Any: the stubs type a client by the literal service name, which the callers annotate."""
+    make: Any = boto3.client
+    return make(service, config=Config(connect_timeout=5, read_timeout=read_timeout,
+                                       retries={"max_attempts": 4, "mode": "standard"}))
 
 
 def pause(attempt: int) -> None:

@@ -78,6 +78,8 @@ class DropboxPhotos:
         return list(self._pool.map(lambda ref: self._read(ref, anywhere=True), refs))
 
     def _read(self, request: SortRequest, anywhere: bool = False) -> Photo[SortRequest] | Outcome:
+        info: FileInfo | None
+        data: bytes | None
         try:
             if self.source == "download":
                 info, data = self._dropbox.download_file(request.file_id, max_bytes=MAX_BYTES)
@@ -124,7 +126,7 @@ class DropboxPhotos:
         results = iter(moved)
         # A photo queued twice (the webhook and POST /sort) is moved by the first of its two moves.
         return self._ours_among([m.photo.ref for m in moves], [
-            _blocked(m.photo.ref, m.folder, broken[m.folder]) if broken[m.folder] is not None
+            _blocked(m.photo.ref, m.folder, error) if (error := broken[m.folder]) is not None
             else self._moved(m.photo, next(results)) for m in moves])
 
     def _make_folder(self, folder: str) -> StoreError | None:

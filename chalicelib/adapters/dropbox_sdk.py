@@ -26,8 +26,12 @@ class _OnFirstUse(types.ModuleType):
     def __getattr__(self, name: str) -> object:
         if name == "__path__":  # asked of packages only; this is a plain module
             raise AttributeError(name)
-        self.__class__ = types.ModuleType
-        self.__spec__.loader.exec_module(self)
+        spec = self.__spec__
+        if spec is None or spec.loader is None:  # never: _defer made it from a file's spec
+            raise AttributeError(name)
+        plain: types.ModuleType = self
+        plain.__class__ = types.ModuleType  # a plain module from now on, whatever it is typed as
+        spec.loader.exec_module(self)
         return getattr(self, name)
 
 
@@ -41,7 +45,10 @@ def _defer(package: str, names: tuple[str, ...]) -> None:
         source = root / f"{name}.py"
         if full in sys.modules or not source.is_file():
             continue
-        module = importlib.util.module_from_spec(importlib.util.spec_from_file_location(full, source))
+        module_spec = importlib.util.spec_from_file_location(full, source)
+        if module_spec is None:  # never for a .py file
+            continue
+        module = importlib.util.module_from_spec(module_spec)
         module.__class__ = _OnFirstUse
         sys.modules[full] = module
 

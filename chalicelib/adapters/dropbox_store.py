@@ -137,7 +137,8 @@ class DropboxStore:
     # --- reads -----------------------------------------------------------------------------------
 
     def account_id(self) -> str:
-        return self._call("get_current_account", self._dbx.users_get_current_account).account_id
+        account: str = self._call("get_current_account", self._dbx.users_get_current_account).account_id
+        return account
 
     def list_folder(self, path: str) -> tuple[list[FileInfo], str]:
         """Every file under `path`, recursively, and a cursor for list_changes."""
@@ -215,7 +216,8 @@ class DropboxStore:
                 files.PathOrLink.path(path_or_id), format=files.ThumbnailFormat.jpeg,
                 size=getattr(files.ThumbnailSize, size), mode=files.ThumbnailMode.fitone_bestfit)
             with contextlib.closing(response):
-                return response.content
+                content: bytes = response.content
+                return content
 
         return self._call(f"thumbnail {path_or_id}", fetch)
 

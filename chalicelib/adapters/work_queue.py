@@ -3,9 +3,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Final
 
 from chalicelib.adapters import aws
 from chalicelib.rules.messages import LearnRequest, SortRequest, SyncRequest
+
+if TYPE_CHECKING:  # the boto3 stubs: a test dependency, not in the Lambda
+    from mypy_boto3_sqs import SQSClient
 
 READ_TIMEOUT = 25  # seconds: a receive may wait 20 s for messages
 SEND_ATTEMPTS = 4
@@ -17,7 +21,7 @@ class QueueError(RuntimeError):
 
 
 class WorkQueue:
-    def __init__(self, queue_name: str, sqs=None):
+    def __init__(self, queue_name: str, sqs: SQSClient | None = None):
         self.queue_name = queue_name
         self._sqs = sqs or aws.client("sqs", read_timeout=READ_TIMEOUT)
         self._url: str | None = None
@@ -69,9 +73,10 @@ class WorkQueue:
 
     def depth(self) -> dict[str, int]:
         """Messages waiting, being handled, and given up on (in the dead-letter queue)."""
-        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-        main = self._sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=names)["Attributes"]
+        waiting: Final = "ApproximateNumberOfMessages"
+        in_flight: Final = "ApproximateNumberOfMessagesNotVisible"
+        main = self._sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=[waiting, in_flight])["Attributes"]
         dlq_url = self._sqs.get_queue_url(QueueName=f"{self.queue_name}-dlq")["QueueUrl"]
-        dlq = self._sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=names)["Attributes"]
-        return {"waiting": int(main[names[0]]), "in_flight": int(main[names[1]]),
-                "dead_letter": int(dlq[names[0]]) + int(dlq[names[1]])}
+        dlq = self._sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=[waiting, in_flight])["Attributes"]
+        return {"waiting": int(main[waiting]), "in_flight": int(main[in_flight]),
+                "dead_letter": int(dlq[waiting]) + int(dlq[in_flight])}

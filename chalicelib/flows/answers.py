@@ -13,10 +13,12 @@ from chalicelib.rules.vocabulary import Resolution
 Resolve = Callable[[str], Resolution]
 # Examples and counter-examples learned, per folder (casefolded).
 Taught = Mapping[str, tuple[int, int]]
+# A JSON object as a route answers it: built here, only serialised after.
+Answer = dict[str, object]
 
 
 def configure(config: SortConfig, resolve: Resolve, state: ConfigState, default_threshold: float,
-              taught: Taught) -> dict:
+              taught: Taught) -> Answer:
     """Resolve and store the classes of a parsed body (sort_config.parse); raises
     sort_config.ConfigError (a 400) for a class the model can neither see nor has examples of."""
     resolutions = sort_config.resolve_classes(config, resolve)
@@ -24,7 +26,7 @@ def configure(config: SortConfig, resolve: Resolve, state: ConfigState, default_
     return configuration(config, resolutions, default_threshold, taught)
 
 
-def current(state: ConfigState, resolve: Resolve, default_threshold: float, taught: Taught) -> dict | None:
+def current(state: ConfigState, resolve: Resolve, default_threshold: float, taught: Taught) -> Answer | None:
     config = state.get_config()
     if config is None:
         return None
@@ -32,8 +34,8 @@ def current(state: ConfigState, resolve: Resolve, default_threshold: float, taug
 
 
 def configuration(config: SortConfig, resolutions: list[Resolution], default_threshold: float,
-                  taught: Taught) -> dict:
-    def learned(name: str) -> dict:
+                  taught: Taught) -> Answer:
+    def learned(name: str) -> dict[str, int]:
         examples, corrections = taught.get(config.folder_for(name).casefold(), (0, 0))
         return {"examples": examples, "corrections": corrections}
 
@@ -48,7 +50,7 @@ def configuration(config: SortConfig, resolutions: list[Resolution], default_thr
     }
 
 
-def status(totals: Totals, queue: QueueDepth, taught: Taught) -> dict:
+def status(totals: Totals, queue: QueueDepth, taught: Taught) -> Answer:
     """Counts, the queue, recent problems and decisions, and per folder the examples and corrections learned."""
     queued, counts = totals.totals()
     return {
@@ -62,7 +64,7 @@ def status(totals: Totals, queue: QueueDepth, taught: Taught) -> dict:
     }
 
 
-def jobs(totals: Totals) -> list[dict]:
+def jobs(totals: Totals) -> list[Answer]:
     """The recent jobs, newest first: each one's progress, what started it and when."""
     return [{**(job(totals, job_id) or {"job_id": job_id}), "source": source, "at": at}
             for job_id, source, at in totals.recent_jobs()]
@@ -79,14 +81,14 @@ def _utc(at: float | None) -> str | None:
     return None if at is None else datetime.fromtimestamp(at, timezone.utc).isoformat(timespec="seconds")
 
 
-def job(totals: Totals, job_id: str, with_files: bool = False) -> dict | None:
+def job(totals: Totals, job_id: str, with_files: bool = False) -> Answer | None:
     """A job's progress; `with_files`: also each file it left in the inbox, and why, and for a dry
     run where each photo would go. A dry run's counts are where its photos would go."""
     found = totals.job(job_id)
     if found is None:
         return None
     total, done = found.total, found.counts.finished
-    answer = {"job_id": job_id, "dry_run": found.preview is not None, "total": total, "done": done,
+    answer: Answer = {"job_id": job_id, "dry_run": found.preview is not None, "total": total, "done": done,
               "percent": 100.0 if total == 0 else round(100.0 * done / total, 1),
               "finished": done >= total, "state": _state(found, done), "undone_at": _utc(found.undone_at),
               **found.counts.to_dict()}

@@ -74,8 +74,8 @@ def deliver(messages: Sequence[Message], config: Callable[[SortRequest], SortCon
     dropped = [m.receipt_handle for m in messages if m.request is None]
     if dropped:
         log.error("dropping %d message(s) that name no Dropbox file", len(dropped))
-    ours, undone = _not_undone([m for m in messages if isinstance(m.request, SortRequest)], recorder)
-    requests = [m.request for m in ours]
+    ours, undone = _not_undone([(m, m.request) for m in messages if isinstance(m.request, SortRequest)], recorder)
+    requests = [request for _, request in ours]
     # The sorts together, and each dry run with the others of its job: one sort_batch per group.
     groups: dict[str | None, list[int]] = {}
     for i, request in enumerate(requests):
@@ -84,42 +84,44 @@ def deliver(messages: Sequence[Message], config: Callable[[SortRequest], SortCon
     for members in groups.values():
         ended |= zip(members, _sort([requests[i] for i in members], config, store, classifier, examples, originals))
     outcomes = [ended[i] for i in range(len(requests))]
-    finished = [(m, o) for m, o in zip(ours, outcomes) if o.finished]
-    waiting = [(m, o) for m, o in zip(ours, outcomes) if not o.finished]
-    for message, outcome in waiting:
+    finished = [(m, r, o) for (m, r), o in zip(ours, outcomes) if o.finished]
+    waiting = [(m, r, o) for (m, r), o in zip(ours, outcomes) if not o.finished]
+    for message, _, outcome in waiting:
         log.warning("will retry %s (receive %d of %d): %s", outcome.file, message.receive_count, max_receives,
                     outcome.why)
     # Last try: say why before SQS hands the message to the dead-letter queue.
-    given_up = [(m.request, Outcome(o.file, "failed", reason="gave_up",
-                                    detail=f"gave up after {m.receive_count} attempts: {o.why}"))
-                for m, o in waiting if m.receive_count >= max_receives]
-    records = [(m.request, o) for m, o in finished] + given_up
+    given_up = [(r, Outcome(o.file, "failed", reason="gave_up",
+                            detail=f"gave up after {m.receive_count} attempts: {o.why}"))
+                for m, r, o in waiting if m.receive_count >= max_receives]
+    records = [(r, o) for _, r, o in finished] + given_up
     try:
         firsts = recorder.record_many(records) if records else []
     except Exception:  # the files are where they are; a redelivery finds them there and records them
         log.exception("recording %d outcomes failed; the batch comes back", len(records))
-        return Acks(done=dropped + undone, retry=[m.receipt_handle for m in ours])
+        return Acks(done=dropped + undone, retry=[m.receipt_handle for m, _ in ours])
     for (_, outcome), first in zip(records, firsts):
         _log(outcome, first)
-    return Acks(done=dropped + undone + [m.receipt_handle for m, _ in finished],
-                retry=[m.receipt_handle for m, _ in waiting])
+    return Acks(done=dropped + undone + [m.receipt_handle for m, _, _ in finished],
+                retry=[m.receipt_handle for m, _, _ in waiting])
 
 
-def _not_undone(messages: list[Message], ledger: Ledger) -> tuple[list[Message], list[str]]:
-    """The messages to sort, and the receipt handles of those whose photo an undo put back in the
-    inbox since they were queued (a redelivery, or a second queueing): it stays there, counted
-    nowhere, until the user asks again with POST /sort. A dry run moves nothing: it is sorted."""
-    real = [m.request.file_id for m in messages if isinstance(m.request, SortRequest) and not m.request.dry_run]
+def _not_undone(sorts: list[tuple[Message, SortRequest]], ledger: Ledger
+                ) -> tuple[list[tuple[Message, SortRequest]], list[str]]:
+    """The messages to sort (each with its request), and the receipt handles of those whose photo
+    an undo put back in the inbox since they were queued (a redelivery, or a second queueing): it
+    stays there, counted nowhere, until the user asks again with POST /sort. A dry run moves
+    nothing: it is sorted."""
+    real = [request.file_id for _, request in sorts if not request.dry_run]
     entries = ledger.ledger(real) if real else {}
     undone = {f for f, entry in entries.items() if entry.undone}
-    keep, left = [], []
-    for m in messages:
-        request = m.request
-        if isinstance(request, SortRequest) and not request.dry_run and request.file_id in undone:
+    keep: list[tuple[Message, SortRequest]] = []
+    left: list[str] = []
+    for m, request in sorts:
+        if not request.dry_run and request.file_id in undone:
             log.info("left %s in the inbox: an undo put it back (POST /sort sorts it again)", request.path)
             left.append(m.receipt_handle)
         else:
-            keep.append(m)
+            keep.append((m, request))
     return keep, left
 
 
@@ -127,7 +129,8 @@ def follow_up(syncs: Sequence[tuple[SyncRequest, str]], sync: Callable[[str], ob
               our_account: Callable[[], str]) -> Acks:
     """The syncs the webhook handed over (out of time, or the lease held by another), with their
     receipt handles: sync the account's inbox now; one that fails comes back."""
-    done, retry = [], []
+    done: list[str] = []
+    retry: list[str] = []
     for request, receipt_handle in syncs:
         try:
             if request.account == our_account():
@@ -150,7 +153,8 @@ def learned(messages: Sequence[tuple[LearnRequest, str, int]], learn: Callable[[
     except Exception:  # Dropbox or AWS unreachable, or a bug: they come back
         log.exception("learning %d photo(s) failed; they come back", len(messages))
         done = [False] * len(messages)
-    finished, retry = [], []
+    finished: list[str] = []
+    retry: list[str] = []
     for (request, receipt_handle, count), ok in zip(messages, done):
         if not ok and count >= max_receives:
             log.warning("gave up learning from %s after %d attempts", request.path, count)

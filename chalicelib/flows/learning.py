@@ -37,7 +37,8 @@ def learn(requests: Sequence[LearnRequest], read: Read, features: Callable[[], P
         if not isinstance(item, Photo):
             done[i] = item.finished  # gone or unreadable: nothing to learn; busy: later
             continue
-        here, was = top_folder(item.path), top_folder(placed[i].to) if placed[i].to else None
+        put = placed[i].to
+        here, was = top_folder(item.path), top_folder(put) if put else None
         if here.casefold() == INBOX.casefold() or (was is not None and was.casefold() == here.casefold()):
             continue  # back in the inbox, or where the service put it (renamed there or not): no example
         readable.append((item, was))

@@ -20,8 +20,8 @@ def wants_page(accept: str | None) -> bool:
 
 
 @cache
-def asset(name: str) -> tuple[str, dict[str, str]]:
-    """A file of the page and the headers to serve it with."""
+def asset(name: str) -> tuple[str, dict[str, str | list[str]]]:
+    """A file of the page and the headers to serve it with (as a chalice Response takes them)."""
     return (FOLDER / name).read_text(encoding="utf-8"), {
         "Content-Type": TYPES[name], "Content-Security-Policy": POLICY, "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "no-referrer", "Cache-Control": "no-cache"}

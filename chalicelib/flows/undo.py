@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timezone
+from typing import TypedDict
 
-from chalicelib.adapters.dropbox_store import MOVE_BATCH_LIMIT, NotAFolder, StoreError, StoreNotFound
+from chalicelib.adapters.dropbox_store import MOVE_BATCH_LIMIT, NotAFolder, StoreNotFound
 from chalicelib.rules.configuration import top_folder
 from chalicelib.rules.ports import UndoState, UndoStore
 
@@ -28,7 +29,11 @@ class AlreadyUndone(RuntimeError):
     """The job was undone before: its photos are back in the inbox already."""
 
 
-def undo_job(job_id: str, state: UndoState, store: UndoStore) -> dict:
+# A photo put back: where it was and is now, and what it no longer holds a claim on.
+_MovedBack = TypedDict("_MovedBack", {"from": str, "to": str, "file_id": str, "content_hash": str | None})
+
+
+def undo_job(job_id: str, state: UndoState, store: UndoStore) -> dict[str, object]:
     """The answer of POST /undo: how many photos went back, and each one left where it is, with why."""
     job = state.job(job_id)
     if job is not None and job.undone_at is not None:
@@ -43,7 +48,8 @@ def undo_job(job_id: str, state: UndoState, store: UndoStore) -> dict:
             continue  # the folder is gone: so are its photos (any other error is a 503: try again)
         where |= {f.id: (f.path_display, f.content_hash) for f in found}
     ledger = state.ledger([file_id for file_id, _, _ in moves])
-    back, left = [], []
+    back: list[tuple[str, str, str, str | None]] = []  # (file id, where it is, where it came from, content hash)
+    left: list[dict[str, str]] = []
     for file_id, came_from, to in moves:
         now, content_hash = where.get(file_id, (None, None))
         entry = ledger.get(file_id)
@@ -55,12 +61,12 @@ def undo_job(job_id: str, state: UndoState, store: UndoStore) -> dict:
             left.append({"path": to, "reason": "sorted again since by a later job: undo that one to put it back"})
         else:
             back.append((file_id, now, came_from, content_hash))
-    moved_back = []
+    moved_back: list[_MovedBack] = []
     for start in range(0, len(back), MOVE_BATCH_LIMIT):
         chunk = back[start:start + MOVE_BATCH_LIMIT]
         for (file_id, now, _, content_hash), result in zip(
                 chunk, store.move_batch([(file_id, came_from) for file_id, _, came_from, _ in chunk])):
-            if isinstance(result, StoreError):
+            if isinstance(result, Exception):  # the store's error for that move (a StoreError)
                 left.append({"path": now, "reason": str(result)})
             else:
                 moved_back.append({"from": now, "to": result.path_display, "file_id": file_id,

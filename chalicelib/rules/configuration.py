@@ -9,6 +9,7 @@ import math
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from chalicelib.rules.vocabulary import Resolution, UnknownClassError
 
@@ -74,11 +75,12 @@ class SortConfig:
         return folder.casefold() not in {self.unsorted_folder.casefold(), INBOX.casefold(),
                                          (self.duplicates_folder or "").casefold()}
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, object]:
         return {**asdict(self), "classes": list(self.classes)}
 
     @classmethod
-    def from_dict(cls, data: Mapping) -> "SortConfig":
+    def from_dict(cls, data: Mapping[str, Any]) -> "SortConfig":
+        """From the JSON that to_dict made (as the state stores it)."""
         return cls(tuple(data["classes"]), data.get("threshold"),
                    data.get("unsorted_folder") or DEFAULT_UNSORTED_FOLDER, data.get("duplicates") or "keep")
 

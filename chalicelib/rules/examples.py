@@ -46,7 +46,9 @@ Examples = Mapping[str, ClassExamples]  # by class name as configured
 
 def unit(features: np.ndarray) -> np.ndarray:
     features = np.asarray(features, dtype=np.float32)
-    return features / np.maximum(np.linalg.norm(features, axis=-1, keepdims=True), 1e-12)
+    # numpy types its ufuncs' results on arrays of any dtype as Any: the annotations say what they are.
+    scaled: np.ndarray = features / np.maximum(np.linalg.norm(features, axis=-1, keepdims=True), 1e-12)
+    return scaled
 
 
 def encode(features: np.ndarray) -> bytes:
@@ -69,7 +71,8 @@ def similarity(features: np.ndarray, rows: np.ndarray) -> np.ndarray:
     if not len(rows):
         return np.zeros(len(features))
     k = min(TOP_K, rows.shape[0])
-    return np.sort(features @ rows.T, axis=1)[:, -k:].mean(axis=1)
+    mean: np.ndarray = np.sort(features @ rows.T, axis=1)[:, -k:].mean(axis=1)
+    return mean
 
 
 def score(similar: np.ndarray) -> np.ndarray:
@@ -82,4 +85,5 @@ def scores(similar: np.ndarray) -> np.ndarray:
     """(n, classes) similarities to each class's examples -> 0-1 scores, comparable with the
     names' scores and the threshold: how similar, times the class's share of the softmax."""
     share = np.exp((similar - similar.max(axis=1, keepdims=True)) / SHARPNESS)
-    return score(similar) * share / share.sum(axis=1, keepdims=True)
+    weighted: np.ndarray = score(similar) * share / share.sum(axis=1, keepdims=True)
+    return weighted

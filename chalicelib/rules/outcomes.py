@@ -1,8 +1,9 @@
 """What happened to a photo, said one way for the service, /status, the command line and --json."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 Kind = Literal["sorted", "unsorted", "skipped", "failed", "gone", "retry"]
 # What a finished photo counts as: "skipped" stays in the inbox because it is no usable photo,
@@ -63,11 +64,12 @@ class Counts:
         elif outcome.kind != "retry":
             setattr(self, outcome.kind, getattr(self, outcome.kind) + 1)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, int | dict[str, int]]:
         return {"sorted": dict(sorted(self.sorted.items())), "unsorted": self.unsorted,
                 "skipped": self.skipped, "failed": self.failed, "gone": self.gone}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Counts":
+    def from_dict(cls, data: Mapping[str, Any]) -> "Counts":
+        """From its to_dict form as JSON brings it back (GET /jobs/{id}): each count made an int."""
         return cls({str(k): int(v) for k, v in data["sorted"].items()}, int(data["unsorted"]),
                    int(data["skipped"]), int(data["failed"]), int(data.get("gone", 0)))

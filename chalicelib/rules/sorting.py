@@ -78,7 +78,9 @@ def _move(store: PhotoStore[R], config: SortConfig, decided: Sequence[tuple[int,
     call; a photo that did not get there gives up the claim on its bytes."""
     if not decided:
         return {}
-    moved = store.move([Move(photo, config.duplicates_folder if copy_of else config.folder_for(decision.label))
+    # A copy is found only where there is a duplicates folder (sort_batch).
+    moved = store.move([Move(photo, config.duplicates_folder if copy_of and config.duplicates_folder
+                             else config.folder_for(decision.label))
                         for (_, photo, decision), copy_of in zip(decided, copies)])
     ended = {i: settled(result, config) if isinstance(result, Outcome)
              else _decided(photo.file, decision, config, result, copy_of)

@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import NotRequired, TypedDict
 
 from chalicelib.rules.face_rules import FaceRule
 from chalicelib.rules.text_rules import TextRule
@@ -78,8 +79,48 @@ def normalize(name: str) -> str:
     return " ".join(name.replace("_", " ").lower().split())
 
 
+# model/vocabulary.json (model/build_vocabulary.py writes it) and model/concepts.json (written and
+# reviewed by hand), as far as they are read here.
+class Synset(TypedDict):
+    wnid: str
+    lemmas: list[str]
+
+
+class VocabularyData(TypedDict):
+    synsets: list[Synset]
+    classes: list[list[int]]  # per ImageNet class, in output order: its synset and every hypernym's
+    lemma_senses: dict[str, list[int]]  # a word's noun senses (synsets), in WordNet's order
+    plurals: dict[str, str]
+
+
+class FaceRuleData(TypedDict, total=False):
+    min: int
+    max: int | None
+    min_area: float
+
+
+class TextRuleData(TypedDict):
+    min_lines: int
+    screen: bool
+    min_lines_on_paper: NotRequired[int | None]
+
+
+class Concept(TypedDict):
+    name: str
+    words: list[str]
+    near: NotRequired[list[str]]
+    imagenet: NotRequired[list[str]]
+    wordnet: NotRequired[list[str]]
+    faces: NotRequired[FaceRuleData]
+    text: NotRequired[TextRuleData]
+
+
+class Concepts(TypedDict):
+    concepts: list[Concept]
+
+
 class Vocabulary:
-    def __init__(self, data: dict, concepts: dict | None = None):
+    def __init__(self, data: VocabularyData, concepts: Concepts | None = None):
         self._synsets = data["synsets"]
         self._classes = data["classes"]
         self._lemma_senses: dict[str, list[int]] = data["lemma_senses"]
@@ -92,7 +133,7 @@ class Vocabulary:
                    json.loads(concepts.read_text(encoding="utf-8")) if concepts else None)
 
     @cached_property
-    def _concept_words(self) -> dict[str, dict]:
+    def _concept_words(self) -> dict[str, Concept]:
         return {normalize(word): concept for concept in self._concepts for word in concept["words"]}
 
     @cached_property
@@ -161,9 +202,9 @@ class Vocabulary:
                 )
         raise UnknownClassError(name, self.suggest(key))
 
-    def _from_concept(self, name: str, concept: dict) -> Resolution:
+    def _from_concept(self, name: str, concept: Concept) -> Resolution:
         indices = {self._label_index[label] for label in concept.get("imagenet", [])}
-        senses = []
+        senses: list[tuple[str, ...]] = []
         for word in concept.get("wordnet", []):
             resolved = self._wordnet(word)
             indices.update(resolved.indices)

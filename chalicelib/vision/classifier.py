@@ -111,8 +111,8 @@ class Classifier:
         """Each photo's unit features (what an example is kept as), or the ImageError it raised."""
         prepared = list(self._decoders.map(lambda data: _prepare(data, None, None), photos))
         ready = [p for p in prepared if not isinstance(p, ImageError)]
-        if not ready:
-            return prepared  # type: ignore[return-value]
+        if not ready:  # every photo is an ImageError
+            return [p for p in prepared if isinstance(p, ImageError)]
         features = iter(self._infer(np.stack([t for t, _ in ready]))[1])
         return [p if isinstance(p, ImageError) else next(features) for p in prepared]
 
@@ -175,8 +175,8 @@ class Classifier:
         text_detector = self._text_detector() if any(r.text for r in resolved) else None
         prepared = list(self._decoders.map(lambda data: _prepare(data, face_detector, text_detector), photos))
         ready = [p for p in prepared if not isinstance(p, ImageError)]
-        if not ready:
-            return prepared  # type: ignore[return-value]
+        if not ready:  # every photo is an ImageError
+            return [p for p in prepared if isinstance(p, ImageError)]
         probabilities, features = self._infer(np.stack([t for t, _ in ready]))
         decisions = iter(self.decide(probabilities, classes, threshold, [s for _, s in ready], features, examples))
         return [p if isinstance(p, ImageError) else next(decisions) for p in prepared]

@@ -5,8 +5,6 @@
 """
 from __future__ import annotations
 
-from typing import Any
-
 from chalicelib.adapters.state.table import Table
 
 EVENT_TTL_SECONDS = 30 * 24 * 3600  # how long a problem, a decision or a job is listed
@@ -19,16 +17,16 @@ class EventRepository:
     def __init__(self, table: Table):
         self.table = table
 
-    def recent_events(self, limit: int = RECENT_EVENTS) -> list[dict[str, str]]:
+    def recent_events(self, limit: int = RECENT_EVENTS) -> list[dict[str, object]]:
         """The most recent problem of each of the last `limit` files that had one, newest first,
         with the time in UTC (a file queued by both the webhook and POST /sort is listed once)."""
-        latest: dict[str, dict[str, str]] = {}
+        latest: dict[str, dict[str, object]] = {}
         for at, i in self.table.newest("events", limit * EVENTS_READ_PER_SHOWN):
             latest.setdefault(i["path"]["S"], {"kind": i["kind"]["S"], "path": i["path"]["S"],
                                                "reason": i["reason"]["S"], "at": at})
         return list(latest.values())[:limit]
 
-    def recent_decisions(self, limit: int = RECENT_EVENTS) -> list[dict[str, Any]]:
+    def recent_decisions(self, limit: int = RECENT_EVENTS) -> list[dict[str, object]]:
         """The last `limit` photos sorted or left unsorted, newest first: where each went, its score,
         the runner-up class and what decided it, with the time in UTC."""
         return [{"path": i["path"]["S"], "to": i.get("to", {}).get("S"), "folder": i["folder"]["S"],

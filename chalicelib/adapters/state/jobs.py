@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Sequence
-from typing import Any
 
 from chalicelib.adapters.state.configuration import config_dict
 from chalicelib.adapters.state.events import EVENT_TTL_SECONDS
@@ -62,12 +61,12 @@ class JobRepository:
         self.table.batch_write([{"PutRequest": {"Item": left_item(job_id, file_id, outcome.file, outcome)}}
                                 for file_id, outcome in files])
 
-    def job_left(self, job_id: str) -> list[dict[str, str]]:
+    def job_left(self, job_id: str) -> list[dict[str, object]]:
         """Each file the job left in the inbox: its path, "skipped" or "failed", and why."""
         return [{"path": i["path"]["S"], "kind": i["kind"]["S"], "reason": i["reason"]["S"]}
                 for i in self.table.query(f"job#{job_id}", "left#")]
 
-    def job_previews(self, job_id: str) -> list[dict[str, Any]]:
+    def job_previews(self, job_id: str) -> list[dict[str, object]]:
         """Where a dry run would put each photo it decided, by path: the folder, the class, the score."""
         return sorted(({"path": i["path"]["S"], "kind": i["kind"]["S"], "to": i["to"]["S"],
                         "folder": i["folder"]["S"], "class": i.get("label", {}).get("S"),

@@ -14,9 +14,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from chalicelib.adapters.aws import pause
 from chalicelib.adapters.state.events import EVENT_TTL_SECONDS
 from chalicelib.adapters.state.jobs import counts, left_item
-from chalicelib.adapters.state.table import Item, Table, TransientStateError, counter_update, key, pause, plain
+from chalicelib.adapters.state.table import Item, Table, TransientStateError, counter_update, key, plain
 from chalicelib.rules.messages import SortRequest, request_key
 from chalicelib.rules.outcomes import Counts, Outcome
 from chalicelib.rules.ports import LedgerEntry

@@ -65,7 +65,8 @@ class Table:
         if projection:
             names = {f"#p{i}": name for i, name in enumerate(projection)}
             params.update(ProjectionExpression=", ".join(names), ExpressionAttributeNames=names)
-        return _door("get_item", lambda: self.client.get_item(**params)).get("Item")
+        item: Item | None = _door("get_item", lambda: self.client.get_item(**params)).get("Item")
+        return item
 
     def query(self, pk: str, prefix: str = "", projection: str | None = None,
               names: Mapping[str, str] | None = None) -> list[Item]:
@@ -82,7 +83,7 @@ class Table:
         if names:
             request["ExpressionAttributeNames"] = dict(names)
         while True:
-            paging = {"ExclusiveStartKey": start} if start else {}
+            paging: dict[str, Any] = {"ExclusiveStartKey": start} if start else {}
             page = _door("query", lambda: self.client.query(**request, **paging))
             items += page["Items"]
             start = page.get("LastEvaluatedKey")
@@ -245,7 +246,7 @@ def typed(value: Any) -> Any:
     return TypeSerializer().serialize(value)
 
 
-def plain(value: Item) -> Any:
+def plain(value: Any) -> Any:
     """A DynamoDB-typed value as plain Python (whole numbers as int, others as float)."""
     return _undecimal(TypeDeserializer().deserialize(value))
 
