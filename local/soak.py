@@ -41,6 +41,7 @@ from chalicelib.sort_config import DUPLICATES_FOLDER
 from local import sample_photos
 
 CLASSES = sample_photos.SCENARIO_CLASSES
+CLASS_FOLDERS = ["/" + c[:1].upper() + c[1:] for c in CLASSES]
 UNSORTED = "/Unsorted"
 INBOX = "/All"
 # Rate-based: every route, each call independently. "expired_token" is not drawn at random: two
@@ -73,7 +74,7 @@ class Chaos:
     drop_notification: bool = False  # the first batch's notification never arrives; a later one catches up
     renames: int = 0                 # photos renamed inside /All while queued, per batch
     blocked_folder: bool = False     # a plain file where a class folder should be, until the end
-    corrections: int = 0             # sorted photos the user moves to another class folder, halfway
+    corrections: int = 0             # sorted photos the user moves to another class folder, from halfway
 
 
 @cache
@@ -230,6 +231,7 @@ class Result:
     stuck_in_all: int = 0
     queued_twice: int = 0
     corrected: int = 0  # sorted photos the user moved to another class folder
+    chaos_missed: int = 0  # chaos asked for that never happened (the run tested less than it says)
     too_large_sent: int = 0  # bytes of the 60 MB file that left the fake Dropbox
     seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
@@ -238,13 +240,14 @@ class Result:
         return (f"photos={self.photos} corrected={self.corrected} faults={sum(self.faults.values())} "
                 f"retries={sum(self.retries.values())} "
                 f"dlq={self.dlq} lost={self.lost} duplicated={self.duplicated} overwritten={self.overwritten} "
-                f"unrecorded={self.unrecorded} double_counted={self.double_counted} stuck_in_all={self.stuck_in_all}")
+                f"unrecorded={self.unrecorded} double_counted={self.double_counted} stuck_in_all={self.stuck_in_all} "
+                f"chaos_missed={self.chaos_missed}")
 
     def figures(self) -> tuple[int, ...]:
         """Every figure that must be 0: dlq, lost, duplicated, overwritten, unrecorded, double_counted,
-        stuck_in_all."""
+        stuck_in_all, chaos_missed."""
         return (self.dlq, self.lost, self.duplicated, self.overwritten, self.unrecorded, self.double_counted,
-                self.stuck_in_all)
+                self.stuck_in_all, self.chaos_missed)
 
     def details(self) -> str:
         return (f"files={self.files} seconds={self.seconds:.1f} "
@@ -291,6 +294,8 @@ def run(service, plan: list[list[Drop]], *, dropbox_rate: float, aws: dict | Non
     aws = aws or {}
     rng = random.Random(seed)
     drops = [d for batch in plan for d in batch]
+    state = _state()
+    photo_shas = {_sha(d.data) for d in drops if d.is_photo}
     result = Result(photos=sum(d.is_photo for d in drops), files=len(drops))
     counter = _RetryCounter()
     app_log = logging.getLogger("chalicelib")
@@ -305,10 +310,14 @@ def run(service, plan: list[list[Drop]], *, dropbox_rate: float, aws: dict | Non
         corrected: dict[tuple[str, str], str] = {}  # (where the service put a photo, sha) -> the user's move
         for b, batch in enumerate(plan):
             for drop in batch:
-                if fake.exists(drop.path):
+                n = 0
+                while fake.exists(drop.path):
                     # A name reused while its first holder still waits in the inbox: putting it
-                    # would replace that file (the user's doing, not the app's). Use a subfolder.
-                    drop = Drop(f"{INBOX}/batch {b}/{PurePosixPath(drop.path).name}", drop.data, drop.reason)
+                    # would replace that file (the user's doing, not the app's). Use a subfolder
+                    # (another one when a name differing only in case took that one).
+                    n += 1
+                    drop = Drop(f"{INBOX}/batch {b}{'' if n == 1 else f'.{n}'}/{PurePosixPath(drop.path).name}",
+                                drop.data, drop.reason)
                 assert not fake.exists(drop.path), drop.path
                 dropped.append((drop, fake.put(drop.path, drop.data)))
             queued = 0
@@ -320,9 +329,10 @@ def run(service, plan: list[list[Drop]], *, dropbox_rate: float, aws: dict | Non
                 sort_all(service, result)
             for k in range(chaos.renames):
                 _rename_one(fake, dropped, rng, f"renamed {b}.{k} ")
-            if chaos.corrections and b == len(plan) // 2:
-                # Learned from at the next notification, while the rest is still being sorted.
-                corrected |= _correct(fake, rng, chaos.corrections)
+            if b >= len(plan) // 2 and len(corrected) < chaos.corrections:
+                # Learned from at the next notification, while the rest is still being sorted. Too
+                # few sorted yet (the first notification lost, few batches): again after the next.
+                corrected |= _correct(fake, state, rng, chaos.corrections - len(corrected), photo_shas)
             polls = max(1, queued // service.source.batch_size // 2)
             for poll in range(polls):  # drain some
                 if poll == polls // 2:
@@ -335,6 +345,10 @@ def run(service, plan: list[list[Drop]], *, dropbox_rate: float, aws: dict | Non
             # The user sees the reason in /status, removes the file and sorts what is left.
             fake.user_delete(blocked)
             sort_all(service, result)
+            service.source.drain(timeout=drain_timeout)
+        if len(corrected) < chaos.corrections:  # everything is sorted now: the rest, learned at once
+            corrected |= _correct(fake, state, rng, chaos.corrections - len(corrected), photo_shas)
+            notify(service, result)
             service.source.drain(timeout=drain_timeout)
         # Faults off for the final look (the invariant is about what happened, not the check).
         fake.fault_rate(0)
@@ -354,25 +368,64 @@ def run(service, plan: list[list[Drop]], *, dropbox_rate: float, aws: dict | Non
     result.retries.update(counter.counts)
     result.problems += [f"the fake Dropbox crashed: {crash}" for crash in fake.crashes]
     result.corrected = len(corrected)
+    if result.corrected < chaos.corrections:  # loudly: a soak that did not do it proves nothing about it
+        result.chaos_missed += chaos.corrections - result.corrected
+        result.problems.append(f"chaos: {chaos.corrections} corrections asked for, {result.corrected} made "
+                               "(too few sorted photos in class folders)")
     check(service, dropped, result, corrected, duplicates)
     result.seconds = time.monotonic() - started
     return result
 
 
-def _correct(fake, rng: random.Random, count: int) -> dict[tuple[str, str], str]:
-    """The user moves `count` sorted photos to another class folder (same name): (old path, sha256
-    of the bytes) -> new path. The bytes say which photo: the service may reuse the old path."""
-    folders = ["/" + c[:1].upper() + c[1:] for c in CLASSES]
-    placed = sorted(p for p in fake.files("/") if "/" + p.strip("/").split("/", 1)[0] in folders)
-    existing = sorted({"/" + p.strip("/").split("/", 1)[0] for p in placed})  # not a blocked one
+def _state():
+    from chalicelib.wiring import wiring
+    return wiring().state
+
+
+def _sorted_photos(fake, state, photo_shas: set[str], exclude: set[str] = frozenset()) -> list[tuple[str, str]]:
+    """(path, file id) of the photos the service sorted into a class folder and that are still where
+    its records say it put them: files directly in a class folder that really is a folder (not the
+    plain file blocking one), holding the bytes of a dropped photo, not among `exclude` (file ids)."""
+    found = []
+    for path, data in sorted(fake.files("/").items()):
+        parts = path.strip("/").split("/")
+        folder = "/" + parts[0]
+        if len(parts) != 2 or folder.casefold() not in {f.casefold() for f in CLASS_FOLDERS} \
+                or not fake.is_folder(folder) or _sha(data) not in photo_shas:
+            continue
+        file_id = fake.id_of(path)
+        if file_id is not None and file_id not in exclude:
+            found.append((path, file_id))
+    placed = state.placed_paths([file_id for _, file_id in found]) if found else {}
+    return [(path, file_id) for path, file_id in found if placed.get(file_id) == path.lower()]
+
+
+def _free_class_folders(fake) -> list[str]:
+    """The class folders a user can put a photo in: every configured one but a plain file's name."""
+    return [f for f in CLASS_FOLDERS if fake.is_folder(f) or not fake.exists(f)]
+
+
+def _correct(fake, state, rng: random.Random, count: int,
+             photo_shas: set[str]) -> dict[tuple[str, str], str]:
+    """The user moves up to `count` sorted photos to another class folder (same name): (old path,
+    sha256 of the bytes) -> new path. The bytes say which photo: the service may reuse the old path.
+    Only photos the service sorted (its record says it put them there) and real class folders."""
+    folders = _free_class_folders(fake)
+    candidates = _sorted_photos(fake, state, photo_shas)
     moved = {}
-    for path in rng.sample(placed, min(count, len(placed))):
+    for path, _ in rng.sample(candidates, len(candidates)):
+        if len(moved) == count:
+            break
         here = "/" + path.strip("/").split("/", 1)[0]
-        others = [f for f in existing if f != here]
-        to = f"{rng.choice(others)}/{path.rsplit('/', 1)[1]}" if others else path
-        if to != path and not fake.exists(to):
-            moved[(path, _sha(fake.read(path)))] = to
-            fake.user_move(path, to)
+        others = [f for f in folders if f.casefold() != here.casefold()]
+        existing = [f for f in others if fake.is_folder(f)]  # where the user keeps photos already
+        if not others:
+            continue
+        to = f"{rng.choice(existing or others)}/{path.rsplit('/', 1)[1]}"
+        if fake.exists(to):
+            continue
+        moved[(path, _sha(fake.read(path)))] = to
+        fake.user_move(path, to)
     return moved
 
 

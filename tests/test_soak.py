@@ -40,7 +40,7 @@ def test_all_of_it_at_once_nothing_lost_under_faults(service, aws_faults, duplic
     for problem in result.problems:
         print("PROBLEM", problem)
     assert result.problems == []
-    assert result.figures() == (0, 0, 0, 0, 0, 0, 0)  # dlq lost duplicated overwritten unrecorded double stuck
+    assert result.figures() == (0,) * 8  # dlq lost duplicated overwritten unrecorded double stuck chaos_missed
     # The faults really happened, and were retried rather than shrugged off.
     assert result.faults["dynamodb throttle"] > 0 and result.faults["dynamodb lost answer"] > 0
     assert sum(result.faults.values()) > 15 and result.retries["dropbox"] > 0
