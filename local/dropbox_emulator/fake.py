@@ -40,6 +40,7 @@ class FakeDropbox:
     user_move = _Forward("tree")
     user_delete = _Forward("tree")
     scan = _Forward("tree")
+    reset_cursors = _Forward("tree")
     _resolve = _Forward("tree", "resolve")
     # The account and its credentials; how the API pages and how soon it sees files on disk.
     app_key = _Forward("api")

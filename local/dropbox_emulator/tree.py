@@ -75,6 +75,12 @@ class Tree:
         self.log.clear()
         self.epoch += 1
 
+    def reset_cursors(self) -> None:
+        """Void every list_folder cursor issued so far (list_folder/continue answers "reset"), as
+        Dropbox does now and then; the files, their ids and the change log stay."""
+        with self.lock:
+            self.epoch += 1
+
     # --- as the user sees it ---------------------------------------------------------------------
 
     def put(self, path: str, data: bytes) -> str:
