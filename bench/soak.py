@@ -1,5 +1,6 @@
 """Soak: N real, varied photos plus the hard cases, dropped into /All in batches while Dropbox and
-DynamoDB fail at a fixed rate; then check that nothing was lost, duplicated or overwritten.
+DynamoDB fail at a fixed rate and the user moves, renames, undoes and copies photos; then check that
+nothing was lost, duplicated or overwritten, and that each of the user's doings ended as promised.
 
     .venv/bin/python -m bench.soak                      # 1000 photos
     .venv/bin/python -m bench.soak --photos 200 --dropbox-rate 0.1 --dynamodb-rate 0.05
@@ -7,7 +8,7 @@ DynamoDB fail at a fixed rate; then check that nothing was lost, duplicated or o
 The scenario and the invariant are local/soak.py (tests/test_soak.py runs the same with ~100 photos);
 the service is local/in_process.py's: Chalice's test client, moto, the fake Dropbox over HTTPS, and the
 SQS event source, all in this process. Prints one summary line (and the details on stderr); exits 1
-if the invariant does not hold.
+if the invariant does not hold (the summary line names each figure: any but 0 is a broken promise).
 """
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="fraction of DynamoDB transactions written whose answer is lost")
     parser.add_argument("--sqs-rate", type=float, default=0.03, help="fraction of SQS sends and deletes refused")
     parser.add_argument("--no-chaos", action="store_true",
-                        help="faults only: no overlapping sorts, re-sent or lost notifications, renames, blocked folder")
+                        help="faults only: no overlapping sorts, re-sent or lost notifications, cursor resets, "
+                             "renames, blocked folder, nor the user's moves, undo and copies")
     parser.add_argument("--duplicates", choices=["keep", "folder"], default="keep",
                         help="the configuration's duplicates: with folder, each content must have one photo "
                              "outside /Duplicates")
@@ -67,9 +69,12 @@ def main(argv: list[str] | None = None) -> int:
                                                      operations=frozenset({"TransactWriteItems"})).install(),
                    "sqs refusal": AwsFaults("sqs", args.sqs_rate, seed=args.seed + 2, operations=frozenset(
                        {"SendMessageBatch", "SendMessage", "DeleteMessageBatch"})).install()}
+            # The user's doings scale down with small runs (there must be photos enough to do them on).
             chaos = soak.Chaos() if args.no_chaos else soak.Chaos(
                 overlap_sort=True, resend_webhooks=True, drop_notification=True, renames=5, blocked_folder=True,
-                corrections=10)
+                corrections=min(10, max(1, args.photos // 10)), cursor_resets=3,
+                queued_moves=min(5, max(1, args.photos // 20)), class_renames=min(5, max(1, args.photos // 20)),
+                undo=True, orphan_copies=True)
             with running_service(fake) as service:
                 result = soak.run(service, plan, dropbox_rate=args.dropbox_rate, aws=aws, seed=args.seed,
                                   drain_timeout=3600, chaos=chaos, duplicates=args.duplicates)
@@ -77,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     for problem in result.problems[:50]:
         print("PROBLEM", problem, file=sys.stderr)
     print(result.summary())
-    return 1 if result.problems or any(result.figures()) else 0
+    return 1 if result.problems or any(result.figures().values()) else 0
 
 
 if __name__ == "__main__":

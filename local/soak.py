@@ -4,20 +4,38 @@ Real, varied photos (local/sample_photos.py, resized and re-encoded into distinc
 hard cases (duplicates by content, a name reused in a later batch, unicode, spaces and 255-character
 names, empty, truncated, not-an-image and decompression-bomb files, a 60 MB file, a HEIC) are
 dropped into /All in several batches (put, signed webhook, drain part of the queue) while Dropbox
-and DynamoDB faults are injected at a fixed rate, and, with `Chaos`, what a real account and real
-AWS add: SQS refusing sends and deletes, DynamoDB writes that land but answer a timeout,
-notifications re-sent, lost or late, POST /sort over photos the webhooks queued, photos
-renamed in /All while queued, and a plain file where a class folder should be (removed at the
-end, then POST /sort). Then the invariant is checked:
+and DynamoDB faults are injected at a fixed rate, and, with `Chaos`, what a real account, real
+AWS and a real user add: SQS refusing sends and deletes, DynamoDB writes that land but answer a
+timeout, notifications re-sent, lost or late, Dropbox resetting the list_folder cursors, POST /sort
+over photos the webhooks queued, photos renamed in /All while queued, a plain file where a class
+folder should be (removed at the end, then POST /sort), sorted photos moved to another class
+(corrections) or renamed inside their class folder, queued photos dragged out of /All into a class
+folder before they are sorted, and at the end a finished job undone (POST /undo) with one of its
+messages delivered again, and copies dropped of an undone photo and of one the user deleted. Then
+the invariant is checked (each broken promise is a figure of `Result.figures()`):
 
 - every image is in exactly one class folder or /Unsorted, byte-identical to what was dropped, at the
-  path its outcome record names, under its own name (or Dropbox's "name (1).ext");
+  path its outcome record names, under its own name (or Dropbox's "name (1).ext"), or where the
+  user moved it since;
 - every bad or non-image file is still in /All, unchanged, with its reason in its outcome record and
   in /status;
 - nothing lost, nothing duplicated (multiset of content hashes), nothing overwritten;
 - the dead-letter queue is empty, or each message in it names a file recorded as failed, still in /All;
 - every sorted photo has its outcome record (unrecorded), /status counts each file once
-  (double_counted), and no photo that could be sorted is left in /All (stuck_in_all).
+  (double_counted), and no photo that could be sorted is left in /All (stuck_in_all);
+- the undone photos stay in /All, a message delivered again notwithstanding (undone_resorted), and
+  are counted nowhere (undone_counted); POST /undo says which it moved back (undo_misreported);
+- a queued photo the user moved stays where the user put it (user_moves_misplaced), is counted
+  `gone` (user_moves_miscounted) and is learned as an example of that class (user_moves_unlearned);
+- examples are learned from the user's moves only: a correction is an example of its new class and
+  a counter-example of its old one (corrections_unlearned), a rename inside a class folder is none
+  (renames_learned), nor is anything the service moved (examples_unexpected);
+- a sorted photo the user moved or renamed since is where the user put it, and no later outcome
+  (of a request queued twice) says the service put it there (user_moves_claimed);
+- with "duplicates": "folder", of each content one photo is outside /Duplicates: none there without
+  one outside (orphan_duplicates, a copy sent there while its original was undone or deleted), never
+  two outside (extra_originals);
+- every chaos step asked for happened (chaos_missed).
 """
 from __future__ import annotations
 
@@ -37,10 +55,11 @@ from pathlib import PurePosixPath
 
 from PIL import Image
 
-from chalicelib.rules.configuration import DUPLICATES_FOLDER
+from chalicelib.rules.configuration import DUPLICATES_FOLDER, in_inbox
 from local import sample_photos
 
 CLASSES = sample_photos.SCENARIO_CLASSES
+CLASS_FOLDERS = ["/" + c[:1].upper() + c[1:] for c in CLASSES]
 UNSORTED = "/Unsorted"
 INBOX = "/All"
 # Rate-based: every route, each call independently. "expired_token" is not drawn at random: two
@@ -73,7 +92,33 @@ class Chaos:
     drop_notification: bool = False  # the first batch's notification never arrives; a later one catches up
     renames: int = 0                 # photos renamed inside /All while queued, per batch
     blocked_folder: bool = False     # a plain file where a class folder should be, until the end
-    corrections: int = 0             # sorted photos the user moves to another class folder, halfway
+    corrections: int = 0             # sorted photos the user moves to another class folder, from halfway
+    cursor_resets: int = 0           # Dropbox resets the list_folder cursors: at batches drawn by the seed
+                                     # (the last one right after the undo, with `undo`)
+    queued_moves: int = 0            # queued photos the user drags out of /All into a class folder
+    class_renames: int = 0           # sorted photos the user renames inside their class folder, from halfway
+    undo: bool = False               # at the end, a finished job undone, then one of its messages delivered again
+    orphan_copies: bool = False      # at the end, a copy of an undone photo (with `undo`) and one of a photo
+                                     # the user deleted, dropped in /All
+
+
+@dataclass
+class User:
+    """What the user (and SQS's at-least-once delivery) did to the photos, for the checker."""
+
+    # Sorted photos the user moved since, by file id: (where the service put it, where the user moved
+    # it), to another class folder (corrected) or to another name in the same one (renamed).
+    corrected: dict[str, tuple[str, str]] = field(default_factory=dict)
+    renamed: dict[str, tuple[str, str]] = field(default_factory=dict)
+    queued_moves: dict[str, str] = field(default_factory=dict)  # file id -> where the user put the queued photo
+    undone: dict[str, str] = field(default_factory=dict)  # file id -> where POST /undo put it back in /All
+    # Photos of the undone job back in /All that the answer of POST /undo listed as left (not undone).
+    undo_unreported: dict[str, str] = field(default_factory=dict)
+    redelivered: list[str] = field(default_factory=list)  # undone file ids whose message came again
+    deleted: set[str] = field(default_factory=set)  # sorted photos the user deleted, by file id
+    orphan_copies: dict[str, str] = field(default_factory=dict)  # copy's file id -> "undone" or "deleted"
+    cursor_resets: int = 0
+    touched: set[str] = field(default_factory=set)  # every file id above: none is picked twice
 
 
 @cache
@@ -198,7 +243,7 @@ def scenario(photos: int, batches: int, seed: int = 0) -> list[list[Drop]]:
 
 class _RetryCounter(logging.Handler):
     """Counts the retries the app logs: Dropbox calls retried by the store, SQS messages left for
-    redelivery by the classify function."""
+    redelivery by the classify function, listings done again after Dropbox reset a cursor."""
 
     def __init__(self):
         super().__init__(logging.DEBUG)
@@ -212,6 +257,20 @@ class _RetryCounter(logging.Handler):
             self.counts["dropbox"] += 1
         elif record.name == "chalicelib.flows.classify" and message.startswith("will retry"):
             self.counts["message"] += 1
+        elif message.startswith("Dropbox reset the cursor"):
+            self.counts["inbox listed again"] += 1
+        elif message.startswith("Dropbox reset the class-folder cursor"):
+            self.counts["class folders listed again"] += 1
+
+
+# The figures that must be 0, in the order the summary prints them.
+FIGURES = ("dlq", "lost", "duplicated", "overwritten", "unrecorded", "double_counted", "stuck_in_all",
+           "undone_resorted", "undone_counted", "undo_misreported",
+           "user_moves_misplaced", "user_moves_miscounted", "user_moves_unlearned", "user_moves_claimed",
+           "corrections_unlearned", "renames_learned", "examples_unexpected",
+           "orphan_duplicates", "extra_originals", "chaos_missed")
+# What the chaos did, printed before them.
+CHAOS_DONE = ("corrected", "cursor_resets", "user_moves", "class_renames", "undone", "redelivered", "orphan_copies")
 
 
 @dataclass
@@ -228,23 +287,41 @@ class Result:
     unrecorded: int = 0
     double_counted: int = 0
     stuck_in_all: int = 0
+    undone_resorted: int = 0        # undone photos moved out of /All again (a message delivered again)
+    undone_counted: int = 0         # undone photos still counted somewhere
+    undo_misreported: int = 0       # photos POST /undo moved back to /All but answered as left there
+    user_moves_misplaced: int = 0   # queued photos the user moved, not where the user put them
+    user_moves_miscounted: int = 0  # ... not counted `gone` (counted as the service's own sort)
+    user_moves_unlearned: int = 0   # ... not learned as an example of the user's class
+    user_moves_claimed: int = 0     # sorted photos the user moved or renamed since, whose later outcome
+                                    # (a request queued twice) records the user's move as the service's
+    corrections_unlearned: int = 0  # corrections missing their example or counter-example
+    renames_learned: int = 0        # photos renamed inside their class folder, learned as examples
+    examples_unexpected: int = 0    # other examples the user never gave (the service's own moves)
+    orphan_duplicates: int = 0      # photos in /Duplicates whose content has no photo outside it
+    extra_originals: int = 0        # photos of a content outside /Duplicates beyond the first
+    chaos_missed: int = 0           # chaos asked for that never happened (the run tested less than it says)
     queued_twice: int = 0
-    corrected: int = 0  # sorted photos the user moved to another class folder
+    corrected: int = 0      # sorted photos the user moved to another class folder
+    cursor_resets: int = 0  # times Dropbox reset the list_folder cursors
+    user_moves: int = 0     # queued photos the user moved into a class folder
+    class_renames: int = 0  # sorted photos the user renamed inside their class folder
+    undone: int = 0         # photos put back in /All by POST /undo
+    redelivered: int = 0    # messages of the undone job delivered again
+    orphan_copies: int = 0  # copies dropped of an undone or deleted photo
     too_large_sent: int = 0  # bytes of the 60 MB file that left the fake Dropbox
     seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        return (f"photos={self.photos} corrected={self.corrected} faults={sum(self.faults.values())} "
-                f"retries={sum(self.retries.values())} "
-                f"dlq={self.dlq} lost={self.lost} duplicated={self.duplicated} overwritten={self.overwritten} "
-                f"unrecorded={self.unrecorded} double_counted={self.double_counted} stuck_in_all={self.stuck_in_all}")
+        """The figures line: what was done, then every figure that must be 0."""
+        return " ".join([f"photos={self.photos}", *(f"{name}={getattr(self, name)}" for name in CHAOS_DONE),
+                         f"faults={sum(self.faults.values())}", f"retries={sum(self.retries.values())}",
+                         *(f"{name}={value}" for name, value in self.figures().items())])
 
-    def figures(self) -> tuple[int, ...]:
-        """Every figure that must be 0: dlq, lost, duplicated, overwritten, unrecorded, double_counted,
-        stuck_in_all."""
-        return (self.dlq, self.lost, self.duplicated, self.overwritten, self.unrecorded, self.double_counted,
-                self.stuck_in_all)
+    def figures(self) -> dict[str, int]:
+        """Every figure that must be 0, by name (FIGURES)."""
+        return {name: getattr(self, name) for name in FIGURES}
 
     def details(self) -> str:
         return (f"files={self.files} seconds={self.seconds:.1f} "
@@ -281,6 +358,53 @@ def sort_all(service, result: Result, attempts: int = 8) -> None:
     raise AssertionError(f"POST /sort kept failing: {response.status_code} {response.body!r}")
 
 
+def undo(service, result: Result, job_id: str, attempts: int = 8) -> dict:
+    """POST /undo, asked again (as a user would) while the app answers 503."""
+    for attempt in range(attempts):
+        response = service.post("/undo", {"job_id": job_id})
+        if response.status_code == 200:
+            return json.loads(response.body)
+        result.retries["undo"] += 1
+        assert response.status_code == 503, response.body
+        time.sleep(0.05 * 2 ** attempt)
+    raise AssertionError(f"POST /undo kept failing: {response.status_code} {response.body!r}")
+
+
+class _Deliveries:
+    """Every sort request the classify function was handed, by (file id, job id): what SQS may
+    deliver again. Wraps the event source's handler until `close()`."""
+
+    def __init__(self, source):
+        self._source, self._handler = source, source._handler
+        self.bodies: dict[tuple[str, str | None], str] = {}
+        source._handler = self._handle
+
+    def _handle(self, event: dict):
+        for record in event["Records"]:
+            try:
+                request = json.loads(record["body"])
+            except ValueError:
+                continue
+            if isinstance(request, dict) and "file_id" in request:
+                self.bodies[(request["file_id"], request.get("job_id"))] = record["body"]
+        return self._handler(event)
+
+    def close(self) -> None:
+        self._source._handler = self._handler
+
+
+def redeliver(service, body: str, attempts: int = 8) -> None:
+    """A message SQS delivers again (its deletion was lost): the same body, back in the queue."""
+    from botocore.exceptions import BotoCoreError, ClientError
+    for attempt in range(attempts):
+        try:
+            service.source._sqs.send_message(QueueUrl=service.source.queue_url, MessageBody=body)
+            return
+        except (BotoCoreError, ClientError):  # the injected SQS refusals: the soak's own send retries too
+            time.sleep(0.05 * 2 ** attempt)
+    raise AssertionError("could not put a message back in the queue")
+
+
 def run(service, plan: list[list[Drop]], *, dropbox_rate: float, aws: dict | None = None, seed: int = 0,
         drain_timeout: float = 600.0, kinds=DROPBOX_FAULTS, chaos: Chaos = Chaos(), duplicates: str = "keep") -> Result:
     """Drop the plan's batches while faults are injected; then drain, and check the invariant.
@@ -291,26 +415,43 @@ def run(service, plan: list[list[Drop]], *, dropbox_rate: float, aws: dict | Non
     aws = aws or {}
     rng = random.Random(seed)
     drops = [d for batch in plan for d in batch]
+    state = _state()
+    contents = collections.Counter(_sha(d.data) for d in drops if d.is_photo)
+    photo_shas, unique = set(contents), {sha for sha, n in contents.items() if n == 1}
     result = Result(photos=sum(d.is_photo for d in drops), files=len(drops))
+    user = User()
     counter = _RetryCounter()
     app_log = logging.getLogger("chalicelib")
     app_log.addHandler(counter)
+    deliveries = _Deliveries(service.source)
     blocked = "/" + CLASSES[-1][:1].upper() + CLASSES[-1][1:]
+    # Dropbox resets the cursors before these batches' notifications (len(plan): the one after the
+    # batches, len(plan) + 1: the last one, after the user's undo and copies), once the service has
+    # cursors (after the first notification that arrives); with `undo`, one reset is right after it.
+    resets = max(0, chaos.cursor_resets - (1 if chaos.undo else 0))
+    after_first = range(2 if chaos.drop_notification else 1, len(plan) + 2)
+    reset_before = set(rng.sample(after_first, min(resets, len(after_first))))
+    dropped: list[tuple[Drop, str]] = []  # (what, its Dropbox id): a path may be used twice
     try:
         service.configure(CLASSES, duplicates=duplicates)
         if chaos.blocked_folder:
             fake.put(blocked, b"a plain file where a class folder should be")
         fake.fault_rate(dropbox_rate, kinds, seed=seed)
-        dropped: list[tuple[Drop, str]] = []  # (what, its Dropbox id): a path may be used twice
-        corrected: dict[tuple[str, str], str] = {}  # (where the service put a photo, sha) -> the user's move
         for b, batch in enumerate(plan):
             for drop in batch:
-                if fake.exists(drop.path):
+                n = 0
+                while fake.exists(drop.path):
                     # A name reused while its first holder still waits in the inbox: putting it
-                    # would replace that file (the user's doing, not the app's). Use a subfolder.
-                    drop = Drop(f"{INBOX}/batch {b}/{PurePosixPath(drop.path).name}", drop.data, drop.reason)
+                    # would replace that file (the user's doing, not the app's). Use a subfolder
+                    # (another one when a name differing only in case took that one).
+                    n += 1
+                    drop = Drop(f"{INBOX}/batch {b}{'' if n == 1 else f'.{n}'}/{PurePosixPath(drop.path).name}",
+                                drop.data, drop.reason)
                 assert not fake.exists(drop.path), drop.path
                 dropped.append((drop, fake.put(drop.path, drop.data)))
+            if b in reset_before:
+                fake.reset_cursors()
+                user.cursor_resets += 1
             queued = 0
             if not (chaos.drop_notification and b == 0):
                 queued = notify(service, result)["queued"]
@@ -319,16 +460,25 @@ def run(service, plan: list[list[Drop]], *, dropbox_rate: float, aws: dict | Non
             if chaos.overlap_sort and b == len(plan) // 2:
                 sort_all(service, result)
             for k in range(chaos.renames):
-                _rename_one(fake, dropped, rng, f"renamed {b}.{k} ")
-            if chaos.corrections and b == len(plan) // 2:
-                # Learned from at the next notification, while the rest is still being sorted.
-                corrected |= _correct(fake, rng, chaos.corrections)
+                _rename_one(fake, dropped, rng, f"renamed {b}.{k} ", user)
+            if queued and len(user.queued_moves) < chaos.queued_moves:
+                # Spread over the batches that queued photos; the user is quicker than the queue.
+                share = -(-(chaos.queued_moves - len(user.queued_moves)) // (len(plan) - b))
+                _move_queued(fake, state, rng, share, dropped, unique, user)
+            if b >= len(plan) // 2:
+                # Learned from at the next notification, while the rest is still being sorted. Too
+                # few sorted yet (the first notification lost, few batches): again after the next.
+                _correct(fake, state, rng, chaos.corrections - len(user.corrected), photo_shas, user)
+                _rename_in_class(fake, state, rng, chaos.class_renames - len(user.renamed), photo_shas, user)
             polls = max(1, queued // service.source.batch_size // 2)
             for poll in range(polls):  # drain some
                 if poll == polls // 2:
                     fake.expire_tokens()
                     result.faults["dropbox token expiry"] += 1
                 service.source.poll_once(wait_seconds=0)
+        if len(plan) in reset_before:
+            fake.reset_cursors()
+            user.cursor_resets += 1
         notify(service, result)
         service.source.drain(timeout=drain_timeout)
         if chaos.blocked_folder:
@@ -336,12 +486,41 @@ def run(service, plan: list[list[Drop]], *, dropbox_rate: float, aws: dict | Non
             fake.user_delete(blocked)
             sort_all(service, result)
             service.source.drain(timeout=drain_timeout)
+        if len(user.queued_moves) < chaos.queued_moves:
+            # No photo waited long enough in /All: a few more, moved by the user as soon as queued.
+            late = chaos.queued_moves - len(user.queued_moves)
+            _more_photos(fake, dropped, late, "late", 10**6, seed, photo_shas, unique)
+            notify(service, result)
+            _move_queued(fake, state, rng, late, dropped, unique, user)
+        # Everything is sorted now: the user's corrections and renames not made yet, learned at once.
+        _correct(fake, state, rng, chaos.corrections - len(user.corrected), photo_shas, user)
+        _rename_in_class(fake, state, rng, chaos.class_renames - len(user.renamed), photo_shas, user)
+        if chaos.undo:
+            jobs = _jobs_to_undo(service, state, dropped, unique, user)
+            if not jobs:
+                # Each job of the run has a photo the user moved, a copy or a failure: a few photos
+                # more, sorted by a webhook job of their own.
+                _more_photos(fake, dropped, 3, "to undo", 2 * 10**6, seed, photo_shas, unique)
+                notify(service, result)
+                service.source.drain(timeout=drain_timeout)
+                jobs = _jobs_to_undo(service, state, dropped, unique, user)
+            if jobs:
+                _undo_and_redeliver(service, rng.choice(jobs), rng, dropped, user, result, deliveries,
+                                    reset=chaos.cursor_resets > 0)
+        if chaos.orphan_copies:
+            _copy_orphans(fake, state, rng, dropped, unique, photo_shas, user)
+        if len(plan) + 1 in reset_before:
+            fake.reset_cursors()
+            user.cursor_resets += 1
+        notify(service, result)
+        service.source.drain(timeout=drain_timeout)
         # Faults off for the final look (the invariant is about what happened, not the check).
         fake.fault_rate(0)
         for hook in aws.values():
             hook.rate = 0.0
     finally:
         app_log.removeHandler(counter)
+        deliveries.close()
         fake.fault_rate(0)
     for (_, kind), n in fake.injected.items():
         result.faults[f"dropbox {kind}"] += n
@@ -353,32 +532,225 @@ def run(service, plan: list[list[Drop]], *, dropbox_rate: float, aws: dict | Non
         result.retries["dynamodb"] = aws["dynamodb throttle"].hits  # each one retried by botocore's standard mode
     result.retries.update(counter.counts)
     result.problems += [f"the fake Dropbox crashed: {crash}" for crash in fake.crashes]
-    result.corrected = len(corrected)
-    check(service, dropped, result, corrected, duplicates)
+    result.photos, result.files = sum(d.is_photo for d, _ in dropped), len(dropped)
+    result.corrected, result.class_renames, result.user_moves = \
+        len(user.corrected), len(user.renamed), len(user.queued_moves)
+    result.cursor_resets, result.undone, result.redelivered, result.orphan_copies = \
+        user.cursor_resets, len(user.undone | user.undo_unreported), len(user.redelivered), len(user.orphan_copies)
+    # Loudly: a soak that did not do what it says proves nothing about it.
+    asked = {"corrections": (chaos.corrections, result.corrected),
+             "renames inside class folders": (chaos.class_renames, result.class_renames),
+             "moves of queued photos": (chaos.queued_moves, result.user_moves),
+             "cursor resets": (chaos.cursor_resets, result.cursor_resets),
+             "undone jobs": (int(chaos.undo), int(result.undone > 0)),
+             "messages delivered again after the undo": (int(chaos.undo), result.redelivered),
+             "copies of undone or deleted photos": (int(chaos.orphan_copies) * (1 + int(chaos.undo)),
+                                                    result.orphan_copies)}
+    # Each reset was met by listing everything again (the service logs it), or it tested nothing.
+    asked["cursor resets the service met"] = (result.cursor_resets, min(counter.counts["inbox listed again"],
+                                                                        counter.counts["class folders listed again"]))
+    for what, (want, made) in asked.items():
+        if made < want:
+            result.chaos_missed += want - made
+            why = " (POST /undo answered it moved none back: undo_misreported)" \
+                if user.undo_unreported and not user.undone and ("again" in what or "copies" in what) else ""
+            result.problems.append(f"chaos: {want} {what} asked for, {made} made{why}")
+    check(service, dropped, result, user, duplicates)
     result.seconds = time.monotonic() - started
     return result
 
 
-def _correct(fake, rng: random.Random, count: int) -> dict[tuple[str, str], str]:
-    """The user moves `count` sorted photos to another class folder (same name): (old path, sha256
-    of the bytes) -> new path. The bytes say which photo: the service may reuse the old path."""
-    folders = ["/" + c[:1].upper() + c[1:] for c in CLASSES]
-    placed = sorted(p for p in fake.files("/") if "/" + p.strip("/").split("/", 1)[0] in folders)
-    existing = sorted({"/" + p.strip("/").split("/", 1)[0] for p in placed})  # not a blocked one
-    moved = {}
-    for path in rng.sample(placed, min(count, len(placed))):
+def _state():
+    from chalicelib.wiring import wiring
+    return wiring().state
+
+
+def _sorted_photos(fake, state, photo_shas: set[str], exclude: set[str] = frozenset()) -> list[tuple[str, str]]:
+    """(path, file id) of the photos the service sorted into a class folder and that are still where
+    its records say it put them: files directly in a class folder that really is a folder (not the
+    plain file blocking one), holding the bytes of a dropped photo, not among `exclude` (file ids)."""
+    found = []
+    for path, data in sorted(fake.files("/").items()):
+        parts = path.strip("/").split("/")
+        folder = "/" + parts[0]
+        if len(parts) != 2 or folder.casefold() not in {f.casefold() for f in CLASS_FOLDERS} \
+                or not fake.is_folder(folder) or _sha(data) not in photo_shas:
+            continue
+        file_id = fake.id_of(path)
+        if file_id is not None and file_id not in exclude:
+            found.append((path, file_id))
+    placed = state.placed_paths([file_id for _, file_id in found]) if found else {}
+    return [(path, file_id) for path, file_id in found if placed.get(file_id) == path.lower()]
+
+
+def _free_class_folders(fake) -> list[str]:
+    """The class folders a user can put a photo in: every configured one but a plain file's name."""
+    return [f for f in CLASS_FOLDERS if fake.is_folder(f) or not fake.exists(f)]
+
+
+def _correct(fake, state, rng: random.Random, count: int, photo_shas: set[str], user: User) -> None:
+    """The user moves up to `count` sorted photos to another class folder (same name). Only photos
+    the service sorted (its record says it put them there), only to real class folders."""
+    if count <= 0:
+        return
+    folders = _free_class_folders(fake)
+    candidates = _sorted_photos(fake, state, photo_shas, exclude=user.touched)
+    for path, file_id in rng.sample(candidates, len(candidates)):
+        if count == 0:
+            return
         here = "/" + path.strip("/").split("/", 1)[0]
-        others = [f for f in existing if f != here]
-        to = f"{rng.choice(others)}/{path.rsplit('/', 1)[1]}" if others else path
-        if to != path and not fake.exists(to):
-            moved[(path, _sha(fake.read(path)))] = to
-            fake.user_move(path, to)
-    return moved
+        others = [f for f in folders if f.casefold() != here.casefold()]
+        existing = [f for f in others if fake.is_folder(f)]  # where the user keeps photos already
+        if not others:
+            continue
+        there = rng.choice(existing or others)
+        to = f"{there}/{path.rsplit('/', 1)[1]}"
+        if fake.exists(to):
+            continue
+        user.corrected[file_id] = (path, to)
+        user.touched.add(file_id)
+        fake.user_move(path, to)
+        count -= 1
 
 
-def _rename_one(fake, dropped: list[tuple[Drop, str]], rng: random.Random, prefix: str) -> None:
+def _rename_in_class(fake, state, rng: random.Random, count: int, photo_shas: set[str], user: User) -> None:
+    """The user renames up to `count` sorted photos inside their class folder: no example of it."""
+    if count <= 0:
+        return
+    candidates = _sorted_photos(fake, state, photo_shas, exclude=user.touched)
+    for path, file_id in rng.sample(candidates, len(candidates)):
+        if count == 0:
+            return
+        folder, name = path.rsplit("/", 1)
+        to = f"{folder}/best {name}"
+        if len(f"best {name}".encode()) > 255 or fake.exists(to):  # the emulator keeps names on disk
+            continue
+        user.renamed[file_id] = (path, to)
+        user.touched.add(file_id)
+        fake.user_move(path, to)
+        count -= 1
+
+
+def _move_queued(fake, state, rng: random.Random, count: int, dropped: list[tuple[Drop, str]],
+                 unique: set[str], user: User) -> None:
+    """The user drags up to `count` photos that wait in /All, queued and not sorted yet, into a
+    class folder: the user's example of that class. Photos whose content was dropped once only (so
+    the content check is not about the user's doing)."""
+    waiting = {file_id: drop for drop, file_id in dropped if drop.is_photo and file_id not in user.touched
+               and _sha(drop.data) in unique and (fake.path_of(file_id) or "").lower() == drop.path.lower()}
+    # Queued, and no outcome yet: its message has not run (nothing runs between this look and the move).
+    queued = [file_id for file_id, where in state.placements(list(waiting)).items() if where is True] \
+        if waiting else []
+    folders = _free_class_folders(fake)
+    for file_id in rng.sample(sorted(queued), len(queued)):
+        if count <= 0:
+            return
+        to = f"{rng.choice(folders)}/{PurePosixPath(waiting[file_id].path).name}"
+        if fake.exists(to):
+            continue
+        fake.user_move(waiting[file_id].path, to)
+        user.queued_moves[file_id] = to
+        user.touched.add(file_id)
+        count -= 1
+
+
+def _more_photos(fake, dropped: list[tuple[Drop, str]], count: int, name: str, first: int, seed: int,
+                 photo_shas: set[str], unique: set[str]) -> None:
+    """`count` photos more in /All ("/All/<name> <k>.<ext>"), each a new content."""
+    for k in range(count):
+        ext, data = photo(first + k, seed)
+        assert _sha(data) not in photo_shas
+        photo_shas.add(_sha(data))
+        unique.add(_sha(data))
+        drop = Drop(f"{INBOX}/{name} {k}.{ext}", data)
+        dropped.append((drop, fake.put(drop.path, drop.data)))
+
+
+def _jobs_to_undo(service, state, dropped: list[tuple[Drop, str]], unique: set[str], user: User) -> list[str]:
+    """The finished jobs an undo can be checked on, in the order their photos were dropped: at least
+    two photos moved, each one the user never touched, of a content dropped once, with no other
+    outcome than its place, and still there."""
+    fake = service.dropbox
+    eligible, jobs = set(), {}
+    for i, (drop, file_id) in enumerate(dropped):
+        if not drop.is_photo or file_id in user.touched or _sha(drop.data) not in unique:
+            continue
+        outcomes = state.outcomes(file_id)
+        placed = [o for o in outcomes if o["kind"] in ("sorted", "unsorted")]
+        if not placed or len(placed) != len(outcomes) or len({o.get("to", "").lower() for o in placed}) != 1 \
+                or (fake.path_of(file_id) or "").lower() != placed[0].get("to", "").lower():
+            continue
+        eligible.add(file_id)
+        for o in placed:
+            if o.get("job_id"):
+                jobs.setdefault(o["job_id"], i)
+    candidates = []
+    for job_id in sorted(jobs, key=jobs.get):
+        moved = {file_id for file_id, _, _ in state.job_moves(job_id)}
+        answer = json.loads(service.get(f"/jobs/{job_id}").body)
+        if len(moved) >= 2 and moved <= eligible and answer.get("finished"):
+            candidates.append(job_id)
+    return candidates
+
+
+def _undo_and_redeliver(service, job_id: str, rng: random.Random, dropped: list[tuple[Drop, str]], user: User,
+                        result: Result, deliveries: _Deliveries, reset: bool) -> None:
+    """The user undoes a finished job (POST /undo); Dropbox may reset the cursors then; and SQS
+    delivers one of the job's messages again, as it may when a deletion was lost. Its photos must
+    stay in /All, counted nowhere."""
+    fake = service.dropbox
+    order = {file_id: i for i, (_, file_id) in enumerate(dropped)}
+    moved = [file_id for file_id, _, _ in _state().job_moves(job_id)]
+    answer = undo(service, result, job_id)
+    for back in answer["photos"]:
+        file_id = fake.id_of(back["to"])
+        user.undone[file_id] = back["to"]
+        user.touched.add(file_id)
+    for file_id in moved:  # moved back all the same (an answer of Dropbox lost, the move tried again)
+        now = fake.path_of(file_id)
+        if file_id not in user.undone and now is not None and in_inbox(now):
+            user.undo_unreported[file_id] = now
+            user.touched.add(file_id)
+    if reset:
+        fake.reset_cursors()
+        user.cursor_resets += 1
+    notify(service, result)  # the moves back are changes in /All: the webhook leaves them there
+    again = [file_id for file_id in sorted(user.undone, key=order.get) if (file_id, job_id) in deliveries.bodies]
+    if again:
+        file_id = rng.choice(again)
+        redeliver(service, deliveries.bodies[(file_id, job_id)])
+        user.redelivered.append(file_id)
+
+
+def _copy_orphans(fake, state, rng: random.Random, dropped: list[tuple[Drop, str]], unique: set[str],
+                  photo_shas: set[str], user: User) -> None:
+    """Copies whose original is not sorted now: one of an undone photo (not the one whose message
+    came again), and one of a sorted photo the user deletes first. With "duplicates": "folder",
+    neither may go to /Duplicates."""
+    data = {file_id: drop.data for drop, file_id in dropped}
+    order = {file_id: i for i, (_, file_id) in enumerate(dropped)}
+    undone = [f for f in sorted(user.undone, key=order.get) if f not in user.redelivered]
+    if undone:
+        original = rng.choice(undone)
+        copy = Drop(f"{INBOX}/copy of undone {PurePosixPath(user.undone[original]).name}", data[original])
+        dropped.append((copy, fake.put(copy.path, copy.data)))
+        user.orphan_copies[dropped[-1][1]] = "undone"
+    sorted_now = [(path, file_id) for path, file_id in
+                  _sorted_photos(fake, state, photo_shas, exclude=user.touched) if _sha(data[file_id]) in unique]
+    if sorted_now:
+        path, file_id = rng.choice(sorted_now)
+        fake.user_delete(path)
+        user.deleted.add(file_id)
+        user.touched.add(file_id)
+        copy = Drop(f"{INBOX}/copy of deleted {PurePosixPath(path).name}", data[file_id])
+        dropped.append((copy, fake.put(copy.path, copy.data)))
+        user.orphan_copies[dropped[-1][1]] = "deleted"
+
+
+def _rename_one(fake, dropped: list[tuple[Drop, str]], rng: random.Random, prefix: str, user: User) -> None:
     """The user renames a photo that still waits in /All; the record of what was dropped follows."""
-    waiting = [i for i, (drop, _) in enumerate(dropped) if drop.is_photo and fake.exists(drop.path)]
+    waiting = [i for i, (drop, file_id) in enumerate(dropped)
+               if drop.is_photo and fake.exists(drop.path) and file_id not in user.touched]
     if not waiting:
         return
     i = rng.choice(waiting)
@@ -409,35 +781,61 @@ def _renamed_from(final_name: str, dropped_name: str) -> bool:
     return q[len(stem) + 2:-1].isdigit()
 
 
-def check(service, dropped: list[tuple[Drop, str]], result: Result,
-          corrected: dict[tuple[str, str], str], duplicates: str = "keep") -> None:
-    """`corrected`: photos the user moved after the service sorted them ((where the service put
-    them, sha256) -> where they are), which must be there, byte for byte. With `duplicates`
+def _counted(state, file_ids) -> dict[str, str]:
+    """The counter each photo is counted in now ("folder:Cat", "unsorted", "gone", ...), by file id:
+    the state's `photo#<id>/counted` marker (read with the store's own reader: it has no public one)."""
+    items = state._existing([(f"photo#{file_id}", "counted") for file_id in file_ids])
+    return {pk.split("#", 1)[1]: item["counter"]["S"] for (pk, _), item in items.items()}
+
+
+def _examples(state) -> set[tuple[str, str, str]]:
+    """Every example learned: (class folder casefolded, "example" or "counter", file id)."""
+    return {tuple(item["sk"]["S"].rsplit("#", 2)) for item in state._examples_query("", "sk")
+            if item["sk"]["S"] != "version"}
+
+
+def check(service, dropped: list[tuple[Drop, str]], result: Result, user: User, duplicates: str = "keep") -> None:
+    """`user`: what the user did since the photos were dropped (photos moved or renamed after the
+    service sorted them must be where the user put them, byte for byte). With `duplicates`
     "folder", of each content exactly one photo is outside /Duplicates."""
     from chalicelib.wiring import wiring
     drops = [drop for drop, _ in dropped]
     fake, state = service.dropbox, wiring().state
     problems = result.problems
     final = fake.files("/")
+    ids = {path: fake.id_of(path) for path in final}
+    data_of = {file_id: drop.data for drop, file_id in dropped}
     copies = {f"/{DUPLICATES_FOLDER}"} if duplicates == "folder" else set()
     folders = {"/" + c[:1].upper() + c[1:] for c in CLASSES} | {UNSORTED} | copies
 
     def top(path: str) -> str:
         return "/" + path.strip("/").split("/", 1)[0]
 
+    # Not in the folders, by the user's doing: put back in /All by the undo, or deleted.
+    undone = user.undone | user.undo_unreported
+    aside = set(undone) | user.deleted
+
     # Multisets of content: what was dropped, what is where.
-    want_sorted = collections.Counter(_sha(d.data) for d in drops if d.is_photo)
-    have_sorted = collections.Counter(_sha(data) for path, data in final.items() if top(path) in folders)
+    want_sorted = collections.Counter(_sha(d.data) for d, file_id in dropped if d.is_photo and file_id not in aside)
+    have_sorted = collections.Counter(_sha(data) for path, data in final.items()
+                                      if top(path) in folders and ids[path] not in aside)
     missing, extra = want_sorted - have_sorted, have_sorted - want_sorted
     stray = [p for p in final if top(p) not in folders and top(p) != INBOX]
     problems += [f"a file outside the inbox and the class folders: {p}" for p in stray]
 
+    moved_by_user = user.corrected | user.renamed
     blocked = set()  # photos whose class folder was a plain file for a while: failed, then sorted
     for drop, file_id in dropped:
         outcomes = state.outcomes(file_id)
         if len(outcomes) > 1:
             result.queued_twice += 1
         kinds = {o["kind"] for o in outcomes}
+        if file_id in user.deleted:
+            if fake.path_of(file_id) is not None:
+                problems.append(f"{drop.path}: deleted by the user, yet at {fake.path_of(file_id)}")
+            continue
+        if file_id in undone or file_id in user.queued_moves:
+            continue  # their own promises, below
         if drop.is_photo:
             placed = [o for o in outcomes if o["kind"] in ("sorted", "unsorted")]
             blocked |= {drop.path for o in outcomes if o.get("reason", "").startswith("folder_blocked")}
@@ -449,21 +847,33 @@ def check(service, dropped: list[tuple[Drop, str]], result: Result,
                     result.unrecorded += 1
                     problems.append(f"{drop.path}: moved, but no outcome says where: {outcomes}")
                 continue
-            if unexpected or len(targets) != 1:
+            if unexpected:
                 problems.append(f"{drop.path}: outcomes {outcomes}")
                 continue
-            [to] = targets
-            by_user = corrected.get((to, _sha(drop.data)))
-            to = by_user or to
+            by_user = None
+            if file_id in moved_by_user:
+                recorded, by_user = moved_by_user[file_id]
+                if by_user.lower() in {t.lower() for t in targets if t}:
+                    # A request of the photo queued twice ran after the user's move, and took it for
+                    # an earlier try of its own: an undo of its job would move the user's photo.
+                    result.user_moves_claimed += 1
+                    problems.append(f"{by_user}: the user moved it there from {recorded} after it was sorted; "
+                                    f"an outcome says the service did: {outcomes}")
+                    targets = {t for t in targets if (t or "").lower() != by_user.lower()}
+            if len(targets) != 1:
+                problems.append(f"{drop.path}: outcomes {outcomes}")
+                continue
+            [recorded] = targets
+            to = by_user or recorded
             if to not in final:
-                problems.append(f"{drop.path}: recorded at {to}, which does not exist")
+                problems.append(f"{drop.path}: recorded at {recorded}, {to} does not exist")
             elif final[to] != drop.data:
                 result.overwritten += 1
                 problems.append(f"{drop.path}: {to} does not hold the bytes that were dropped")
             elif top(to) not in folders:
                 problems.append(f"{drop.path}: at {to}, not in a class folder")
-            elif not _renamed_from(PurePosixPath(to).name, PurePosixPath(drop.path).name):
-                problems.append(f"{drop.path}: renamed to {to}")
+            elif not _renamed_from(PurePosixPath(recorded).name, PurePosixPath(drop.path).name):
+                problems.append(f"{drop.path}: renamed to {recorded}")
             elif not by_user and any(o["kind"] == "sorted" and not o.get("reason", "").startswith("duplicate")
                                      and "/" + o["label"][:1].upper() + o["label"][1:] != top(to) for o in outcomes):
                 problems.append(f"{drop.path}: label and folder disagree: {outcomes}")
@@ -481,9 +891,64 @@ def check(service, dropped: list[tuple[Drop, str]], result: Result,
             if drop.reason == "too_large":
                 result.too_large_sent = fake.sent_bytes[file_id]
 
+    counted = _counted(state, [*undone, *user.queued_moves])
+    # Undone: back in /All byte for byte, counted nowhere, a message delivered again notwithstanding.
+    for file_id, back in undone.items():
+        now = fake.path_of(file_id)
+        again = " (its message was delivered again)" if file_id in user.redelivered else ""
+        if file_id in user.undo_unreported:
+            # Not marked undone, so the next notification sorts it again: said once, as this.
+            result.undo_misreported += 1
+            problems.append(f"{back}: POST /undo moved it back to /All, yet answered it was left where it was "
+                            f"(not undone); now at {now}, counted as {counted.get(file_id)}")
+            continue
+        if now is None or top(now) != INBOX or final.get(now) != data_of[file_id]:
+            result.undone_resorted += 1
+            problems.append(f"{back}: undone, then moved to {now}{again}: {state.outcomes(file_id)}")
+        if file_id in counted:
+            result.undone_counted += 1
+            problems.append(f"{back}: undone, yet counted as {counted[file_id]}{again}")
+    # A queued photo the user moved: where the user put it, counted gone (not sorted by the service).
+    for file_id, to in user.queued_moves.items():
+        now = fake.path_of(file_id)
+        if now != to or final.get(now) != data_of[file_id]:
+            result.user_moves_misplaced += 1
+            problems.append(f"{to}: moved there by the user while queued, now at {now}")
+        if counted.get(file_id) != "gone":
+            result.user_moves_miscounted += 1
+            problems.append(f"{to}: moved there by the user while queued, counted as {counted.get(file_id)}, "
+                            f"not gone: {state.outcomes(file_id)}")
+
+    # Examples: learned from the user's moves, and only from them.
+    expected = {(top(to).strip("/").casefold(), "example", file_id) for file_id, to in user.queued_moves.items()}
+    from_corrections = set()
+    for file_id, (was, now) in user.corrected.items():
+        from_corrections |= {(top(now).strip("/").casefold(), "example", file_id),
+                             (top(was).strip("/").casefold(), "counter", file_id)}
+    learned = _examples(state)
+    for folder, role, file_id in sorted((expected | from_corrections) - learned):
+        if file_id in user.queued_moves:
+            result.user_moves_unlearned += 1
+            problems.append(f"{user.queued_moves[file_id]}: moved there by the user while queued, "
+                            f"not learned as an example of /{folder}")
+        else:
+            result.corrections_unlearned += 1
+            problems.append(f"a correction ({file_id}, now at {fake.path_of(file_id)}) not learned as {role} "
+                            f"of /{folder}")
+    for folder, role, file_id in sorted(learned - expected - from_corrections):
+        if file_id in user.renamed:
+            result.renames_learned += 1
+            problems.append(f"{fake.path_of(file_id)}: renamed inside its class folder, learned as {role} "
+                            f"of /{folder}")
+        else:
+            result.examples_unexpected += 1
+            problems.append(f"{fake.path_of(file_id)} ({file_id}): learned as {role} of /{folder}, "
+                            "which the user never taught")
+
+    undone_now = {fake.path_of(file_id) for file_id in undone}
     in_inbox = {p for p in final if top(p) == INBOX}
     bad_paths = {d.path for d in drops if not d.is_photo}
-    left = sorted(in_inbox - bad_paths)
+    left = sorted(in_inbox - bad_paths - undone_now)
 
     # The dead-letter queue: each message must name a file recorded as failed, still in the inbox.
     dlq_url = service.source._sqs.get_queue_url(QueueName=f"{wiring().queue.queue_name}-dlq")["QueueUrl"]
@@ -505,9 +970,21 @@ def check(service, dropped: list[tuple[Drop, str]], result: Result,
     result.stuck_in_all = len(left)
 
     if copies:
-        firsts = collections.Counter(_sha(data) for path, data in final.items() if top(path) in folders - copies)
-        problems += [f"{n} photos of one content outside /{DUPLICATES_FOLDER}, not 1 (sha256 {sha[:12]})"
-                     for sha, n in (want_sorted - missing).items() if firsts[sha] != 1]
+        # Of each content, one photo outside /Duplicates: none in it without one outside (a copy of a
+        # photo undone or deleted before the copy was sorted), never two outside.
+        outside, inside = collections.Counter(), collections.Counter()
+        for path, data in final.items():
+            if top(path) in folders and ids[path] not in aside:
+                (inside if top(path) in copies else outside)[_sha(data)] += 1
+        for sha in sorted(set(outside) | set(inside)):
+            if inside[sha] and not outside[sha]:
+                result.orphan_duplicates += inside[sha]
+                problems.append(f"{inside[sha]} photo(s) in /{DUPLICATES_FOLDER} and none outside it: "
+                                f"{[p for p, d in final.items() if top(p) in copies and _sha(d) == sha]}")
+            elif outside[sha] > 1:
+                result.extra_originals += outside[sha] - 1
+                problems.append(f"{outside[sha]} photos of one content outside /{DUPLICATES_FOLDER}, not 1: "
+                                f"{[p for p, d in final.items() if top(p) in folders - copies and _sha(d) == sha]}")
     result.lost += sum(missing.values())
     result.duplicated += sum(extra.values())
     if missing:
@@ -515,17 +992,24 @@ def check(service, dropped: list[tuple[Drop, str]], result: Result,
     if extra:
         problems.append(f"{sum(extra.values())} extra cop(ies) in the class folders")
 
-    # /status says the same, and shows the bad files with their reasons.
+    # /status says the same, and shows the bad files with their reasons. The undone photos count
+    # nowhere, and a queued photo the user moved counts as gone: those that do not were said above,
+    # so their counts are taken as they are here.
     status = json.loads(service.get("/status").body)
     bad = [d for d in drops if not d.is_photo]
     if status["skipped"] != len(bad):
         problems.append(f"/status skipped={status['skipped']}, expected {len(bad)}")
     placed = sum(status["sorted"].values()) + status["unsorted"]
-    if placed != result.photos - len(left) or status["finished"] != len(dropped) - len(left) + status["failed"]:
+    gone = sum(counted.get(file_id) == "gone" for file_id in user.queued_moves)
+    undone_placed = sum(counted.get(f, "").startswith("folder:") or counted.get(f) == "unsorted" for f in undone)
+    undone_uncounted = len(undone) - sum(f in counted for f in undone)  # counted nowhere
+    want_placed = result.photos - len(undone) + undone_placed - len(left) - gone
+    want_finished = len(dropped) - undone_uncounted - len(left) + status["failed"]
+    if placed != want_placed or status["finished"] != want_finished:
         problems.append(f"/status sorted+unsorted={placed} ({status['sorted']}, unsorted {status['unsorted']}), "
-                        f"finished {status['finished']}; {result.photos} photos, {len(left)} left in /All")
-    result.double_counted = max(0, placed - (result.photos - len(left))) + \
-        max(0, status["finished"] - len(dropped))
+                        f"finished {status['finished']}; {result.photos} photos, {len(left)} left in /All, "
+                        f"{len(undone)} undone, {gone} moved by the user")
+    result.double_counted = max(0, placed - want_placed) + max(0, status["finished"] - len(dropped) + undone_uncounted)
     if status["queue"]["waiting"] or status["queue"]["in_flight"]:
         problems.append(f"/status queue not empty: {status['queue']}")
     recent = {e["path"]: e["reason"] for e in status["recent_problems"]}

@@ -145,6 +145,17 @@ def test_a_cursor_from_before_a_reset_is_refused(store, dropbox_fake):
         store.list_changes(cursor)
 
 
+def test_reset_cursors_refuses_older_cursors_and_keeps_the_files(store, dropbox_fake):
+    file_id = dropbox_fake.put("/All/a.jpg", b"a")
+    _, cursor = store.list_folder("/All")
+    dropbox_fake.reset_cursors()
+    with pytest.raises(CursorReset):
+        store.list_changes(cursor)
+    files, _ = store.list_folder("/All")
+    assert [(f.id, f.path_display) for f in files] == [(file_id, "/All/a.jpg")]
+    assert dropbox_fake.path_of(file_id) == "/All/a.jpg" and dropbox_fake.id_of("/all/A.JPG") == file_id
+
+
 # --- single files --------------------------------------------------------------------------------
 
 def test_get_file_follows_moves_and_sees_deletes(store, dropbox_fake):

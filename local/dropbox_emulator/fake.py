@@ -34,9 +34,13 @@ class FakeDropbox:
     read = _Forward("tree")
     files = _Forward("tree")
     exists = _Forward("tree")
+    id_of = _Forward("tree")
+    path_of = _Forward("tree")
+    is_folder = _Forward("tree")
     user_move = _Forward("tree")
     user_delete = _Forward("tree")
     scan = _Forward("tree")
+    reset_cursors = _Forward("tree")
     _resolve = _Forward("tree", "resolve")
     # The account and its credentials; how the API pages and how soon it sees files on disk.
     app_key = _Forward("api")

@@ -89,6 +89,12 @@ class Tree:
         self.epoch += 1
         self.save()
 
+    def reset_cursors(self) -> None:
+        """Void every list_folder cursor issued so far (list_folder/continue answers "reset"), as
+        Dropbox does now and then; the files, their ids and the change log stay."""
+        with self.lock:
+            self.epoch += 1
+
     # --- as the user sees it ---------------------------------------------------------------------
 
     def put(self, path: str, data: bytes) -> str:
@@ -111,6 +117,23 @@ class Tree:
     def exists(self, path: str) -> bool:
         with self.lock:
             return path.rstrip("/").lower() in self.nodes
+
+    def id_of(self, path: str) -> str | None:
+        """The `id:` of the entry at `path` (any case), None if there is none."""
+        with self.lock:
+            node = self.nodes.get(path.rstrip("/").lower())
+            return None if node is None else node.id
+
+    def path_of(self, file_id: str) -> str | None:
+        """Where the entry with `file_id` is now (display path), None once it is deleted."""
+        with self.lock:
+            node = self.resolve(file_id)
+            return None if node is None else node.path
+
+    def is_folder(self, path: str) -> bool:
+        with self.lock:
+            node = self.nodes.get(path.rstrip("/").lower())
+            return node is not None and node.folder
 
     def user_move(self, src: str, dst: str) -> None:
         with self.lock:
