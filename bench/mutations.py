@@ -116,9 +116,9 @@ MUTATIONS = [
              "undone = {f for f, entry in entries.items() if entry.undone}", "undone: set[str] = set()",
              ("tests/test_ledger.py::"
               "test_an_undone_photo_stays_in_all_counted_nowhere_when_sqs_delivers_its_message_again",)),
-    Mutation("a user's drag of a queued photo taken for the service's move", "chalicelib/adapters/dropbox_photos.py",
-             "if placed_here or (folder is not None and folder.casefold() == top_folder(item.to_path).casefold()):",
-             "if True:",
+    Mutation("a user's drag of a queued photo taken for the service's move", "chalicelib/rules/sorting.py",
+             "if outcome.reason not in (MOVED_BY_US, SORTED_ALREADY) or outcome.to_path is None:",
+             'if outcome.reason not in (MOVED_BY_US, SORTED_ALREADY, "moved_away") or outcome.to_path is None:',
              ("tests/test_ledger.py::"
               "test_a_queued_photo_the_user_drags_into_a_class_folder_is_counted_gone_learned_and_never_undone",)),
     Mutation("a rename inside a class folder queued to be learned", "chalicelib/flows/class_folders.py",
@@ -130,6 +130,10 @@ MUTATIONS = [
              "[(now, came_from) for _, now, came_from, _ in chunk]",
              ("tests/test_ledger.py::"
               "test_undo_never_moves_a_file_the_user_put_at_the_jobs_path_while_it_was_undoing",)),
+    Mutation("a job undoes a photo another job moved", "chalicelib/adapters/state/ledger.py",
+             " and not outcome.by_another  # what an undo moves back", "  # what an undo moves back",
+             ("tests/test_ledger.py::"
+              "test_a_photo_queued_by_the_webhook_and_by_post_sort_is_sorted_in_both_jobs_and_undone_by_the_mover",)),
     Mutation("undo takes back a later job's sort", "chalicelib/flows/undo.py",
              "elif entry is None or entry.job_id != job_id or entry.to != to.lower():", "elif False:",
              ("tests/test_ledger.py::test_undo_leaves_a_photo_that_a_later_job_sorted_again_and_says_which_to_undo",)),

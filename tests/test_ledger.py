@@ -182,7 +182,7 @@ def test_a_copy_whose_original_the_user_deleted_during_the_sort_goes_to_its_clas
     assert path.startswith("/Cat/") and data == jpeg("chelsea")
 
 
-def test_a_photo_queued_by_the_webhook_and_by_post_sort_counts_as_sorted_in_both_jobs_whichever_moved_it(service):
+def test_a_photo_queued_by_the_webhook_and_by_post_sort_is_sorted_in_both_jobs_and_undone_by_the_mover(service):
     service.configure(["cat"])
     service.dropbox.put("/All/chelsea.jpg", jpeg("chelsea"))
     service.notify()
@@ -202,3 +202,10 @@ def test_a_photo_queued_by_the_webhook_and_by_post_sort_counts_as_sorted_in_both
     job = json.loads(service.get(f"/jobs/{sort_job}").body)
     assert (job["finished"], job["sorted"], job["gone"]) == (True, {"Cat": 1}, 0)
     assert status(service)["sorted"] == {"Cat": 1}
+    # The sort's job moved nothing: its undo leaves the photo; the webhook's job moved it, and takes it back.
+    nothing = json.loads(service.post("/undo", {"job_id": sort_job}).body)
+    assert (nothing["moved_back"], nothing["left"]) == (0, [])
+    assert service.dropbox.exists("/Cat/chelsea.jpg")
+    webhook_job = next(j["job_id"] for j in json.loads(service.get("/jobs").body) if j["source"] == "webhook")
+    assert json.loads(service.post("/undo", {"job_id": webhook_job}).body)["moved_back"] == 1
+    assert service.dropbox.files("/") == {"/All/chelsea.jpg": jpeg("chelsea")}

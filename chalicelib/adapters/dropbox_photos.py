@@ -25,7 +25,7 @@ from chalicelib.rules.messages import SortRequest, request_key
 from chalicelib.rules.outcomes import Outcome
 from chalicelib.rules.photo_files import MAX_BYTES, too_large
 from chalicelib.rules.ports import FileInfo, Ledger, Move, Photo
-from chalicelib.rules.sorting import MOVED_BY_US
+from chalicelib.rules.sorting import MOVED_BY_US, SORTED_ALREADY
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +67,12 @@ class DropboxPhotos:
             if entry is None:
                 continue
             folder = entry.moving.get(request_key(refs[i]))
-            placed_here = entry.to == item.to_path.lower() and not entry.undone
-            if placed_here or (folder is not None and folder.casefold() == top_folder(item.to_path).casefold()):
+            if folder is not None and folder.casefold() == top_folder(item.to_path).casefold():
                 found[i] = Outcome(item.file, "gone", to_path=item.to_path, reason=MOVED_BY_US,
-                                   detail="moved there by the service")
+                                   detail="moved there by an earlier try of this request")
+            elif entry.to == item.to_path.lower() and not entry.undone:
+                found[i] = Outcome(item.file, "gone", to_path=item.to_path, reason=SORTED_ALREADY,
+                                   detail="sorted by another request of the service")
         return found
 
     def read_anywhere(self, refs: Sequence[SortRequest]) -> list[Photo[SortRequest] | Outcome]:

@@ -18,7 +18,8 @@ class Outcome:
     `to_path` where it is now when it moved; `folder` the folder its class decided ("Cat"), also
     in a dry run; `by` what decided the class ("name", "examples", "name and examples");
     `runner_up` the best class it did not go to, with its score (for a photo left unsorted, the
-    closest class); `reason` a short code ("corrupt", "too_large") with `detail` in words."""
+    closest class); `reason` a short code ("corrupt", "too_large") with `detail` in words;
+    `by_another` for a photo another request of the service had sorted already."""
 
     file: str
     kind: Kind
@@ -30,6 +31,8 @@ class Outcome:
     detail: str | None = None
     by: str | None = None
     runner_up: tuple[str, float] | None = None
+    # Sorted by another request of the service (the same photo queued twice): this one moved nothing.
+    by_another: bool = False
 
     @property
     def finished(self) -> bool:

@@ -18,10 +18,11 @@ from chalicelib.rules.ports import Decision, Move, Originals, Photo, PhotoClassi
 if TYPE_CHECKING:
     from chalicelib.rules.examples import Examples
 
-# The reason a store gives a photo found where the service put it (an earlier try of the same
-# request, cut off before it said so, or the same photo queued twice); any other photo found away
-# was moved by someone else.
+# The reasons a store gives a photo found where the service put it: this request moved it (an
+# earlier try, cut off before it said so), or another request of the service did (the same photo
+# queued twice). Any other photo found away was moved by someone else.
 MOVED_BY_US = "moved_by_us"
+SORTED_ALREADY = "sorted_already"
 PLACED = ("sorted", "unsorted")
 
 
@@ -93,20 +94,21 @@ def _move(store: PhotoStore[R], config: SortConfig, decided: Sequence[tuple[int,
 
 def settled(outcome: Outcome, config: SortConfig) -> Outcome:
     """A store's "gone" for a file the service moved already (an earlier try cut off before it
-    said so, or the same photo queued twice): sorted into the folder it is in, if this
+    said so, or another request of the same photo): sorted into the folder it is in, if this
     configuration sorts into it."""
-    if outcome.reason != MOVED_BY_US or outcome.to_path is None:
+    if outcome.reason not in (MOVED_BY_US, SORTED_ALREADY) or outcome.to_path is None:
         return outcome
+    by_another = outcome.reason == SORTED_ALREADY
     folder = top_folder(outcome.to_path)
     if config.duplicates_folder and folder.casefold() == config.duplicates_folder.casefold():
         return Outcome(outcome.file, "sorted", folder=config.duplicates_folder, to_path=outcome.to_path,
-                       reason="duplicate")
+                       reason="duplicate", by_another=by_another)
     labels = config.labels_by_folder()
     if folder.casefold() not in labels:
         return outcome
     label = labels[folder.casefold()]
     return Outcome(outcome.file, "unsorted" if label is None else "sorted", folder=config.folder_for(label),
-                   to_path=outcome.to_path, label=label)
+                   to_path=outcome.to_path, label=label, by_another=by_another)
 
 
 def _copy_of(photos: Sequence[Photo[R]], originals: Originals[R], claim: bool) -> list[str | None]:

@@ -137,7 +137,7 @@ class LedgerRepository:
             photo = photos.setdefault(request.file_id, _Photo())
             photo.counter = counter  # the latest outcome of a photo is where it is now
             photo.requests.append(request)
-            if outcome.kind in ("sorted", "unsorted") and outcome.to_path:
+            if outcome.kind in ("sorted", "unsorted") and outcome.to_path and not outcome.by_another:
                 photo.placed = (outcome.to_path.lower(), request.job_id)
         for file_id, photo in photos.items():
             writes.append({"Update": self._recorded(file_id, photo, counted.get(file_id), tally)})
@@ -214,6 +214,7 @@ def _outcome_writes(table: str, request: SortRequest, outcome: Outcome, now: flo
         item["score"] = {"N": f"{outcome.score:.6f}"}
     puts = []
     decided = outcome.kind in ("sorted", "unsorted")
+    moved = decided and outcome.to_path and request.job_id and not outcome.by_another  # what an undo moves back
     if outcome.kind in ("skipped", "failed") and request.job_id:
         puts.append(left_item(request.job_id, request.file_id, request.path, outcome))
     if request.dry_run:
@@ -226,13 +227,13 @@ def _outcome_writes(table: str, request: SortRequest, outcome: Outcome, now: flo
             puts.append({**key("events", f"{now:017.6f}#{rk}"), "kind": {"S": outcome.kind},
                          "path": {"S": request.path}, "reason": {"S": outcome.why or ""},
                          "expires_at": {"N": str(int(now + EVENT_TTL_SECONDS))}})
-        if decided and outcome.to_path and request.job_id:
+        if moved:
             puts.append({**key(f"job#{request.job_id}", f"moved#{request.file_id}"), "from": {"S": request.path},
                          "to": {"S": outcome.to_path}})
     writes: list[Item] = [{"Put": {"TableName": table, "Item": item,
                                    "ConditionExpression": "attribute_not_exists(pk)"}}]
     writes += [{"Put": {"TableName": table, "Item": put}} for put in puts]
-    if not request.dry_run and decided and outcome.to_path and request.job_id:
+    if not request.dry_run and decided and outcome.to_path and request.job_id:  # no longer left in the inbox
         writes.append({"Delete": {"TableName": table, "Key": key(f"job#{request.job_id}", f"left#{request.file_id}")}})
     return writes
 
