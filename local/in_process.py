@@ -114,6 +114,30 @@ class Service:
         return json.loads(response.body)
 
 
+class _KeepsNothing(list):
+    def append(self, item) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def untracked_moto_models(services: tuple[str, ...] = ("dynamodb", "sqs")) -> Iterator[None]:
+    """moto keeps every model instance it ever made, for its dashboard, until the mock stops; that
+    includes the copy of the whole table DynamoDB makes for each transaction, so a soak's memory
+    grows with transactions times table size (24 GB, then killed, at 400 photos with the user's
+    chaos). While this runs, `services`' models keep none (moto's S3 reads its list; these do not)."""
+    import moto.dynamodb.models  # registers the models
+    import moto.sqs.models
+    from moto.core.model_instances import model_data
+    models = [model for service in services for model in model_data.get(service, {}).values()]
+    for model in models:
+        model.instances_tracked = _KeepsNothing()
+    try:
+        yield
+    finally:
+        for model in models:
+            model.instances_tracked = []
+
+
 # --- AWS faults ------------------------------------------------------------------------------------
 
 class AwsFaults:

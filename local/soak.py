@@ -57,6 +57,7 @@ from PIL import Image
 
 from chalicelib.rules.configuration import DUPLICATES_FOLDER, in_inbox
 from local import sample_photos
+from local.in_process import untracked_moto_models
 
 CLASSES = sample_photos.SCENARIO_CLASSES
 CLASS_FOLDERS = ["/" + c[:1].upper() + c[1:] for c in CLASSES]
@@ -424,6 +425,8 @@ def run(service, plan: list[list[Drop]], *, dropbox_rate: float, aws: dict | Non
     app_log = logging.getLogger("chalicelib")
     app_log.addHandler(counter)
     deliveries = _Deliveries(service.source)
+    untracked = untracked_moto_models()  # bounded memory: moto would keep each table copy it makes
+    untracked.__enter__()
     blocked = "/" + CLASSES[-1][:1].upper() + CLASSES[-1][1:]
     # Dropbox resets the cursors before these batches' notifications (len(plan): the one after the
     # batches, len(plan) + 1: the last one, after the user's undo and copies), once the service has
@@ -521,6 +524,7 @@ def run(service, plan: list[list[Drop]], *, dropbox_rate: float, aws: dict | Non
     finally:
         app_log.removeHandler(counter)
         deliveries.close()
+        untracked.__exit__(None, None, None)
         fake.fault_rate(0)
     for (_, kind), n in fake.injected.items():
         result.faults[f"dropbox {kind}"] += n
