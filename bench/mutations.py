@@ -134,6 +134,10 @@ MUTATIONS = [
              " and not outcome.by_another  # what an undo moves back", "  # what an undo moves back",
              ("tests/test_ledger.py::"
               "test_a_photo_queued_by_the_webhook_and_by_post_sort_is_sorted_in_both_jobs_and_undone_by_the_mover",)),
+    Mutation("an undo whose answer was lost says it moved nothing", "chalicelib/flows/undo.py",
+             "                landed = store.get_file(file_id)\n", "                landed = None\n",
+             ("tests/test_ledger.py::"
+              "test_an_undo_whose_move_answer_dropbox_lost_still_puts_the_photos_back_and_says_so",)),
     Mutation("undo takes back a later job's sort", "chalicelib/flows/undo.py",
              "elif entry is None or entry.job_id != job_id or entry.to != to.lower():", "elif False:",
              ("tests/test_ledger.py::test_undo_leaves_a_photo_that_a_later_job_sorted_again_and_says_which_to_undo",)),

@@ -209,3 +209,15 @@ def test_a_photo_queued_by_the_webhook_and_by_post_sort_is_sorted_in_both_jobs_a
     webhook_job = next(j["job_id"] for j in json.loads(service.get("/jobs").body) if j["source"] == "webhook")
     assert json.loads(service.post("/undo", {"job_id": webhook_job}).body)["moved_back"] == 1
     assert service.dropbox.files("/") == {"/All/chelsea.jpg": jpeg("chelsea")}
+
+
+def test_an_undo_whose_move_answer_dropbox_lost_still_puts_the_photos_back_and_says_so(service):
+    job_id, _ = sorted_by_the_webhook(service)
+    # Dropbox makes the moves back, and the connection drops before its answer arrives.
+    service.dropbox.fail("files/move_batch_v2", "reset", times=1)
+    answer = json.loads(service.post("/undo", {"job_id": job_id}).body)
+    assert (answer["moved_back"], answer["left"]) == (3, [])
+    assert service.notify()["queued"] == 0  # undone: the webhook leaves them in /All
+    service.source.drain(timeout=30)
+    assert service.dropbox.files("/") == PHOTOS
+    assert (status(service)["sorted"], status(service)["unsorted"]) == ({}, 0)

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from typing import TypedDict
 
 from chalicelib.adapters.dropbox_store import MOVE_BATCH_LIMIT, NotAFolder, StoreNotFound
-from chalicelib.rules.configuration import top_folder
+from chalicelib.rules.configuration import in_inbox, top_folder
 from chalicelib.rules.ports import UndoState, UndoStore
 
 log = logging.getLogger(__name__)
@@ -67,10 +67,14 @@ def undo_job(job_id: str, state: UndoState, store: UndoStore) -> dict[str, objec
         for (file_id, now, _, content_hash), result in zip(
                 chunk, store.move_batch([(file_id, came_from) for file_id, _, came_from, _ in chunk])):
             if isinstance(result, Exception):  # the store's error for that move (a StoreError)
-                left.append({"path": now, "reason": str(result)})
-            else:
-                moved_back.append({"from": now, "to": result.path_display, "file_id": file_id,
-                                   "content_hash": content_hash})
+                # Dropbox may have made the move and lost its answer: where is the photo now?
+                landed = store.get_file(file_id)
+                if landed is None or not in_inbox(landed.path_lower):
+                    left.append({"path": now, "reason": str(result)})
+                    continue
+                result = landed
+            moved_back.append({"from": now, "to": result.path_display, "file_id": file_id,
+                               "content_hash": content_hash})
     state.mark_undone(job_id, [m["file_id"] for m in moved_back])
     try:
         state.withdraw_originals([(m["content_hash"], m["file_id"]) for m in moved_back if m["content_hash"]])

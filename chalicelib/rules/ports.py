@@ -311,7 +311,7 @@ class FileLookup(Protocol):
         ...
 
 
-class UndoStore(Protocol):
+class UndoStore(FileLookup, Protocol):
     """What POST /undo needs of Dropbox: where a job's photos are now, and moves back."""
 
     def list_folder(self, path: str) -> tuple[list["FileInfo"], str]: ...
