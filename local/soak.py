@@ -843,8 +843,12 @@ def check(service, dropped: list[tuple[Drop, str]], result: Result, user: User, 
         if drop.is_photo:
             placed = [o for o in outcomes if o["kind"] in ("sorted", "unsorted")]
             blocked |= {drop.path for o in outcomes if o.get("reason", "").startswith("folder_blocked")}
+            # A request of a photo queued twice that ran after the user moved the sorted photo finds
+            # it where the user put it: "gone" for its job (the service did not put it there).
+            by_user_now = moved_by_user[file_id][1].lower() if file_id in moved_by_user else None
             unexpected = [o for o in outcomes if o["kind"] not in ("sorted", "unsorted")
-                          and not o.get("reason", "").startswith("folder_blocked")]
+                          and not o.get("reason", "").startswith("folder_blocked")
+                          and not (o["kind"] == "gone" and by_user_now and (o.get("to") or "").lower() == by_user_now)]
             targets = {o.get("to") for o in placed}
             if not placed:
                 if final.get(drop.path) != drop.data:
