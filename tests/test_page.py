@@ -8,7 +8,7 @@ import threading
 import urllib.request
 
 import pytest
-from selenium.common.exceptions import NoAlertPresentException
+from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
@@ -105,10 +105,14 @@ def test_the_undo_button_of_a_job_puts_its_photo_back_in_all_and_the_job_then_sa
     wait_for(browser, lambda b: "Put back 1 photo(s) in All" in text_of(b, "undo-line"), "the undo's answer")
     assert (stack.sandbox / "All" / "page-undo.jpg").read_bytes() == sample_photos.jpeg("coffee")
     # The jobs are shown again once the undo answered: the job says when it was undone, with no button.
-    wait_for(browser, lambda b: "undone 20" in b.find_element(By.CSS_SELECTOR, "#jobs tbody tr:first-child").text,
-             "the job shown as undone")
-    undone = browser.find_element(By.CSS_SELECTOR, "#jobs tbody tr:first-child")
-    assert undone.find_elements(By.TAG_NAME, "button") == []
+    def undone_without_a_button(b) -> bool:
+        try:  # the page shows the jobs anew every 2 s: a row read as it is replaced is read again
+            row = b.find_element(By.CSS_SELECTOR, "#jobs tbody tr:first-child")
+            return "undone 20" in row.text and row.find_elements(By.TAG_NAME, "button") == []
+        except StaleElementReferenceException:
+            return False
+
+    wait_for(browser, undone_without_a_button, "the job shown as undone, without an Undo button")
     # The totals agree with themselves after the undo: the finished photos are the sum of their kinds.
     wait_for(browser, lambda b: "photos finished:" in text_of(b, "totals-line"), "the totals")
     finished, kinds = text_of(browser, "totals-line").split(";")[0].split(" photos finished: ")
