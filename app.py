@@ -28,13 +28,13 @@ from chalicelib.adapters.dropbox_store import StoreError
 from chalicelib.adapters.secrets import SecretsError
 from chalicelib.adapters.state import StateError
 from chalicelib.adapters.work_queue import QueueError
-from chalicelib.flows import answers, page, webhook
+from chalicelib.flows import answers, page, review, webhook
 from chalicelib.flows.auth import bearer_ok
 from chalicelib.flows.classify import Message, deliver, follow_up, learned
 from chalicelib.flows.inbox import Busy, NoInbox, NotConfigured, start_sort
 from chalicelib.flows.undo import AlreadyUndone, undo_job
 from chalicelib.rules import configuration as sort_config
-from chalicelib.rules.configuration import ConfigError
+from chalicelib.rules.configuration import ConfigError, SortConfig
 from chalicelib.rules.messages import BadMessage, LearnRequest, SortRequest, SyncRequest, parse
 from chalicelib.wiring import wiring
 
@@ -74,9 +74,11 @@ def route(path: str, methods: list[str], key: bool = True,
                 if key:
                     _authorize()
                 return view(*args, **kwargs)
-            except ConfigError as e:
+            except (ConfigError, review.Refused) as e:
                 raise BadRequestError(str(e)) from None
-            except (NotConfigured, Busy, NoInbox, AlreadyUndone) as e:
+            except review.Unknown as e:
+                raise NotFoundError(str(e)) from None
+            except (NotConfigured, Busy, NoInbox, AlreadyUndone, review.Moved) as e:
                 raise ConflictError(str(e)) from None
             except StoreError as e:
                 raise Unavailable(f"cannot reach Dropbox now: {e}") from None
@@ -129,7 +131,11 @@ def index() -> Response | dict[str, object]:
         "POST /sort": "sort what is in /All (a job); {\"dry_run\": true}: where each photo would go",
         "GET /jobs": "the recent jobs",
         "GET /jobs/{job_id}": "a job's progress", "POST /undo": "put a job's photos back in /All",
-        "GET /status": "counts, queue, recent decisions and problems", "POST /webhook": "Dropbox's notifications"},
+        "GET /status": "counts, queue, recent decisions and problems",
+        "GET /review": "the photos to look at: unsorted, and sorted by a small margin, with thumbnails",
+        "POST /correct": "move a photo to the class it shows, learned as your correction",
+        "POST /thumbnails": "Dropbox's thumbnails of photos in the app's folders",
+        "POST /webhook": "Dropbox's notifications"},
         "auth": "Authorization: Bearer <SERVICE_KEY> on every route but this one, the page's files and the webhook"}
 
 
@@ -212,6 +218,30 @@ def undo() -> dict[str, object]:
     if job.preview is not None:
         raise ConflictError(f"job {job_id!r} is a dry run: it moved nothing to undo")
     return undo_job(job_id, w.state, w.dropbox)
+
+
+@route("/review", methods=["GET"])
+def get_review() -> dict[str, object]:
+    w = wiring()
+    return review.review(_configured(), w.state, w.dropbox)
+
+
+@route("/correct", methods=["POST"])
+def correct() -> dict[str, object]:
+    w = wiring()
+    return review.correct(_json_body(), _configured(), w.state, w.dropbox, w.queue)
+
+
+@route("/thumbnails", methods=["POST"])
+def thumbnails() -> dict[str, object]:
+    return {"thumbnails": review.thumbnails(_json_body(), _configured(), wiring().dropbox)}
+
+
+def _configured() -> SortConfig:
+    config = wiring().state.get_config()
+    if config is None:
+        raise NotConfigured("no classes are configured yet: POST /configure {\"classes\": [...]}")
+    return config
 
 
 @route("/jobs/{job_id}", methods=["GET"])

@@ -221,6 +221,21 @@ def test_no_thumbnail_for_other_formats(store, dropbox_fake):
         assert not isinstance(caught.value, (StoreNotFound, TransientStoreError))
 
 
+def test_thumbnails_come_25_to_a_call_by_path_or_id_each_with_where_the_file_is_now(store, dropbox_fake):
+    ids = [dropbox_fake.put(f"/Cat/{n}.jpg", jpeg(300, 200)) for n in range(30)]
+    dropbox_fake.put("/All/notes.txt", b"hello")
+    asked = [ids[0], "/Cat/1.jpg", *ids[2:], "/All/notes.txt", "/All/nope.jpg"]
+    before = dropbox_fake.calls["files/get_thumbnail_batch"]
+    results = store.thumbnails(asked, size="w64h64")
+    assert dropbox_fake.calls["files/get_thumbnail_batch"] - before == 2  # 32 files: 25 + 7
+    found = results[:30]
+    assert [info.path_display for info, _ in found] == [f"/Cat/{n}.jpg" for n in range(30)]
+    assert [info.id for info, _ in found] == ids
+    assert {Image.open(io.BytesIO(data)).size for _, data in found} == {(96, 64)}
+    assert isinstance(results[30], StoreError) and not isinstance(results[30], StoreNotFound)
+    assert isinstance(results[31], StoreNotFound)
+
+
 def _png(width, height) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (width, height), (0, 90, 200)).save(out, "PNG")

@@ -9,12 +9,14 @@ Dropbox is case-insensitive: compare `path_lower`, show `path_display`.
 """
 from __future__ import annotations
 
+import base64
 import contextlib
 import logging
 import os
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
+from datetime import timezone
 from typing import TypeVar
 
 import requests
@@ -44,6 +46,7 @@ _TRANSIENT_TAGS = frozenset({"too_many_write_operations", "internal_error"})
 _DOWNLOAD_CHUNK = 64 * 1024
 MAX_CONNECTIONS = 16
 MOVE_BATCH_LIMIT = 1000  # Dropbox's cap on entries per move_batch_v2
+THUMBNAIL_BATCH_LIMIT = 25  # Dropbox's cap on entries per get_thumbnail_batch
 MOVE_BATCH_WAIT = 30.0  # seconds to wait for an async batch, well inside the Lambda timeout
 
 
@@ -73,7 +76,8 @@ class CursorReset(StoreError):
 
 def _info(md: files.FileMetadata) -> FileInfo:
     return FileInfo(id=md.id, name=md.name, path_display=md.path_display, path_lower=md.path_lower,
-                    rev=md.rev, size=md.size, content_hash=md.content_hash)
+                    rev=md.rev, size=md.size, content_hash=md.content_hash,
+                    modified=md.server_modified.replace(tzinfo=timezone.utc).timestamp() if md.server_modified else None)
 
 
 def _tags(error: object) -> list[str]:
@@ -220,6 +224,33 @@ class DropboxStore:
                 return content
 
         return self._call(f"thumbnail {path_or_id}", fetch)
+
+    def thumbnails(self, paths_or_ids: Sequence[str], size: str = "w256h256"
+                   ) -> list[tuple[FileInfo, bytes] | StoreError]:
+        """Dropbox's own JPEG thumbnails (files/get_thumbnail_batch, THUMBNAIL_BATCH_LIMIT per call),
+        one result per file in order: the file as it is now and its thumbnail, or why there is none
+        (StoreNotFound when it is gone; StoreError for a file Dropbox makes no thumbnail of)."""
+        if size not in files.ThumbnailSize._tagmap:
+            raise ValueError(f"unknown thumbnail size {size!r}")
+        results: list[tuple[FileInfo, bytes] | StoreError] = []
+        for start in range(0, len(paths_or_ids), THUMBNAIL_BATCH_LIMIT):
+            chunk = paths_or_ids[start:start + THUMBNAIL_BATCH_LIMIT]
+            entries = [files.ThumbnailArg(p, format=files.ThumbnailFormat.jpeg, size=getattr(files.ThumbnailSize, size),
+                                          mode=files.ThumbnailMode.fitone_bestfit) for p in chunk]
+            answer = self._call(f"thumbnails of {len(chunk)}", lambda: self._dbx.files_get_thumbnail_batch(entries))
+            results += [self._thumbnail(entry, p) for entry, p in zip(answer.entries, chunk)]
+        return results
+
+    def _thumbnail(self, entry: files.GetThumbnailBatchResultEntry, path_or_id: str
+                   ) -> tuple[FileInfo, bytes] | StoreError:
+        if entry.is_success():
+            data = entry.get_success()
+            return _info(data.metadata), base64.b64decode(data.thumbnail)
+        tags = _tags(entry.get_failure()) if entry.is_failure() else ["other"]
+        summary = "/".join(tags) or "error"
+        if "not_found" in tags:
+            return self._error(StoreNotFound, f"Dropbox thumbnail {path_or_id}: not found ({summary})")
+        return self._error(StoreError, f"Dropbox thumbnail {path_or_id}: none ({summary})")
 
     # --- writes ----------------------------------------------------------------------------------
 

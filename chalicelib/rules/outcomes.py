@@ -10,6 +10,7 @@ Kind = Literal["sorted", "unsorted", "skipped", "failed", "gone", "retry"]
 # "failed" stays because it could not be read or moved, "gone" was moved or deleted by someone
 # else before it was sorted. "retry" is not finished: the service tries again later.
 FINAL_KINDS: tuple[Kind, ...] = ("sorted", "unsorted", "skipped", "failed", "gone")
+TOP_CLASSES = 3  # the classes a decided photo keeps with their scores
 
 
 @dataclass(frozen=True)
@@ -19,7 +20,8 @@ class Outcome:
     in a dry run; `by` what decided the class ("name", "examples", "name and examples");
     `runner_up` the best class it did not go to, with its score (for a photo left unsorted, the
     closest class); `reason` a short code ("corrupt", "too_large") with `detail` in words;
-    `by_another` for a photo another request of the service had sorted already."""
+    `by_another` for a photo another request of the service had sorted already; `top` its best
+    classes with their scores, best first (at most TOP_CLASSES), as the review queue shows them."""
 
     file: str
     kind: Kind
@@ -33,6 +35,7 @@ class Outcome:
     runner_up: tuple[str, float] | None = None
     # Sorted by another request of the service (the same photo queued twice): this one moved nothing.
     by_another: bool = False
+    top: tuple[tuple[str, float], ...] = ()
 
     @property
     def finished(self) -> bool:

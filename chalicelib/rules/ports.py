@@ -120,6 +120,7 @@ class FileInfo:
     rev: str
     size: int
     content_hash: str | None
+    modified: float | None = None  # Dropbox's server_modified, seconds since the epoch
 
 
 class ChangeFeed(Protocol):
@@ -211,13 +212,16 @@ class LedgerEntry:
     where the service put it (lower case) and `job_id` the job whose move that was, while no undo
     took it back; `moving` the requests moving it right now (request key -> folder), written
     before the move and cleared when its outcome is recorded; `undone` when an undo put it back in
-    the inbox, where it stays until the user asks (POST /sort)."""
+    the inbox, where it stays until the user asks (POST /sort); `top` the best classes of the
+    decision that put it there, with their scores, and `decided_at` when (seconds since the epoch)."""
 
     counter: str | None = None
     to: str | None = None
     job_id: str | None = None
     undone: bool = False
     moving: Mapping[str, str] = field(default_factory=dict)
+    top: tuple[tuple[str, float], ...] = ()
+    decided_at: float | None = None
 
 
 class Ledger(Protocol):
@@ -331,3 +335,22 @@ class UndoState(Ledger, Protocol):
         ...
 
     def mark_undone(self, job_id: str, file_ids: Sequence[str]) -> None: ...
+
+
+# --- the review page's ports ------------------------------------------------------------------------
+
+class ReviewStore(UndoStore, Protocol):
+    """Dropbox as the review page uses it: listings, thumbnails, and moves by file id."""
+
+    def thumbnails(self, paths_or_ids: Sequence[str], size: str = "w256h256"
+                   ) -> Sequence[tuple[FileInfo, bytes] | Exception]:
+        """Per file, where it is now and its JPEG thumbnail, or why there is none."""
+        ...
+
+
+class ReviewState(Ledger, ConfigState, Protocol):
+    """The classes, each photo's ledger, the recent decisions, and the examples a move takes away."""
+
+    def recent_decisions(self, limit: int = ...) -> list[dict[str, object]]: ...
+
+    def forget_examples(self, paths: Sequence[str]) -> int: ...

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from chalicelib.rules.configuration import SortConfig, top_folder
-from chalicelib.rules.outcomes import Outcome
+from chalicelib.rules.outcomes import TOP_CLASSES, Outcome
 from chalicelib.rules.photo_files import ImageError
 from chalicelib.rules.ports import Decision, Move, Originals, Photo, PhotoClassifier, PhotoStore, R
 
@@ -140,4 +140,4 @@ def _decided(file: str, decision: Decision, config: SortConfig, to_path: str | N
                    folder=config.duplicates_folder if copy_of else config.folder_for(decision.label),
                    to_path=to_path, label=decision.label, score=decision.score, by=decision.by,
                    runner_up=others[0] if others else None, reason="duplicate" if copy_of else None,
-                   detail=f"the same bytes as {copy_of}" if copy_of else None)
+                   detail=f"the same bytes as {copy_of}" if copy_of else None, top=decision.ranking[:TOP_CLASSES])

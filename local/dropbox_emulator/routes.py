@@ -5,6 +5,7 @@ here it would accept from Dropbox; request arguments are decoded with the same v
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import io
@@ -30,6 +31,7 @@ DEFAULT_ACCOUNT_ID = "dbid:AAtest".ljust(40, "0")
 THUMBNAIL_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".tiff", ".tif", ".gif", ".webp", ".ppm",
                                   ".bmp", ".heic", ".heif"})
 THUMBNAIL_MAX_BYTES = 20 * 1024 * 1024
+THUMBNAIL_BATCH_LIMIT = 25  # Dropbox's cap on entries per get_thumbnail_batch
 PAGE_SIZE = 2000  # Dropbox's own cap on entries per list_folder page
 
 # route -> (SDK route object, method name)
@@ -41,6 +43,7 @@ _ROUTES = {
     "files/get_metadata": (files.get_metadata, "_get_metadata"),
     "files/download": (files.download, "_download"),
     "files/get_thumbnail_v2": (files.get_thumbnail_v2, "_get_thumbnail_v2"),
+    "files/get_thumbnail_batch": (files.get_thumbnail_batch, "_get_thumbnail_batch"),
     "files/create_folder_v2": (files.create_folder_v2, "_create_folder_v2"),
     "files/move_v2": (files.move_v2, "_move_v2"),
     "files/move_batch_v2": (files.move_batch_v2, "_move_batch_v2"),
@@ -228,11 +231,34 @@ class Api:
         return _meta(node), self.tree.content(node)
 
     def _get_thumbnail_v2(self, route, arg):
-        from PIL import Image, ImageOps
-
         if not arg.resource.is_path():
             raise conflict(tagged("not_found"))
-        node = self._file_for_read(arg.resource.get_path(), "path")
+        node, image = self._thumbnail(arg.resource.get_path(), arg.format._tag, arg.size._tag, arg.mode._tag,
+                                      "path")
+        return files.PreviewResult(file_metadata=_meta(node)), image
+
+    def _get_thumbnail_batch(self, route, arg):
+        """Up to 25 thumbnails in one JSON answer, base64; a file without one fails alone."""
+        if len(arg.entries) > THUMBNAIL_BATCH_LIMIT:
+            raise conflict(tagged("too_many_files"))
+        entries = []
+        for entry in arg.entries:
+            try:
+                node, image = self._thumbnail(entry.path, entry.format._tag, entry.size._tag, entry.mode._tag,
+                                              "path")
+            except Reply as e:
+                failure = ss.json_compat_obj_decode(files.ThumbnailError_validator, e.body["error"], strict=False)
+                entries.append(files.GetThumbnailBatchResultEntry.failure(failure))
+                continue
+            entries.append(files.GetThumbnailBatchResultEntry.success(files.GetThumbnailBatchResultData(
+                metadata=_meta(node), thumbnail=base64.b64encode(image).decode())))
+        return files.GetThumbnailBatchResult(entries=entries)
+
+    def _thumbnail(self, path: str, fmt: str, size: str, mode: str, *where: str) -> tuple[Node, bytes]:
+        """A file's thumbnail as Dropbox makes it: scaled down only, EXIF rotation applied."""
+        from PIL import Image, ImageOps
+
+        node = self._file_for_read(path, *where)
         if PurePosixPath(node.name).suffix.lower() not in THUMBNAIL_EXTENSIONS:
             raise conflict(tagged("unsupported_extension"))
         if node.size > THUMBNAIL_MAX_BYTES:
@@ -247,19 +273,18 @@ class Api:
         try:
             with Image.open(io.BytesIO(self.tree.content(node))) as image:
                 image = ImageOps.exif_transpose(image)
-                box = tuple(map(int, re.fullmatch(r"w(\d+)h(\d+)", arg.size._tag).groups()))
-                scale = _thumbnail_scale(arg.mode._tag, image.size, box)
+                box = tuple(map(int, re.fullmatch(r"w(\d+)h(\d+)", size).groups()))
+                scale = _thumbnail_scale(mode, image.size, box)
                 if scale < 1:  # Dropbox only scales down
-                    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-                    image = image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
-                fmt = arg.format._tag
+                    scaled = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+                    image = image.resize(scaled, Image.Resampling.LANCZOS, reducing_gap=3.0)
                 if fmt == "jpeg" and image.mode != "RGB":
                     image = image.convert("RGB")
                 out = io.BytesIO()
                 image.save(out, {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}[fmt])
         except (OSError, ValueError, Image.DecompressionBombError):
             raise conflict(tagged("unsupported_image"))
-        return files.PreviewResult(file_metadata=_meta(node)), out.getvalue()
+        return node, out.getvalue()
 
     def _create_folder_v2(self, route, arg):
         display = self.tree.display(arg.path.rstrip("/"))

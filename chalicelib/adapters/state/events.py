@@ -1,7 +1,8 @@
 """What /status lists as recent: problems and decisions (written with each outcome, by ledger.py).
 
   events    / <time>#<request key>   a file skipped or failed, with the reason (kept 30 days)
-  decisions / <time>#<request key>   a photo sorted or left unsorted: where, its score, the runner-up
+  decisions / <time>#<request key>   a photo sorted or left unsorted: which (its file id), where, its
+                                     score, the runner-up
 """
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ class EventRepository:
     def recent_decisions(self, limit: int = RECENT_EVENTS) -> list[dict[str, object]]:
         """The last `limit` photos sorted or left unsorted, newest first: where each went, its score,
         the runner-up class and what decided it, with the time in UTC."""
-        return [{"path": i["path"]["S"], "to": i.get("to", {}).get("S"), "folder": i["folder"]["S"],
+        return [{"path": i["path"]["S"], "file_id": i.get("file_id", {}).get("S"), "to": i.get("to", {}).get("S"),
+                 "folder": i["folder"]["S"],
                  "score": float(i["score"]["N"]), "by": i.get("by", {}).get("S"),
                  "runner_up": {"class": i["runner_up"]["S"], "score": float(i["runner_up_score"]["N"])}
                  if "runner_up" in i else None, "at": at} for at, i in self.table.newest("decisions", limit)]

@@ -1,7 +1,8 @@
 """The ledger: what the service did to each photo, by its Dropbox file id, and every request's
 outcome with the counts, events and job records that go with it (one transaction per chunk).
 
-  photo#<id> / ledger          where the photo is counted, where the service put it and by which job,
+  photo#<id> / ledger          where the photo is counted, where the service put it and by which job
+                               (with the best classes that decided it, and when),
                                the moves in flight (moving_<request key>, written before each move),
                                and whether an undo put it back in the inbox
   file#<id>  / <request key>   one outcome per queued request (a redelivery finds it and counts nothing)
@@ -9,6 +10,7 @@ outcome with the counts, events and job records that go with it (one transaction
 """
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -56,7 +58,8 @@ class LedgerRepository:
         webhook until a POST /sort (`clear_undone`). The job says when it was undone."""
         entries = self.ledger(file_ids)
         self.table.transact_all([{"Update": self._entry_update(
-            i, "SET undone = :j REMOVE #c, #t, job", {"#c": "counter", "#t": "to"}, {":j": {"S": job_id}})}
+            i, "SET undone = :j REMOVE #c, #t, job, top, decided_at", {"#c": "counter", "#t": "to"},
+            {":j": {"S": job_id}})}
             for i in dict.fromkeys(file_ids)])
         taken: dict[str, int] = {}
         for entry in entries.values():
@@ -139,6 +142,8 @@ class LedgerRepository:
             photo.requests.append(request)
             if outcome.kind in ("sorted", "unsorted") and outcome.to_path and not outcome.by_another:
                 photo.placed = (outcome.to_path.lower(), request.job_id)
+                if outcome.top:
+                    photo.decided = (outcome.top, now)
         for file_id, photo in photos.items():
             writes.append({"Update": self._recorded(file_id, photo, counted.get(file_id), tally)})
         writes += [{"Update": counter_update(self.table, pk, "all" if pk == "stats" else "job", changes)}
@@ -162,6 +167,11 @@ class LedgerRepository:
                 values[":j"] = {"S": job_id}
             else:
                 removes.append("job")
+        if photo.decided is not None:  # what decided the move: the review queue shows it
+            top, at = photo.decided
+            sets.append("top = :top, decided_at = :at")
+            values[":top"] = {"S": json.dumps([[label, round(score, 4)] for label, score in top])}
+            values[":at"] = {"N": f"{at:.6f}"}
         # A photo once placed stays counted where it went: a later failure or a late request
         # finding it gone does not un-sort it.
         if not (before == photo.counter or (_placed(before) and not _placed(photo.counter))):
@@ -186,6 +196,7 @@ class _Photo:
     counter: str = ""
     requests: list[SortRequest] = field(default_factory=list)
     placed: tuple[str, str | None] | None = None
+    decided: tuple[tuple[tuple[str, float], ...], float] | None = None  # its best classes, and when
 
 
 @dataclass
@@ -246,6 +257,8 @@ def _moving(request: SortRequest) -> str:
 def _entry(item: Item) -> LedgerEntry:
     return LedgerEntry(counter=item.get("counter", {}).get("S"), to=item.get("to", {}).get("S"),
                        job_id=item.get("job", {}).get("S"), undone="undone" in item,
+                       top=tuple((str(c), float(s)) for c, s in json.loads(item["top"]["S"])) if "top" in item else (),
+                       decided_at=float(item["decided_at"]["N"]) if "decided_at" in item else None,
                        moving={name.removeprefix("moving_"): value["S"] for name, value in item.items()
                                if name.startswith("moving_")})
 
@@ -261,6 +274,7 @@ def _placed(counter: str | None) -> bool:
 def _decision_item(request: SortRequest, outcome: Outcome, now: float) -> Item:
     """A photo's decision as /status lists it, kept EVENT_TTL_SECONDS."""
     item = {**key("decisions", f"{now:017.6f}#{request_key(request)}"), "path": {"S": request.path},
+            "file_id": {"S": request.file_id},
             "folder": {"S": outcome.folder or ""}, "score": {"N": f"{outcome.score:.6f}"},
             "expires_at": {"N": str(int(now + EVENT_TTL_SECONDS))}}
     for name, value in (("to", outcome.to_path), ("by", outcome.by)):
