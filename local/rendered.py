@@ -73,6 +73,7 @@ def webdriver(width: int = 1280, height: int = 1400) -> "selenium.webdriver.Chro
     options.binary_location = _require(CHROMIUM)
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", f"--window-size={width},{height}"):
         options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the console, for tests to read
     return selenium.Chrome(service=Service(_require("chromedriver")), options=options)
 
 

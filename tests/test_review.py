@@ -47,8 +47,8 @@ def test_the_review_queue_holds_the_unsorted_photo_and_the_close_call_with_their
         service):
     ids = sorted_photos(service)
     queue = review(service)
-    assert {(p["path"], p["why"]) for p in queue["photos"]} == {
-        ("/Unsorted/astronaut.jpg", "unsorted"), ("/Vehicle/rocket.jpg", "close call")}
+    assert {(p["path"], p["folder"], p["why"]) for p in queue["photos"]} == {
+        ("/Unsorted/astronaut.jpg", "Unsorted", "unsorted"), ("/Vehicle/rocket.jpg", "Vehicle", "close call")}
     rocket = next(p for p in queue["photos"] if p["file_id"] == ids["rocket.jpg"])
     assert [c["class"] for c in rocket["top"]] == ["vehicle", "rocket", "cat"]
     assert rocket["top"][0]["score"] - rocket["top"][1]["score"] < queue["margin"]

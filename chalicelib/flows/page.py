@@ -10,7 +10,7 @@ from pathlib import Path
 FOLDER = Path(__file__).with_name("page")
 TYPES = {"index.html": "text/html; charset=utf-8", "page.js": "text/javascript; charset=utf-8",
          "page.css": "text/css; charset=utf-8"}
-POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
+POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src blob:; "
           "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 
 

@@ -102,9 +102,10 @@ def review(config: SortConfig, state: ReviewState, store: ReviewStore) -> dict[s
         if (entry is None or entry.undone or entry.to is None or len(entry.top) < 2
                 or entry.top[0][1] - entry.top[1][1] >= REVIEW_MARGIN):
             continue  # undone, or sorted again since with a clear margin
-        folder = top_folder(entry.to)
-        if config.is_class_folder(folder) and not any(c.file_id == file_id for c in candidates):
-            candidates.append(_Candidate(file_id, folder, "close call", entry.top, entry.decided_at))
+        labels = config.labels_by_folder()
+        label = labels.get(top_folder(entry.to))  # the ledger keeps paths in lower case
+        if label is not None and not any(c.file_id == file_id for c in candidates):
+            candidates.append(_Candidate(file_id, config.folder_for(label), "close call", entry.top, entry.decided_at))
     candidates = sorted(candidates, key=lambda c: c.at or 0.0, reverse=True)[:REVIEW_LIMIT]
     photos = []
     found = store.thumbnails([c.file_id for c in candidates], THUMBNAIL_SIZE) if candidates else []

@@ -1,17 +1,26 @@
 // The service's page: the key asked once (sessionStorage, sent only as the Bearer header), then the
-// classes, progress, recent decisions and problems, polled from the API it is served by. Every
-// value from the service reaches the page through textContent, never as HTML.
+// classes, the photos to review, progress, recent decisions and problems, polled from the API it is
+// served by. Every value from the service reaches the page through textContent, never as HTML;
+// photos are Dropbox's thumbnails, fetched with the key and shown from blob: URLs.
 "use strict";
 
 const KEY = "image-categorizer.key";
 const JOB = "image-categorizer.job";
 const PREVIEW = "image-categorizer.preview";
 const POLL_MS = 2000;
+const REVIEW_MS = 15000; // the review queue (thumbnails and all) is read again at most this often, or on news
+const NEWEST_PER_CLASS = 4;
+const THUMBNAILS_PER_CALL = 25;
 // The API is where the page came from, stage included: "/" locally, "/api/" on API Gateway.
 const BASE = location.pathname.endsWith("/") ? location.pathname : location.pathname + "/";
 
 const $ = (id) => document.getElementById(id);
 let timer = null;
+// file id -> {url: blob: URL of its thumbnail ("" when there is none), path: where Dropbox says it is};
+// null while asked
+const thumbnails = new Map();
+let reviewed = { at: 0, newest: null }; // when the review queue was read, and the newest decision then
+let undoCorrection = null; // the body of POST /correct that puts the last correction back
 
 class ApiError extends Error {
   constructor(status, message) {
@@ -38,17 +47,74 @@ async function api(method, path, body) {
   return data;
 }
 
-// A table row; the cell at index `wide` (if any) wraps, the others keep to one line.
+// A table row; the cell at index `wide` (if any) wraps, the others keep to one line. A value that
+// is an element (a thumbnail, a toggle) is put in its cell as it is.
 function row(values, wide) {
   const tr = document.createElement("tr");
   values.forEach((value, i) => {
     const td = document.createElement("td");
-    td.textContent = value === null || value === undefined ? "" : String(value);
+    if (value instanceof Node) td.appendChild(value);
+    else td.textContent = value === null || value === undefined ? "" : String(value);
     td.className = i === wide ? "wide" : typeof value === "number" ? "number" : "";
     tr.appendChild(td);
   });
   return tr;
 }
+
+function element(tag, text, className) {
+  const made = document.createElement(tag);
+  if (text !== undefined) made.textContent = text;
+  if (className) made.className = className;
+  return made;
+}
+
+// --- thumbnails ------------------------------------------------------------------------------------
+
+function blobUrl(base64) {
+  const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+  return URL.createObjectURL(new Blob([bytes], { type: "image/jpeg" }));
+}
+
+// An <img> for a photo, filled in when its thumbnail is known (showThumbnails asks for the others).
+function photo(fileId, name) {
+  const img = element("img", undefined, "thumb");
+  img.alt = name || "";
+  if (fileId) {
+    img.dataset.fileId = fileId;
+    const known = thumbnails.get(fileId);
+    if (known && known.url) img.src = known.url;
+  }
+  return img;
+}
+
+// Fetch the thumbnails the page shows but has not got (POST /thumbnails, by file id), then show them.
+async function showThumbnails() {
+  const wanted = [...new Set([...document.querySelectorAll("img.thumb[data-file-id]")]
+    .map((img) => img.dataset.fileId).filter((id) => !thumbnails.has(id)))];
+  for (let start = 0; start < wanted.length; start += THUMBNAILS_PER_CALL) {
+    const chunk = wanted.slice(start, start + THUMBNAILS_PER_CALL);
+    chunk.forEach((id) => thumbnails.set(id, null));
+    try {
+      const answer = await api("POST", "thumbnails", { files: chunk });
+      answer.thumbnails.forEach((t) => thumbnails.set(t.file, { url: t.jpeg ? blobUrl(t.jpeg) : "", path: t.path }));
+    } catch (e) {
+      chunk.forEach((id) => thumbnails.delete(id)); // asked again at the next refresh
+    }
+  }
+  document.querySelectorAll("img.thumb[data-file-id]").forEach((img) => {
+    const known = thumbnails.get(img.dataset.fileId);
+    if (known && known.url && img.src !== known.url) img.src = known.url;
+  });
+}
+
+// Forget a photo's thumbnail (it moved): asked again, with where it is now.
+function forgetThumbnail(fileId) {
+  const known = thumbnails.get(fileId);
+  if (known && known.url) URL.revokeObjectURL(known.url);
+  thumbnails.delete(fileId);
+}
+
+const topFolder = (path) => (path || "").split("/")[1] || "";
 
 function fill(table, rows, empty, wide) {
   const body = $(table).tBodies[0];
@@ -63,13 +129,22 @@ function showClasses(config) {
   const threshold = config.threshold_is_default ? `${config.threshold} (the default)` : `${config.threshold}`;
   $("threshold-line").textContent =
     `Threshold ${threshold}; photos below it go to ${config.unsorted_folder}.`;
-  fill("classes", config.covers.map((c) => [c.class, c.folder, c.description, c.examples, c.corrections]),
-    "No classes yet: set them below.", 2);
+  fill("classes", config.covers.map((c) => [c.class, c.folder, c.examples, c.corrections, covers(c)]),
+    "No classes yet: set them below.", 4);
   if (document.activeElement !== $("classes-input")) $("classes-input").value = config.classes.join(", ");
   if (document.activeElement !== $("threshold-input")) {
     $("threshold-input").value = config.threshold_is_default ? "" : String(config.threshold);
   }
   $("duplicates-input").checked = config.duplicates === "folder";
+}
+
+// What a class covers, folded to one line: a long list of ImageNet classes opens on request.
+function covers(c) {
+  const details = element("details");
+  const summary = element("summary",
+    c.imagenet_classes ? `${c.imagenet_classes} ImageNet class${c.imagenet_classes === 1 ? "" : "es"}` : "by examples");
+  details.append(summary, element("span", c.description));
+  return details;
 }
 
 // The classes as the form has them, for POST /configure or a preview.
@@ -91,11 +166,104 @@ function showStatus(status) {
     `${status.queue.dead_letter} dead-lettered.`;
   fill("counts", Object.entries(status.sorted).map(([folder, n]) => [folder, n]), "Nothing sorted yet.");
   fill("decisions", status.recent_decisions.map((d) => [
-    file(d.path), d.to || d.folder, score(d.score),
+    photo(d.file_id, file(d.path)), file(d.path), d.to || d.folder, score(d.score),
     d.runner_up ? `${d.runner_up.class} ${score(d.runner_up.score)}` : "", d.by || "", when(d.at),
   ]), "No decisions yet.");
   fill("problems", status.recent_problems.map((p) => [file(p.path), p.kind, p.reason, when(p.at)]),
     "No problems.", 2);
+}
+
+// Per class folder, the newest photos the service sorted that are there now (Dropbox says where each
+// photo is when it sends its thumbnail: one corrected or moved since shows in its new folder).
+function showNewest(decisions) {
+  const byFolder = new Map();
+  decisions.filter((d) => d.to && d.file_id).forEach((d) => {
+    const known = thumbnails.get(d.file_id);
+    const path = known && known.path ? known.path : d.to;
+    if (known && known.url === "" && !known.path) return; // gone
+    const folder = topFolder(path);
+    const shown = byFolder.get(folder) || [];
+    if (shown.length < NEWEST_PER_CLASS && !shown.some((s) => s.file_id === d.file_id)) {
+      byFolder.set(folder, [...shown, { file_id: d.file_id, path }]);
+    }
+  });
+  const rows = [...byFolder.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([folder, shown]) => {
+    const strip = element("div", undefined, "strip");
+    strip.append(element("span", folder, "folder"), ...shown.map((d) => {
+      const figure = element("figure");
+      figure.append(photo(d.file_id, file(d.path)), element("figcaption", file(d.path)));
+      return figure;
+    }));
+    return strip;
+  });
+  $("newest").replaceChildren(...(rows.length ? rows : [element("p", "Nothing sorted yet.", "hint")]));
+}
+
+// --- the review queue ------------------------------------------------------------------------------
+
+async function loadReview() {
+  let answer;
+  try {
+    answer = await api("GET", "review");
+  } catch (e) {
+    $("review-line").textContent = e.status === 409 ? "Nothing to review before classes are set." : e.message;
+    $("review").replaceChildren();
+    return;
+  }
+  reviewed.at = Date.now();
+  answer.photos.forEach((p) => {
+    const known = thumbnails.get(p.file_id);
+    if (!known || known.path !== p.path) {
+      if (known) forgetThumbnail(p.file_id);
+      thumbnails.set(p.file_id, { url: blobUrl(p.jpeg), path: p.path });
+    }
+  });
+  $("review-line").textContent = answer.photos.length
+    ? `${answer.photos.length} photo(s) to look at; ${answer.unsorted} in the unsorted folder.`
+    : "Nothing to review: no photo is unsorted or sorted by a small margin.";
+  $("review").replaceChildren(...answer.photos.map((p) => reviewCard(p, answer.folders)));
+}
+
+function reviewCard(p, folders) {
+  const card = element("li", undefined, "card");
+  card.dataset.fileId = p.file_id;
+  const unsorted = folders[folders.length - 1];
+  const why = p.why === "unsorted" ? "left unsorted" : `sorted into ${p.folder} by a small margin`;
+  const best = p.top.map((c) => `${c.class} ${score(c.score)}`).join(", ");
+  card.append(photo(p.file_id, file(p.path)), element("p", file(p.path), "name"), element("p", why, "why"),
+    element("p", best || "no class scored", "scores"));
+  const buttons = element("div", undefined, "choices");
+  folders.filter((f) => f !== p.folder && f !== unsorted).forEach((folder) => {
+    const button = element("button", folder);
+    button.type = "button";
+    button.addEventListener("click", () => correct({ file_id: p.file_id, to: folder }));
+    buttons.appendChild(button);
+  });
+  if (p.folder !== unsorted) {
+    const button = element("button", `Not ${p.folder}`, "not");
+    button.type = "button";
+    button.addEventListener("click", () => correct({ file_id: p.file_id, to: unsorted }));
+    buttons.appendChild(button);
+  }
+  card.appendChild(buttons);
+  return card;
+}
+
+async function correct(body) {
+  try {
+    const answer = await api("POST", "correct", body);
+    forgetThumbnail(answer.file_id);
+    $("correct-text").textContent = `Moved ${file(answer.from)} from ${answer.from} to ${answer.to}; ` +
+      "it is learned as your correction.";
+    undoCorrection = answer.undo;
+    $("correct-undo").hidden = false;
+  } catch (e) {
+    $("correct-text").textContent = e.message;
+    undoCorrection = null;
+    $("correct-undo").hidden = true;
+  }
+  await loadReview();
+  await refresh();
 }
 
 const STARTED_BY = { webhook: "new photos", sort: "Sort what is in All", preview: "Preview (moves nothing)" };
@@ -141,24 +309,49 @@ async function showJob() {
     (job.finished ? ", finished" : "");
 }
 
-async function showPreview() {
+// The preview stays on screen until it is stale: a sort or new classes since it was made.
+function closePreview() {
+  sessionStorage.removeItem(PREVIEW);
+  $("preview-result").hidden = true;
+}
+
+async function showPreview(jobs) {
   const id = sessionStorage.getItem(PREVIEW);
   if (!id) return;
+  const made = jobs.find((j) => j.job_id === id);
+  if (!made) return; // not listed yet (the jobs were read as it was made): shown at the next refresh
+  if (jobs.some((j) => !j.dry_run && j.at > made.at)) return closePreview();
   const job = await api("GET", "jobs/" + encodeURIComponent(id));
   $("preview-result").hidden = false;
   $("preview-line").textContent = job.finished
-    ? `Where the ${job.total} photo(s) in All would go with ${job.classes.join(", ")}; nothing was moved.`
-    : `Looking at the photos in All: ${job.done} of ${job.total}.`;
+    ? `Preview made ${when(made.at)} (UTC): where the ${job.total} photo(s) in All would go with ` +
+      `${job.classes.join(", ")}; nothing was moved.`
+    : `Preview made ${when(made.at)} (UTC): looking at the photos in All, ${job.done} of ${job.total}.`;
   fill("previewed", job.preview.map((p) => [p.path, p.to,
     `${p.class || "no class"} ${score(p.score)}` + (p.detail ? `; ${p.detail}` : "")]), "No photos in All.");
 }
 
-async function refresh() {
+let refreshing = null; // the refresh under way: a poll that finds one waits for it rather than start another
+
+function refresh() {
+  if (!refreshing) refreshing = refreshOnce().finally(() => { refreshing = null; });
+  return refreshing;
+}
+
+async function refreshOnce() {
   try {
-    const [status, jobs] = await Promise.all([api("GET", "status"), api("GET", "jobs"), showJob(), showPreview()]);
+    const [status, jobs] = await Promise.all([api("GET", "status"), api("GET", "jobs"), showJob()]);
+    await showPreview(jobs);
     showStatus(status);
     showJobs(jobs);
     $("service-error").textContent = "";
+    const newest = status.recent_decisions.length ? status.recent_decisions[0].at : null;
+    if (newest !== reviewed.newest || Date.now() - reviewed.at > REVIEW_MS) {
+      reviewed.newest = newest;
+      await loadReview();
+    }
+    await showThumbnails();
+    showNewest(status.recent_decisions);
   } catch (e) {
     if (e.status === 401) return signOut("The key was refused.");
     $("service-error").textContent = `The service did not answer: ${e.message}. Trying again.`;
@@ -177,6 +370,7 @@ async function loadClasses() {
 }
 
 function signIn() {
+  reviewed = { at: 0, newest: null };
   $("login").hidden = true;
   $("main").hidden = false;
   $("forget").hidden = false;
@@ -190,6 +384,7 @@ function signOut(message) {
   sessionStorage.removeItem(JOB);
   sessionStorage.removeItem(PREVIEW);
   clearInterval(timer);
+  [...thumbnails.keys()].forEach(forgetThumbnail);
   $("main").hidden = true;
   $("forget").hidden = true;
   $("login").hidden = false;
@@ -216,6 +411,8 @@ $("configure-form").addEventListener("submit", async (event) => {
   try {
     showClasses(await api("POST", "configure", formClasses()));
     $("configure-error").textContent = "";
+    closePreview(); // made with other classes
+    await loadReview();
   } catch (e) {
     $("configure-error").textContent = e.message;
   }
@@ -230,6 +427,13 @@ $("preview").addEventListener("click", async () => {
   } catch (e) {
     $("configure-error").textContent = e.message;
   }
+});
+
+$("preview-close").addEventListener("click", closePreview);
+
+$("correct-undo").addEventListener("click", () => {
+  if (undoCorrection) correct(undoCorrection);
+  $("correct-undo").hidden = true;
 });
 
 $("sort").addEventListener("click", async () => {
