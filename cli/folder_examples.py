@@ -12,16 +12,16 @@ from __future__ import annotations
 import base64
 import json
 import os
-import stat
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from chalicelib.rules import examples as learned
 from chalicelib.rules.configuration import INBOX, MAX_EXAMPLES, folder_name
-from chalicelib.rules.photo_files import MAX_BYTES, not_a_photo
+from chalicelib.rules.photo_files import ImageTooLarge, not_a_photo
 from chalicelib.rules.ports import PhotoFeatures
-from cli.folder_photos import DIR_FLAGS, FILE_FLAGS, STATE_DIR, Journal, file_identity
+from cli.journal import STATE_DIR, Journal
+from cli.safe_files import DIR_FLAGS, file_identity, read_photo
 
 CACHE = "features.json"
 BATCH = 16
@@ -30,7 +30,7 @@ BATCH = 16
 @dataclass(frozen=True)
 class Found:
     path: str      # relative to DIR: "Grandma/a.jpg"
-    identity: str  # device, inode, size, modification time (as cli/folder_photos.py)
+    identity: str  # device, inode, size, modification time (cli/safe_files.py)
     mtime: float
 
 
@@ -121,15 +121,13 @@ def _class_folders(root: Path) -> Iterator[tuple[str, list[Found]]]:
 
 
 def _read(root: Path, path: str) -> bytes:
-    folder, name = path.split("/", 1)
-    parent = os.open(root / folder, DIR_FLAGS)
+    """The photo's bytes, or b"" when it is gone since the scan or none to read: the classifier
+    reports an empty file, and it is left out."""
     try:
-        fd = os.open(name, FILE_FLAGS, dir_fd=parent)
-    except OSError:
-        return b""  # gone since the scan: the classifier reports an empty file, and it is left out
-    finally:
-        os.close(parent)
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            return b""
-        return handle.read(MAX_BYTES + 1)
+        root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            return read_photo(root_fd, path)[1]
+        finally:
+            os.close(root_fd)
+    except (OSError, ImageTooLarge):
+        return b""

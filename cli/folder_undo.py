@@ -1,6 +1,6 @@
 """`main.py --folder DIR --undo`: put every photo the last run moved back where it came from.
 
-The run's journal (DIR/.image-categorizer/moves.jsonl, cli/folder_photos.py) says, for each move,
+The run's journal (DIR/.image-categorizer/moves.jsonl, cli/journal.py) says, for each move,
 which file it was (device, inode, size, modification time), where it came from and where it went.
 A photo is put back only if that very file is still where the run put it: one the user moved,
 changed or deleted since is left alone and named in the report. Nothing is overwritten (a name
@@ -13,7 +13,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cli.folder_photos import FolderError, Journal, file_identity, move_without_overwrite, open_folder
+from cli.folder_photos import FolderError
+from cli.journal import Journal
+from cli.safe_files import file_identity, move_without_overwrite, open_folder
 
 
 @dataclass

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from chalicelib.rules.configuration import SortConfig
-from cli.folder_photos import STATE_DIR
+from cli.journal import STATE_DIR
 from local import rendered, sample_photos
 from local.stack import free_port
 
@@ -257,12 +257,12 @@ def test_a_file_over_the_size_limit_is_left_in_all(tmp_path, monkeypatch):
     from chalicelib.rules import photo_files
     from chalicelib.rules.sorting import sort_batch
     from chalicelib.vision.classifier import Classifier
-    from cli import folder_photos
+    from cli import folder_photos, safe_files
 
     (tmp_path / "All").mkdir()
     (tmp_path / "All" / "big.jpg").write_bytes(sample_photos.jpeg("chelsea"))
     monkeypatch.setattr(photo_files, "MAX_BYTES", 1000)
-    monkeypatch.setattr(folder_photos, "MAX_BYTES", 1000)
+    monkeypatch.setattr(safe_files, "MAX_BYTES", 1000)
     with folder_photos.FolderPhotos(tmp_path) as folder:
         [outcome] = sort_batch(folder.find(), folder, Classifier.load(), SortConfig(("cat",)))
     assert (outcome.file, outcome.kind, outcome.to_path, outcome.reason) == \
