@@ -82,12 +82,14 @@ MUTATIONS = [
              "            return self._put_back(photo, result)", "            return result.path_display",
              ("tests/test_nothing_forgotten.py",)),
     Mutation("own recorded moves queued to be learned", "chalicelib/flows/class_folders.py",
-             "for f in candidates if not _ours(ledger.get(f.id), f.path_display)]", "for f in candidates]",
+             "\n                if not learning.put_there(top_folder(f.path_display), put_in(ledger.get(f.id)))]", "]",
              ("tests/test_learning.py",)),
-    Mutation("own moves learned as examples", "chalicelib/flows/learning.py",
-             " or (was is not None and was.casefold() == here.casefold())", "", ("tests/test_learning.py",)),
-    Mutation("undo takes a photo back from wherever it is", "chalicelib/flows/undo.py",
-             "elif now.casefold() != to.casefold():", "elif False:", ("tests/test_undo.py",)),
+    Mutation("own moves learned as examples", "chalicelib/rules/learning.py",
+             " or put_there(now_in, put_in):", ":", ("tests/test_stories_both_stores.py",)),
+    Mutation("undo takes a photo back from wherever it is", "chalicelib/rules/undo.py",
+             "    if now.casefold() != to.casefold():\n        return Left(moved_since(now))\n", "",
+             ("tests/test_stories_both_stores.py::"
+              "test_undo_leaves_a_photo_the_user_moved_within_its_class_folder_and_says_where_it_is",)),
     Mutation("undone photos sorted again by the webhook", "chalicelib/flows/inbox.py",
              "photos = [f for f in photos if not (f.id in entries and entries[f.id].undone)]", "photos = list(photos)",
              ("tests/test_undo.py",)),
@@ -122,7 +124,8 @@ MUTATIONS = [
              ("tests/test_ledger.py::"
               "test_a_queued_photo_the_user_drags_into_a_class_folder_is_counted_gone_learned_and_never_undone",)),
     Mutation("a rename inside a class folder queued to be learned", "chalicelib/flows/class_folders.py",
-             "top_folder(entry.to).casefold() == top_folder(path).casefold()", "entry.to == path.lower()",
+             "learning.put_there(top_folder(f.path_display), put_in(ledger.get(f.id)))",
+             "learning.put_there(f.path_display, (ledger.get(f.id) or LedgerEntry()).to)",
              ("tests/test_ledger.py::"
               "test_a_sorted_photo_renamed_inside_its_class_folder_is_not_learned_as_an_example",)),
     Mutation("undo moves whatever is at the job's path", "chalicelib/flows/undo.py",
@@ -139,7 +142,7 @@ MUTATIONS = [
              ("tests/test_ledger.py::"
               "test_an_undo_whose_move_answer_dropbox_lost_still_puts_the_photos_back_and_says_so",)),
     Mutation("undo takes back a later job's sort", "chalicelib/flows/undo.py",
-             "elif entry is None or entry.job_id != job_id or entry.to != to.lower():", "elif False:",
+             "sorted_again = entry is None or entry.job_id != job_id or entry.to != to.lower()", "sorted_again = False",
              ("tests/test_ledger.py::test_undo_leaves_a_photo_that_a_later_job_sorted_again_and_says_which_to_undo",)),
     Mutation("an undone job undone again", "chalicelib/flows/undo.py",
              "if job is not None and job.undone_at is not None:", "if False:",

@@ -24,7 +24,7 @@ from chalicelib.flows import class_folders
 from chalicelib.flows.classify import ClassifyHandler, ConfigCache
 from chalicelib.flows.inbox import Inbox
 from chalicelib.flows.webhook import WebhookHandler
-from chalicelib.rules.configuration import MIN_EXAMPLES, SortConfig, folder_name
+from chalicelib.rules.configuration import SortConfig, folder_name, stands_by_examples
 from chalicelib.rules.messages import LearnRequest
 from chalicelib.rules.ports import PhotoModel
 from chalicelib.rules.vocabulary import Resolution, Vocabulary
@@ -114,7 +114,7 @@ class Wiring:
         enough examples (`taught`: examples and counter-examples per folder, casefolded)."""
         def resolve(name: str) -> Resolution:
             examples = taught.get(folder_name(name).casefold(), (0, 0))[0]
-            return self.vocabulary.resolve(name, by_examples=examples >= MIN_EXAMPLES)
+            return self.vocabulary.resolve(name, by_examples=stands_by_examples(examples))
         return resolve
 
     def follow_class_folders(self, account: str) -> int:
