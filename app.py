@@ -30,12 +30,10 @@ from chalicelib.adapters.state import StateError
 from chalicelib.adapters.work_queue import QueueError
 from chalicelib.flows import answers, page, review, webhook
 from chalicelib.flows.auth import bearer_ok
-from chalicelib.flows.classify import Message, deliver, follow_up, learned
+from chalicelib.flows.classify import Message
 from chalicelib.flows.inbox import Busy, NoInbox, NotConfigured, start_sort
 from chalicelib.flows.undo import AlreadyUndone, undo_job
-from chalicelib.rules import configuration as sort_config
-from chalicelib.rules.configuration import ConfigError, SortConfig
-from chalicelib.rules.messages import BadMessage, LearnRequest, SortRequest, SyncRequest, parse
+from chalicelib.rules import configuration
 from chalicelib.wiring import wiring
 
 app = Chalice(app_name="image-categorizer")
@@ -74,7 +72,7 @@ def route(path: str, methods: list[str], key: bool = True,
                 if key:
                     _authorize()
                 return view(*args, **kwargs)
-            except (ConfigError, review.Refused) as e:
+            except (configuration.ConfigError, review.Refused) as e:
                 raise BadRequestError(str(e)) from None
             except review.Unknown as e:
                 raise NotFoundError(str(e)) from None
@@ -159,10 +157,9 @@ def webhook_challenge() -> Response:
 @route("/webhook", methods=["POST"], key=False, content_types=["application/json", "application/octet-stream"])
 def webhook_notification() -> Response:
     # A 503 makes Dropbox notify again: nothing is lost while the changes cannot be read or queued.
-    request, w = _current_request(), wiring()
+    request = _current_request()
     try:
-        listing = webhook.handle(_raw_body(request), request.headers.get("x-dropbox-signature"), w.app_secret,
-                                 w.state, w.inbox, w.account_id, w.follow_class_folders)
+        listing = wiring().webhook_handler.handle(_raw_body(request), request.headers.get("x-dropbox-signature"))
     except webhook.Rejected as e:
         return Response({"Code": "Rejected", "Message": str(e)}, status_code=e.status)
     return Response({"queued": listing.queued, "skipped": listing.skipped, "to_learn": listing.to_learn})
@@ -171,7 +168,7 @@ def webhook_notification() -> Response:
 @route("/configure", methods=["POST"])
 def configure_post() -> dict[str, object]:
     w = wiring()
-    config = sort_config.parse(_json_body())  # before any table read: a bad body is a 400 even while AWS fails
+    config = configuration.parse(_json_body())  # before any table read: a bad body is a 400 even while AWS fails
     taught = w.state.example_counts()
     return answers.configure(config, w.resolver(taught), w.state, w.default_threshold, taught)
 
@@ -237,7 +234,7 @@ def thumbnails() -> dict[str, object]:
     return {"thumbnails": review.thumbnails(_json_body(), _configured(), wiring().dropbox)}
 
 
-def _configured() -> SortConfig:
+def _configured() -> configuration.SortConfig:
     config = wiring().state.get_config()
     if config is None:
         raise NotConfigured("no classes are configured yet: POST /configure {\"classes\": [...]}")
@@ -255,27 +252,10 @@ def get_job(job_id: str) -> dict[str, object]:
 @app.on_sqs_message(queue="image-categorizer-sort", batch_size=SQS_BATCH_SIZE,
                     maximum_concurrency=SQS_MAX_CONCURRENCY)
 def classify(event: SQSEvent) -> None:
-    messages = [Message(_request(record.body), record.receipt_handle,
-                        int(record.to_dict().get("attributes", {}).get("ApproximateReceiveCount", "1")))
-                for record in event]
-    syncs = [(m.request, m.receipt_handle) for m in messages if isinstance(m.request, SyncRequest)]
-    learns = [(m.request, m.receipt_handle, m.receive_count) for m in messages if isinstance(m.request, LearnRequest)]
-    sorts = [m for m in messages if not isinstance(m.request, (SyncRequest, LearnRequest))]
+    messages = [Message.from_record(record.to_dict()) for record in event]
     w = wiring()
-    # The stored classes as this batch starts, read (their version) once and only if a request needs them.
-    stored = functools.cache(w.config.get)
-    acks = deliver(sorts, functools.partial(w.config_for, stored=stored), w.photos, w.classifier, w.state,
-                   w.max_receives, w.examples, w.originals) \
-        + learned(learns, functools.partial(w.learn, stored=stored), w.max_receives) \
-        + follow_up(syncs, w.inbox.sync, w.account_id)
+    acks = w.classify_handler.handle(messages)
     if acks.retry:
         # Only the unfinished messages may come back: acknowledge the rest ourselves.
         w.queue.delete(acks.done)
         raise RetryBatch(f"{len(acks.retry)} of {len(messages)} files will be retried")
-
-
-def _request(body: str) -> SortRequest | SyncRequest | LearnRequest | None:
-    try:
-        return parse(body)
-    except BadMessage:
-        return None

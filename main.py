@@ -16,12 +16,13 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from rich.console import Console
 
-from chalicelib.rules import configuration as sort_config
-from chalicelib.rules.configuration import DUPLICATE_POLICIES, DUPLICATES_FOLDER, MIN_EXAMPLES, ConfigError, SortConfig
+from chalicelib.rules import configuration
+from chalicelib.rules.configuration import DUPLICATE_POLICIES, DUPLICATES_FOLDER, ConfigError, SortConfig
 from chalicelib.rules.outcomes import Counts, Outcome
 from chalicelib.rules.sorting import sort_batch
 from chalicelib.rules.vocabulary import Resolution
@@ -82,20 +83,20 @@ def proposal(args: argparse.Namespace) -> Body:
                                         if value is not None}}
 
 
-def configure(args: argparse.Namespace, taught: Teaching | None = None
+def configure(args: argparse.Namespace, counts: Mapping[str, int] | None = None
               ) -> tuple[Classifier, SortConfig, list[Resolution]]:
     """The same validation as the service's POST /configure; raises ConfigError. A name the
-    model does not know is a class when its folder holds enough examples."""
-    config = sort_config.parse(proposal(args))
+    model does not know is a class when its folder holds enough examples (`counts`, by class)."""
+    config = configuration.parse(proposal(args))
     classifier = Classifier.load()
-    standing = {c for c, n in (taught.counts() if taught else {}).items() if n >= MIN_EXAMPLES}
-    return classifier, config, sort_config.resolve_classes(
+    standing = {c for c, n in (counts or {}).items() if configuration.stands_by_examples(n)}
+    return classifier, config, configuration.resolve_classes(
         config, lambda name: classifier.vocabulary.resolve(name, by_examples=name in standing))
 
 
 def explain(args: argparse.Namespace) -> int:
     taught = folder_examples.teaching(args.folder, args.classes) if args.folder is not None else None
-    for resolution in configure(args, taught)[2]:
+    for resolution in configure(args, taught.counts() if taught else None)[2]:
         print(resolution.describe() + (_examples_line(taught, resolution.name) if taught else ""))
     return 0
 
@@ -118,8 +119,10 @@ def sort_folder(args: argparse.Namespace) -> int:
     stderr = Console(stderr=True)
     with FolderPhotos(args.folder) as folder:
         taught = folder_examples.teaching(args.folder, args.classes)
-        classifier, config, _ = configure(args, taught)
-        examples = folder_examples.load(args.folder, taught, classifier)
+        # The examples whose photos could be read are those that count, as in the service (which
+        # keeps only those): a class that stands on its examples has them when it sorts.
+        examples = folder_examples.load(args.folder, taught, Classifier.load())
+        classifier, config, _ = configure(args, {label: len(e.positives) for label, e in examples.items()})
         files = folder.find()
         tally = Tally.for_config(len(files), config)
         outcomes = []

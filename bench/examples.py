@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import photo_sets  # noqa: E402
 from bench.everyday_words import CLASSES  # noqa: E402
-from chalicelib.rules import examples as learned  # noqa: E402
+from chalicelib.rules import examples  # noqa: E402
 from chalicelib.vision.classifier import Classifier  # noqa: E402
 from local import sample_photos  # noqa: E402
 
@@ -40,16 +40,16 @@ def accuracy(classifier: Classifier, photos: list[photo_sets.Photo], shots: int,
         mine = [p for p in photos if p.kind == kind]
         chosen = rng.choice(len(mine), size=min(shots, max(0, len(mine) - 1)), replace=False) if mine else []
         taken[kind] = [mine[i] for i in chosen]
-    examples = {kind: learned.ClassExamples(learned.stack([features[p.path] for p in chosen]),
-                                            np.zeros((0, 0), np.float32))
-                for kind, chosen in taken.items() if chosen}
+    shots_taken = {kind: examples.ClassExamples(examples.stack([features[p.path] for p in chosen]),
+                                                np.zeros((0, 0), np.float32))
+                   for kind, chosen in taken.items() if chosen}
     used = {p.path for chosen in taken.values() for p in chosen}
     rest = [p for p in photos if p.path not in used]
     correct = 0
     for start in range(0, len(rest), BATCH):
         batch = rest[start:start + BATCH]
         for photo, decision in zip(batch, classifier.classify_batch([data[p.path] for p in batch], CLASSES,
-                                                                    examples=examples)):
+                                                                    examples=shots_taken)):
             correct += getattr(decision, "label", None) == photo.kind
     return correct, len(rest)
 
@@ -74,12 +74,12 @@ def cost(classifier: Classifier, classes: int = 50, per_class: int = 200, repeat
     """Example scoring for `classes` x `per_class` examples on a batch of 16, against classifying it."""
     rng = np.random.default_rng(0)
     names = [f"class{i}" for i in range(classes)]
-    examples = {n: learned.ClassExamples(learned.unit(rng.random((per_class, 1280), np.float32)),
-                                         np.zeros((0, 0), np.float32)) for n in names}
-    features = learned.unit(rng.random((BATCH, 1280), np.float32))
+    taught = {n: examples.ClassExamples(examples.unit(rng.random((per_class, 1280), np.float32)),
+                                        np.zeros((0, 0), np.float32)) for n in names}
+    features = examples.unit(rng.random((BATCH, 1280), np.float32))
     start = time.perf_counter()
     for _ in range(repeat):  # what Classifier.decide does with them
-        learned.scores(np.stack([learned.similarity(features, examples[n].positives) for n in names], axis=1))
+        examples.scores(np.stack([examples.similarity(features, taught[n].positives) for n in names], axis=1))
     scoring = (time.perf_counter() - start) / repeat
     photos = [sample_photos.jpeg("chelsea")] * BATCH
     classifier.classify_batch(photos, ["cat", "people"])

@@ -1,4 +1,6 @@
-"""Wiring: the adapters, built from the environment on first use, one set per Lambda container.
+"""Wiring: the adapters, built from the environment on first use, one set per Lambda container,
+and the two handlers that hold them (`classify_handler` for the SQS batches, `webhook_handler` for
+Dropbox's notifications), each built once.
 
 Nothing is created at import, so `import app` stays cheap; the model (numpy, onnxruntime) loads
 only when the classify function sorts its first batch.
@@ -19,10 +21,11 @@ from chalicelib.adapters.secrets import with_secrets
 from chalicelib.adapters.state import StateStore
 from chalicelib.adapters.work_queue import DEFAULT_MAX_RECEIVES, WorkQueue
 from chalicelib.flows import class_folders
-from chalicelib.flows.classify import ConfigCache
+from chalicelib.flows.classify import ClassifyHandler, ConfigCache
 from chalicelib.flows.inbox import Inbox
-from chalicelib.rules.configuration import MIN_EXAMPLES, SortConfig, folder_name
-from chalicelib.rules.messages import LearnRequest, SortRequest
+from chalicelib.flows.webhook import WebhookHandler
+from chalicelib.rules.configuration import SortConfig, folder_name, stands_by_examples
+from chalicelib.rules.messages import LearnRequest
 from chalicelib.rules.ports import PhotoModel
 from chalicelib.rules.vocabulary import Resolution, Vocabulary
 from chalicelib.vision.bundled_model import ModelCard, load_vocabulary, model_card
@@ -30,10 +33,6 @@ from chalicelib.vision.bundled_model import ModelCard, load_vocabulary, model_ca
 if TYPE_CHECKING:
     from chalicelib.flows.learning import ExampleCache
     from chalicelib.rules.examples import Examples
-
-# The stored classes, as one batch reads them.
-Stored = Callable[[], SortConfig | None]
-
 
 class Wiring:
     def __init__(self, env: Mapping[str, str] = os.environ):
@@ -79,12 +78,9 @@ class Wiring:
     def config(self) -> ConfigCache:
         return ConfigCache(self.state)
 
-    def config_for(self, request: SortRequest, stored: Stored | None = None) -> SortConfig | None:
-        """The classes a request is sorted with: the stored ones (`stored`: the batch's one read of
-        them; by default a read now), or a dry run's own (its job's)."""
-        if request.dry_run:
-            return self._preview_config(request.job_id)
-        return (stored or self.config.get)()
+    def preview_config(self, job_id: str) -> SortConfig | None:
+        """A dry run's classes: its job's."""
+        return self._preview_config(job_id)
 
     def _read_preview_config(self, job_id: str) -> SortConfig | None:
         job = self.state.job(job_id)
@@ -118,7 +114,7 @@ class Wiring:
         enough examples (`taught`: examples and counter-examples per folder, casefolded)."""
         def resolve(name: str) -> Resolution:
             examples = taught.get(folder_name(name).casefold(), (0, 0))[0]
-            return self.vocabulary.resolve(name, by_examples=examples >= MIN_EXAMPLES)
+            return self.vocabulary.resolve(name, by_examples=stands_by_examples(examples))
         return resolve
 
     def follow_class_folders(self, account: str) -> int:
@@ -132,9 +128,22 @@ class Wiring:
     def examples(self, config: SortConfig) -> "Examples":
         return self._example_cache.get(config)
 
-    def learn(self, requests: list[LearnRequest], stored: Stored | None = None) -> list[bool]:
+    def learn(self, requests: list[LearnRequest], config: SortConfig | None) -> list[bool]:
+        """Learn from photos in class folders, with the stored classes `config`."""
         from chalicelib.flows.learning import learn  # numpy: the classify function only
-        return learn(requests, self.photos.read_anywhere, self.classifier, self.state, (stored or self.config.get)())
+        return learn(requests, self.photos.read_anywhere, self.classifier, self.state, config)
+
+    @cached_property
+    def classify_handler(self) -> ClassifyHandler:
+        return ClassifyHandler(photos=self.photos, model=self.classifier, recorder=self.state,
+                               stored_config=self.config.get, job_config=self.preview_config,
+                               examples=self.examples, originals=self.originals, max_receives=self.max_receives,
+                               learn_photos=self.learn, sync_inbox=self.inbox.sync, account_id=self.account_id)
+
+    @cached_property
+    def webhook_handler(self) -> WebhookHandler:
+        return WebhookHandler(app_secret=self.app_secret, state=self.state, inbox=self.inbox,
+                              account_id=self.account_id, follow_class_folders=self.follow_class_folders)
 
     def account_id(self) -> str:
         """Our Dropbox account (the one the refresh token belongs to), asked once per container."""

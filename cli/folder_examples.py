@@ -1,9 +1,10 @@
 """Examples for `main.py --folder DIR`: the photos in DIR/<Class>/ that this tool did not put there.
 
 Every move the tool makes is written to DIR/.image-categorizer/moves.jsonl (the file's identity and
-where it went). A photo in a class folder that the journal does not put there is the user's: an
-example of that class and, when the journal had put it in another class folder, a counter-example
-of that class too (a correction). Deleting an example, or moving it away, is seen at the next run.
+where it went): that is where the tool put each photo, and the rule shared with the service
+(chalicelib/rules/learning.py) says what a photo teaches. A photo in a class folder that the
+journal does not put there is the user's: an example of that class and, when the journal had put it
+in another class folder, a counter-example of that class too (a correction). Deleting an example, or moving it away, is seen at the next run.
 Features are cached beside the journal, by file identity, so a run computes only new examples'.
 Folders are read as the sorting reads DIR/All: no symlink is followed.
 """
@@ -12,16 +13,16 @@ from __future__ import annotations
 import base64
 import json
 import os
-import stat
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from chalicelib.rules import examples as learned
+from chalicelib.rules import examples, learning
 from chalicelib.rules.configuration import INBOX, MAX_EXAMPLES, folder_name
-from chalicelib.rules.photo_files import MAX_BYTES, not_a_photo
+from chalicelib.rules.photo_files import ImageTooLarge, not_a_photo
 from chalicelib.rules.ports import PhotoFeatures
-from cli.folder_photos import DIR_FLAGS, FILE_FLAGS, STATE_DIR, Journal, file_identity
+from cli.journal import STATE_DIR, Journal
+from cli.safe_files import DIR_FLAGS, file_identity, read_photo
 
 CACHE = "features.json"
 BATCH = 16
@@ -30,7 +31,7 @@ BATCH = 16
 @dataclass(frozen=True)
 class Found:
     path: str      # relative to DIR: "Grandma/a.jpg"
-    identity: str  # device, inode, size, modification time (as cli/folder_photos.py)
+    identity: str  # device, inode, size, modification time (cli/safe_files.py)
     mtime: float
 
 
@@ -49,20 +50,20 @@ def teaching(root: Path, classes: Collection[str]) -> Teaching:
     """What the class folders teach, without reading a photo: cheap enough to run before the
     classes are validated (an unknown name needs its examples)."""
     placed = Journal(root).placed()
+    # Only the classes of this run matter (the service keeps every class folder's: a later
+    # /configure may name it).
     by_folder = {folder_name(c).casefold(): c for c in classes}
     positives: dict[str, list[Found]] = {c: [] for c in classes}
     negatives: dict[str, list[Found]] = {c: [] for c in classes}
+
+    def configured(folder: str) -> bool:
+        return folder.casefold() in by_folder
+
     for folder, found in _class_folders(root):
-        label = by_folder.get(folder.casefold())
         for photo in found:
-            put_in = placed.get(photo.identity)
-            if put_in is not None and put_in.casefold() == folder.casefold():
-                continue  # the tool's own move: not an example
-            if label is not None:
-                positives[label].append(photo)
-            wrong = by_folder.get(put_in.casefold()) if put_in is not None else None
-            if wrong is not None:
-                negatives[wrong].append(photo)
+            for lesson in learning.lessons(folder, placed.get(photo.identity), configured):
+                label = by_folder[lesson.folder.casefold()]
+                (positives if lesson.role == "example" else negatives)[label].append(photo)
     return Teaching({c: _oldest_first(f) for c, f in positives.items()},
                     {c: _oldest_first(f) for c, f in negatives.items()})
 
@@ -71,7 +72,7 @@ def _oldest_first(found: list[Found]) -> list[Found]:
     return sorted(found, key=lambda f: (f.mtime, f.path))
 
 
-def load(root: Path, taught: Teaching, classifier: PhotoFeatures) -> learned.Examples:
+def load(root: Path, taught: Teaching, classifier: PhotoFeatures) -> examples.Examples:
     """The examples' features (cached by identity), for the classes that have any."""
     cache_path = root / STATE_DIR / CACHE
     try:
@@ -85,7 +86,7 @@ def load(root: Path, taught: Teaching, classifier: PhotoFeatures) -> learned.Exa
         batch = missing[start:start + BATCH]
         for found, features in zip(batch, classifier.features_batch([_read(root, f.path) for f in batch])):
             if not isinstance(features, Exception):
-                cache[found.identity] = base64.b64encode(learned.encode(features)).decode()
+                cache[found.identity] = base64.b64encode(examples.encode(features)).decode()
     if missing:
         cache = {identity: cache[identity] for identity in wanted if identity in cache}
         cache_path.parent.mkdir(exist_ok=True)
@@ -94,7 +95,7 @@ def load(root: Path, taught: Teaching, classifier: PhotoFeatures) -> learned.Exa
     def rows(found: list[Found]) -> list[bytes]:
         return [base64.b64decode(cache[f.identity]) for f in found if f.identity in cache]
 
-    return {label: learned.stored(rows(taught.positives[label]), rows(taught.negatives[label]))
+    return {label: examples.stored(rows(taught.positives[label]), rows(taught.negatives[label]))
             for label in taught.positives if taught.positives[label] or taught.negatives[label]}
 
 
@@ -121,15 +122,13 @@ def _class_folders(root: Path) -> Iterator[tuple[str, list[Found]]]:
 
 
 def _read(root: Path, path: str) -> bytes:
-    folder, name = path.split("/", 1)
-    parent = os.open(root / folder, DIR_FLAGS)
+    """The photo's bytes, or b"" when it is gone since the scan or none to read: the classifier
+    reports an empty file, and it is left out."""
     try:
-        fd = os.open(name, FILE_FLAGS, dir_fd=parent)
-    except OSError:
-        return b""  # gone since the scan: the classifier reports an empty file, and it is left out
-    finally:
-        os.close(parent)
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            return b""
-        return handle.read(MAX_BYTES + 1)
+        root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            return read_photo(root_fd, path)[1]
+        finally:
+            os.close(root_fd)
+    except (OSError, ImageTooLarge):
+        return b""

@@ -1,19 +1,27 @@
 """`main.py --folder DIR --undo`: put every photo the last run moved back where it came from.
 
-The run's journal (DIR/.image-categorizer/moves.jsonl, cli/folder_photos.py) says, for each move,
+The run's journal (DIR/.image-categorizer/moves.jsonl, cli/journal.py) says, for each move,
 which file it was (device, inode, size, modification time), where it came from and where it went.
-A photo is put back only if that very file is still where the run put it: one the user moved,
-changed or deleted since is left alone and named in the report. Nothing is overwritten (a name
-taken meanwhile gets a numbered name, as in a sort), and the class folders the run made are
-removed when they are empty again.
+This module gathers the facts (where that very file is now, looked for in the class folders the
+run put photos in) and the rule shared with the service's POST /undo (chalicelib/rules/undo.py)
+says what goes back: only a photo still where the run put it. One the user moved, changed or
+deleted since is left alone and named in the report, with the service's reasons. Nothing is
+overwritten (a name taken meanwhile gets a numbered name, as in a sort), and the class folders the
+run made are removed when they are empty again (the service leaves them: it never deletes).
 """
 from __future__ import annotations
 
 import os
+import stat
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cli.folder_photos import FolderError, Journal, file_identity, move_without_overwrite, open_folder
+from chalicelib.rules import undo
+from chalicelib.rules.configuration import top_folder
+from cli.folder_photos import FolderError
+from cli.journal import Journal
+from cli.safe_files import file_identity, move_without_overwrite, open_folder
 
 
 @dataclass
@@ -35,10 +43,16 @@ def undo_last_run(root: Path) -> Undone:
         raise FolderError(f"cannot open {root}: {e.strerror}") from None
     undone = Undone(run.run)
     try:
+        where = _where(root_fd, {top_folder(move.to) for move in run.moves})
         for move in reversed(run.moves):
-            now, why = _put_back(root_fd, move.identity, move.to, move.came_from)
+            # The last run not undone: no later run's move of a photo stands (an undone one's no more).
+            found = undo.verdict(move.to, where.get(move.identity), sorted_again=False)
+            if isinstance(found, undo.Left):
+                undone.left.append((move.to, found.reason))
+                continue
+            now, why = _put_back(root_fd, move.identity, found.now, move.came_from)
             if now is not None:
-                undone.put_back.append((move.to, now))
+                undone.put_back.append((found.now, now))
             else:
                 undone.left.append((move.to, why or ""))
         for folder in run.made:
@@ -52,20 +66,36 @@ def undo_last_run(root: Path) -> Undone:
     return undone
 
 
-def _put_back(root_fd: int, identity: str, to: str, came_from: str) -> tuple[str | None, str | None]:
+def _where(root_fd: int, folders: Iterable[str]) -> dict[str, str]:
+    """Each file's identity -> its path ("Cat/best/a.jpg"), for every file anywhere under these
+    top folders (as the service lists the job's folders); no symlink is followed."""
+    found: dict[str, str] = {}
+    for folder in sorted(folders):
+        for path, _, names, folder_fd in os.fwalk(folder, dir_fd=root_fd, follow_symlinks=False):
+            for name in names:
+                try:
+                    info = os.stat(name, dir_fd=folder_fd, follow_symlinks=False)
+                except OSError:
+                    continue  # gone since the listing
+                if stat.S_ISREG(info.st_mode):
+                    found[file_identity(info)] = f"{path}/{name}"
+    return found
+
+
+def _put_back(root_fd: int, identity: str, now: str, came_from: str) -> tuple[str | None, str | None]:
     """(where the photo is now, None) once put back; (None, why) when it was left where it is."""
-    here_parts, back_parts = to.split("/"), came_from.split("/")
+    here_parts, back_parts = now.split("/"), came_from.split("/")
     try:
         here = open_folder(root_fd, here_parts[:-1])
     except OSError:
-        return None, "not there any more"
+        return None, undo.NOT_THERE
     try:
         try:
             info = os.stat(here_parts[-1], dir_fd=here, follow_symlinks=False)
         except FileNotFoundError:
-            return None, "not there any more"
+            return None, undo.NOT_THERE
         if file_identity(info) != identity:
-            return None, "changed since the sort, so left where it is"
+            return None, undo.NOT_THERE  # moved, changed or replaced since it was looked for
         try:
             back = open_folder(root_fd, back_parts[:-1], make=True)
         except OSError as e:

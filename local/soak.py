@@ -55,14 +55,15 @@ from pathlib import PurePosixPath
 
 from PIL import Image
 
-from chalicelib.rules.configuration import DUPLICATES_FOLDER, in_inbox
+from chalicelib.rules import configuration
+from chalicelib.rules.configuration import DUPLICATES_FOLDER, folder_name, in_inbox, top_folder
 from local import sample_photos
 from local.in_process import untracked_moto_models
 
 CLASSES = sample_photos.SCENARIO_CLASSES
-CLASS_FOLDERS = ["/" + c[:1].upper() + c[1:] for c in CLASSES]
-UNSORTED = "/Unsorted"
-INBOX = "/All"
+CLASS_FOLDERS = ["/" + folder_name(c) for c in CLASSES]
+UNSORTED = "/" + configuration.DEFAULT_UNSORTED_FOLDER
+INBOX = "/" + configuration.INBOX
 # Rate-based: every route, each call independently. "expired_token" is not drawn at random: two
 # independent draws can revoke the token another thread has just refreshed, which Dropbox never
 # does. Instead every access token expires at once, mid-drain, after each batch, as tokens do
@@ -427,7 +428,7 @@ def run(service, plan: list[list[Drop]], *, dropbox_rate: float, aws: dict | Non
     deliveries = _Deliveries(service.source)
     untracked = untracked_moto_models()  # bounded memory: moto would keep each table copy it makes
     untracked.__enter__()
-    blocked = "/" + CLASSES[-1][:1].upper() + CLASSES[-1][1:]
+    blocked = CLASS_FOLDERS[-1]
     # Dropbox resets the cursors before these batches' notifications (len(plan): the one after the
     # batches, len(plan) + 1: the last one, after the user's undo and copies), once the service has
     # cursors (after the first notification that arrives); with `undo`, one reset is right after it.
@@ -575,9 +576,8 @@ def _sorted_photos(fake, state, photo_shas: set[str], exclude: set[str] = frozen
     plain file blocking one), holding the bytes of a dropped photo, not among `exclude` (file ids)."""
     found = []
     for path, data in sorted(fake.files("/").items()):
-        parts = path.strip("/").split("/")
-        folder = "/" + parts[0]
-        if len(parts) != 2 or folder.casefold() not in {f.casefold() for f in CLASS_FOLDERS} \
+        folder = "/" + top_folder(path)
+        if path.strip("/").count("/") != 1 or folder.casefold() not in {f.casefold() for f in CLASS_FOLDERS} \
                 or not fake.is_folder(folder) or _sha(data) not in photo_shas:
             continue
         file_id = fake.id_of(path)
@@ -603,7 +603,7 @@ def _correct(fake, state, rng: random.Random, count: int, photo_shas: set[str], 
     for path, file_id in rng.sample(candidates, len(candidates)):
         if count == 0:
             return
-        here = "/" + path.strip("/").split("/", 1)[0]
+        here = "/" + top_folder(path)
         others = [f for f in folders if f.casefold() != here.casefold()]
         existing = [f for f in others if fake.is_folder(f)]  # where the user keeps photos already
         if not others:
@@ -810,10 +810,10 @@ def check(service, dropped: list[tuple[Drop, str]], result: Result, user: User, 
     ids = {path: fake.id_of(path) for path in final}
     data_of = {file_id: drop.data for drop, file_id in dropped}
     copies = {f"/{DUPLICATES_FOLDER}"} if duplicates == "folder" else set()
-    folders = {"/" + c[:1].upper() + c[1:] for c in CLASSES} | {UNSORTED} | copies
+    folders = set(CLASS_FOLDERS) | {UNSORTED} | copies
 
     def top(path: str) -> str:
-        return "/" + path.strip("/").split("/", 1)[0]
+        return "/" + top_folder(path)
 
     # Not in the folders, by the user's doing: put back in /All by the undo, or deleted.
     undone = user.undone | user.undo_unreported
@@ -883,7 +883,7 @@ def check(service, dropped: list[tuple[Drop, str]], result: Result, user: User, 
             elif not _renamed_from(PurePosixPath(recorded).name, PurePosixPath(drop.path).name):
                 problems.append(f"{drop.path}: renamed to {recorded}")
             elif not by_user and any(o["kind"] == "sorted" and not o.get("reason", "").startswith("duplicate")
-                                     and "/" + o["label"][:1].upper() + o["label"][1:] != top(to) for o in outcomes):
+                                     and "/" + folder_name(o["label"]) != top(to) for o in outcomes):
                 problems.append(f"{drop.path}: label and folder disagree: {outcomes}")
         else:
             if final.get(drop.path) != drop.data:
@@ -929,11 +929,11 @@ def check(service, dropped: list[tuple[Drop, str]], result: Result, user: User, 
                             f"not gone: {state.outcomes(file_id)}")
 
     # Examples: learned from the user's moves, and only from them.
-    expected = {(top(to).strip("/").casefold(), "example", file_id) for file_id, to in user.queued_moves.items()}
+    expected = {(top_folder(to).casefold(), "example", file_id) for file_id, to in user.queued_moves.items()}
     from_corrections = set()
     for file_id, (was, now) in user.corrected.items():
-        from_corrections |= {(top(now).strip("/").casefold(), "example", file_id),
-                             (top(was).strip("/").casefold(), "counter", file_id)}
+        from_corrections |= {(top_folder(now).casefold(), "example", file_id),
+                             (top_folder(was).casefold(), "counter", file_id)}
     learned = _examples(state)
     for folder, role, file_id in sorted((expected | from_corrections) - learned):
         if file_id in user.queued_moves:

@@ -1,5 +1,7 @@
 """Classes by example through the real path: photos the user puts in class folders (Dropbox SDK
-against the emulator, SQS and DynamoDB on moto, Chalice's test client) teach the classes."""
+against the emulator, SQS and DynamoDB on moto, Chalice's test client) teach the classes. The
+stories that hold for main.py --folder too (a correction, a deleted example, a rename, an unknown
+name taught by its folder) are told once, for both: tests/test_stories_both_stores.py."""
 from __future__ import annotations
 
 import json
@@ -13,61 +15,12 @@ def learn_from_the_folders(service) -> None:
     service.source.drain(timeout=60)
 
 
-def put_grandma(service, count: int = 3) -> None:
-    for i, box in enumerate(EXAMPLE_CROPS[:count]):
+def test_configure_says_an_unknown_name_stands_on_the_examples_in_its_folder_and_how_many(service):
+    for i, box in enumerate(EXAMPLE_CROPS):
         service.dropbox.put(f"/Grandma/g{i}.jpg", crop("astronaut", box))
-
-
-def test_photos_put_by_hand_make_an_unknown_class_valid_and_a_similar_photo_goes_there(service):
-    put_grandma(service)
     learn_from_the_folders(service)
-    answer = service.configure(["Grandma", "cat"])
-    assert answer["covers"][0]["examples"] == 3 and "examples" in answer["covers"][0]["description"]
-    new = crop("astronaut", NEW_CROP)
-    service.dropbox.put("/All/new.jpg", new)
-    service.dropbox.put("/All/chelsea.jpg", jpeg("chelsea"))
-    learn_from_the_folders(service)
-    files = service.dropbox.files("/")
-    assert files["/Grandma/new.jpg"] == new and files["/Cat/chelsea.jpg"] == jpeg("chelsea")
-    assert json.loads(service.get("/status").body)["learned"]["grandma"] == {"examples": 3, "corrections": 0}
-
-
-def test_an_unknown_class_with_too_few_examples_is_a_400_saying_how_to_teach_it(service):
-    put_grandma(service, count=2)
-    learn_from_the_folders(service)
-    response = service.post("/configure", {"classes": ["Grandma", "cat"]})
-    assert response.status_code == 400
-    assert "put 3 or more photos of Grandma into /Grandma" in json.loads(response.body)["Message"]
-
-
-def test_a_correction_sends_the_next_similar_photo_where_the_user_moved_the_first(service):
-    service.configure(["cat", "vehicle"])
-    service.dropbox.put("/All/motorcycle.jpg", jpeg("motorcycle"))
-    learn_from_the_folders(service)
-    assert "/Vehicle/motorcycle.jpg" in service.dropbox.files("/")
-    service.dropbox.user_move("/Vehicle/motorcycle.jpg", "/Cat/motorcycle.jpg")
-    learn_from_the_folders(service)
-    learned = json.loads(service.get("/status").body)["learned"]
-    assert learned == {"cat": {"examples": 1, "corrections": 0}, "vehicle": {"examples": 0, "corrections": 1}}
-    new = crop("motorcycle", NEW_CROP)
-    service.dropbox.put("/All/motorcycle2.jpg", new)
-    learn_from_the_folders(service)
-    assert service.dropbox.files("/")["/Cat/motorcycle2.jpg"] == new
-
-
-def test_a_deleted_example_stops_counting(service):
-    service.configure(["cat", "vehicle"])
-    service.dropbox.put("/Cat/motorcycle.jpg", crop("motorcycle", EXAMPLE_CROPS[0]))
-    learn_from_the_folders(service)
-    service.dropbox.put("/All/motorcycle2.jpg", crop("motorcycle", NEW_CROP))
-    learn_from_the_folders(service)
-    assert "/Cat/motorcycle2.jpg" in service.dropbox.files("/")
-    service.dropbox.user_delete("/Cat/motorcycle.jpg")
-    learn_from_the_folders(service)
-    assert json.loads(service.get("/status").body)["learned"] == {}
-    service.dropbox.put("/All/motorcycle3.jpg", crop("motorcycle", EXAMPLE_CROPS[1]))
-    learn_from_the_folders(service)
-    assert "/Vehicle/motorcycle3.jpg" in service.dropbox.files("/")
+    [grandma, _] = service.configure(["Grandma", "cat"])["covers"]
+    assert grandma["examples"] == 3 and grandma["description"] == "Grandma: the photos in its folder (its examples) alone"
 
 
 def test_the_services_own_moves_are_never_taken_as_examples_nor_queued_to_be_learned(service):

@@ -1,4 +1,5 @@
-"""main.py as a user runs it: a subprocess sorting a folder of real photos, and its error paths."""
+"""main.py as a user runs it: a subprocess sorting a folder of real photos, and its error paths. The stories
+of learning and undo that hold for the service too are told once, for both: tests/test_stories_both_stores.py."""
 from __future__ import annotations
 
 import json
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from chalicelib.rules.configuration import SortConfig
-from cli.folder_photos import STATE_DIR
+from cli.journal import STATE_DIR
 from local import rendered, sample_photos
 from local.stack import free_port
 
@@ -257,12 +258,12 @@ def test_a_file_over_the_size_limit_is_left_in_all(tmp_path, monkeypatch):
     from chalicelib.rules import photo_files
     from chalicelib.rules.sorting import sort_batch
     from chalicelib.vision.classifier import Classifier
-    from cli import folder_photos
+    from cli import folder_photos, safe_files
 
     (tmp_path / "All").mkdir()
     (tmp_path / "All" / "big.jpg").write_bytes(sample_photos.jpeg("chelsea"))
     monkeypatch.setattr(photo_files, "MAX_BYTES", 1000)
-    monkeypatch.setattr(folder_photos, "MAX_BYTES", 1000)
+    monkeypatch.setattr(safe_files, "MAX_BYTES", 1000)
     with folder_photos.FolderPhotos(tmp_path) as folder:
         [outcome] = sort_batch(folder.find(), folder, Classifier.load(), SortConfig(("cat",)))
     assert (outcome.file, outcome.kind, outcome.to_path, outcome.reason) == \
@@ -297,66 +298,18 @@ def test_following_a_job_that_stops_moving_gives_up_in_one_line(stub_url):
             pass
 
 
-
-def sort_json(root: Path, *classes: str) -> dict[str, dict]:
-    result = run("--classes", *classes, "--folder", str(root), "--json")
-    assert result.returncode == 0, result.stderr
-    return {line["file"]: line for line in map(json.loads, result.stdout.splitlines())}
-
-
-def test_photos_put_by_hand_make_an_unknown_name_a_class_and_a_similar_photo_goes_there(tmp_path):
+def test_json_lines_say_a_photo_of_a_class_known_only_by_its_examples_was_sorted_by_examples(tmp_path):
     (tmp_path / "All").mkdir()
     (tmp_path / "Grandma").mkdir()
     for i, box in enumerate(sample_photos.EXAMPLE_CROPS):
         (tmp_path / "Grandma" / f"g{i}.jpg").write_bytes(sample_photos.crop("astronaut", box))
-    new = sample_photos.crop("astronaut", sample_photos.NEW_CROP)
-    (tmp_path / "All" / "new.jpg").write_bytes(new)
+    (tmp_path / "All" / "new.jpg").write_bytes(sample_photos.crop("astronaut", sample_photos.NEW_CROP))
     (tmp_path / "All" / "chelsea.jpg").write_bytes(sample_photos.jpeg("chelsea"))
-    lines = sort_json(tmp_path, "Grandma", "cat")
-    assert lines["All/new.jpg"]["by"] == "examples" and lines["All/chelsea.jpg"]["by"] == "name"
-    assert (tmp_path / "Grandma" / "new.jpg").read_bytes() == new
-    assert (tmp_path / "Cat" / "chelsea.jpg").read_bytes() == sample_photos.jpeg("chelsea")
-
-
-def test_an_unknown_name_with_too_few_examples_says_how_to_teach_it(tmp_path):
-    (tmp_path / "All").mkdir()
-    (tmp_path / "Grandma").mkdir()
-    (tmp_path / "Grandma" / "g.jpg").write_bytes(sample_photos.crop("astronaut", sample_photos.EXAMPLE_CROPS[0]))
-    result = run("--classes", "Grandma", "cat", "--folder", str(tmp_path))
-    assert result.returncode == 2
-    assert "put 3 or more photos of Grandma into /Grandma" in result.stderr
-
-
-def test_a_correction_sends_the_next_similar_photo_where_the_user_moved_the_first(tmp_path):
-    (tmp_path / "All").mkdir()
-    (tmp_path / "All" / "motorcycle.jpg").write_bytes(sample_photos.jpeg("motorcycle"))
-    assert sort_json(tmp_path, "cat", "vehicle")["All/motorcycle.jpg"]["moved_to"] == "Vehicle/motorcycle.jpg"
-    (tmp_path / "Cat").mkdir()
-    (tmp_path / "Vehicle" / "motorcycle.jpg").rename(tmp_path / "Cat" / "motorcycle.jpg")  # the user's correction
-    new = sample_photos.crop("motorcycle", sample_photos.NEW_CROP)
-    (tmp_path / "All" / "motorcycle2.jpg").write_bytes(new)
-    line = sort_json(tmp_path, "cat", "vehicle")["All/motorcycle2.jpg"]
-    assert (line["moved_to"], line["by"]) == ("Cat/motorcycle2.jpg", "examples")
-    assert (tmp_path / "Cat" / "motorcycle2.jpg").read_bytes() == new
-
-
-def test_a_deleted_example_stops_counting(tmp_path):
-    (tmp_path / "All").mkdir()
-    (tmp_path / "Cat").mkdir()
-    (tmp_path / "Cat" / "motorcycle.jpg").write_bytes(sample_photos.crop("motorcycle", sample_photos.EXAMPLE_CROPS[0]))
-    (tmp_path / "All" / "motorcycle2.jpg").write_bytes(sample_photos.crop("motorcycle", sample_photos.NEW_CROP))
-    assert sort_json(tmp_path, "cat", "vehicle")["All/motorcycle2.jpg"]["moved_to"] == "Cat/motorcycle2.jpg"
-    (tmp_path / "Cat" / "motorcycle.jpg").unlink()
-    (tmp_path / "All" / "motorcycle3.jpg").write_bytes(sample_photos.crop("motorcycle", sample_photos.EXAMPLE_CROPS[1]))
-    assert sort_json(tmp_path, "cat", "vehicle")["All/motorcycle3.jpg"]["moved_to"] == "Vehicle/motorcycle3.jpg"
-
-
-def test_the_tools_own_moves_are_never_taken_as_examples(tmp_path):
-    (tmp_path / "All").mkdir()
-    (tmp_path / "All" / "chelsea.jpg").write_bytes(sample_photos.jpeg("chelsea"))
-    sort_json(tmp_path, "cat", "vehicle")
-    result = run("--classes", "cat", "vehicle", "--folder", str(tmp_path), "--explain")
-    assert "cat: " in result.stdout and "0 example(s) in its folder" in result.stdout.splitlines()[0]
+    result = run("--classes", "Grandma", "cat", "--folder", str(tmp_path), "--json")
+    assert result.returncode == 0, result.stderr
+    lines = {line["file"]: line for line in map(json.loads, result.stdout.splitlines())}
+    assert (lines["All/new.jpg"]["moved_to"], lines["All/new.jpg"]["by"]) == ("Grandma/new.jpg", "examples")
+    assert (lines["All/chelsea.jpg"]["moved_to"], lines["All/chelsea.jpg"]["by"]) == ("Cat/chelsea.jpg", "name")
 
 
 def test_a_plain_folder_without_all_has_its_own_photos_sorted_into_class_folders_inside_it(tmp_path):
@@ -378,6 +331,10 @@ def test_undo_puts_every_photo_of_the_last_sort_back_byte_for_byte_and_removes_t
     result = run("--folder", str(folder), "--undo")
     assert result.returncode == 0, result.stdout + result.stderr
     assert tree(folder) == before
+
+
+def test_undo_with_no_sort_of_the_folder_on_record_is_one_line_and_exit_status_1(tmp_path):
+    assert "nothing to undo" in one_line_error(run("--folder", str(tmp_path), "--undo"))
 
 
 def test_undo_in_a_plain_folder_puts_its_photos_back(tmp_path):

@@ -147,7 +147,7 @@ def test_no_secret_in_any_answer_status_or_log_record_through_failures(service, 
 
 # --- look-alike slashes -----------------------------------------------------------------------------
 
-# Look-alikes of / and \ that sort_config lists or NFKC folds to / or \.
+# Look-alikes of / and \ that rules/configuration.py lists or NFKC folds to / or \.
 LISTED = ["\u2044", "\u2215", "\u29f8", "\uff0f", "\u2216", "\u29f9", "\uff3c", "\u2f03", "\u30ce", "\u4e3f",
           "\ufe68"]
 # Look just as much like a slash (or backslash); refused by their Unicode names.

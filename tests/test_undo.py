@@ -1,5 +1,6 @@
 """Undo in the service: every sort is a job, and POST /undo puts a job's photos back in /All, through
-the real path (Chalice's test client, the SDK against the emulator, moto)."""
+the real path (Chalice's test client, the SDK against the emulator, moto). What an undo leaves where
+the user moved it is told once for the service and main.py --folder: tests/test_stories_both_stores.py."""
 from __future__ import annotations
 
 import json
@@ -32,25 +33,6 @@ def test_undo_puts_every_photo_of_a_job_back_byte_for_byte_and_the_webhook_leave
     assert service.dropbox.files("/") == PHOTOS
     status = json.loads(service.get("/status").body)
     assert (status["sorted"], status["unsorted"]) == ({}, 0)
-
-
-def test_undo_leaves_a_photo_the_user_moved_since_and_says_so(service):
-    job_id = sorted_by_the_webhook(service)
-    service.dropbox.user_move("/Cat/chelsea.jpg", "/Mine/chelsea.jpg")
-    answer = json.loads(service.post("/undo", {"job_id": job_id}).body)
-    assert answer["moved_back"] == 2
-    assert answer["left"] == [{"path": "/Cat/chelsea.jpg",
-                               "reason": "not there any more (moved or deleted since): left alone"}]
-    assert service.dropbox.files("/")["/Mine/chelsea.jpg"] == jpeg("chelsea")
-
-
-def test_undo_leaves_a_photo_the_user_moved_within_its_class_folder_and_says_where_it_is(service):
-    job_id = sorted_by_the_webhook(service)
-    service.dropbox.user_move("/Cat/chelsea.jpg", "/Cat/best/chelsea.jpg")
-    answer = json.loads(service.post("/undo", {"job_id": job_id}).body)
-    assert answer["left"] == [{"path": "/Cat/chelsea.jpg",
-                               "reason": "moved since, to /Cat/best/chelsea.jpg: left where it is"}]
-    assert service.dropbox.files("/")["/Cat/best/chelsea.jpg"] == jpeg("chelsea")
 
 
 def test_after_an_undo_sort_takes_the_photos_again_when_the_user_asks(service):

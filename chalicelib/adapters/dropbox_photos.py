@@ -23,7 +23,7 @@ from chalicelib.adapters.dropbox_store import (
 from chalicelib.rules.configuration import in_inbox, top_folder
 from chalicelib.rules.messages import SortRequest, request_key
 from chalicelib.rules.outcomes import Outcome
-from chalicelib.rules.photo_files import MAX_BYTES, too_large
+from chalicelib.rules.photo_files import MAX_BYTES, ImageTooLarge, too_large
 from chalicelib.rules.ports import FileInfo, Ledger, Move, Photo
 from chalicelib.rules.sorting import MOVED_BY_US, SORTED_ALREADY
 
@@ -92,13 +92,13 @@ class DropboxPhotos:
             if not anywhere and not in_inbox(info.path_lower):
                 return _away(request, info.path_display)
             if (error := too_large(info.size)) is not None:
-                return Outcome(request.path, "skipped", reason=error.reason, detail=str(error))
+                return Outcome.skipped(request.path, error)
             return Photo(request, request.path, info.path_display, data if data is not None else self._thumbnail(info),
                          info.content_hash or info.rev, info.content_hash)
         except StoreNotFound:
             return _deleted(request)
         except TooLarge as e:
-            return Outcome(request.path, "skipped", reason="too_large", detail=str(e))
+            return Outcome.skipped(request.path, ImageTooLarge(str(e)))
         except Exception as e:  # noqa: BLE001: each photo ends on its own, whatever went wrong
             return _trouble(request, e)
 

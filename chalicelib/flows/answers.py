@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 
-from chalicelib.rules import configuration as sort_config
-from chalicelib.rules.configuration import SortConfig
+from chalicelib.rules.configuration import SortConfig, resolve_classes
 from chalicelib.rules.ports import ConfigState, JobRecord, QueueDepth, Totals
 from chalicelib.rules.vocabulary import Resolution
 
@@ -19,9 +18,9 @@ Answer = dict[str, object]
 
 def configure(config: SortConfig, resolve: Resolve, state: ConfigState, default_threshold: float,
               taught: Taught) -> Answer:
-    """Resolve and store the classes of a parsed body (sort_config.parse); raises
-    sort_config.ConfigError (a 400) for a class the model can neither see nor has examples of."""
-    resolutions = sort_config.resolve_classes(config, resolve)
+    """Resolve and store the classes of a parsed body (configuration.parse); raises
+    configuration.ConfigError (a 400) for a class the model can neither see nor has examples of."""
+    resolutions = resolve_classes(config, resolve)
     state.put_config(config)
     return configuration(config, resolutions, default_threshold, taught)
 

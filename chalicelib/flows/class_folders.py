@@ -3,13 +3,16 @@
 Beside the inbox's cursor, each account has a cursor on the whole app folder. A photo that appears
 directly in a top-level folder other than the inbox is queued to be learned (the classify function
 has the model, and tells the service's own moves from the user's: chalicelib/flows/learning.py); a path
-deleted takes its examples with it. Nothing here reads a photo or loads numpy.
+deleted takes its examples with it. A photo the service put in the folder it is in (the ledger says,
+by file id; the rule is chalicelib/rules/learning.py) is not queued. Nothing here reads a photo or
+loads numpy.
 """
 from __future__ import annotations
 
 import logging
 
 from chalicelib.adapters.dropbox_store import CursorReset, StoreNotFound
+from chalicelib.rules import learning
 from chalicelib.rules.configuration import INBOX, top_folder
 from chalicelib.rules.messages import LearnRequest
 from chalicelib.rules.photo_files import not_a_photo
@@ -28,9 +31,10 @@ def in_class_folder(path: str) -> bool:
     return len(parts) == 2 and parts[0].casefold() != INBOX.casefold() and not parts[0].startswith(".")
 
 
-def _ours(entry: LedgerEntry | None, path: str) -> bool:
-    """Whether the service put this photo in the folder it is in now."""
-    return entry is not None and entry.to is not None and top_folder(entry.to).casefold() == top_folder(path).casefold()
+def put_in(entry: LedgerEntry | None) -> str | None:
+    """The top folder the service put a photo in (lower case), as the ledger says; None if it never
+    did, or an undo took it back."""
+    return top_folder(entry.to) if entry is not None and entry.to else None
 
 
 def follow(account: str, changes: FolderChanges, state: ExampleSyncState, queue: Queue) -> int:
@@ -54,7 +58,8 @@ def follow(account: str, changes: FolderChanges, state: ExampleSyncState, queue:
     # The service's own moves, already recorded, are passed over here (by file id: renamed in their
     # folder or not); any other is checked again when learned (a move whose record is on its way).
     ledger = state.ledger([f.id for f in candidates]) if candidates else {}
-    requests = [LearnRequest(f.id, f.path_display) for f in candidates if not _ours(ledger.get(f.id), f.path_display)]
+    requests = [LearnRequest(f.id, f.path_display) for f in candidates
+                if not learning.put_there(top_folder(f.path_display), put_in(ledger.get(f.id)))]
     # Queued before the cursor moves on: a failure here leaves the changes for the next try.
     queue.send(requests)
     if not state.put_cursor(cursor_key(account), new_cursor, version):

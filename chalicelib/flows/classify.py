@@ -1,19 +1,21 @@
-"""The classify Lambda's edge: an SQS batch in, the sorting core, the outcomes recorded, and which
-messages SQS may forget.
+"""The classify Lambda's edge: an SQS batch in, each message routed by the kind of its request
+(sort a photo, learn from a photo, sync an inbox), and which messages SQS may forget.
 
-SQS delivers at least once, so a message is acknowledged only once its outcome is recorded; one
-whose photo must wait comes back, and on its last receive it is recorded as failed with the reason
-before SQS moves it to the dead-letter queue.
+`ClassifyHandler` is built once by the wiring and holds its collaborators; `handle` takes only the
+batch. SQS delivers at least once, so a message is acknowledged only once its outcome is recorded;
+one whose photo must wait comes back, and on its last receive it is recorded as failed with the
+reason before SQS moves it to the dead-letter queue.
 """
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from chalicelib.rules.configuration import SortConfig
-from chalicelib.rules.messages import LearnRequest, SortRequest, SyncRequest
+from chalicelib.rules.messages import BadMessage, LearnRequest, SortRequest, SyncRequest, parse
 from chalicelib.rules.outcomes import Outcome
 from chalicelib.rules.ports import ConfigState, Ledger, Originals, PhotoClassifier, PhotoStore, Recorder
 from chalicelib.rules.sorting import sort_batch
@@ -23,18 +25,34 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+Request = SortRequest | SyncRequest | LearnRequest
+# The stored classes, as one batch reads them (once, and only if one of its requests needs them).
+Stored = Callable[[], SortConfig | None]
+R_co = TypeVar("R_co", bound=Request | None, covariant=True)
+
 
 class DeliveryState(Recorder, Ledger, Protocol):
-    """What delivery reads and writes: each photo's ledger, and how each request ended."""
+    """What sorting reads and writes: each photo's ledger, and how each request ended."""
 
 
 @dataclass(frozen=True)
-class Message:
-    """One SQS record: the request (None when the body is not ours) and how often it was received."""
+class Message(Generic[R_co]):
+    """One SQS record: its request (None when the body is not ours) and how often it was received.
+    Its type names its kind of request: `ClassifyHandler`'s sort route takes `Message[SortRequest]`."""
 
-    request: SortRequest | SyncRequest | LearnRequest | None
+    request: R_co
     receipt_handle: str
     receive_count: int
+
+    @staticmethod
+    def from_record(record: Mapping[str, Any]) -> Message[Request | None]:
+        """A record of the SQS event Lambda hands the classify function."""
+        try:
+            request: Request | None = parse(record["body"])
+        except BadMessage:
+            request = None
+        count = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
+        return Message(request, record["receiptHandle"], count)
 
 
 @dataclass(frozen=True)
@@ -65,117 +83,150 @@ class ConfigCache:
         return kept[1]
 
 
-def deliver(messages: Sequence[Message], config: Callable[[SortRequest], SortConfig | None],
-            store: PhotoStore[SortRequest], classifier: Callable[[], PhotoClassifier], recorder: DeliveryState,
-            max_receives: int, examples: Callable[[SortConfig], Examples], originals: Originals[SortRequest]) -> Acks:
-    """Sort the batch's photos and record how each ended. `config` gives the classes a request
-    is sorted with (the stored ones; a dry run's, its job's); `classifier` loads the model on the
-    first batch that needs it; `examples` gives the classes' examples."""
-    dropped = [m.receipt_handle for m in messages if m.request is None]
-    if dropped:
-        log.error("dropping %d message(s) that name no Dropbox file", len(dropped))
-    ours, undone = _not_undone([(m, m.request) for m in messages if isinstance(m.request, SortRequest)], recorder)
-    requests = [request for _, request in ours]
-    # The sorts together, and each dry run with the others of its job: one sort_batch per group.
-    groups: dict[str | None, list[int]] = {}
-    for i, request in enumerate(requests):
-        groups.setdefault(request.job_id if request.dry_run else None, []).append(i)
-    ended: dict[int, Outcome] = {}
-    for members in groups.values():
-        ended |= zip(members, _sort([requests[i] for i in members], config, store, classifier, examples, originals))
-    outcomes = [ended[i] for i in range(len(requests))]
-    finished = [(m, r, o) for (m, r), o in zip(ours, outcomes) if o.finished]
-    waiting = [(m, r, o) for (m, r), o in zip(ours, outcomes) if not o.finished]
-    for message, _, outcome in waiting:
-        log.warning("will retry %s (receive %d of %d): %s", outcome.file, message.receive_count, max_receives,
-                    outcome.why)
-    # Last try: say why before SQS hands the message to the dead-letter queue.
-    given_up = [(r, Outcome(o.file, "failed", reason="gave_up",
-                            detail=f"gave up after {m.receive_count} attempts: {o.why}"))
-                for m, r, o in waiting if m.receive_count >= max_receives]
-    records = [(r, o) for _, r, o in finished] + given_up
-    try:
-        firsts = recorder.record_many(records) if records else []
-    except Exception:  # the files are where they are; a redelivery finds them there and records them
-        log.exception("recording %d outcomes failed; the batch comes back", len(records))
-        return Acks(done=dropped + undone, retry=[m.receipt_handle for m, _ in ours])
-    for (_, outcome), first in zip(records, firsts):
-        _log(outcome, first)
-    return Acks(done=dropped + undone + [m.receipt_handle for m, _, _ in finished],
-                retry=[m.receipt_handle for m, _, _ in waiting])
+@dataclass(frozen=True, kw_only=True)
+class ClassifyHandler:
+    """The classify function's handler: built once per container by the wiring, it holds what the
+    three kinds of request need; `handle` takes only the batch."""
 
+    photos: PhotoStore[SortRequest]              # reads the photos and moves them
+    model: Callable[[], PhotoClassifier]         # the model, loaded by the first batch that needs it
+    recorder: DeliveryState                      # each photo's ledger; how each request ended
+    stored_config: Stored                        # the stored classes, read now
+    job_config: Callable[[str], SortConfig | None]  # a dry run's classes: its job's
+    examples: Callable[[SortConfig], Examples]   # the classes' own photos
+    originals: Originals[SortRequest]            # the photos sorted before, by their bytes
+    max_receives: int                            # the receive after which SQS dead-letters a message
+    learn_photos: Callable[[list[LearnRequest], SortConfig | None], list[bool]]  # per photo: done?
+    sync_inbox: Callable[[str], object]          # list an account's inbox and queue what is new
+    account_id: Callable[[], str]                # our Dropbox account
 
-def _not_undone(sorts: list[tuple[Message, SortRequest]], ledger: Ledger
-                ) -> tuple[list[tuple[Message, SortRequest]], list[str]]:
-    """The messages to sort (each with its request), and the receipt handles of those whose photo
-    an undo put back in the inbox since they were queued (a redelivery, or a second queueing): it
-    stays there, counted nowhere, until the user asks again with POST /sort. A dry run moves
-    nothing: it is sorted."""
-    real = [request.file_id for _, request in sorts if not request.dry_run]
-    entries = ledger.ledger(real) if real else {}
-    undone = {f for f, entry in entries.items() if entry.undone}
-    keep: list[tuple[Message, SortRequest]] = []
-    left: list[str] = []
-    for m, request in sorts:
-        if not request.dry_run and request.file_id in undone:
-            log.info("left %s in the inbox: an undo put it back (POST /sort sorts it again)", request.path)
-            left.append(m.receipt_handle)
-        else:
-            keep.append((m, request))
-    return keep, left
+    def handle(self, messages: Sequence[Message[Request | None]]) -> Acks:
+        """Route each message to the handler of its kind of request; say which SQS may forget and
+        which must come back. A message that is not ours is dropped: it names no file we can use."""
+        dropped = [m.receipt_handle for m in messages if m.request is None]
+        if dropped:
+            log.error("dropping %d message(s) that name no Dropbox file", len(dropped))
+        # The stored classes as this batch starts, read (their version) once and only if a request needs them.
+        stored = functools.cache(self.stored_config)
+        # Each route gets the messages of its kind only (hence Message[Any] here: the key says which).
+        routes: dict[type[Request], Callable[[list[Message[Any]]], Acks]] = {
+            SortRequest: functools.partial(self._sort, stored=stored),
+            LearnRequest: functools.partial(self._learn, stored=stored),
+            SyncRequest: self._sync,
+        }
+        by_kind: dict[type[Request], list[Message[Any]]] = {}
+        for message in messages:
+            if message.request is not None:
+                by_kind.setdefault(type(message.request), []).append(message)
+        acks = Acks(dropped, [])
+        for kind, route in routes.items():
+            if kind in by_kind:
+                acks += route(by_kind[kind])
+        return acks
 
-
-def follow_up(syncs: Sequence[tuple[SyncRequest, str]], sync: Callable[[str], object],
-              our_account: Callable[[], str]) -> Acks:
-    """The syncs the webhook handed over (out of time, or the lease held by another), with their
-    receipt handles: sync the account's inbox now; one that fails comes back."""
-    done: list[str] = []
-    retry: list[str] = []
-    for request, receipt_handle in syncs:
+    def _sort(self, messages: list[Message[SortRequest]], stored: Stored) -> Acks:
+        """Sort the photos and record how each ended; one that must wait comes back, until its last
+        receive."""
+        ours, undone = self._not_undone(messages)
+        outcomes = self._sort_by_config([m.request for m in ours], stored)
+        finished = [(m, o) for m, o in zip(ours, outcomes) if o.finished]
+        waiting = [(m, o) for m, o in zip(ours, outcomes) if not o.finished]
+        for message, outcome in waiting:
+            log.warning("will retry %s (receive %d of %d): %s", outcome.file, message.receive_count,
+                        self.max_receives, outcome.why)
+        # Last try: say why before SQS hands the message to the dead-letter queue.
+        given_up = [(m.request, Outcome(o.file, "failed", reason="gave_up",
+                                        detail=f"gave up after {m.receive_count} attempts: {o.why}"))
+                    for m, o in waiting if m.receive_count >= self.max_receives]
+        records = [(m.request, o) for m, o in finished] + given_up
         try:
-            if request.account == our_account():
-                sync(request.account)
-            done.append(receipt_handle)
-        except Exception:  # Dropbox or AWS unreachable: SQS brings the message back
-            log.exception("sync of %s failed; it comes back", request.account)
-            retry.append(receipt_handle)
-    return Acks(done, retry)
+            firsts = self.recorder.record_many(records) if records else []
+        except Exception:  # the files are where they are; a redelivery finds them there and records them
+            log.exception("recording %d outcomes failed; the batch comes back", len(records))
+            return Acks(done=undone, retry=[m.receipt_handle for m in ours])
+        for (_, outcome), first in zip(records, firsts):
+            _log(outcome, first)
+        return Acks(done=undone + [m.receipt_handle for m, _ in finished],
+                    retry=[m.receipt_handle for m, _ in waiting])
+
+    def _not_undone(self, messages: list[Message[SortRequest]]) -> tuple[list[Message[SortRequest]], list[str]]:
+        """The messages to sort, and the receipt handles of those whose photo an undo put back in
+        the inbox since they were queued (a redelivery, or a second queueing): it stays there,
+        counted nowhere, until the user asks again with POST /sort. A dry run moves nothing: it is
+        sorted."""
+        real = [m.request.file_id for m in messages if not m.request.dry_run]
+        entries = self.recorder.ledger(real) if real else {}
+        undone = {f for f, entry in entries.items() if entry.undone}
+        keep: list[Message[SortRequest]] = []
+        left: list[str] = []
+        for m in messages:
+            if not m.request.dry_run and m.request.file_id in undone:
+                log.info("left %s in the inbox: an undo put it back (POST /sort sorts it again)", m.request.path)
+                left.append(m.receipt_handle)
+            else:
+                keep.append(m)
+        return keep, left
+
+    def _sort_by_config(self, requests: list[SortRequest], stored: Stored) -> list[Outcome]:
+        """One outcome per request, in order. The sorts together, and each dry run with the others
+        of its job: one sort_batch per configuration."""
+        groups: dict[str | None, list[SortRequest]] = {}
+        for request in requests:
+            groups.setdefault(_config_key(request), []).append(request)
+        # Each group's outcomes come in the group's order, which is the batch's order.
+        outcomes = {key: iter(self._sort_group(key, group, stored)) for key, group in groups.items()}
+        return [next(outcomes[_config_key(request)]) for request in requests]
+
+    def _sort_group(self, job_id: str | None, requests: list[SortRequest], stored: Stored) -> list[Outcome]:
+        """Requests sorted with one configuration: all dry runs of the job `job_id`, or (None)
+        none a dry run, sorted with the stored classes."""
+        try:
+            classes = stored() if job_id is None else self.job_config(job_id)
+            if classes is None:
+                return [Outcome(r.path, "retry", reason="not_configured",
+                                detail="no classes are configured yet (POST /configure)") for r in requests]
+            return sort_batch(requests, self.photos, self.model(), classes, examples=self.examples(classes),
+                              originals=self.originals, dry_run=requests[0].dry_run)
+        except Exception as e:  # a bug must not drop the files: retry, then the dead-letter queue
+            log.exception("sorting a batch of %d failed", len(requests))
+            return [Outcome(r.path, "retry", reason="internal_error", detail=type(e).__name__) for r in requests]
+
+    def _learn(self, messages: list[Message[LearnRequest]], stored: Stored) -> Acks:
+        """Learn from photos the user put in class folders: one whose learning must wait (the
+        service's own sort of it in flight) comes back, until its last receive."""
+        try:
+            done = self.learn_photos([m.request for m in messages], stored())
+        except Exception:  # Dropbox or AWS unreachable, or a bug: they come back
+            log.exception("learning %d photo(s) failed; they come back", len(messages))
+            done = [False] * len(messages)
+        finished: list[str] = []
+        retry: list[str] = []
+        for m, ok in zip(messages, done):
+            last = m.receive_count >= self.max_receives
+            if not ok and last:
+                log.warning("gave up learning from %s after %d attempts", m.request.path, m.receive_count)
+            (finished if ok or last else retry).append(m.receipt_handle)
+        return Acks(finished, retry)
+
+    def _sync(self, messages: list[Message[SyncRequest]]) -> Acks:
+        """The syncs the webhook handed over (out of time, or the lease held by another): sync the
+        account's inbox now; one that fails comes back."""
+        done: list[str] = []
+        retry: list[str] = []
+        for m in messages:
+            try:
+                if m.request.account == self.account_id():
+                    self.sync_inbox(m.request.account)
+                done.append(m.receipt_handle)
+            except Exception:  # Dropbox or AWS unreachable: SQS brings the message back
+                log.exception("sync of %s failed; it comes back", m.request.account)
+                retry.append(m.receipt_handle)
+        return Acks(done, retry)
 
 
-def learned(messages: Sequence[tuple[LearnRequest, str, int]], learn: Callable[[list[LearnRequest]], list[bool]],
-            max_receives: int) -> Acks:
-    """Photos to learn from, with their receipt handles and receive counts: one whose learning must
-    wait (the service's own sort of it in flight) comes back, until its last receive."""
-    if not messages:
-        return Acks([], [])
-    try:
-        done = learn([request for request, _, _ in messages])
-    except Exception:  # Dropbox or AWS unreachable, or a bug: they come back
-        log.exception("learning %d photo(s) failed; they come back", len(messages))
-        done = [False] * len(messages)
-    finished: list[str] = []
-    retry: list[str] = []
-    for (request, receipt_handle, count), ok in zip(messages, done):
-        if not ok and count >= max_receives:
-            log.warning("gave up learning from %s after %d attempts", request.path, count)
-        (finished if ok or count >= max_receives else retry).append(receipt_handle)
-    return Acks(finished, retry)
-
-
-def _sort(requests: list[SortRequest], config: Callable[[SortRequest], SortConfig | None],
-          store: PhotoStore[SortRequest], classifier: Callable[[], PhotoClassifier],
-          examples: Callable[[SortConfig], Examples], originals: Originals[SortRequest]) -> list[Outcome]:
-    """Requests sorted with one configuration (all dry runs of one job, or none a dry run)."""
-    try:
-        classes = config(requests[0])
-        if classes is None:
-            return [Outcome(r.path, "retry", reason="not_configured",
-                            detail="no classes are configured yet (POST /configure)") for r in requests]
-        return sort_batch(requests, store, classifier(), classes, examples=examples(classes), originals=originals,
-                          dry_run=requests[0].dry_run)
-    except Exception as e:  # a bug must not drop the files: retry, then the dead-letter queue
-        log.exception("sorting a batch of %d failed", len(requests))
-        return [Outcome(r.path, "retry", reason="internal_error", detail=type(e).__name__) for r in requests]
+def _config_key(request: SortRequest) -> str | None:
+    """Which configuration a request is sorted with: a dry run's job's (its job id), or the stored one (None)."""
+    return request.job_id if request.dry_run else None
 
 
 def _log(outcome: Outcome, first: bool) -> None:

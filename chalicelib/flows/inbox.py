@@ -175,7 +175,7 @@ class Inbox:
             if error is None:
                 photos.append(f)
             else:
-                others.append((f, Outcome(f.path_display, "skipped", reason=error.reason, detail=str(error))))
+                others.append((f, Outcome.skipped(f.path_display, error)))
         return photos, others
 
     def _queue(self, photos: Sequence[FileInfo], others: Sequence[tuple[FileInfo, Outcome]],

@@ -5,14 +5,18 @@ A photo in a class folder is the user's unless the ledger says the service put i
 (by its file id: a photo the user renamed there is still the service's). While the service is
 moving the photo, the request comes back later. A photo the service had put in one class folder
 and the user moved to another is an example of the new class and a counter-example of the old one.
+That rule is chalicelib/rules/learning.py, shared with `main.py --folder`; this module gathers its
+facts (where the photo is, where the ledger says the service put it) and stores what it teaches.
 """
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
 
-from chalicelib.rules import examples as learned
-from chalicelib.rules.configuration import INBOX, SortConfig, top_folder
+from chalicelib.flows.class_folders import put_in
+from chalicelib.rules import examples
+from chalicelib.rules.configuration import SortConfig, top_folder
+from chalicelib.rules.learning import Lesson, lessons
 from chalicelib.rules.messages import LearnRequest, SortRequest
 from chalicelib.rules.outcomes import Outcome
 from chalicelib.rules.ports import Example, ExampleState, LedgerEntry, Photo, PhotoFeatures
@@ -32,30 +36,25 @@ def learn(requests: Sequence[LearnRequest], read: Read, features: Callable[[], P
     done = [not entry.moving for entry in placed]
     wanted = [i for i, entry in enumerate(placed) if not entry.moving]
     found = read([requests[i].as_sort_request() for i in wanted])
-    readable: list[tuple[Photo[SortRequest], str | None]] = []
+    # Every class folder's examples are kept, configured or not: a later /configure may name it.
+    is_class_folder = (config or SortConfig(())).is_class_folder
+    teaching: list[tuple[Photo[SortRequest], tuple[Lesson, ...]]] = []
     for i, item in zip(wanted, found):
         if not isinstance(item, Photo):
             done[i] = item.finished  # gone or unreadable: nothing to learn; busy: later
             continue
-        put = placed[i].to
-        here, was = top_folder(item.path), top_folder(put) if put else None
-        if here.casefold() == INBOX.casefold() or (was is not None and was.casefold() == here.casefold()):
-            continue  # back in the inbox, or where the service put it (renamed there or not): no example
-        readable.append((item, was))
-    if not readable:
+        taught = lessons(top_folder(item.path), put_in(placed[i]), is_class_folder)
+        if taught:  # not back in the inbox, nor where the service put it (renamed there or not)
+            teaching.append((item, taught))
+    if not teaching:
         return done
-    config = config or SortConfig(())
     stored = []
-    for (photo, was), vector in zip(readable, features().features_batch([p.data for p, _ in readable])):
+    for (photo, taught), vector in zip(teaching, features().features_batch([p.data for p, _ in teaching])):
         if isinstance(vector, Exception):
             log.info("not learned from %s: %s", photo.path, vector)
             continue
-        data = learned.encode(vector)
-        folder = top_folder(photo.path)
-        if config.is_class_folder(folder):
-            stored.append(Example(folder, "example", photo.ref.file_id, photo.path, data))
-        if was is not None and config.is_class_folder(was):  # /Unsorted and /Duplicates are no class to correct
-            stored.append(Example(was, "counter", photo.ref.file_id, photo.path, data))
+        data = examples.encode(vector)
+        stored += [Example(lesson.folder, lesson.role, photo.ref.file_id, photo.path, data) for lesson in taught]
     state.put_examples(stored)
     for example in stored:
         log.info("learned %s as %s of %s", example.path, example.role, example.folder)
@@ -68,10 +67,10 @@ class ExampleCache:
 
     def __init__(self, state: ExampleState):
         self._state = state
-        self._value: learned.Examples = {}
+        self._value: examples.Examples = {}
         self._key: tuple[tuple[str, ...], int] | None = None
 
-    def get(self, config: SortConfig) -> learned.Examples:
+    def get(self, config: SortConfig) -> examples.Examples:
         key = (config.classes, self._state.examples_version())
         if key != self._key:
             stored = self._state.examples([config.folder_for(c) for c in config.classes])
@@ -79,6 +78,6 @@ class ExampleCache:
             for label in config.classes:
                 positives, negatives = stored.get(config.folder_for(label).casefold(), ([], []))
                 if positives or negatives:
-                    self._value[label] = learned.stored(positives, negatives)
+                    self._value[label] = examples.stored(positives, negatives)
             self._key = key
         return self._value

@@ -2,10 +2,11 @@
 
 A photo goes back only if the ledger says this job's move still stands (no later job sorted it
 again, no undo took it back) and Dropbox says it is still where the job put it: the same file id
-at that very path. One the user moved, deleted or replaced since is left alone and named in the
-answer. It is moved by its file id (never whatever file sits at that path) back to the path it
-came from, never over another file (a name taken meanwhile gets a numbered one, as in a sort),
-and then stays in the inbox: the webhook leaves undone photos there until the user asks again
+at that very path (the rule, shared with `main.py --folder DIR --undo`: chalicelib/rules/undo.py;
+this module gathers the facts). One the user moved, deleted or replaced since is left alone and
+named in the answer. It is moved by its file id (never whatever file sits at that path) back to
+the path it came from, never over another file (a name taken meanwhile gets a numbered one, as in
+a sort), and then stays in the inbox: the webhook leaves undone photos there until the user asks again
 with POST /sort. The photos are counted nowhere any more and give up the claim on their bytes,
 so a copy of one is no duplicate of a sorted photo. Class folders emptied by the undo stay: Dropbox
 has no "delete if empty", and a delete racing a move into that folder would delete a photo (the
@@ -19,6 +20,7 @@ from datetime import datetime, timezone
 from typing import TypedDict
 
 from chalicelib.adapters.dropbox_store import MOVE_BATCH_LIMIT, NotAFolder, StoreNotFound
+from chalicelib.rules import undo
 from chalicelib.rules.configuration import in_inbox, top_folder
 from chalicelib.rules.ports import UndoState, UndoStore
 
@@ -53,14 +55,13 @@ def undo_job(job_id: str, state: UndoState, store: UndoStore) -> dict[str, objec
     for file_id, came_from, to in moves:
         now, content_hash = where.get(file_id, (None, None))
         entry = ledger.get(file_id)
-        if now is None:
-            left.append({"path": to, "reason": "not there any more (moved or deleted since): left alone"})
-        elif now.casefold() != to.casefold():
-            left.append({"path": to, "reason": f"moved since, to {now}: left where it is"})
-        elif entry is None or entry.job_id != job_id or entry.to != to.lower():
-            left.append({"path": to, "reason": "sorted again since by a later job: undo that one to put it back"})
-        else:
-            back.append((file_id, now, came_from, content_hash))
+        # This job's move stands while the ledger still holds it (no later job, no undo since).
+        sorted_again = entry is None or entry.job_id != job_id or entry.to != to.lower()
+        match undo.verdict(to, now, sorted_again):
+            case undo.Back(now):
+                back.append((file_id, now, came_from, content_hash))
+            case undo.Left(reason):
+                left.append({"path": to, "reason": reason})
     moved_back: list[_MovedBack] = []
     for start in range(0, len(back), MOVE_BATCH_LIMIT):
         chunk = back[start:start + MOVE_BATCH_LIMIT]

@@ -1,7 +1,8 @@
 """Dropbox's change notifications: verify, then queue what changed in each account's inbox.
 
-Dropbox wants an answer within 10 s, so nothing here downloads or classifies, and the model is
-never loaded on this path.
+`WebhookHandler`, built once by the wiring, holds what a notification needs; its `handle` takes
+only the request's body and signature. Dropbox wants an answer within 10 s, so nothing here
+downloads or classifies, and the model is never loaded on this path.
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from chalicelib.flows.auth import signature_ok
 from chalicelib.flows.inbox import Inbox, Listing
@@ -61,27 +63,38 @@ def accounts(body: bytes) -> list[str]:
     return ids
 
 
-def handle(body: bytes, signature: str | None, app_secret: str, state: ConfigState, inbox: Inbox,
-           our_account: Callable[[], str], follow_class_folders: Callable[[str], int]) -> Listing:
-    """Queue the new images of our account named in a signed notification, and what the user put
-    in class folders to be learned (also before any /configure: an unknown name needs examples)."""
-    started = request_started()
-    if len(body) > MAX_BODY_BYTES:
-        raise Rejected(413, f"notification larger than {MAX_BODY_BYTES} bytes")
-    if not signature_ok(body, signature, app_secret):
-        raise Rejected(403, "missing or wrong X-Dropbox-Signature")
-    named = accounts(body)
-    configured = state.get_config() is not None
-    if not configured:
-        # Nothing is lost: the inbox cursor stays put, and the first sync after /configure lists all.
-        log.info("notification before any /configure; nothing queued to sort yet")
-    ours = our_account()
-    listing = Listing()
-    for account in set(named):
-        if account != ours:
-            log.warning("notification for account %s, which this service has no token for", account)
-            continue
-        if configured:
-            listing += inbox.sync(account, started)
-        listing += Listing(to_learn=follow_class_folders(account))
-    return listing
+@dataclass(frozen=True, kw_only=True)
+class WebhookHandler:
+    """The webhook's handler: built once per container by the wiring, it holds what a notification
+    needs; `handle` takes only the request's body and signature."""
+
+    app_secret: str                               # what Dropbox signs its notifications with
+    state: ConfigState                            # whether any classes are configured
+    inbox: Inbox                                  # lists what is new in /All and queues it
+    account_id: Callable[[], str]                 # our Dropbox account
+    follow_class_folders: Callable[[str], int]    # queues what the user put in class folders
+
+    def handle(self, body: bytes, signature: str | None) -> Listing:
+        """Queue the new images of our account named in a signed notification, and what the user
+        put in class folders to be learned (also before any /configure: an unknown name needs
+        examples)."""
+        started = request_started()
+        if len(body) > MAX_BODY_BYTES:
+            raise Rejected(413, f"notification larger than {MAX_BODY_BYTES} bytes")
+        if not signature_ok(body, signature, self.app_secret):
+            raise Rejected(403, "missing or wrong X-Dropbox-Signature")
+        named = accounts(body)
+        configured = self.state.get_config() is not None
+        if not configured:
+            # Nothing is lost: the inbox cursor stays put, and the first sync after /configure lists all.
+            log.info("notification before any /configure; nothing queued to sort yet")
+        ours = self.account_id()
+        listing = Listing()
+        for account in set(named):
+            if account != ours:
+                log.warning("notification for account %s, which this service has no token for", account)
+                continue
+            if configured:
+                listing += self.inbox.sync(account, started)
+            listing += Listing(to_learn=self.follow_class_folders(account))
+        return listing

@@ -19,6 +19,12 @@ MIN_EXAMPLES = 3
 MAX_EXAMPLES = 200
 
 
+def stands_by_examples(examples: int) -> bool:
+    """Whether a class name the model cannot see in a photo stands on its folder's examples: the one
+    rule for POST /configure (chalicelib/wiring.py), main.py --folder and the classifier."""
+    return examples >= MIN_EXAMPLES
+
+
 def folder_name(label: str) -> str:
     """The top-level folder of a class: "cat" -> "Cat"."""
     return label[:1].upper() + label[1:]

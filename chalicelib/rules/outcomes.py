@@ -5,6 +5,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from chalicelib.rules.photo_files import ImageError
+
 Kind = Literal["sorted", "unsorted", "skipped", "failed", "gone", "retry"]
 # What a finished photo counts as: "skipped" stays in the inbox because it is no usable photo,
 # "failed" stays because it could not be read or moved, "gone" was moved or deleted by someone
@@ -36,6 +38,12 @@ class Outcome:
     # Sorted by another request of the service (the same photo queued twice): this one moved nothing.
     by_another: bool = False
     top: tuple[tuple[str, float], ...] = ()
+
+    @classmethod
+    def skipped(cls, file: str, error: ImageError) -> "Outcome":
+        """A file left where it is, being no photo to sort: `error` says why (its `reason`: "hidden",
+        "too_large", "corrupt"...)."""
+        return cls(file, "skipped", reason=error.reason, detail=str(error))
 
     @property
     def finished(self) -> bool:

@@ -29,13 +29,14 @@ R = TypeVar("R")
 @dataclass(frozen=True)
 class Photo(Generic[R]):
     """A photo read from a store: `ref` is the store's own handle on it (a queued request, a local
-    file's path), `file` how it is reported, `path` where it is now ("/All/a.jpg"), `version`
+    file's path), `reported_as` the path its Outcome names it by (the path it was queued with; in a
+    local folder, its path relative to DIR), `path` where it is now ("/All/a.jpg"), `version`
     what tells these bytes from any others at that path (a content hash, a file's identity), so a
     move can refuse a file that changed after it was classified; `content_hash` Dropbox's hash of
     the whole file (photo_files.content_hash), which tells exact copies."""
 
     ref: R
-    file: str
+    reported_as: str
     path: str
     data: bytes
     version: str

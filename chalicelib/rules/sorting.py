@@ -42,7 +42,7 @@ def sort_batch(refs: Sequence[R], store: PhotoStore[R], classifier: PhotoClassif
     decided: list[tuple[int, Photo[R], Decision]] = []
     for (i, photo), decision in zip(photos, decisions):
         if isinstance(decision, ImageError):
-            ended[i] = Outcome(photo.file, "skipped", reason=decision.reason, detail=str(decision))
+            ended[i] = Outcome.skipped(photo.reported_as, decision)
         else:
             decided.append((i, photo, decision))
     copies: list[str | None] = [None] * len(decided)
@@ -51,7 +51,7 @@ def sort_batch(refs: Sequence[R], store: PhotoStore[R], classifier: PhotoClassif
         if config.duplicates_folder:  # with "keep", the batch's photos were only remembered
             copies = earlier
     if dry_run:
-        ended |= {i: _decided(photo.file, decision, config, None, copy_of)
+        ended |= {i: _decided(photo.reported_as, decision, config, None, copy_of)
                   for (i, photo, decision), copy_of in zip(decided, copies)}
         return [ended[i] for i in range(len(found))]
     # A copy of an earlier photo of this batch waits for that photo's move: if it fails, the copy
@@ -84,7 +84,7 @@ def _move(store: PhotoStore[R], config: SortConfig, decided: Sequence[tuple[int,
                              else config.folder_for(decision.label))
                         for (_, photo, decision), copy_of in zip(decided, copies)])
     ended = {i: settled(result, config) if isinstance(result, Outcome)
-             else _decided(photo.file, decision, config, result, copy_of)
+             else _decided(photo.reported_as, decision, config, result, copy_of)
              for (i, photo, decision), copy_of, result in zip(decided, copies, moved)}
     not_placed = [photo for i, photo, _ in decided if ended[i].kind not in PLACED]
     if originals is not None and not_placed:

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from chalicelib.rules import examples as learned
-from chalicelib.rules.configuration import MIN_EXAMPLES
+from chalicelib.rules import examples
+from chalicelib.rules.configuration import stands_by_examples
 from chalicelib.rules.face_rules import Face
 from chalicelib.rules.photo_files import ImageError
 from chalicelib.rules.ports import Decision
@@ -105,7 +105,7 @@ class Classifier:
         logits = logits.astype(np.float64)
         logits -= logits.max(axis=1, keepdims=True)
         exp = np.exp(logits)
-        return exp / exp.sum(axis=1, keepdims=True), learned.unit(features)
+        return exp / exp.sum(axis=1, keepdims=True), examples.unit(features)
 
     def features_batch(self, photos: Sequence[bytes]) -> list[np.ndarray | ImageError]:
         """Each photo's unit features (what an example is kept as), or the ImageError it raised."""
@@ -118,26 +118,26 @@ class Classifier:
 
     def decide(self, probabilities: np.ndarray, classes: Sequence[str], threshold: float | None = None,
                seen: Sequence[Seen] | None = None, features: np.ndarray | None = None,
-               examples: learned.Examples | None = None) -> list[Decision]:
+               taught: examples.Examples | None = None) -> list[Decision]:
         """A class's score is the highest of: the sum of its ImageNet classes' probabilities; for a
         class about people, pages or screens, its face or text rule's score on what the detectors
-        found; and, given its examples, how close the photo is to them rather than to the other
+        found; and, given its examples (`taught`), how close the photo is to them rather than to the other
         classes' examples. A photo closer to a class's counter-examples than to its examples loses
         that much of the class's score."""
         names = tuple(classes)
-        examples = examples or {}
-        matrix, sizes, resolved = self._membership(names, _standing(names, examples))
+        taught = taught or {}
+        matrix, sizes, resolved = self._membership(names, _standing(names, taught))
         threshold = self.default_threshold if threshold is None else threshold
         by_example = np.zeros((len(probabilities), len(names)))
         against = np.zeros_like(by_example)
         if features is not None:
-            taught = [i for i, name in enumerate(names) if name in examples and len(examples[name].positives)]
-            if taught:
-                by_example[:, taught] = learned.scores(np.stack(
-                    [learned.similarity(features, examples[names[i]].positives) for i in taught], axis=1))
+            shown = [i for i, name in enumerate(names) if name in taught and len(taught[name].positives)]
+            if shown:
+                by_example[:, shown] = examples.scores(np.stack(
+                    [examples.similarity(features, taught[names[i]].positives) for i in shown], axis=1))
             for i, name in enumerate(names):
-                if name in examples and len(examples[name].negatives):
-                    against[:, i] = learned.score(learned.similarity(features, examples[name].negatives))
+                if name in taught and len(taught[name].negatives):
+                    against[:, i] = examples.score(examples.similarity(features, taught[name].negatives))
         decisions = []
         for n, scores in enumerate(probabilities @ matrix.T):
             if seen is not None:
@@ -157,7 +157,7 @@ class Classifier:
         return decisions
 
     def classify(self, image_bytes: bytes, classes: Sequence[str], threshold: float | None = None,
-                 examples: learned.Examples | None = None) -> Decision:
+                 examples: examples.Examples | None = None) -> Decision:
         """Raises ImageError for a file that is not a usable photo."""
         result = self.classify_batch([image_bytes], classes, threshold, examples)[0]
         if isinstance(result, ImageError):
@@ -165,7 +165,7 @@ class Classifier:
         return result
 
     def classify_batch(self, photos: Sequence[bytes], classes: Sequence[str], threshold: float | None = None,
-                       examples: learned.Examples | None = None) -> list[Decision | ImageError]:
+                       examples: examples.Examples | None = None) -> list[Decision | ImageError]:
         """One result per photo, in order: a Decision, or the ImageError that photo raised. Each
         detector runs only when a class needs it, beside the decoding of each photo."""
         names = tuple(classes)
@@ -182,9 +182,9 @@ class Classifier:
         return [p if isinstance(p, ImageError) else next(decisions) for p in prepared]
 
 
-def _standing(names: tuple[str, ...], examples: learned.Examples) -> frozenset[str]:
+def _standing(names: tuple[str, ...], taught: examples.Examples) -> frozenset[str]:
     """The classes with enough examples to be classes without a name the model knows."""
-    return frozenset(n for n in names if n in examples and len(examples[n].positives) >= MIN_EXAMPLES)
+    return frozenset(n for n in names if n in taught and stands_by_examples(len(taught[n].positives)))
 
 
 def _by(by_name: float, by_example: float, threshold: float) -> str:
