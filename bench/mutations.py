@@ -184,6 +184,18 @@ MUTATIONS = [
               "test_photos_the_user_puts_in_unsorted_or_duplicates_are_no_examples_of_a_class",)),
     Mutation("photos in subfolders learned", "chalicelib/flows/class_folders.py", "len(parts) == 2", "len(parts) >= 2",
              ("tests/test_learning.py::test_photos_in_a_class_folders_subfolders_are_no_examples",)),
+    Mutation("thumbnails of any path", "chalicelib/flows/review.py",
+             "if not wanted.startswith(\"id:\") and not _inside(wanted, folders):", "if False:",
+             ("tests/test_review.py::test_the_thumbnail_route_refuses_a_path_outside_the_apps_folders_a_file_id_there_"
+              "and_a_missing_key",)),
+    Mutation("a correction keeps what the photo taught where it was", "chalicelib/flows/review.py",
+             "    state.forget_examples([info.path_display])\n", "",
+             ("tests/test_review.py::test_a_correction_put_back_by_its_undo_teaches_nothing_and_the_photo_is_where_"
+              "the_service_put_it",)),
+    Mutation("a photo the user moved stays in the review queue", "chalicelib/flows/review.py",
+             "if top_folder(info.path_display).casefold() != candidate.folder.casefold() or not _directly_in(info):",
+             "if False:",
+             ("tests/test_review.py::test_a_photo_the_user_moved_since_leaves_the_review_queue_and_its_correction_is_a_409",)),
 ]
 
 

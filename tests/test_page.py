@@ -34,7 +34,9 @@ def browser():
 
 
 def wait_for(browser, condition, what: str):
-    return WebDriverWait(browser, WAIT, poll_frequency=0.2).until(condition, message=what)
+    # The page draws its tables anew every 2 s: an element read as it is replaced is read again.
+    return WebDriverWait(browser, WAIT, poll_frequency=0.2,
+                         ignored_exceptions=(StaleElementReferenceException,)).until(condition, message=what)
 
 
 def text_of(browser, element_id: str) -> str:
