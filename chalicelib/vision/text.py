@@ -33,7 +33,7 @@ FLAT_COLOURS = 4         # a screen's few background colours cover most of it
 EXIF_MAKE, EXIF_MODEL = 0x010F, 0x0110
 MEAN = STD = 0.5
 # Below this flat share an image is a photo of a scene, and the detector does not run: on the tune
-# set every screenshot and page is at 0.36 or more, and 41 of 50 photos under it (model/README.md).
+# set every screenshot and page is at 0.36 or more, and 22 of 28 photos under it (model/README.md).
 SCENE_FLAT = 0.3
 
 
