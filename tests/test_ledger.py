@@ -44,6 +44,7 @@ def test_an_undone_photo_stays_in_all_counted_nowhere_when_sqs_delivers_its_mess
     assert service.dropbox.files("/") == PHOTOS
     counts = status(service)
     assert (counts["sorted"], counts["unsorted"], counts["gone"]) == ({}, 0, 0)
+    assert [d["undone"] for d in counts["recent_decisions"]] == [True] * 3  # the decisions say so too
     job = json.loads(service.get(f"/jobs/{job_id}").body)
     assert job["state"] == "undone" and (job["sorted"], job["unsorted"]) == ({"Cat": 1, "Food": 1}, 1)
 

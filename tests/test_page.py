@@ -118,6 +118,9 @@ def test_the_undo_button_of_a_job_puts_its_photo_back_in_all_and_the_job_then_sa
             return False
 
     wait_for(browser, undone_without_a_button, "the job shown as undone, without an Undo button")
+    # Recent decisions agree with Dropbox: the photo's decision says it was undone.
+    wait_for(browser, lambda b: "/Food/page-undo.jpg (undone: back in All)" in text_of(b, "decisions"),
+             "the decision marked undone")
     # The totals agree with themselves after the undo: the finished photos are the sum of their kinds.
     wait_for(browser, lambda b: "photos finished:" in text_of(b, "totals-line"), "the totals")
     finished, kinds = text_of(browser, "totals-line").split(";")[0].split(" photos finished: ")

@@ -58,9 +58,17 @@ def status(totals: Totals, queue: QueueDepth, taught: Taught) -> Answer:
         **counts.to_dict(),
         "queue": queue.depth(),
         "recent_problems": totals.recent_events(),
-        "recent_decisions": totals.recent_decisions(),
+        "recent_decisions": _with_undone(totals, totals.recent_decisions()),
         "learned": {folder: {"examples": e, "corrections": c} for folder, (e, c) in sorted(taught.items())},
     }
+
+
+def _with_undone(totals: Totals, decisions: list[Answer]) -> list[Answer]:
+    """Each decision says whether an undo has put its photo back in the inbox since (its ledger
+    says so, in one read): the list agrees with Dropbox after an undo."""
+    ids = [d["file_id"] for d in decisions if isinstance(d.get("file_id"), str)]
+    undone = {file_id for file_id, entry in totals.ledger([str(i) for i in ids]).items() if entry.undone} if ids else set()
+    return [{**d, "undone": d.get("file_id") in undone} for d in decisions]
 
 
 def jobs(totals: Totals) -> list[Answer]:

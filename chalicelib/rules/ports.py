@@ -266,7 +266,7 @@ class JobRecord:
     undone_at: float | None = None  # when an undo put its photos back (time.time())
 
 
-class Totals(Protocol):
+class Totals(Ledger, Protocol):
     def totals(self) -> tuple[int, Counts]: ...
 
     def job(self, job_id: str) -> JobRecord | None: ...

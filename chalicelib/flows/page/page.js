@@ -166,7 +166,8 @@ function showStatus(status) {
     `${status.queue.dead_letter} dead-lettered.`;
   fill("counts", Object.entries(status.sorted).map(([folder, n]) => [folder, n]), "Nothing sorted yet.");
   fill("decisions", status.recent_decisions.map((d) => [
-    photo(d.file_id, file(d.path)), file(d.path), d.to || d.folder, score(d.score),
+    photo(d.file_id, file(d.path)), file(d.path), d.undone ? `${d.to} (undone: back in All)` : d.to || d.folder,
+    score(d.score),
     d.runner_up ? `${d.runner_up.class} ${score(d.runner_up.score)}` : "", d.by || "", when(d.at),
   ]), "No decisions yet.");
   fill("problems", status.recent_problems.map((p) => [file(p.path), p.kind, p.reason, when(p.at)]),
@@ -177,11 +178,12 @@ function showStatus(status) {
 // photo is when it sends its thumbnail: one corrected or moved since shows in its new folder).
 function showNewest(decisions) {
   const byFolder = new Map();
-  decisions.filter((d) => d.to && d.file_id).forEach((d) => {
+  decisions.filter((d) => d.to && d.file_id && !d.undone).forEach((d) => {
     const known = thumbnails.get(d.file_id);
     const path = known && known.path ? known.path : d.to;
     if (known && known.url === "" && !known.path) return; // gone
     const folder = topFolder(path);
+    if (folder === "All") return; // back in the inbox
     const shown = byFolder.get(folder) || [];
     if (shown.length < NEWEST_PER_CLASS && !shown.some((s) => s.file_id === d.file_id)) {
       byFolder.set(folder, [...shown, { file_id: d.file_id, path }]);
