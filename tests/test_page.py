@@ -127,7 +127,8 @@ def test_the_undo_button_of_a_job_puts_its_photo_back_in_all_and_the_job_then_sa
     assert int(finished) == sum(int(kind.split()[0]) for kind in kinds.split(", "))
 
 
-def test_the_preview_button_shows_where_each_photo_in_all_would_go_and_moves_nothing(stack, browser):
+def test_the_preview_button_shows_where_each_photo_in_all_would_go_moves_nothing_and_closes_once_stale(
+        stack, browser):
     sign_in(browser, stack)
     (stack.sandbox / "All" / "page-preview.jpg").write_bytes(sample_photos.jpeg("chelsea"))
     wait_for(browser, lambda b: "page-preview.jpg" in text_of(b, "decisions"), "the photo sorted")
@@ -147,6 +148,10 @@ def test_the_preview_button_shows_where_each_photo_in_all_would_go_and_moves_not
     preview_row = next(r for r in browser.find_elements(By.CSS_SELECTOR, "#jobs tbody tr")
                        if "Preview" in r.text)
     assert preview_row.find_elements(By.TAG_NAME, "button") == []  # nothing to undo
+    assert "Preview made 20" in text_of(browser, "preview-line")  # it says which preview it is
+    # A sort moves the photos: the preview no longer says where they would go, and closes.
+    browser.find_element(By.ID, "sort").click()
+    wait_for(browser, lambda b: not b.find_element(By.ID, "preview-result").is_displayed(), "the stale preview closed")
 
 
 def test_the_page_allows_only_its_own_scripts_and_holds_no_secret(stack):
