@@ -49,8 +49,8 @@ Looked at and not used (no real photos of these scenes): gnome-backgrounds, ukui
 sway-backgrounds, desktop-base, slim, sddm-theme-elarun/maui/maya, fvwm-crystal, arctica-greeter, kodi-data,
 terminology-data, propaganda-debian, fotoxx-common (screenshots), firefox-esr, ursina (painted skies), arcade,
 pygame-menu, thumbor and nikola (portraits, old prints). Not used although they are photos: sigal's 21.jpg (the same
-photo as Pillow's exif-72dpi-int.jpg, which is in the other split) and the CC-BY-NC ones (jigzo penguin, sigal
-flickr_jerquiaga).
+photo as Pillow's exif-72dpi-int.jpg, which is in the other split), the CC-BY-NC ones (jigzo penguin, sigal
+flickr_jerquiaga) and pillow-heif's test photos (its scenes are Nokia HEIF examples, licence unclear).
 
 Downloads and unpacked packages are kept under DIR/cache (shared with make.py) and reused on the next run.
 Needs network access to the Debian archive and PyPI unless DIR/cache already holds the .deb and .whl files, and
