@@ -155,3 +155,19 @@ def test_the_review_routes_never_return_a_secret(service):
     for body in answers:
         text = body.decode() if isinstance(body, bytes) else str(body)
         assert not any(secret in text for secret in secrets)
+
+
+def test_the_same_correction_sent_twice_moves_the_photo_once_and_the_second_says_it_is_there_already(service):
+    ids = sorted_photos(service)
+    first, second = correct(service, ids["rocket.jpg"], "rocket"), correct(service, ids["rocket.jpg"], "rocket")
+    assert first.status_code == 200
+    assert second.status_code == 400 and "is in /Rocket already" in json.loads(second.body)["Message"]
+    assert service.dropbox.files("/Rocket") == {"/Rocket/rocket.jpg": jpeg("rocket")}
+
+
+def test_a_correction_of_a_photo_the_user_deleted_meanwhile_is_a_404_and_moves_nothing(service):
+    ids = sorted_photos(service)
+    service.dropbox.user_delete("/Unsorted/astronaut.jpg")
+    response = correct(service, ids["astronaut.jpg"], "rocket")
+    assert response.status_code == 404 and "deleted?" in json.loads(response.body)["Message"]
+    assert set(service.dropbox.files("/")) == {"/Cat/chelsea.jpg", "/Vehicle/rocket.jpg"}

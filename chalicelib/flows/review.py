@@ -90,21 +90,23 @@ def review(config: SortConfig, state: ReviewState, store: ReviewStore) -> dict[s
     where it is, and its thumbnail; and where a correction can send them."""
     unsorted = _listed(store, f"/{config.unsorted_folder}")
     newest = sorted(unsorted, key=lambda f: f.modified or 0.0, reverse=True)[:REVIEW_LIMIT]
-    close = [d["file_id"] for d in state.recent_decisions(DECISIONS_READ)
-             if isinstance(d.get("file_id"), str) and d.get("to") and d["folder"] != config.unsorted_folder
-             and _margin(d) < REVIEW_MARGIN]
-    entries = state.ledger(list(dict.fromkeys([f.id for f in newest] + [str(i) for i in close])))
+    # The recent decisions' own scores pick the close calls to read; each one's ledger says whether
+    # its latest decision still is one (it may have been undone, or sorted again since).
+    close = list(dict.fromkeys(str(d["file_id"]) for d in state.recent_decisions(DECISIONS_READ)
+                               if isinstance(d.get("file_id"), str) and d.get("to")
+                               and d["folder"] != config.unsorted_folder and _margin(d) < REVIEW_MARGIN))
+    entries = state.ledger(list(dict.fromkeys([f.id for f in newest] + close)))
     candidates = [_Candidate(f.id, config.unsorted_folder, "unsorted", entry.top if entry else (),
                              (entry.decided_at if entry and entry.decided_at else f.modified))
                   for f in newest for entry in [entries.get(f.id)]]
-    for file_id in dict.fromkeys(str(i) for i in close):
+    labels = config.labels_by_folder()
+    for file_id in set(close) - {c.file_id for c in candidates}:
         entry = entries.get(file_id)
         if (entry is None or entry.undone or entry.to is None or len(entry.top) < 2
                 or entry.top[0][1] - entry.top[1][1] >= REVIEW_MARGIN):
-            continue  # undone, or sorted again since with a clear margin
-        labels = config.labels_by_folder()
+            continue
         label = labels.get(top_folder(entry.to))  # the ledger keeps paths in lower case
-        if label is not None and not any(c.file_id == file_id for c in candidates):
+        if label is not None:
             candidates.append(_Candidate(file_id, config.folder_for(label), "close call", entry.top, entry.decided_at))
     candidates = sorted(candidates, key=lambda c: c.at or 0.0, reverse=True)[:REVIEW_LIMIT]
     photos = []
