@@ -222,3 +222,23 @@ def test_an_undo_whose_move_answer_dropbox_lost_still_puts_the_photos_back_and_s
     service.source.drain(timeout=30)
     assert service.dropbox.files("/") == PHOTOS
     assert (status(service)["sorted"], status(service)["unsorted"]) == ({}, 0)
+
+
+def test_an_undo_asked_again_after_aws_failed_past_its_moves_reports_them_moved_back_and_counts_nothing_twice(
+        service, aws_faults):
+    # The job's own record (UpdateItem of job#..., with undone_at) is refused: the moves and the
+    # photos' ledger are done, the answer is a 503, and the user asks again.
+    refusals = aws_faults("dynamodb", 0.0, operations=frozenset({"UpdateItem"}), naming=b"undone_at")
+    job_id, _ = sorted_by_the_webhook(service)
+    refusals.rate = 1.0
+    assert service.post("/undo", {"job_id": job_id}).status_code == 503
+    refusals.rate = 0.0
+    assert service.dropbox.files("/") == PHOTOS  # the moves were made
+    answer = json.loads(service.post("/undo", {"job_id": job_id}).body)
+    assert (answer["moved_back"], answer["left"]) == (3, [])
+    assert service.dropbox.files("/") == PHOTOS
+    counts = status(service)
+    assert (counts["finished"], counts["sorted"], counts["unsorted"]) == (0, {}, 0)
+    job = json.loads(service.get(f"/jobs/{job_id}").body)
+    assert job["state"] == "undone"
+    assert service.post("/undo", {"job_id": job_id}).status_code == 409

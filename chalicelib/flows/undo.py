@@ -10,8 +10,9 @@ a sort), and then stays in the inbox: the webhook leaves undone photos there unt
 with POST /sort. The photos are counted nowhere any more and give up the claim on their bytes,
 so a copy of one is no duplicate of a sorted photo. Class folders emptied by the undo stay: Dropbox
 has no "delete if empty", and a delete racing a move into that folder would delete a photo (the
-service never deletes). A job is undone once: the second time is
-AlreadyUndone (a 409).
+service never deletes). A job is undone once: the second time is AlreadyUndone (a 409). An undo
+asked again because the first try failed part way (AWS failing after the moves, or its answer
+lost) counts the photos that try put back as moved back: nothing moves or counts twice.
 """
 from __future__ import annotations
 
@@ -52,9 +53,13 @@ def undo_job(job_id: str, state: UndoState, store: UndoStore) -> dict[str, objec
     ledger = state.ledger([file_id for file_id, _, _ in moves])
     back: list[tuple[str, str, str, str | None]] = []  # (file id, where it is, where it came from, content hash)
     left: list[dict[str, str]] = []
+    again: list[tuple[str, str]] = []  # (file id, where the job put it): put back by an earlier try of this undo
     for file_id, came_from, to in moves:
         now, content_hash = where.get(file_id, (None, None))
         entry = ledger.get(file_id)
+        if entry is not None and entry.undone_by == job_id:
+            again.append((file_id, to))
+            continue
         # This job's move stands while the ledger still holds it (no later job, no undo since).
         sorted_again = entry is None or entry.job_id != job_id or entry.to != to.lower()
         match undo.verdict(to, now, sorted_again):
@@ -76,6 +81,13 @@ def undo_job(job_id: str, state: UndoState, store: UndoStore) -> dict[str, objec
                 result = landed
             moved_back.append({"from": now, "to": result.path_display, "file_id": file_id,
                                "content_hash": content_hash})
+    for file_id, to in again:  # the answer of that try was lost (a 503, say): say so again
+        landed = store.get_file(file_id)
+        if landed is not None and in_inbox(landed.path_lower):
+            moved_back.append({"from": to, "to": landed.path_display, "file_id": file_id,
+                               "content_hash": landed.content_hash})
+        else:
+            left.append({"path": to, "reason": undo.NOT_THERE})
     state.mark_undone(job_id, [m["file_id"] for m in moved_back])
     try:
         state.withdraw_originals([(m["content_hash"], m["file_id"]) for m in moved_back if m["content_hash"]])

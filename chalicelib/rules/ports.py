@@ -220,6 +220,7 @@ class LedgerEntry:
     to: str | None = None
     job_id: str | None = None
     undone: bool = False
+    undone_by: str | None = None  # the job whose undo put it back
     moving: Mapping[str, str] = field(default_factory=dict)
     top: tuple[tuple[str, float], ...] = ()
     decided_at: float | None = None

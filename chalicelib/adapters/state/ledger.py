@@ -29,6 +29,8 @@ CONFLICT_ATTEMPTS = 5
 # decision, its photo's ledger, and in its job's lists of moves and of files left in the inbox) plus
 # the counter updates (the totals, and one per job in the chunk).
 RECORDS_PER_TRANSACTION = 13
+# An undo marks this many photos and takes their counts off the totals in one transaction (of 100).
+UNDONE_PER_TRANSACTION = 99
 
 
 class LedgerRepository:
@@ -55,20 +57,44 @@ class LedgerRepository:
 
     def mark_undone(self, job_id: str, file_ids: Sequence[str]) -> None:
         """These photos of the job are back in the inbox: counted nowhere, and left there by the
-        webhook until a POST /sort (`clear_undone`). The job says when it was undone."""
-        entries = self.ledger(file_ids)
-        self.table.transact_all([{"Update": self._entry_update(
-            i, "SET undone = :j REMOVE #c, #t, job, top, decided_at", {"#c": "counter", "#t": "to"},
-            {":j": {"S": job_id}})}
-            for i in dict.fromkeys(file_ids)])
-        taken: dict[str, int] = {}
-        for entry in entries.values():
-            if entry.counter is not None:
-                taken[entry.counter] = taken.get(entry.counter, 0) - 1
-        if taken:
-            self.table.update_with(counter_update(self.table, "stats", "all", taken))
-        self.table.update_with(counter_update(self.table, f"job#{job_id}", "job", {"undone": len(file_ids)},
+        webhook until a POST /sort (`clear_undone`). Each chunk of photos and the counts they take
+        off the totals are one transaction, so a fault between them never leaves a photo counted;
+        the same undo again (its answer lost, say) finds them undone by this job and takes nothing
+        off twice. The job says when it was undone, and how many photos went back."""
+        ids = list(dict.fromkeys(file_ids))
+        marked = sum(self._mark_undone(job_id, ids[start:start + UNDONE_PER_TRANSACTION])
+                     for start in range(0, len(ids), UNDONE_PER_TRANSACTION))
+        self.table.update_with(counter_update(self.table, f"job#{job_id}", "job", {"undone": marked},
                                               {"undone_at": {"N": str(time.time())}}))
+
+    def _mark_undone(self, job_id: str, file_ids: Sequence[str]) -> int:
+        """One transaction: each photo not yet undone by this job, on condition that its count is
+        still the one read, and the totals less those counts. How many photos it marked."""
+        for attempt in range(CONFLICT_ATTEMPTS):
+            entries = self.ledger(file_ids)
+            fresh = [(i, entries.get(i, LedgerEntry())) for i in file_ids
+                     if entries.get(i, LedgerEntry()).undone_by != job_id]
+            if not fresh:
+                return 0
+            taken: dict[str, int] = {}
+            writes: list[Item] = []
+            for file_id, entry in fresh:
+                values: dict[str, Any] = {":j": {"S": job_id}}
+                if entry.counter is None:
+                    condition = "attribute_not_exists(#c)"
+                else:
+                    condition, values[":before"] = "#c = :before", {"S": entry.counter}
+                    taken[entry.counter] = taken.get(entry.counter, 0) - 1
+                writes.append({"Update": self._entry_update(
+                    file_id, "SET undone = :j REMOVE #c, #t, job, top, decided_at", {"#c": "counter", "#t": "to"},
+                    values, condition)})
+            if taken:
+                writes.append({"Update": counter_update(self.table, "stats", "all", taken)})
+            if self.table.transact(writes):
+                return len(fresh)
+            if attempt:  # a photo counted anew meanwhile (a late outcome): read its count again
+                pause(attempt)
+        raise TransientStateError(f"marking {len(file_ids)} photos undone kept conflicting with other writers")
 
     def clear_undone(self, file_ids: Sequence[str]) -> None:
         self.table.transact_all([{"Update": self._entry_update(i, "REMOVE undone")}
@@ -257,6 +283,7 @@ def _moving(request: SortRequest) -> str:
 def _entry(item: Item) -> LedgerEntry:
     return LedgerEntry(counter=item.get("counter", {}).get("S"), to=item.get("to", {}).get("S"),
                        job_id=item.get("job", {}).get("S"), undone="undone" in item,
+                       undone_by=item.get("undone", {}).get("S"),
                        top=tuple((str(c), float(s)) for c, s in json.loads(item["top"]["S"])) if "top" in item else (),
                        decided_at=float(item["decided_at"]["N"]) if "decided_at" in item else None,
                        moving={name.removeprefix("moving_"): value["S"] for name, value in item.items()
