@@ -1,6 +1,6 @@
 """Command line: sort a local folder with the bundled model, or drive the running service.
 
-    python main.py --classes cat dog truck --folder DIR [--dry-run] [--json] [--threshold X] [--duplicates folder]
+    python main.py --classes cat dog receipt:0.6 --folder DIR [--dry-run] [--json] [--threshold X] [--duplicates folder]
     python main.py --folder DIR --undo
     python main.py --undo JOB          # the service's job: its photos back in /All
     python main.py --classes cat dog truck --explain
@@ -48,7 +48,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="main.py", description="Sort photos into one folder per class.", epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--classes", nargs="+", metavar="CLASS",
-                        help="the classes to sort into, e.g. cat dog truck")
+                        help="the classes to sort into, e.g. cat dog truck; NAME:X gives a class its own "
+                             "threshold, e.g. receipt:0.6")
     parser.add_argument("--folder", type=Path, metavar="DIR",
                         help="sort DIR/All (and its subfolders), or DIR's own photos when it has no All/, "
                              "locally into DIR/<Class>/ and DIR/Unsorted/")
@@ -56,7 +57,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="with --folder: put every photo the last sort of DIR moved back where it was; "
                              "without: put the photos of the service's job JOB back in /All")
     parser.add_argument("--threshold", type=float, metavar="X",
-                        help="lowest score (0-1) that sorts a photo into a class; below it goes to Unsorted")
+                        help="lowest score (0-1) that sorts a photo into a class; below it goes to Unsorted "
+                             "(a class's own, NAME:X in --classes, comes first)")
     parser.add_argument("--duplicates", choices=DUPLICATE_POLICIES,
                         help="an exact copy of a photo already sorted: 'keep' sorts it like any photo (the "
                              f"default), 'folder' moves it to {DUPLICATES_FOLDER}/")
@@ -76,9 +78,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def class_entry(given: str) -> str | dict[str, object]:
+    """A --classes word as POST /configure takes it: "cat", or "receipt:0.6" as {"name": "receipt",
+    "threshold": 0.6}. A threshold that is not a number goes as given, for the validation to name."""
+    if ":" not in given:
+        return given
+    name, threshold = given.rsplit(":", 1)
+    try:
+        return {"name": name, "threshold": float(threshold)}
+    except ValueError:
+        return {"name": name, "threshold": threshold}
+
+
+def class_names(args: argparse.Namespace) -> list[str]:
+    """The names of --classes, without their thresholds."""
+    return [given.rsplit(":", 1)[0] for given in args.classes]
+
+
 def proposal(args: argparse.Namespace) -> Body:
     """The classes and options as POST /configure takes them."""
-    return {"classes": args.classes, **{name: value for name, value in
+    return {"classes": [class_entry(c) for c in args.classes], **{name: value for name, value in
                                         (("threshold", args.threshold), ("duplicates", args.duplicates))
                                         if value is not None}}
 
@@ -95,10 +114,20 @@ def configure(args: argparse.Namespace, counts: Mapping[str, int] | None = None
 
 
 def explain(args: argparse.Namespace) -> int:
-    taught = folder_examples.teaching(args.folder, args.classes) if args.folder is not None else None
-    for resolution in configure(args, taught.counts() if taught else None)[2]:
-        print(resolution.describe() + (_examples_line(taught, resolution.name) if taught else ""))
+    taught = folder_examples.teaching(args.folder, class_names(args)) if args.folder is not None else None
+    classifier, config, resolutions = configure(args, taught.counts() if taught else None)
+    for resolution in resolutions:
+        print(resolution.describe() + _threshold_line(config, resolution.name, classifier.default_threshold)
+              + (_examples_line(taught, resolution.name) if taught else ""))
     return 0
+
+
+def _threshold_line(config: SortConfig, label: str, default: float) -> str:
+    """Which score sorts a photo into the class, and whose threshold that is."""
+    threshold = config.threshold_for(label)
+    whose = ("its own" if label in dict(config.thresholds) else "the model's default" if threshold is None
+             else "--threshold")
+    return f"; threshold {default if threshold is None else threshold:g} ({whose})"
 
 
 def _examples_line(taught: Teaching, label: str) -> str:
@@ -118,7 +147,7 @@ def record(outcome: Outcome) -> dict[str, str | float | None]:
 def sort_folder(args: argparse.Namespace) -> int:
     stderr = Console(stderr=True)
     with FolderPhotos(args.folder) as folder:
-        taught = folder_examples.teaching(args.folder, args.classes)
+        taught = folder_examples.teaching(args.folder, class_names(args))
         # The examples whose photos could be read are those that count, as in the service (which
         # keeps only those): a class that stands on its examples has them when it sorts.
         examples = folder_examples.load(args.folder, taught, Classifier.load())
@@ -186,12 +215,14 @@ def undo_job(args: argparse.Namespace) -> int:
 
 def sort_via_service(args: argparse.Namespace) -> int:
     """Configure the service and sort /All; a dry run only asks where each photo would go with
-    these classes (the service keeps its own)."""
+    these classes (the service keeps its own). A body the service would refuse as it stands (a class's
+    threshold that is not a number between 0 and 1...) is refused here first, as it would be."""
+    configuration.parse(proposal(args))
     client = service_client()
     if not args.dry_run:
         client.configure(proposal(args))
     job_id, total = client.start_sort(proposal(args) if args.dry_run else None)
-    tally = Tally.for_config(total, SortConfig(tuple(args.classes)))
+    tally = Tally.for_config(total, SortConfig(tuple(class_names(args))))
     stderr = Console(stderr=True)
     job: Answer = {}
     with ProgressBar(stderr, "Checking" if args.dry_run else "Sorting", tally) as bar:

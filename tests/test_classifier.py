@@ -63,6 +63,17 @@ def test_threshold_sends_doubtful_photos_to_unsorted(classifier):
     assert decision.ranking[0][0] == "flower"
 
 
+def test_a_photo_whose_best_class_misses_its_own_threshold_is_unsorted_though_another_class_would_take_it(
+        classifier):
+    photos = [sample_photos.jpeg("chelsea"), sample_photos.jpeg("coffee")]
+    chelsea, coffee = classifier.classify_batch(photos, ["cat", "food"], [None, 0.99])
+    assert (chelsea.label, chelsea.by) == ("cat", "name") and 0.9 < coffee.score < 0.99
+    assert coffee.label is None and coffee.ranking[0][0] == "food"
+    # The runner-up's threshold of 0 does not take the photo: only the best class may.
+    [coffee] = classifier.classify_batch(photos[1:], ["food", "cat"], [0.99, 0.0])
+    assert coffee.label is None
+
+
 def test_overlapping_classes_tie_goes_to_the_more_specific(classifier):
     probabilities = np.zeros((1, 1000))
     probabilities[0, classifier.vocabulary.labels.index("tabby")] = 1.0

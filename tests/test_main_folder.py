@@ -143,6 +143,54 @@ def test_explain_says_what_each_class_covers():
     assert "cat:" in result.stdout and "dog:" in result.stdout
 
 
+def test_explain_says_each_classs_threshold_and_whose_it_is():
+    result = run("--classes", "cat", "food:0.99", "dog", "--threshold", "0.5", "--explain")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["cat", "food", "dog"]
+    assert lines[0].endswith("; threshold 0.5 (--threshold)") and lines[1].endswith("; threshold 0.99 (its own)")
+    default = run("--classes", "cat", "--explain").stdout
+    assert "(the model's default)" in default
+
+
+def test_a_class_threshold_above_a_photos_score_leaves_that_photo_in_unsorted(tmp_path):
+    (tmp_path / "All").mkdir()
+    for name in ("chelsea", "coffee"):
+        (tmp_path / "All" / f"{name}.jpg").write_bytes(sample_photos.jpeg(name))
+    result = run("--classes", "cat", "food:0.99", "--folder", str(tmp_path))  # coffee scores ~0.98 as food
+    assert result.returncode == 0, result.stderr
+    assert {k: v for k, v in tree(tmp_path).items() if v is not None} == {
+        "Cat/chelsea.jpg": sample_photos.jpeg("chelsea"), "Unsorted/coffee.jpg": sample_photos.jpeg("coffee")}
+
+
+@pytest.mark.parametrize("given, named", [
+    ("food:1.5", "the \"threshold\" of class 'food' must be a number between 0 and 1, not 1.5"),
+    ("food:high", "the \"threshold\" of class 'food' must be a number between 0 and 1, not \"high\""),
+    ("food:nan", "the \"threshold\" of class 'food' must be a number between 0 and 1"),
+    ("food:", "the \"threshold\" of class 'food' must be a number between 0 and 1"),
+    (":0.5", "class name is empty"),
+])
+def test_a_bad_class_threshold_is_exit_status_2_in_one_line_naming_it_and_moves_nothing(folder, given, named):
+    before = tree(folder)
+    result = run("--classes", "cat", given, "--folder", str(folder))
+    assert result.returncode == 2
+    assert named in one_line_error(result)
+    assert tree(folder) == before
+
+
+def test_service_mode_sends_a_class_threshold_as_an_object_of_the_class(stub_url):
+    result = run("--classes", "cat", "receipt:0.6", env={"CATEGORIZER_URL": stub_url, "SERVICE_KEY": "k"})
+    assert result.returncode == 0, result.stderr
+    assert StubService.configured == [{"classes": ["cat", {"name": "receipt", "threshold": 0.6}]}]
+
+
+def test_service_mode_refuses_a_bad_class_threshold_with_exit_status_2_before_asking_the_service(stub_url):
+    result = run("--classes", "cat", "receipt:nan", env={"CATEGORIZER_URL": stub_url, "SERVICE_KEY": "k"})
+    assert result.returncode == 2
+    assert "the \"threshold\" of class 'receipt' must be a number between 0 and 1" in one_line_error(result)
+    assert StubService.configured == [] and StubService.polls == 0
+
+
 def one_line_error(result: subprocess.CompletedProcess) -> str:
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
@@ -172,6 +220,7 @@ class StubService(BaseHTTPRequestHandler):
     polls = 0
     stuck = False
     key = "k"
+    configured: list[dict] = []
 
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or "{}")
@@ -180,6 +229,7 @@ class StubService(BaseHTTPRequestHandler):
         elif self.path == "/configure" and "dgo" in body["classes"]:
             self.answer(400, {"Code": "BadRequestError", "Message": "unknown class 'dgo'; close words: dog"})
         elif self.path == "/configure":
+            StubService.configured.append(body)
             self.answer(200, body)
         elif self.path == "/undo":
             self.answer(200, {"job_id": body["job_id"], "moved_back": 2, "photos": [], "left": [
@@ -209,7 +259,7 @@ class StubService(BaseHTTPRequestHandler):
 @pytest.fixture
 def stub_url():
     server = ThreadingHTTPServer(("127.0.0.1", 0), StubService)
-    StubService.polls, StubService.stuck, StubService.key = 0, False, "k"
+    StubService.polls, StubService.stuck, StubService.key, StubService.configured = 0, False, "k", []
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"

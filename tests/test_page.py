@@ -88,6 +88,29 @@ def test_new_classes_and_photos_dropped_into_all_appear_in_recent_decisions(stac
     assert rows["page-chelsea.jpg"] == "/Cat/page-chelsea.jpg" and rows["page-coffee.jpg"] == "/Food/page-coffee.jpg"
 
 
+def test_a_class_given_its_own_threshold_in_the_field_shows_it_in_the_table_and_holds_back_a_photo_below_it(
+        stack, browser):
+    sign_in(browser, stack)
+    configure(browser, "cat, food:0.99")  # coffee scores ~0.98 as food
+    wait_for(browser, lambda b: "0.99 (its own)" in text_of(b, "classes"), "the class's own threshold in the table")
+
+    def thresholds(b) -> list[str]:
+        rows = b.find_elements(By.CSS_SELECTOR, "#classes tbody tr")
+        return [r.find_elements(By.TAG_NAME, "td")[2].text for r in rows]
+
+    wait_for(browser, lambda b: [t.split(" ", 1)[-1] for t in thresholds(b)] == ["(the default)", "(its own)"]
+             and thresholds(b)[1] == "0.99 (its own)", "each class's threshold in its row")
+    wait_for(browser, lambda b: b.find_element(By.ID, "classes-input").get_attribute("value") == "cat, food:0.99",
+             "the field as it was typed")
+    (stack.sandbox / "All" / "page-strict-coffee.jpg").write_bytes(sample_photos.jpeg("coffee"))
+    wait_for(browser, lambda b: "/Unsorted/page-strict-coffee.jpg" in text_of(b, "decisions"), "the coffee unsorted")
+    configure(browser, "cat, food:high")
+    wait_for(browser, lambda b: "the \"threshold\" of class 'food' must be a number between 0 and 1, not \"high\""
+             in text_of(b, "configure-error"), "the refusal naming the class's threshold")
+    configure(browser, "cat, food")  # as the next tests expect it
+    wait_for(browser, lambda b: "(its own)" not in text_of(b, "classes"), "the classes without thresholds of their own")
+
+
 def test_a_hostile_file_name_is_shown_as_text_and_runs_nothing(stack, browser):
     sign_in(browser, stack)
     (stack.sandbox / "All" / HOSTILE).write_bytes(sample_photos.jpeg("chelsea"))

@@ -92,3 +92,12 @@ def test_a_sort_body_that_is_not_understood_is_a_400_naming_the_problem(service)
         answer = service.post("/sort", body)
         assert answer.status_code == 400 and named in json.loads(answer.body)["Message"], (body, answer.body)
     assert service.dropbox.files("/") == {"/All/chelsea.jpg": jpeg("chelsea")}
+
+
+def test_a_dry_run_with_a_class_threshold_above_a_photos_score_previews_it_unsorted(service):
+    service.configure(["cat", "food"])
+    in_all(service)
+    job = previewed(service, {"dry_run": True, "classes": ["cat", {"name": "food", "threshold": 0.99}]})
+    assert {p["path"]: p["folder"] for p in job["preview"]}["/All/trip/coffee.jpg"] == "Unsorted"
+    assert {p["path"]: p["folder"] for p in job["preview"]}["/All/chelsea.jpg"] == "Cat"
+    assert json.loads(service.get("/configure").body)["covers"][1]["threshold_from"] == "default"

@@ -57,6 +57,26 @@ def test_configure_reports_what_each_class_covers(service):
     assert json.loads(service.get("/configure").body)["classes"] == ["Dogs", "cat"]
 
 
+def test_a_class_with_its_own_threshold_above_a_photos_score_leaves_that_photo_unsorted(service):
+    service.configure(["cat", {"name": "food", "threshold": 0.99}])  # coffee scores ~0.98 as food
+    service.dropbox.put("/All/chelsea.jpg", jpeg("chelsea"))
+    service.dropbox.put("/All/coffee.jpg", jpeg("coffee"))
+    service.notify()
+    service.source.drain(timeout=60)
+    assert service.dropbox.files("/") == {"/Cat/chelsea.jpg": jpeg("chelsea"), "/Unsorted/coffee.jpg": jpeg("coffee")}
+
+
+def test_configure_answers_each_classs_threshold_and_where_it_comes_from_and_keeps_it(service):
+    answer = service.configure(["cat", {"name": "food", "threshold": 0.6}], threshold=0.4)
+    assert [(c["class"], c["threshold"], c["threshold_is_default"], c["threshold_from"]) for c in answer["covers"]] \
+        == [("cat", 0.4, False, "configuration"), ("food", 0.6, False, "class")]
+    stored = json.loads(service.get("/configure").body)
+    assert stored["classes"] == ["cat", "food"] and stored["covers"] == answer["covers"]
+    default = service.configure(["cat", {"name": "food"}])
+    assert [(c["threshold"], c["threshold_is_default"], c["threshold_from"]) for c in default["covers"]] \
+        == [(default["threshold"], True, "default")] * 2
+
+
 def test_unknown_class_is_refused_naming_it(service):
     response = service.post("/configure", {"classes": ["cat", "dgo"]})
     assert response.status_code == 400
@@ -284,6 +304,13 @@ def test_api_routes_need_the_service_key(service, route, authorization):
     ({"classes": ["cat"], "threshold": 2}, "threshold"), ({"classes": ["cat"], "colour": 1}, "colour"),
     ({"classes": ["cat\u2215dog"]}, "slash"), ({"classes": ["cat"], "unsorted_folder": "All"}, "collides"),
     ([1, 2], "JSON object"),
+    ({"classes": ["cat", {"name": "food", "threshold": 1.5}]},
+     "\"threshold\" of class 'food' must be a number between 0 and 1, not 1.5"),
+    ({"classes": [{"name": "food", "threshold": "high"}]}, "\"threshold\" of class 'food' must be a number"),
+    ({"classes": [{"name": "food", "threshold": True}]}, "\"threshold\" of class 'food' must be a number"),
+    ({"classes": [{"threshold": 0.6}]}, 'needs a "name"'), ({"classes": [{"name": "food", "colour": 1}]}, "colour"),
+    ({"classes": ["cat", 3]}, "a class must be a name or an object"),
+    ({"classes": ["cat", {"name": "Cat", "threshold": 0.5}]}, "twice"),
 ])
 def test_every_invalid_configuration_is_a_400_naming_the_problem(service, body, named):
     response = service.post("/configure", body)

@@ -17,6 +17,15 @@ def test_config_round_trip_and_every_put_bumps_its_version(state):
     assert state.config_version() == 3
 
 
+def test_config_with_class_thresholds_round_trips_and_one_stored_before_them_loads_without_any(state):
+    own = SortConfig(("cat", "receipt", "sports car"), 0.4, thresholds=(("receipt", 0.6), ("sports car", 1.0)))
+    state.put_config(own)
+    assert state.get_config() == own and own.class_thresholds() == (0.4, 0.6, 1.0)
+    state.table.update("config", "current", "SET #v = :v", {"#v": "value"},
+                       {":v": {"M": {"classes": {"L": [{"S": "cat"}]}, "unsorted_folder": {"S": "Unsorted"}}}})
+    assert state.get_config() == SortConfig(("cat",)) and state.get_config().class_thresholds() == (None,)
+
+
 def test_cursor_write_is_conditional_on_the_version_read(state):
     assert state.get_cursor("dbid:a") == (None, 0)
     assert state.put_cursor("dbid:a", "c1", 0)

@@ -38,6 +38,13 @@ def configuration(config: SortConfig, resolutions: list[Resolution], default_thr
         examples, corrections = taught.get(config.folder_for(name).casefold(), (0, 0))
         return {"examples": examples, "corrections": corrections}
 
+    def threshold(name: str) -> Answer:
+        """The threshold a class's score must reach, and where it comes from: the class's own, the
+        configuration's for every class, or the model's default."""
+        own, given = dict(config.thresholds).get(name), config.threshold_for(name)
+        return {"threshold": default_threshold if given is None else given, "threshold_is_default": given is None,
+                "threshold_from": "class" if own is not None else "default" if given is None else "configuration"}
+
     return {
         "classes": list(config.classes),
         "threshold": default_threshold if config.threshold is None else config.threshold,
@@ -45,7 +52,7 @@ def configuration(config: SortConfig, resolutions: list[Resolution], default_thr
         "unsorted_folder": "/" + config.folder_for(None),
         "duplicates": config.duplicates,
         "covers": [{"class": r.name, "folder": "/" + config.folder_for(r.name), "imagenet_classes": len(r.indices),
-                    "description": r.describe(), **learned(r.name)} for r in resolutions],
+                    "description": r.describe(), **threshold(r.name), **learned(r.name)} for r in resolutions],
     }
 
 

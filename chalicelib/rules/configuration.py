@@ -5,6 +5,7 @@ path is refused here, before it reaches the classifier or Dropbox.
 """
 from __future__ import annotations
 
+import json
 import math
 import unicodedata
 from collections.abc import Callable, Mapping
@@ -50,6 +51,8 @@ def _slash_like(c: str) -> bool:
 
 
 _ALLOWED_KEYS = {"classes", "threshold", "unsorted_folder", "duplicates"}
+# The keys of a class given as an object: {"name": "receipt", "threshold": 0.6}.
+_CLASS_KEYS = {"name", "threshold"}
 
 
 class ConfigError(ValueError):
@@ -62,6 +65,16 @@ class SortConfig:
     threshold: float | None = None
     unsorted_folder: str = DEFAULT_UNSORTED_FOLDER
     duplicates: str = "keep"
+    # The classes given a threshold of their own ({"name": "receipt", "threshold": 0.6}), in class order.
+    thresholds: tuple[tuple[str, float], ...] = ()
+
+    def threshold_for(self, label: str) -> float | None:
+        """The threshold a class's score must reach: its own, else the configuration's (None: the model's default)."""
+        return dict(self.thresholds).get(label, self.threshold)
+
+    def class_thresholds(self) -> tuple[float | None, ...]:
+        """threshold_for each class, in class order (as the classifier takes them)."""
+        return tuple(self.threshold_for(label) for label in self.classes)
 
     def folder_for(self, label: str | None) -> str:
         """The top-level folder of a class ("cat" -> "Cat"), or of the unsorted photos (None)."""
@@ -82,13 +95,16 @@ class SortConfig:
                                          (self.duplicates_folder or "").casefold()}
 
     def to_dict(self) -> dict[str, object]:
-        return {**asdict(self), "classes": list(self.classes)}
+        return {**asdict(self), "classes": list(self.classes), "thresholds": dict(self.thresholds)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "SortConfig":
-        """From the JSON that to_dict made (as the state stores it)."""
+        """From the JSON that to_dict made (as the state stores it); one stored before classes had
+        thresholds of their own has none."""
+        own = data.get("thresholds") or {}
         return cls(tuple(data["classes"]), data.get("threshold"),
-                   data.get("unsorted_folder") or DEFAULT_UNSORTED_FOLDER, data.get("duplicates") or "keep")
+                   data.get("unsorted_folder") or DEFAULT_UNSORTED_FOLDER, data.get("duplicates") or "keep",
+                   tuple((label, float(own[label])) for label in data["classes"] if label in own))
 
 
 def top_folder(path: str) -> str:
@@ -134,7 +150,8 @@ def parse(body: object) -> SortConfig:
         raise ConfigError('"classes" must be a non-empty list of names')
     if len(classes) > MAX_CLASSES:
         raise ConfigError(f'"classes" has {len(classes)} names; at most {MAX_CLASSES} are allowed')
-    names = [check_name(c, "class name") for c in classes]
+    entries = [_class_entry(c) for c in classes]
+    names = [name for name, _ in entries]
     seen: dict[str, str] = {}
     for name in names:
         key = name.casefold()
@@ -142,13 +159,7 @@ def parse(body: object) -> SortConfig:
             raise ConfigError(f"class {name!r} is given twice")
         seen[key] = name
 
-    threshold = body.get("threshold")
-    if threshold is not None:
-        # Compared before any float conversion: a 400-digit integer is a bad threshold, not a crash.
-        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) \
-                or not (isinstance(threshold, int) or math.isfinite(threshold)) or not 0 <= threshold <= 1:
-            raise ConfigError('"threshold" must be a number between 0 and 1')
-        threshold = float(threshold)
+    threshold = _check_threshold(body.get("threshold"), '"threshold"')
     unsorted = body.get("unsorted_folder")
     unsorted = DEFAULT_UNSORTED_FOLDER if unsorted is None else check_name(unsorted, "unsorted_folder")
     if unsorted.casefold() in seen or unsorted.casefold() == INBOX.casefold():
@@ -162,7 +173,46 @@ def parse(body: object) -> SortConfig:
     if duplicates == "folder" and DUPLICATES_FOLDER.casefold() in {*seen, unsorted.casefold()}:
         raise ConfigError(f'a class or the unsorted_folder named {DUPLICATES_FOLDER!r} collides with the folder '
                           f'of "duplicates": "folder"')
-    return SortConfig(tuple(names), threshold, unsorted, duplicates)
+    return SortConfig(tuple(names), threshold, unsorted, duplicates,
+                      tuple((name, own) for name, own in entries if own is not None))
+
+
+def _check_threshold(value: object, what: str) -> float | None:
+    """A threshold as a float (None when not given); raises ConfigError naming `what` otherwise."""
+    if value is None:
+        return None
+    # Compared before any float conversion: a 400-digit integer is a bad threshold, not a crash.
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not (isinstance(value, int) or math.isfinite(value)) or not 0 <= value <= 1:
+        raise ConfigError(f"{what} must be a number between 0 and 1, not {json.dumps(value)[:40]}"
+                          if _is_json(value) else f"{what} must be a number between 0 and 1")
+    return float(value)
+
+
+def _is_json(value: object) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _class_entry(entry: object) -> tuple[str, float | None]:
+    """A class of "classes": a name ("cat"), or an object with its own threshold
+    ({"name": "receipt", "threshold": 0.6}); its checked name and threshold (None: not its own)."""
+    if not isinstance(entry, Mapping):
+        if not isinstance(entry, str):
+            raise ConfigError(f'a class must be a name or an object like {{"name": "receipt", "threshold": 0.6}}, '
+                              f"got {type(entry).__name__}")
+        return check_name(entry, "class name"), None
+    unknown = set(entry) - _CLASS_KEYS
+    if unknown:
+        raise ConfigError(f"unknown field(s) of a class: {', '.join(sorted(map(str, unknown)))[:80]}; a class "
+                          'object has "name" and "threshold", like {"name": "receipt", "threshold": 0.6}')
+    if "name" not in entry:
+        raise ConfigError('a class given as an object needs a "name", like {"name": "receipt", "threshold": 0.6}')
+    name = check_name(entry["name"], "class name")
+    return name, _check_threshold(entry.get("threshold"), f'the "threshold" of class {name!r}')
 
 
 def resolve_classes(config: SortConfig, resolve: Callable[[str], Resolution]) -> list[Resolution]:

@@ -89,8 +89,11 @@ class Decision:
 
 
 class PhotoClassifier(Protocol):
-    def classify_batch(self, photos: Sequence[bytes], classes: Sequence[str], threshold: float | None = None,
-                       examples: Examples | None = None) -> list[Decision | ImageError]: ...
+    def classify_batch(self, photos: Sequence[bytes], classes: Sequence[str],
+                       threshold: float | Sequence[float | None] | None = None,
+                       examples: Examples | None = None) -> list[Decision | ImageError]:
+        """`threshold`: one for every class, or one per class in class order (None: the model's default)."""
+        ...
 
 
 class PhotoFeatures(Protocol):

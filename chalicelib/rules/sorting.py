@@ -37,7 +37,7 @@ def sort_batch(refs: Sequence[R], store: PhotoStore[R], classifier: PhotoClassif
     photos = [(i, item) for i, item in enumerate(found) if isinstance(item, Photo)]
     ended: dict[int, Outcome] = {i: settled(item, config) for i, item in enumerate(found)
                                  if isinstance(item, Outcome)}
-    decisions = classifier.classify_batch([p.data for _, p in photos], config.classes, config.threshold,
+    decisions = classifier.classify_batch([p.data for _, p in photos], config.classes, config.class_thresholds(),
                                           examples) if photos else []
     decided: list[tuple[int, Photo[R], Decision]] = []
     for (i, photo), decision in zip(photos, decisions):

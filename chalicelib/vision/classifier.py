@@ -27,6 +27,11 @@ from chalicelib.vision import faces, images, text
 from chalicelib.vision.bundled_model import MODEL_DIR, load_vocabulary, model_card
 
 
+# One threshold for every class, one per class (in class order), or None: the model's default
+# (also for a class whose own is None).
+Threshold = float | Sequence[float | None] | None
+
+
 @dataclass(frozen=True)
 class Seen:
     """What the detectors found in one photo (only those a configured class needs ran)."""
@@ -116,18 +121,19 @@ class Classifier:
         features = iter(self._infer(np.stack([t for t, _ in ready]))[1])
         return [p if isinstance(p, ImageError) else next(features) for p in prepared]
 
-    def decide(self, probabilities: np.ndarray, classes: Sequence[str], threshold: float | None = None,
+    def decide(self, probabilities: np.ndarray, classes: Sequence[str], threshold: Threshold = None,
                seen: Sequence[Seen] | None = None, features: np.ndarray | None = None,
                taught: examples.Examples | None = None) -> list[Decision]:
         """A class's score is the highest of: the sum of its ImageNet classes' probabilities; for a
         class about people, pages or screens, its face or text rule's score on what the detectors
         found; and, given its examples (`taught`), how close the photo is to them rather than to the other
         classes' examples. A photo closer to a class's counter-examples than to its examples loses
-        that much of the class's score."""
+        that much of the class's score. The best class takes the photo if its score reaches that
+        class's threshold; else the photo is unsorted."""
         names = tuple(classes)
         taught = taught or {}
         matrix, sizes, resolved = self._membership(names, _standing(names, taught))
-        threshold = self.default_threshold if threshold is None else threshold
+        thresholds = self._thresholds(threshold, len(names))
         by_example = np.zeros((len(probabilities), len(names)))
         against = np.zeros_like(by_example)
         if features is not None:
@@ -150,13 +156,20 @@ class Classifier:
             order = sorted(range(len(names)), key=lambda i: (-scores[i], sizes[i]))
             ranking = tuple((names[i], float(scores[i])) for i in order)
             best, score = ranking[0]
-            label = best if score >= threshold else None
             top = order[0]
+            label = best if score >= thresholds[top] else None
             decisions.append(Decision(label, score, ranking,
-                                      _by(by_name[top], by_example[n][top], threshold) if label else None))
+                                      _by(by_name[top], by_example[n][top], thresholds[top]) if label else None))
         return decisions
 
-    def classify(self, image_bytes: bytes, classes: Sequence[str], threshold: float | None = None,
+    def _thresholds(self, threshold: Threshold, count: int) -> list[float]:
+        """Each class's threshold, the model's default where none is given."""
+        given = [threshold] * count if threshold is None or isinstance(threshold, (int, float)) else list(threshold)
+        if len(given) != count:
+            raise ValueError(f"{len(given)} thresholds for {count} classes")
+        return [self.default_threshold if t is None else float(t) for t in given]
+
+    def classify(self, image_bytes: bytes, classes: Sequence[str], threshold: Threshold = None,
                  examples: examples.Examples | None = None) -> Decision:
         """Raises ImageError for a file that is not a usable photo."""
         result = self.classify_batch([image_bytes], classes, threshold, examples)[0]
@@ -164,7 +177,7 @@ class Classifier:
             raise result
         return result
 
-    def classify_batch(self, photos: Sequence[bytes], classes: Sequence[str], threshold: float | None = None,
+    def classify_batch(self, photos: Sequence[bytes], classes: Sequence[str], threshold: Threshold = None,
                        examples: examples.Examples | None = None) -> list[Decision | ImageError]:
         """One result per photo, in order: a Decision, or the ImageError that photo raised. Each
         detector runs only when a class needs it, beside the decoding of each photo."""

@@ -127,11 +127,18 @@ const when = (iso) => (iso || "").replace("T", " ").replace("+00:00", "");
 
 function showClasses(config) {
   const threshold = config.threshold_is_default ? `${config.threshold} (the default)` : `${config.threshold}`;
-  $("threshold-line").textContent =
-    `Threshold ${threshold}; photos below it go to ${config.unsorted_folder}.`;
-  fill("classes", config.covers.map((c) => [c.class, c.folder, c.examples, c.corrections, covers(c)]),
-    "No classes yet: set them below.", 4);
-  if (document.activeElement !== $("classes-input")) $("classes-input").value = config.classes.join(", ");
+  $("threshold-line").textContent = `Threshold ${threshold} for each class without its own; a photo whose ` +
+    `best class scores below that class's threshold goes to ${config.unsorted_folder}.`;
+  fill("classes",
+    config.covers.map((c) => [c.class, c.folder, classThreshold(c), c.examples, c.corrections, covers(c)]),
+    "No classes yet: set them below.", 5);
+  if (document.activeElement !== $("classes-input")) {
+    // A class's own threshold as the field takes it: "receipt:0.6".
+    $("classes-input").value = config.classes.map((name, i) => {
+      const c = config.covers[i];
+      return c && c.threshold_from === "class" ? `${name}:${c.threshold}` : name;
+    }).join(", ");
+  }
   if (document.activeElement !== $("threshold-input")) {
     $("threshold-input").value = config.threshold_is_default ? "" : String(config.threshold);
   }
@@ -147,9 +154,26 @@ function covers(c) {
   return details;
 }
 
+// The threshold a class's score must reach, and whose it is.
+function classThreshold(c) {
+  if (c.threshold === undefined) return "";
+  const whose = c.threshold_from === "class" ? " (its own)" : c.threshold_is_default ? " (the default)" : "";
+  return `${c.threshold}${whose}`;
+}
+
+// A class as the form's field has it: "cat", or "receipt:0.6" for a class with its own threshold. A
+// threshold that is not a number goes as typed, for the service to name the problem.
+function formClass(given) {
+  const colon = given.lastIndexOf(":");
+  if (colon < 0) return given;
+  const typed = given.slice(colon + 1).trim();
+  const number = Number(typed);
+  return { name: given.slice(0, colon).trim(), threshold: typed !== "" && Number.isFinite(number) ? number : typed };
+}
+
 // The classes as the form has them, for POST /configure or a preview.
 function formClasses() {
-  const body = { classes: $("classes-input").value.split(",").map((c) => c.trim()).filter((c) => c) };
+  const body = { classes: $("classes-input").value.split(",").map((c) => c.trim()).filter((c) => c).map(formClass) };
   const threshold = $("threshold-input").value.trim();
   if (threshold !== "") body.threshold = Number(threshold);
   body.duplicates = $("duplicates-input").checked ? "folder" : "keep";
