@@ -184,17 +184,10 @@ def _check_threshold(value: object, what: str) -> float | None:
     # Compared before any float conversion: a 400-digit integer is a bad threshold, not a crash.
     if isinstance(value, bool) or not isinstance(value, (int, float)) \
             or not (isinstance(value, int) or math.isfinite(value)) or not 0 <= value <= 1:
-        raise ConfigError(f"{what} must be a number between 0 and 1, not {json.dumps(value)[:40]}"
-                          if _is_json(value) else f"{what} must be a number between 0 and 1")
+        # A scalar is named as it was sent; a list or an object by its kind (a deep one must not recurse).
+        shown = json.dumps(value)[:40] if isinstance(value, (str, int, float)) else type(value).__name__
+        raise ConfigError(f"{what} must be a number between 0 and 1, not {shown}")
     return float(value)
-
-
-def _is_json(value: object) -> bool:
-    try:
-        json.dumps(value)
-    except (TypeError, ValueError):
-        return False
-    return True
 
 
 def _class_entry(entry: object) -> tuple[str, float | None]:
