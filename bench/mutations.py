@@ -138,7 +138,8 @@ MUTATIONS = [
              ("tests/test_ledger.py::"
               "test_a_photo_queued_by_the_webhook_and_by_post_sort_is_sorted_in_both_jobs_and_undone_by_the_mover",)),
     Mutation("an undo whose answer was lost says it moved nothing", "chalicelib/flows/undo.py",
-             "                landed = store.get_file(file_id)\n", "                landed = None\n",
+             "landed = _in_inbox(store, file_id) if isinstance(result, Exception) else result",
+             "landed = None if isinstance(result, Exception) else result",
              ("tests/test_ledger.py::"
               "test_an_undo_whose_move_answer_dropbox_lost_still_puts_the_photos_back_and_says_so",)),
     Mutation("undo takes back a later job's sort", "chalicelib/flows/undo.py",
@@ -196,6 +197,10 @@ MUTATIONS = [
              "if top_folder(info.path_display).casefold() != candidate.folder.casefold() or not _directly_in(info):",
              "if False:",
              ("tests/test_review.py::test_a_photo_the_user_moved_since_leaves_the_review_queue_and_its_correction_is_a_409",)),
+    Mutation("an undo asked again forgets what its first try put back", "chalicelib/flows/undo.py",
+             "if entry is not None and entry.undone_by == job_id:", "if False:",
+             ("tests/test_ledger.py::test_an_undo_asked_again_after_aws_failed_past_its_moves_reports_them_moved_back_"
+              "and_counts_nothing_twice",)),
 ]
 
 

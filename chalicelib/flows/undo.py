@@ -23,7 +23,7 @@ from typing import TypedDict
 from chalicelib.adapters.dropbox_store import MOVE_BATCH_LIMIT, NotAFolder, StoreNotFound
 from chalicelib.rules import undo
 from chalicelib.rules.configuration import in_inbox, top_folder
-from chalicelib.rules.ports import UndoState, UndoStore
+from chalicelib.rules.ports import FileInfo, UndoState, UndoStore
 
 log = logging.getLogger(__name__)
 
@@ -43,22 +43,22 @@ def undo_job(job_id: str, state: UndoState, store: UndoStore) -> dict[str, objec
         when = datetime.fromtimestamp(job.undone_at, timezone.utc).isoformat(timespec="seconds")
         raise AlreadyUndone(f"job {job_id!r} was already undone at {when}: its photos are back in /All")
     moves = state.job_moves(job_id)
-    where: dict[str, tuple[str, str | None]] = {}
-    for folder in sorted({top_folder(to).casefold() for _, _, to in moves}):
-        try:
-            found, _ = store.list_folder(f"/{folder}")
-        except (StoreNotFound, NotAFolder):
-            continue  # the folder is gone: so are its photos (any other error is a 503: try again)
-        where |= {f.id: (f.path_display, f.content_hash) for f in found}
+    where = _where_now(store, {top_folder(to).casefold() for _, _, to in moves})
     ledger = state.ledger([file_id for file_id, _, _ in moves])
     back: list[tuple[str, str, str, str | None]] = []  # (file id, where it is, where it came from, content hash)
     left: list[dict[str, str]] = []
-    again: list[tuple[str, str]] = []  # (file id, where the job put it): put back by an earlier try of this undo
+    moved_back: list[_MovedBack] = []
     for file_id, came_from, to in moves:
         now, content_hash = where.get(file_id, (None, None))
         entry = ledger.get(file_id)
         if entry is not None and entry.undone_by == job_id:
-            again.append((file_id, to))
+            # An earlier try of this undo put it back, and its answer was lost (a 503, say): say so again.
+            landed = _in_inbox(store, file_id)
+            if landed is None:
+                left.append({"path": to, "reason": undo.NOT_THERE})
+            else:
+                moved_back.append({"from": to, "to": landed.path_display, "file_id": file_id,
+                                   "content_hash": landed.content_hash})
             continue
         # This job's move stands while the ledger still holds it (no later job, no undo since).
         sorted_again = entry is None or entry.job_id != job_id or entry.to != to.lower()
@@ -67,27 +67,17 @@ def undo_job(job_id: str, state: UndoState, store: UndoStore) -> dict[str, objec
                 back.append((file_id, now, came_from, content_hash))
             case undo.Left(reason):
                 left.append({"path": to, "reason": reason})
-    moved_back: list[_MovedBack] = []
     for start in range(0, len(back), MOVE_BATCH_LIMIT):
         chunk = back[start:start + MOVE_BATCH_LIMIT]
         for (file_id, now, _, content_hash), result in zip(
                 chunk, store.move_batch([(file_id, came_from) for file_id, _, came_from, _ in chunk])):
-            if isinstance(result, Exception):  # the store's error for that move (a StoreError)
-                # Dropbox may have made the move and lost its answer: where is the photo now?
-                landed = store.get_file(file_id)
-                if landed is None or not in_inbox(landed.path_lower):
-                    left.append({"path": now, "reason": str(result)})
-                    continue
-                result = landed
-            moved_back.append({"from": now, "to": result.path_display, "file_id": file_id,
-                               "content_hash": content_hash})
-    for file_id, to in again:  # the answer of that try was lost (a 503, say): say so again
-        landed = store.get_file(file_id)
-        if landed is not None and in_inbox(landed.path_lower):
-            moved_back.append({"from": to, "to": landed.path_display, "file_id": file_id,
-                               "content_hash": landed.content_hash})
-        else:
-            left.append({"path": to, "reason": undo.NOT_THERE})
+            # On the store's error for that move, Dropbox may have made it and lost its answer.
+            landed = _in_inbox(store, file_id) if isinstance(result, Exception) else result
+            if landed is None:
+                left.append({"path": now, "reason": str(result)})
+            else:
+                moved_back.append({"from": now, "to": landed.path_display, "file_id": file_id,
+                                   "content_hash": content_hash})
     state.mark_undone(job_id, [m["file_id"] for m in moved_back])
     try:
         state.withdraw_originals([(m["content_hash"], m["file_id"]) for m in moved_back if m["content_hash"]])
@@ -95,3 +85,21 @@ def undo_job(job_id: str, state: UndoState, store: UndoStore) -> dict[str, objec
         log.exception("could not withdraw the content claims of job %s's photos", job_id)
     return {"job_id": job_id, "moved_back": len(moved_back), "left": left,
             "photos": [{"from": m["from"], "to": m["to"]} for m in moved_back]}
+
+
+def _where_now(store: UndoStore, folders: set[str]) -> dict[str, tuple[str, str | None]]:
+    """Where each photo in these top-level folders is, and its content hash, by file id."""
+    where: dict[str, tuple[str, str | None]] = {}
+    for folder in sorted(folders):
+        try:
+            found, _ = store.list_folder(f"/{folder}")
+        except (StoreNotFound, NotAFolder):
+            continue  # the folder is gone: so are its photos (any other error is a 503: try again)
+        where |= {f.id: (f.path_display, f.content_hash) for f in found}
+    return where
+
+
+def _in_inbox(store: UndoStore, file_id: str) -> FileInfo | None:
+    """The photo, if it is in the inbox now."""
+    landed = store.get_file(file_id)
+    return landed if landed is not None and in_inbox(landed.path_lower) else None
