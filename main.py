@@ -125,9 +125,8 @@ def explain(args: argparse.Namespace) -> int:
 def _threshold_line(config: SortConfig, label: str, default: float) -> str:
     """Which score sorts a photo into the class, and whose threshold that is."""
     threshold = config.threshold_for(label)
-    whose = ("its own" if label in dict(config.thresholds) else "the model's default" if threshold is None
-             else "--threshold")
-    return f"; threshold {default if threshold is None else threshold:g} ({whose})"
+    whose = {"class": "its own", "default": "the model's default", "configuration": "--threshold"}
+    return f"; threshold {default if threshold is None else threshold:g} ({whose[config.threshold_from(label)]})"
 
 
 def _examples_line(taught: Teaching, label: str) -> str:

@@ -41,9 +41,9 @@ def configuration(config: SortConfig, resolutions: list[Resolution], default_thr
     def threshold(name: str) -> Answer:
         """The threshold a class's score must reach, and where it comes from: the class's own, the
         configuration's for every class, or the model's default."""
-        own, given = dict(config.thresholds).get(name), config.threshold_for(name)
+        given = config.threshold_for(name)
         return {"threshold": default_threshold if given is None else given, "threshold_is_default": given is None,
-                "threshold_from": "class" if own is not None else "default" if given is None else "configuration"}
+                "threshold_from": config.threshold_from(name)}
 
     return {
         "classes": list(config.classes),

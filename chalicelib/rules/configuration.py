@@ -72,6 +72,13 @@ class SortConfig:
         """The threshold a class's score must reach: its own, else the configuration's (None: the model's default)."""
         return dict(self.thresholds).get(label, self.threshold)
 
+    def threshold_from(self, label: str) -> str:
+        """Whose threshold a class's is: "class" (its own), "configuration" (the one for every
+        class) or "default" (the model's)."""
+        if label in dict(self.thresholds):
+            return "class"
+        return "default" if self.threshold is None else "configuration"
+
     def class_thresholds(self) -> tuple[float | None, ...]:
         """threshold_for each class, in class order (as the classifier takes them)."""
         return tuple(self.threshold_for(label) for label in self.classes)
