@@ -465,6 +465,7 @@ $("correct-undo").addEventListener("click", () => {
 $("sort").addEventListener("click", async () => {
   try {
     const job = await api("POST", "sort", {});
+    closePreview(); // the photos it showed are being moved: it is stale now
     sessionStorage.setItem(JOB, job.job_id);
     $("sort-error").textContent = "";
     await refresh();
