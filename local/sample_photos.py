@@ -49,14 +49,21 @@ CLEAR_CUT = ["chelsea", "coffee", "motorcycle", "china", "grace_hopper", "camera
 UNRELATED_CLASSES = ["fish", "musical instrument", "insect"]
 
 
-# A landscape photo (mountain ridges) from Debian's lxqt-themes, which `make system-packages` installs.
-LANDSCAPE = Path("/usr/share/lxqt/wallpapers/Valendas.png")
+# Photos from Debian's lxqt-themes, which `make system-packages` installs: Valendas.png is a
+# landscape (mountain ridges), cloud.png a blue sky with clouds, flowers.png meadow flowers.
+WALLPAPERS = Path("/usr/share/lxqt/wallpapers")
+LANDSCAPE = WALLPAPERS / "Valendas.png"
+
+
+def wallpaper(name: str) -> bytes:
+    path = WALLPAPERS / name
+    if not path.exists():
+        raise RuntimeError(f"{path} is missing: run `make system-packages` (Debian package lxqt-themes)")
+    return path.read_bytes()
 
 
 def landscape() -> bytes:
-    if not LANDSCAPE.exists():
-        raise RuntimeError(f"{LANDSCAPE} is missing: run `make system-packages` (Debian package lxqt-themes)")
-    return LANDSCAPE.read_bytes()
+    return wallpaper(LANDSCAPE.name)
 
 
 def _skimage(name: str) -> np.ndarray:

@@ -1,5 +1,6 @@
 """The classifier on real photos that ship inside packages."""
 import io
+import json
 
 import numpy as np
 import pytest
@@ -7,6 +8,7 @@ import skimage.data
 from PIL import Image
 
 from chalicelib.vision import images
+from chalicelib.vision.bundled_model import MODEL_DIR
 from chalicelib.vision.classifier import Classifier
 from local import rendered, sample_photos
 
@@ -132,3 +134,28 @@ def test_photos_are_neither_screenshots_nor_documents(classifier):
     names = list(sample_photos.PHOTOS)
     decisions = classifier.classify_batch([sample_photos.jpeg(n) for n in names], ["screenshot", "document"])
     assert {n: d.label for n, d in zip(names, decisions)} == dict.fromkeys(names)
+
+
+# Both photos are in the scene head's tune split: these check that a scene word reaches the head;
+# how well the head does on photos it never saw is bench/scenes.py's report split.
+def test_a_sky_over_hills_that_no_imagenet_class_covers_is_a_landscape_by_the_scene_head(classifier):
+    photo = sample_photos.wallpaper("cloud.png")
+    by_name = classifier.classify(photo, ["geological formation", *SIX_KINDS[:3], *SIX_KINDS[4:]])
+    assert by_name.label is None, by_name.ranking  # the ImageNet classes of "landscape" alone miss it
+    assert classifier.classify(photo, SIX_KINDS).label == "landscape"
+
+
+def test_meadow_flowers_go_to_flowers_not_to_animal_by_the_scene_head(classifier):
+    decision = classifier.classify(sample_photos.wallpaper("flowers.png"), ["flowers", "animal", "food"])
+    assert decision.label == "flowers", decision.ranking
+
+
+def test_the_scene_head_calls_no_sample_photo_of_people_or_things_a_landscape_beach_or_city(classifier):
+    names = [n for n in sample_photos.PHOTOS if n != "hubble"]  # the deep field: the head's one false alarm
+    decisions = classifier.classify_batch([sample_photos.jpeg(n) for n in names], ["landscape", "beach", "city"])
+    assert {n: d.label for n, d in zip(names, decisions)} == dict.fromkeys(names)
+
+
+def test_every_scene_the_concept_table_routes_to_is_one_the_bundled_head_decides(classifier):
+    routed = {c["scene"] for c in json.loads((MODEL_DIR / "concepts.json").read_text())["concepts"] if "scene" in c}
+    assert routed and routed <= set(classifier._scene_head.scenes)

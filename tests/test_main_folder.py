@@ -143,6 +143,15 @@ def test_explain_says_what_each_class_covers():
     assert "cat:" in result.stdout and "dog:" in result.stdout
 
 
+def test_explain_says_a_scene_word_is_decided_by_the_scene_head_and_a_refused_scene_what_to_try():
+    result = run("--classes", "landscape", "flowers", "--explain")
+    assert result.returncode == 0, result.stderr
+    assert [line.split()[0] for line in result.stdout.splitlines() if "the scene head finds" in line] == [
+        "landscape", "flowers"]
+    refused = run("--classes", "sunset", "--explain")
+    assert refused.returncode == 2 and "'sunset' (try: landscape" in refused.stderr
+
+
 def test_explain_says_each_classs_threshold_and_whose_it_is():
     result = run("--classes", "cat", "food:0.99", "dog", "--threshold", "0.5", "--explain")
     assert result.returncode == 0, result.stderr

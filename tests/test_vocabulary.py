@@ -97,7 +97,7 @@ def test_most_everyday_words_are_accepted(vocabulary):
             vocabulary.resolve(word)
         except UnknownClassError:
             refused.append(word)
-    # What needs a signal no bundled model gives (the sky, trees): suggested a concept instead.
+    # Scenes the scene head does not decide well on its report split: suggested a concept instead.
     assert set(refused) <= {"sunset", "sky", "forest", "tree"}, refused
     assert len(EVERYDAY) - len(refused) >= 40
 
@@ -133,3 +133,17 @@ def test_every_concept_names_only_imagenet_classes_and_words_that_exist(vocabula
         for word in concept["words"]:
             assert vocabulary.resolve(word).concept == concept["name"], word
         assert vocabulary.resolve(concept["words"][0]).indices or "faces" in concept or "text" in concept
+
+
+@pytest.mark.parametrize("word, scene", [("landscape", "landscape"), ("nature", "landscape"), ("beach", "beach"),
+                                         ("city", "city"), ("flowers", "flower"), ("blossom", "flower")])
+def test_scene_words_the_report_split_supports_are_decided_by_the_scene_head_too(vocabulary, word, scene):
+    resolved = vocabulary.resolve(word)
+    assert resolved.scene == scene and f"the scene head finds {scene}" in resolved.describe()
+
+
+@pytest.mark.parametrize("word", ["sunset", "sky", "forest", "trees"])
+def test_scene_words_the_head_decides_badly_on_its_report_split_stay_refused_with_a_suggestion(vocabulary, word):
+    with pytest.raises(UnknownClassError) as raised:
+        vocabulary.resolve(word)
+    assert "landscape" in raised.value.suggestions

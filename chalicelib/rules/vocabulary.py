@@ -1,5 +1,6 @@
 """Resolve a user's class name ("Dogs", "people", "beach") to what decides it: the ImageNet classes
-it covers and, for words about people, pages or screens, the face or the text detector.
+it covers and, for words about people, pages or screens, the face or the text detector, and for
+scenes (landscape, sunset) the scene head.
 
 Everyday words come first, from the reviewed concept table (model/concepts.json): "people" is
 decided by faces, "beach" by the ImageNet scenes a beach photo shows, "plant" means plants (not
@@ -52,6 +53,7 @@ class Resolution:
     faces: FaceRule | None = None
     text: TextRule | None = None
     concept: str | None = None
+    scene: str | None = None  # the scene head's scene that decides it too ("landscape", "sunset")
     by_examples: bool = False  # a name the model does not know, decided by its folder's photos alone
 
     @property
@@ -67,6 +69,8 @@ class Resolution:
             return f"{self.name}: the photos in its folder (its examples) alone"
         parts = []
         parts += [rule.describe() for rule in (self.faces, self.text) if rule is not None]
+        if self.scene:
+            parts.append(f"the scene head finds {self.scene}")
         if self.labels:
             noun = "class" if len(self.labels) == 1 else "classes"
             parts.append(f"{len(self.labels)} ImageNet {noun}: {', '.join(self.labels)}")
@@ -113,6 +117,7 @@ class Concept(TypedDict):
     wordnet: NotRequired[list[str]]
     faces: NotRequired[FaceRuleData]
     text: NotRequired[TextRuleData]
+    scene: NotRequired[str]
 
 
 class Concepts(TypedDict):
@@ -214,7 +219,7 @@ class Vocabulary:
                           labels=tuple(self.labels[i] for i in ordered),
                           faces=FaceRule(**concept["faces"]) if "faces" in concept else None,
                           text=TextRule(**concept["text"]) if "text" in concept else None,
-                          concept=concept["name"])
+                          concept=concept["name"], scene=concept.get("scene"))
 
     def suggest(self, name: str, n: int = 5) -> list[str]:
         """Words to try instead: by meaning (the concept table) when there are any, else by spelling."""

@@ -34,6 +34,7 @@ class ModelCard(TypedDict):
     sha256: str
     faces: FacesCard
     text: DetectorCard
+    scenes: DetectorCard
 
 
 def model_card(model_dir: Path = MODEL_DIR) -> ModelCard:

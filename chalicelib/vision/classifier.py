@@ -1,6 +1,6 @@
 """Decide which of the user's classes a photo belongs to, with the bundled ONNX models: the image
-classifier, the face detector when a class is about people, and the text detector when a class
-is about pages or screens.
+classifier, the face detector when a class is about people, the text detector when a class is
+about pages or screens, and the scene head on the classifier's features when a class is a scene.
 
 Nothing here loads at import: `Classifier.load()` reads the model once per process, on first use.
 """
@@ -11,7 +11,7 @@ import threading
 from collections.abc import Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +23,7 @@ from chalicelib.rules.photo_files import ImageError
 from chalicelib.rules.ports import Decision
 from chalicelib.rules.text_rules import Text
 from chalicelib.rules.vocabulary import Resolution
-from chalicelib.vision import faces, images, text
+from chalicelib.vision import faces, images, scenes, text
 from chalicelib.vision.bundled_model import MODEL_DIR, load_vocabulary, model_card
 
 
@@ -62,6 +62,7 @@ class Classifier:
                                             thread_name_prefix="decode")
         self._faces_card = card["faces"]
         self._text_card = card["text"]
+        self._scenes_file = model_dir / card["scenes"]["file"]
         self._model_dir = model_dir
 
     def _face_detector(self) -> "faces.FaceDetector":
@@ -72,10 +73,16 @@ class Classifier:
         """Loaded the first time a configured class needs text."""
         return text.load(self._model_dir / self._text_card["file"])
 
+    @cached_property
+    def _scene_head(self) -> scenes.SceneHead:
+        """Loaded the first time a configured class is a scene."""
+        return scenes.SceneHead(self._scenes_file, self.default_threshold)
+
     def preload(self) -> None:
         """Every bundled model loaded now, not at first need (before a SnapStart snapshot)."""
         self._face_detector()
         self._text_detector()
+        self._scene_head
 
     @classmethod
     def load(cls) -> "Classifier":
@@ -126,7 +133,7 @@ class Classifier:
                taught: examples.Examples | None = None) -> list[Decision]:
         """A class's score is the highest of: the sum of its ImageNet classes' probabilities; for a
         class about people, pages or screens, its face or text rule's score on what the detectors
-        found; and, given its examples (`taught`), how close the photo is to them rather than to the other
+        found; for a scene, the scene head's score on the photo's features; and, given its examples (`taught`), how close the photo is to them rather than to the other
         classes' examples. A photo closer to a class's counter-examples than to its examples loses
         that much of the class's score. The best class takes the photo if its score reaches that
         class's threshold; else the photo is unsorted."""
@@ -136,6 +143,12 @@ class Classifier:
         thresholds = self._thresholds(threshold, len(names))
         by_example = np.zeros((len(probabilities), len(names)))
         against = np.zeros_like(by_example)
+        by_scene = np.zeros_like(by_example)
+        if features is not None and any(r.scene for r in resolved):
+            found = self._scene_head.scores(features)
+            for i, r in enumerate(resolved):
+                if r.scene:
+                    by_scene[:, i] = found[:, self._scene_head.scenes.index(r.scene)]
         if features is not None:
             shown = [i for i, name in enumerate(names) if name in taught and len(taught[name].positives)]
             if shown:
@@ -149,7 +162,7 @@ class Classifier:
             if seen is not None:
                 scores = [max(score, r.faces.score(seen[n].faces) if r.faces else 0.0,
                               r.text.score(seen[n].text) if r.text else 0.0) for score, r in zip(scores, resolved)]
-            by_name = np.asarray(scores, dtype=np.float64)
+            by_name = np.maximum(np.asarray(scores, dtype=np.float64), by_scene[n])
             scores = np.maximum(by_name, by_example[n])
             scores = np.where(against[n] > by_example[n], scores * (1.0 - against[n]), scores)
             # Highest score first; on a tie the class covering fewer ImageNet classes wins.
