@@ -10,7 +10,8 @@ The verdict: a word is routed to the head (model/concepts.json "scene") where "b
 than "by name" on the report split ("route"), else left to its name ("name"); a word refused today
 is accepted only where the head finds at least half of its report photos with at most one false
 alarm per three found ("accept"), else it stays refused ("refuse"). Only the report split's verdict
-counts; the tune split's is printed for comparison.
+counts; the tune split's is printed for comparison. The last column: recall and precision of
+what the verdict keeps (the name alone, or name and head), "-" for a word refused.
 """
 from __future__ import annotations
 
@@ -51,12 +52,12 @@ def verdict(photos: int, by_name: tuple[int, int] | None, both: tuple[int, int])
     return "route" if f1(*both, photos) > f1(*by_name, photos) else "name"
 
 
-Row = tuple[str, str, int, str, str, str, str]
+Row = tuple[str, str, int, str, str, str, str, str]
 
 
 def measure(classifier: Classifier, sets: Path, split: str) -> list[Row]:
-    """Per scene: the word, its photos, "found / false" by name, by the head and by both, and the
-    verdict those give."""
+    """Per scene: the word, its photos, "found / false" by name, by the head and by both, the
+    verdict those give, and the recall and precision of what the verdict keeps."""
     rows = build_scenes.rows(sets, split)
     photos = [(sets / r["path"]).read_bytes() for r in rows]
     features = build_scenes.features(photos)
@@ -79,8 +80,10 @@ def measure(classifier: Classifier, sets: Path, split: str) -> list[Row]:
             both = counts(by_name | by_head, is_scene)
         except UnknownClassError:
             named, both = None, counts(by_head, is_scene)
+        decided = verdict(photos_of, named, both)
+        shipped = {"route": both, "accept": both, "name": named}.get(decided)
         out.append((scene, word, photos_of, "refused" if named is None else cell(named),
-                    cell(counts(by_head, is_scene)), cell(both), verdict(photos_of, named, both)))
+                    cell(counts(by_head, is_scene)), cell(both), decided, rates(shipped, photos_of)))
     return out
 
 
@@ -95,13 +98,22 @@ def counts(decided: np.ndarray, truth: np.ndarray) -> tuple[int, int]:
     return int((decided & truth).sum()), int((decided & ~truth).sum())
 
 
+def rates(found_false: tuple[int, int] | None, photos: int) -> str:
+    if found_false is None:
+        return "-"
+    found, false = found_false
+    precision = f"{found / (found + false):.0%}" if found + false else "-"
+    return f"{found / photos:.0%} / {precision}" if photos else "-"
+
+
 def cell(found_false: tuple[int, int]) -> str:
     return f"{found_false[0]} / {found_false[1]}"
 
 
 def table(title: str, rows: list[Row]) -> str:
-    lines = [title, f"{'scene':10s} {'word':10s} {'photos':>6s} {'by name':>9s} {'head':>9s} {'both':>9s}  verdict"]
-    lines += [f"{s:10s} {w:10s} {n:6d} {a:>9s} {h:>9s} {b:>9s}  {v}" for s, w, n, a, h, b, v in rows]
+    lines = [title, f"{'scene':10s} {'word':10s} {'photos':>6s} {'by name':>9s} {'head':>9s} {'both':>9s}  "
+                    f"{'verdict':8s} recall / precision"]
+    lines += [f"{s:10s} {w:10s} {n:6d} {a:>9s} {h:>9s} {b:>9s}  {v:8s} {r}" for s, w, n, a, h, b, v, r in rows]
     return "\n".join(lines)
 
 
