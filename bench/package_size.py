@@ -66,7 +66,7 @@ def main(argv: list[str]) -> int:
     total, groups, names = sizes(zip_path)
     card = json.loads((ROOT / "model" / "model.json").read_text())
     model_files = [f"model/{name}" for name in ("model.json", card["file"], card["vocabulary"], card["concepts"],
-                                                 card["faces"]["file"], card["text"]["file"])]
+                                                 card["faces"]["file"], card["text"]["file"], card["scenes"]["file"])]
     missing = [name for name in model_files if name not in names]
 
     print(f"{zip_path}: {zip_path.stat().st_size / MB:.1f} MB zipped, {total / MB:.1f} MB unzipped "
@@ -77,7 +77,7 @@ def main(argv: list[str]) -> int:
         print(f"{size / MB:8.2f}  {100 * size / total:4.1f}%  {name}")
     status = 0
     for file, sha in ((card["file"], card["sha256"]), (card["faces"]["file"], card["faces"]["sha256"]),
-                      (card["text"]["file"], card["text"]["sha256"])):
+                      (card["text"]["file"], card["text"]["sha256"]), (card["scenes"]["file"], card["scenes"]["sha256"])):
         if not missing and model_sha256(zip_path, f"model/{file}") != sha:
             print(f"ERROR: model/{file} in the package does not match model.json's sha256", file=sys.stderr)
             status = 1
