@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,7 +32,7 @@ from cli import folder_examples
 from cli.folder_examples import Teaching
 from cli.folder_photos import FolderError, FolderPhotos
 from cli.folder_undo import undo_last_run
-from cli.progress import ProgressBar, Tally, print_preview, print_summary
+from cli.progress import ProgressBar, Tally, print_preview, print_summary, rooted
 from cli.service_client import Answer, Body, ServiceClient, ServiceError
 from local.defaults import LOCAL_STACK_KEY, LOCAL_STACK_URL, is_local
 
@@ -109,8 +110,9 @@ def configure(args: argparse.Namespace, counts: Mapping[str, int] | None = None
     config = configuration.parse(proposal(args))
     classifier = Classifier.load()
     standing = {c for c, n in (counts or {}).items() if configuration.stands_by_examples(n)}
+    where = {} if args.folder is None else {"root": str(args.folder).rstrip("/"), "then": "run again"}
     return classifier, config, configuration.resolve_classes(
-        config, lambda name: classifier.vocabulary.resolve(name, by_examples=name in standing))
+        config, lambda name: classifier.vocabulary.resolve(name, by_examples=name in standing), **where)
 
 
 def explain(args: argparse.Namespace) -> int:
@@ -135,9 +137,12 @@ def _examples_line(taught: Teaching, label: str) -> str:
 
 
 def record(outcome: Outcome) -> dict[str, str | float | None]:
-    """One --json line: where the photo went (in a dry run, would go) and why."""
-    line = {"file": outcome.file, "kind": outcome.kind, "class": outcome.label, "score": outcome.score or 0.0,
-            "by": outcome.by, "folder": outcome.folder, "moved_to": outcome.to_path}
+    """One --json line: where the photo went (in a dry run, would go) and why, the same in both
+    modes: paths from the top of the sorted tree ("/All/a.jpg": Dropbox's, or DIR's), the score to
+    two places as the service keeps it, and a reason's code apart from its words."""
+    line = {"file": rooted(outcome.file), "kind": outcome.kind, "class": outcome.label,
+            "score": round(outcome.score or 0.0, 2), "by": outcome.by, "folder": outcome.folder,
+            "moved_to": outcome.to_path and rooted(outcome.to_path)}
     if outcome.kind in ("skipped", "failed") or outcome.reason == "duplicate":
         line.update(error=outcome.reason, detail=outcome.detail)
     return line
@@ -165,6 +170,10 @@ def sort_folder(args: argparse.Namespace) -> int:
                         print(json.dumps(record(outcome)), flush=True)
     title = f"Dry run of {args.folder}: nothing moved" if args.dry_run else f"Sorted {args.folder}"
     report(args, tally, title, outcomes, stderr)
+    if not args.dry_run and sum(tally.counts.sorted.values()) + tally.counts.unsorted:
+        (stderr if args.json else Console()).print(
+            f"To put these photos back where they were: {again('--folder', str(args.folder), '--undo')}",
+            markup=False, highlight=False, soft_wrap=True)
     return 1 if tally.counts.failed else 0
 
 
@@ -228,8 +237,7 @@ def sort_via_service(args: argparse.Namespace) -> int:
         for job in client.follow(job_id):
             tally.total, tally.counts = job["total"], Counts.from_dict(job)
             bar.update(tally)
-    outcomes = [Outcome(str(f.get("path")), f.get("kind", "skipped"), reason=f.get("reason"))
-                for f in job.get("left", [])] + [_previewed(p) for p in job.get("preview", [])]
+    outcomes = [_left(f) for f in job.get("left", [])] + [_previewed(p) for p in job.get("preview", [])]
     if args.json:
         for outcome in outcomes:
             print(json.dumps(record(outcome)), flush=True)
@@ -237,8 +245,22 @@ def sort_via_service(args: argparse.Namespace) -> int:
         else f"Sorted Dropbox /All (job {job_id})"
     report(args, tally, title, outcomes, stderr)
     if not args.dry_run and sum(tally.counts.sorted.values()) + tally.counts.unsorted:
-        Console().print(f"To put these photos back in /All: python main.py --undo {job_id}", markup=False)
+        Console().print(f"To put these photos back in /All: {again('--undo', job_id)}", markup=False, highlight=False,
+                        soft_wrap=True)
     return 1 if tally.counts.failed else 0
+
+
+def again(*argv: str) -> str:
+    """This command line again with other arguments, as the user can paste it: the same Python
+    (".venv/bin/python" when run from the project) and the same main.py."""
+    python = os.path.relpath(sys.executable) if Path(sys.executable).is_relative_to(Path.cwd()) else sys.executable
+    return shlex.join([python, sys.argv[0] or "main.py", *argv])
+
+
+def _left(file: Answer) -> Outcome:
+    """A file the job left in the inbox; the service says why in one line, "corrupt: the image ..."."""
+    reason, _, detail = str(file.get("reason") or "").partition(": ")
+    return Outcome(str(file.get("path")), file.get("kind", "skipped"), reason=reason or None, detail=detail or None)
 
 
 def _previewed(photo: Answer) -> Outcome:

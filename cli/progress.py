@@ -119,8 +119,13 @@ def print_summary(console: Console, tally: Tally, title: str, problems: Sequence
         left.add_column("File", overflow="fold")
         left.add_column("Reason", overflow="fold")
         for outcome in problems:
-            left.add_row(outcome.file, outcome.why or outcome.kind)
+            left.add_row(rooted(outcome.file), outcome.why or outcome.kind)
         console.print(left)
+
+
+def rooted(path: str) -> str:
+    """A path from the top of the sorted tree, as both modes show it: "/All/a.jpg" (Dropbox's, or DIR's)."""
+    return "/" + path.lstrip("/")
 
 
 def print_preview(console: Console, outcomes: Sequence[Outcome]) -> None:
@@ -133,6 +138,5 @@ def print_preview(console: Console, outcomes: Sequence[Outcome]) -> None:
         decided = f"{outcome.label or 'no class'} {outcome.score or 0.0:.2f}"
         if outcome.reason == "duplicate":
             decided += f"; {outcome.detail}"
-        root = "/" if outcome.file.startswith("/") else ""  # Dropbox's paths, or DIR's
-        table.add_row(outcome.file, f"{root}{outcome.folder}/{outcome.file.rsplit('/', 1)[-1]}", decided)
+        table.add_row(rooted(outcome.file), f"/{outcome.folder}/{outcome.file.rsplit('/', 1)[-1]}", decided)
     console.print(table)

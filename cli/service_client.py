@@ -14,7 +14,7 @@ from urllib.parse import quote
 import requests
 
 from chalicelib.rules.configuration import ConfigError
-from local.defaults import LOCAL_STACK_URL
+from local.defaults import LOCAL_STACK_URL, is_local
 
 # (connect, read) seconds: a sort is started asynchronously, so no call should take long.
 TIMEOUT = (5.0, 30.0)
@@ -107,7 +107,9 @@ class ServiceClient:
         except requests.Timeout:
             raise ServiceError(f"{what}: the service at {self.base_url} did not answer in time") from None
         except requests.RequestException as e:
-            raise ServiceError(f"cannot reach the service at {self.base_url}: {_reason(e)}") from None
+            start = "start it with `make run`" if is_local(self.base_url) else "check CATEGORIZER_URL"
+            raise ServiceError(f"cannot reach the service at {self.base_url}: {_reason(e)}. Is it running? "
+                               f"{start.capitalize()}, or sort a folder on this computer with --folder DIR") from None
         if response.status_code >= 400:
             raise self._refused(what, response)
         try:

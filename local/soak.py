@@ -259,9 +259,9 @@ class _RetryCounter(logging.Handler):
             self.counts["dropbox"] += 1
         elif record.name == "chalicelib.flows.classify" and message.startswith("will retry"):
             self.counts["message"] += 1
-        elif message.startswith("Dropbox reset the cursor"):
+        elif message.startswith("Listing the inbox of"):
             self.counts["inbox listed again"] += 1
-        elif message.startswith("Dropbox reset the class-folder cursor"):
+        elif message.startswith("Listing the class folders of"):
             self.counts["class folders listed again"] += 1
 
 
@@ -425,6 +425,8 @@ def run(service, plan: list[list[Drop]], *, dropbox_rate: float, aws: dict | Non
     counter = _RetryCounter()
     app_log = logging.getLogger("chalicelib")
     app_log.addHandler(counter)
+    if app_log.getEffectiveLevel() > logging.INFO:  # the listings done again are told at INFO
+        app_log.setLevel(logging.INFO)
     deliveries = _Deliveries(service.source)
     untracked = untracked_moto_models()  # bounded memory: moto would keep each table copy it makes
     untracked.__enter__()

@@ -11,6 +11,7 @@ import functools
 import json
 import os
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -378,6 +379,10 @@ def test_main_names_each_file_the_services_job_left_in_all(tmp_path):
                                         PYTHONIOENCODING="utf-8", COLUMNS="200"))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Left in All" in result.stdout and "/All/broken.jpg" in result.stdout, result.stdout
+    # The undo hint names the Python that ran main.py, as the README does (.venv/bin/python).
+    [hint] = [line for line in result.stdout.splitlines() if line.startswith("To put these photos back in /All: ")]
+    command = shlex.split(hint.split(": ", 1)[1])
+    assert Path(ROOT, command[0]).absolute() == Path(sys.executable).absolute() and command[-2] == "--undo"
 
 
 def test_a_restarted_stack_keeps_its_classes_and_sorts_what_arrived_while_it_was_stopped(tmp_path):
@@ -541,6 +546,9 @@ def test_a_restart_counts_moves_and_learns_nothing_again_and_keeps_every_files_i
     assert jobs_after == jobs and ids_after == ids
     assert sandbox_files(sandbox) == files
     assert "sorted /All/" not in second.log() and "learned " not in second.log(), second.describe()
+    # A restart is routine: nothing it logs about the stored cursors reads like a problem.
+    assert not [line for line in second.log().splitlines() if "cursor" in line and ("WARNING" in line
+                                                                                    or "ERROR" in line)]
 
 
 def test_a_photo_moved_by_hand_while_the_stack_is_stopped_keeps_its_id_and_corrects_its_class(tmp_path):
@@ -564,3 +572,39 @@ def test_a_photo_moved_by_hand_while_the_stack_is_stopped_keeps_its_id_and_corre
         stop_with_ctrl_c(second)
     # The service knows the photo by its id, so knows it put it in Cat: a correction, not only an example.
     assert learned == {"cat": {"examples": 0, "corrections": 1}, "vehicle": {"examples": 1, "corrections": 0}}
+
+
+def test_both_modes_give_the_same_json_lines_field_by_field_for_the_same_files(tmp_path):
+    """The same photos and broken files, previewed by the service and by --folder: the same fields,
+    paths from the top of the sorted tree ("/All/x"), scores to two places, reason and detail apart."""
+    files = {"coffee.jpg": sample_photos.jpeg("coffee"), "cat.jpg": sample_photos.jpeg("chelsea"),
+             "broken.jpg": sample_photos.jpeg("coffee")[:2000], "notes.txt": b"nothing to see\n"}
+    local = tmp_path / "local"
+    (local / "All").mkdir(parents=True)
+    for name, data in files.items():
+        (local / "All" / name).write_bytes(data)
+    headers = {"Authorization": f"Bearer {SERVICE_KEY}"}
+    with started_stack(tmp_path, seed=False) as running:
+        inbox = running.sandbox / "All"
+        for name, data in files.items():
+            (inbox / name).write_bytes(data)
+        wait_until(lambda: (running.sandbox / "Food" / "coffee.jpg").is_file()
+                   and (running.sandbox / "Cat" / "cat.jpg").is_file(), SORT_TIMEOUT, "the photos sorted")
+        for job in requests.get(f"{running.url}/jobs", headers=headers, timeout=10).json():
+            requests.post(f"{running.url}/undo", json={"job_id": job["job_id"]}, headers=headers, timeout=30)
+        wait_until(lambda: (inbox / "coffee.jpg").is_file() and (inbox / "cat.jpg").is_file(), SORT_TIMEOUT,
+                   "the photos back in All")
+        service = subprocess.run([sys.executable, str(MAIN), "--classes", "cat", "food", "--dry-run", "--json"],
+                                 cwd=ROOT, capture_output=True, text=True, timeout=120,
+                                 env=_clean_env(CATEGORIZER_URL=running.url, SERVICE_KEY=SERVICE_KEY,
+                                                PYTHONIOENCODING="utf-8", COLUMNS="200"))
+    folder = subprocess.run([sys.executable, str(MAIN), "--classes", "cat", "food", "--folder", str(local),
+                             "--dry-run", "--json"], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                            env=_clean_env(PYTHONIOENCODING="utf-8", COLUMNS="200"))
+    assert service.returncode == 0 and folder.returncode == 0, service.stderr + folder.stderr
+    by_file = [{line["file"]: line for line in map(json.loads, out.stdout.splitlines())} for out in (service, folder)]
+    assert by_file[0] == by_file[1]
+    assert set(by_file[0]) == {"/All/coffee.jpg", "/All/cat.jpg", "/All/broken.jpg", "/All/notes.txt"}
+    assert by_file[0]["/All/broken.jpg"]["error"] == "corrupt" and by_file[0]["/All/broken.jpg"]["detail"]
+    summaries = [summary_rows(out.stderr) for out in (service, folder)]
+    assert summaries[0] == summaries[1] and summaries[0]["left in All: not usable photos"] == "2", summaries

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 import threading
@@ -86,25 +87,26 @@ def test_a_folder_of_people_screenshots_pages_and_landscapes_sorts_by_those_word
 
 
 def test_json_lines_match_where_the_files_went(folder):
-    originals = {f"All/{n}.jpg": sample_photos.jpeg(n) for n in sample_photos.SCENARIO_EXPECTED}
-    originals["All/trip/chelsea.jpg"] = CLASH
+    """Paths in the JSON lines start at DIR's top, as the service's start at Dropbox's ("/All/x")."""
+    originals = {f"/All/{n}.jpg": sample_photos.jpeg(n) for n in sample_photos.SCENARIO_EXPECTED}
+    originals["/All/trip/chelsea.jpg"] = CLASH
     result = run("--classes", *CLASSES, "--folder", str(folder), "--json")
     assert result.returncode == 0, result.stderr
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert all({"file", "class", "score", "moved_to"} <= set(r) for r in records)
     by_file = {r["file"]: r for r in records}
-    assert set(by_file) == set(originals) | {"All/broken.jpg", "All/notes.txt"}
-    assert by_file["All/broken.jpg"]["moved_to"] is None and by_file["All/broken.jpg"]["error"] == "corrupt"
-    assert by_file["All/notes.txt"]["moved_to"] is None
-    assert by_file["All/notes.txt"]["error"] == "not_an_image_file"
+    assert set(by_file) == set(originals) | {"/All/broken.jpg", "/All/notes.txt"}
+    assert by_file["/All/broken.jpg"]["moved_to"] is None and by_file["/All/broken.jpg"]["error"] == "corrupt"
+    assert by_file["/All/notes.txt"]["moved_to"] is None
+    assert by_file["/All/notes.txt"]["error"] == "not_an_image_file"
     for file, data in originals.items():
         record = by_file[file]
-        assert (folder / record["moved_to"]).read_bytes() == data
-        assert not (folder / file).exists()
+        assert (folder / record["moved_to"].lstrip("/")).read_bytes() == data
+        assert not (folder / file.lstrip("/")).exists()
         assert isinstance(record["score"], float)
         name = Path(file).stem
         assert record["class"] == sample_photos.SCENARIO_EXPECTED[name]
-        assert record["moved_to"].split("/")[0] == expected_folder(name)
+        assert record["moved_to"].split("/")[1] == expected_folder(name)
 
 
 def test_dry_run_moves_nothing_and_reports_the_same_classes(folder):
@@ -114,8 +116,8 @@ def test_dry_run_moves_nothing_and_reports_the_same_classes(folder):
     assert tree(folder) == before
     records = {r["file"]: r for r in map(json.loads, result.stdout.splitlines())}
     for name, label in sample_photos.SCENARIO_EXPECTED.items():
-        assert records[f"All/{name}.jpg"]["class"] == label
-        assert records[f"All/{name}.jpg"]["moved_to"] is None
+        assert records[f"/All/{name}.jpg"]["class"] == label
+        assert records[f"/All/{name}.jpg"]["moved_to"] is None
 
 
 def test_symlinks_are_neither_read_nor_followed_out_of_the_folder(tmp_path):
@@ -132,7 +134,7 @@ def test_symlinks_are_neither_read_nor_followed_out_of_the_folder(tmp_path):
     assert result.returncode == 1  # the cat could not be moved
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert [(r["file"], r["moved_to"], r["error"]) for r in records] == \
-        [("All/chelsea.jpg", None, "move_failed")]
+        [("/All/chelsea.jpg", None, "move_failed")]
     assert sorted(p.name for p in outside.iterdir()) == ["secret.jpg"]
     assert (root / "All" / "chelsea.jpg").read_bytes() == sample_photos.jpeg("chelsea")
 
@@ -215,10 +217,30 @@ def test_unknown_class_is_one_line_naming_it(folder):
     assert tree(folder) == before
 
 
-def test_unreachable_service_is_one_line():
+def test_an_unreachable_service_is_one_line_saying_to_start_it_with_make_run_or_to_sort_a_folder():
     url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     line = one_line_error(run("--classes", "cat", env={"CATEGORIZER_URL": url}))
-    assert url in line
+    assert url in line and "Start it with `make run`" in line and "--folder DIR" in line
+
+
+def test_an_unknown_class_in_folder_mode_says_to_put_examples_into_dir_and_run_again(folder):
+    line = one_line_error(run("--classes", "sunset", "--folder", str(folder)))
+    assert f"into {folder}/Sunset, then run again" in line and "configure again" not in line
+
+
+def test_a_folder_sort_ends_with_the_undo_command_and_running_it_puts_the_folder_back(tmp_path):
+    (tmp_path / "All").mkdir()
+    (tmp_path / "All" / "cat.jpg").write_bytes(sample_photos.jpeg("chelsea"))
+    before = tree(tmp_path)
+    result = run("--classes", "cat", "--folder", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    [hint] = [line for line in result.stdout.splitlines() if line.startswith("To put these photos back")]
+    command = shlex.split(hint.split(": ", 1)[1])
+    # The Python that ran it, as the user typed it (".venv/bin/python" from the project's folder).
+    assert Path(command[0]).absolute() == Path(sys.executable).absolute()
+    assert command[-3:] == ["--folder", str(tmp_path), "--undo"]
+    assert subprocess.run(command, capture_output=True, timeout=120).returncode == 0
+    assert tree(tmp_path) == before
 
 
 class StubService(BaseHTTPRequestHandler):
@@ -340,8 +362,8 @@ def test_hidden_files_and_non_images_stay_in_all_and_are_counted_as_left(tmp_pat
     result = run("--classes", *CLASSES, "--folder", str(tmp_path), "--json")
     assert result.returncode == 0, result.stderr
     records = {r["file"]: (r["kind"], r["error"]) for r in map(json.loads, result.stdout.splitlines())}
-    assert records == {"All/.x.jpg": ("skipped", "hidden"), "All/.cache/thumb.jpg": ("skipped", "hidden"),
-                       "All/notes.txt": ("skipped", "not_an_image_file")}
+    assert records == {"/All/.x.jpg": ("skipped", "hidden"), "/All/.cache/thumb.jpg": ("skipped", "hidden"),
+                       "/All/notes.txt": ("skipped", "not_an_image_file")}
     assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()) == \
         ["All/.cache/thumb.jpg", "All/.x.jpg", "All/notes.txt"]
     assert "3 of 3" in result.stderr
@@ -367,8 +389,8 @@ def test_json_lines_say_a_photo_of_a_class_known_only_by_its_examples_was_sorted
     result = run("--classes", "Grandma", "cat", "--folder", str(tmp_path), "--json")
     assert result.returncode == 0, result.stderr
     lines = {line["file"]: line for line in map(json.loads, result.stdout.splitlines())}
-    assert (lines["All/new.jpg"]["moved_to"], lines["All/new.jpg"]["by"]) == ("Grandma/new.jpg", "examples")
-    assert (lines["All/chelsea.jpg"]["moved_to"], lines["All/chelsea.jpg"]["by"]) == ("Cat/chelsea.jpg", "name")
+    assert (lines["/All/new.jpg"]["moved_to"], lines["/All/new.jpg"]["by"]) == ("/Grandma/new.jpg", "examples")
+    assert (lines["/All/chelsea.jpg"]["moved_to"], lines["/All/chelsea.jpg"]["by"]) == ("/Cat/chelsea.jpg", "name")
 
 
 def test_a_plain_folder_without_all_has_its_own_photos_sorted_into_class_folders_inside_it(tmp_path):
@@ -426,8 +448,8 @@ def test_with_duplicates_folder_exact_copies_go_to_duplicates_in_this_run_and_th
     before = tree(tmp_path)
     first = run("--classes", *CLASSES, "--folder", str(tmp_path), "--duplicates", "folder", "--json")
     assert first.returncode == 0, first.stderr
-    copy = next(r for r in map(json.loads, first.stdout.splitlines()) if r["file"] == "All/trip/IMG_0001.jpg")
-    assert (copy["moved_to"], copy["class"], copy["detail"]) == ("Duplicates/IMG_0001.jpg", "cat",
+    copy = next(r for r in map(json.loads, first.stdout.splitlines()) if r["file"] == "/All/trip/IMG_0001.jpg")
+    assert (copy["moved_to"], copy["class"], copy["detail"]) == ("/Duplicates/IMG_0001.jpg", "cat",
                                                                  "the same bytes as All/chelsea.jpg")
     (tmp_path / "All" / "again.jpg").write_bytes(cat)  # a copy of a photo sorted by the run before
     assert run("--classes", *CLASSES, "--folder", str(tmp_path), "--duplicates", "folder").returncode == 0

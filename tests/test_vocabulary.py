@@ -147,3 +147,11 @@ def test_scene_words_the_head_decides_badly_on_its_report_split_stay_refused_wit
     with pytest.raises(UnknownClassError) as raised:
         vocabulary.resolve(word)
     assert "landscape" in raised.value.suggestions
+
+
+@pytest.mark.parametrize("typed, meant", [("dgo", ["dog"]), ("cta", ["cat"]), ("persn", ["person"]),
+                                          ("documnt", ["document"])])
+def test_a_misspelt_word_suggests_only_the_words_fewest_typing_slips_away(vocabulary, typed, meant):
+    with pytest.raises(UnknownClassError) as raised:
+        vocabulary.resolve(typed)
+    assert raised.value.suggestions == meant

@@ -48,7 +48,8 @@ def follow(account: str, changes: FolderChanges, state: ExampleSyncState, queue:
         try:
             files, deleted, new_cursor = changes.changes(cursor)
         except (CursorReset, StoreNotFound):
-            log.warning("Dropbox reset the class-folder cursor of %s; listing everything again", account)
+            log.info("Listing the class folders of %s from the start: Dropbox no longer takes the stored "
+                     "cursor; nothing is learned twice", account)
             files, new_cursor = changes.list_folder("")
     gone = [path for path in deleted if path.strip("/").casefold() != INBOX.casefold()
             and not path.lower().startswith(f"/{INBOX.lower()}/")]

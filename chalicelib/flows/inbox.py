@@ -132,7 +132,11 @@ class Inbox:
             try:
                 files, new_cursor = self.changes.list_changes(cursor)
             except (CursorReset, StoreNotFound):
-                log.warning("Dropbox reset the cursor of %s (or the inbox is gone); listing it again", account)
+                # Routine: Dropbox expires cursors now and then (the stand-in at each restart); the
+                # ledger keeps photos already sorted from being sorted again.
+                log.info("Listing the inbox of %s from the start: Dropbox no longer takes the stored cursor "
+                         "(it renews cursors now and then, or the inbox was recreated); nothing is sorted twice",
+                         account)
                 files, new_cursor = self._list_inbox()
         photos, others = self._split(files)
         # Photos put back by an undo stay in the inbox until the user asks (POST /sort).

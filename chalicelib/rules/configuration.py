@@ -215,9 +215,11 @@ def _class_entry(entry: object) -> tuple[str, float | None]:
     return name, _check_threshold(entry.get("threshold"), f'the "threshold" of class {name!r}')
 
 
-def resolve_classes(config: SortConfig, resolve: Callable[[str], Resolution]) -> list[Resolution]:
+def resolve_classes(config: SortConfig, resolve: Callable[[str], Resolution], root: str = "",
+                    then: str = "configure again") -> list[Resolution]:
     """What each class of a parsed configuration covers; raises ConfigError naming those the model
-    cannot see by name and has too few examples of."""
+    cannot see by name and has too few examples of, and where to put examples: the class folder
+    under `root` (the Dropbox app's top, or main.py's DIR), and `then` what to do."""
     resolutions, unknown = [], []
     for name in config.classes:
         try:
@@ -226,11 +228,11 @@ def resolve_classes(config: SortConfig, resolve: Callable[[str], Resolution]) ->
             unknown.append(e)
     if unknown:
         noun = "class" if len(unknown) == 1 else "classes"
-        folders = " and ".join(f"{MIN_EXAMPLES} or more photos of {e.name} into /{folder_name(e.name)}"
+        folders = " and ".join(f"{MIN_EXAMPLES} or more photos of {e.name} into {root}/{folder_name(e.name)}"
                                for e in unknown)
         raise ConfigError(f"unknown {noun} {', '.join(map(str, unknown))}: the model cannot see "
                           f"{'it' if len(unknown) == 1 else 'them'} in a photo by name. To teach it by "
-                          f"example, put {folders}, then configure again")
+                          f"example, put {folders}, then {then}")
     return resolutions
 
 

@@ -225,5 +225,25 @@ class Vocabulary:
         """Words to try instead: by meaning (the concept table) when there are any, else by spelling."""
         key = normalize(name)
         by_meaning = next((self._near_words[c] for c in self._candidates(key) if c in self._near_words), [])
-        return by_meaning[:n] or difflib.get_close_matches(key, [*self._concept_words, *self._lemma_senses], n=n,
-                                                          cutoff=0.6)
+        if by_meaning:
+            return by_meaning[:n]
+        # By spelling: of the close words, those fewest typing slips away ("dgo": dog, not doc or dingo).
+        close = dict.fromkeys(difflib.get_close_matches(key, [*self._concept_words, *self._lemma_senses], n=4 * n,
+                                                        cutoff=0.6))
+        slips = {word: _slips(key, word) for word in close}
+        fewest = min(slips.values(), default=0)
+        return [word for word, count in slips.items() if count == fewest][:n]
+
+
+def _slips(typed: str, word: str) -> int:
+    """Typing slips from `typed` to `word`: letters left out, added, changed or swapped with the
+    next one (the optimal string alignment distance)."""
+    rows = [list(range(len(word) + 1))]
+    for i, a in enumerate(typed, 1):
+        row = [i]
+        for j, b in enumerate(word, 1):
+            row.append(min(rows[-1][j] + 1, row[j - 1] + 1, rows[-1][j - 1] + (a != b)))
+            if i > 1 and j > 1 and a == word[j - 2] and typed[i - 2] == b:
+                row[j] = min(row[j], rows[-2][j - 2] + 1)
+        rows.append(row)
+    return rows[-1][-1]

@@ -45,7 +45,12 @@ class JobRepository:
             return None
         preview = SortConfig.from_dict(plain(item["preview"])) if "preview" in item else None
         undone_at = float(item["undone_at"]["N"]) if "undone_at" in item else None
-        return JobRecord(int(item["total"]["N"]), counts(item), preview, undone_at)
+        # The files its listing left in the inbox (no image by their name) are the job's too: counted
+        # skipped, as each one it lists under "left" is, and as --folder counts them.
+        listed = int(item.get("skipped_on_listing", {}).get("N", "0"))
+        found = counts(item)
+        found.skipped += listed
+        return JobRecord(int(item["total"]["N"]) + listed, found, preview, undone_at)
 
     def recent_jobs(self, limit: int = RECENT_JOBS) -> list[tuple[str, str, str]]:
         """(job id, "sort", "webhook" or "preview", when in UTC) of the last `limit` jobs, newest first."""
