@@ -1,4 +1,5 @@
 """The classifier on real photos that ship inside packages."""
+import hashlib
 import io
 import json
 
@@ -159,3 +160,9 @@ def test_the_scene_head_calls_no_sample_photo_of_people_or_things_a_landscape_be
 def test_every_scene_the_concept_table_routes_to_is_one_the_bundled_head_decides(classifier):
     routed = {c["scene"] for c in json.loads((MODEL_DIR / "concepts.json").read_text())["concepts"] if "scene" in c}
     assert routed and routed <= set(classifier._scene_head.scenes)
+
+
+def test_every_bundled_model_file_is_the_one_whose_sha256_the_model_card_gives():
+    card = json.loads((MODEL_DIR / "model.json").read_text())
+    files = {card["file"]: card["sha256"}, **{card[k]["file"]: card[k]["sha256"] for k in ("faces", "text", "scenes")}}
+    assert {name: hashlib.sha256((MODEL_DIR / name).read_bytes()).hexdigest() for name in files} == files
