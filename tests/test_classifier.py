@@ -164,5 +164,5 @@ def test_every_scene_the_concept_table_routes_to_is_one_the_bundled_head_decides
 
 def test_every_bundled_model_file_is_the_one_whose_sha256_the_model_card_gives():
     card = json.loads((MODEL_DIR / "model.json").read_text())
-    files = {card["file"]: card["sha256"}, **{card[k]["file"]: card[k]["sha256"] for k in ("faces", "text", "scenes")}}
+    files = {card["file"]: card["sha256"], **{card[k]["file"]: card[k]["sha256"] for k in ("faces", "text", "scenes")}}
     assert {name: hashlib.sha256((MODEL_DIR / name).read_bytes()).hexdigest() for name in files} == files
