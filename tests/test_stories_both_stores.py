@@ -35,6 +35,10 @@ class World(Protocol):
         """Why these classes are refused (the service's 400, the tool's exit status 2)."""
         ...
 
+    def where(self, folder: str) -> str:
+        """A top-level folder as the messages name it: "/Grandma" in Dropbox, "DIR/Grandma" on disk."""
+        ...
+
     def put(self, path: str, data: bytes) -> None: ...
 
     def user_move(self, src: str, dst: str) -> None: ...
@@ -69,6 +73,9 @@ class ServiceWorld:
         response = self.service.post("/configure", {"classes": classes})
         assert response.status_code == 400, response.body
         return json.loads(response.body)["Message"]
+
+    def where(self, folder: str) -> str:
+        return f"/{folder}"
 
     def put(self, path: str, data: bytes) -> None:
         self.service.dropbox.put(f"/{path}", data)
@@ -124,6 +131,9 @@ class FolderWorld:
         assert status == 2, err
         [line] = err.strip().splitlines()
         return line.removeprefix("error: ")
+
+    def where(self, folder: str) -> str:
+        return f"{self.root}/{folder}"
 
     def put(self, path: str, data: bytes) -> None:
         (self.root / path).parent.mkdir(parents=True, exist_ok=True)
@@ -199,7 +209,7 @@ def test_an_unknown_name_with_too_few_examples_is_refused_saying_how_to_teach_it
     world.sort()
     world.put("All/new.jpg", crop("astronaut", NEW_CROP))
     before = world.files()
-    assert "put 3 or more photos of Grandma into /Grandma" in world.refusal(["Grandma", "cat"])
+    assert f"put 3 or more photos of Grandma into {world.where('Grandma')}, then" in world.refusal(["Grandma", "cat"])
     assert world.files() == before
 
 
@@ -209,7 +219,7 @@ def test_a_file_in_a_class_folder_that_is_no_readable_photo_is_no_example_so_two
     world.put("Grandma/broken.jpg", b"not a jpeg after all")
     world.sort()
     world.put("All/new.jpg", crop("astronaut", NEW_CROP))
-    assert "put 3 or more photos of Grandma into /Grandma" in world.refusal(["Grandma", "cat"])
+    assert f"put 3 or more photos of Grandma into {world.where('Grandma')}, then" in world.refusal(["Grandma", "cat"])
     assert world.files()["All/new.jpg"] == crop("astronaut", NEW_CROP)
 
 
