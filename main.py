@@ -1,8 +1,9 @@
 """Command line: sort a local folder with the bundled model, or drive the running service.
 
     python main.py --classes cat dog receipt:0.6 --folder DIR [--dry-run] [--json] [--threshold X] [--duplicates folder]
+                   [--inbox PATH] [--by-date year|month]
     python main.py --folder DIR --undo
-    python main.py --undo JOB          # the service's job: its photos back in /All
+    python main.py --undo JOB          # the service's job: its photos back in its inbox
     python main.py --classes cat dog truck --explain
     CATEGORIZER_URL=http://host:8000 SERVICE_KEY=... python main.py --classes cat dog truck [--dry-run [--json]]
 
@@ -22,7 +23,14 @@ from pathlib import Path
 from rich.console import Console
 
 from chalicelib.rules import configuration
-from chalicelib.rules.configuration import DUPLICATE_POLICIES, DUPLICATES_FOLDER, ConfigError, SortConfig
+from chalicelib.rules.configuration import (
+    BY_DATE,
+    DUPLICATE_POLICIES,
+    DUPLICATES_FOLDER,
+    INBOX,
+    ConfigError,
+    SortConfig,
+)
 from chalicelib.rules.outcomes import Counts, Outcome
 from chalicelib.rules.sorting import sort_batch
 from chalicelib.rules.vocabulary import Resolution
@@ -36,7 +44,7 @@ from cli.service_client import Answer, Body, ServiceClient, ServiceError
 from local.defaults import LOCAL_STACK_KEY, LOCAL_STACK_URL, is_local
 
 EPILOG = f"""\
-Without --folder, the running service sorts Dropbox /All: its URL comes from CATEGORIZER_URL
+Without --folder, the running service sorts its Dropbox inbox (/All, or --inbox): its URL comes from CATEGORIZER_URL
 (default {LOCAL_STACK_URL}, the local stack of `make run`) and its key from SERVICE_KEY
 (default: the local stack's key, for a URL on this machine only).
 Exit status: 0 done; 1 the folder or service failed, or some photos could not be moved (or put back);
@@ -55,13 +63,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "locally into DIR/<Class>/ and DIR/Unsorted/")
     parser.add_argument("--undo", nargs="?", const="", metavar="JOB",
                         help="with --folder: put every photo the last sort of DIR moved back where it was; "
-                             "without: put the photos of the service's job JOB back in /All")
+                             "without: put the photos of the service's job JOB back in the inbox they came from")
     parser.add_argument("--threshold", type=float, metavar="X",
                         help="lowest score (0-1) that sorts a photo into a class; below it goes to Unsorted "
                              "(a class's own, NAME:X in --classes, comes first)")
     parser.add_argument("--duplicates", choices=DUPLICATE_POLICIES,
                         help="an exact copy of a photo already sorted: 'keep' sorts it like any photo (the "
                              f"default), 'folder' moves it to {DUPLICATES_FOLDER}/")
+    parser.add_argument("--inbox", metavar="PATH",
+                        help=f"the folder new photos arrive in, e.g. 'Camera Uploads' or 'Photos/Inbox' (default "
+                             f"{INBOX}): DIR/PATH with --folder, the Dropbox folder /PATH for the service")
+    parser.add_argument("--by-date", choices=BY_DATE[1:],
+                        help="file each photo in a folder of its year (Cat/2024/) or month (Cat/2024-06/) inside "
+                             "its class folder, dated by its EXIF date, else its modification time")
     parser.add_argument("--dry-run", action="store_true",
                         help="say where each photo would go and move nothing (with the service: its classes "
                              "are not changed either)")
@@ -98,7 +112,8 @@ def class_names(args: argparse.Namespace) -> list[str]:
 def proposal(args: argparse.Namespace) -> Body:
     """The classes and options as POST /configure takes them."""
     return {"classes": [class_entry(c) for c in args.classes], **{name: value for name, value in
-                                        (("threshold", args.threshold), ("duplicates", args.duplicates))
+                                        (("threshold", args.threshold), ("duplicates", args.duplicates),
+                                         ("inbox", args.inbox), ("by_date", args.by_date))
                                         if value is not None}}
 
 
@@ -114,7 +129,8 @@ def configure(args: argparse.Namespace, counts: Mapping[str, int] | None = None
 
 
 def explain(args: argparse.Namespace) -> int:
-    taught = folder_examples.teaching(args.folder, class_names(args)) if args.folder is not None else None
+    taught = folder_examples.teaching(args.folder, class_names(args), configuration.parse(proposal(args)).inbox) \
+        if args.folder is not None else None
     classifier, config, resolutions = configure(args, taught.counts() if taught else None)
     for resolution in resolutions:
         print(resolution.describe() + _threshold_line(config, resolution.name, classifier.default_threshold)
@@ -137,7 +153,7 @@ def _examples_line(taught: Teaching, label: str) -> str:
 def record(outcome: Outcome) -> dict[str, str | float | None]:
     """One --json line: where the photo went (in a dry run, would go) and why."""
     line = {"file": outcome.file, "kind": outcome.kind, "class": outcome.label, "score": outcome.score or 0.0,
-            "by": outcome.by, "folder": outcome.folder, "moved_to": outcome.to_path}
+            "by": outcome.by, "folder": outcome.destination, "moved_to": outcome.to_path}
     if outcome.kind in ("skipped", "failed") or outcome.reason == "duplicate":
         line.update(error=outcome.reason, detail=outcome.detail)
     return line
@@ -145,8 +161,9 @@ def record(outcome: Outcome) -> dict[str, str | float | None]:
 
 def sort_folder(args: argparse.Namespace) -> int:
     stderr = Console(stderr=True)
-    with FolderPhotos(args.folder) as folder:
-        taught = folder_examples.teaching(args.folder, class_names(args))
+    inbox = configuration.parse(proposal(args)).inbox  # a bad inbox is refused before DIR is opened
+    with FolderPhotos(args.folder, inbox) as folder:
+        taught = folder_examples.teaching(args.folder, class_names(args), inbox)
         # The examples whose photos could be read are those that count, as in the service (which
         # keeps only those): a class that stands on its examples has them when it sorts.
         examples = folder_examples.load(args.folder, taught, Classifier.load())
@@ -204,7 +221,7 @@ def undo_job(args: argparse.Namespace) -> int:
             console.print(f"Nothing to do: {e.detail}", markup=False)  # the user's wish holds already
             return 0
         raise
-    console.print(f"Put back {answer['moved_back']} photo(s) of job {args.undo} in /All.", markup=False)
+    console.print(f"Put back {answer['moved_back']} photo(s) of job {args.undo} in the inbox.", markup=False)
     if answer["left"]:
         console.print(f"Left {len(answer['left'])} where they are:")
         for left in answer["left"]:
@@ -213,10 +230,10 @@ def undo_job(args: argparse.Namespace) -> int:
 
 
 def sort_via_service(args: argparse.Namespace) -> int:
-    """Configure the service and sort /All; a dry run only asks where each photo would go with
+    """Configure the service and sort its inbox; a dry run only asks where each photo would go with
     these classes (the service keeps its own). A body the service would refuse as it stands (a class's
     threshold that is not a number between 0 and 1...) is refused here first, as it would be."""
-    configuration.parse(proposal(args))
+    inbox = "/" + configuration.parse(proposal(args)).inbox
     client = service_client()
     if not args.dry_run:
         client.configure(proposal(args))
@@ -233,19 +250,20 @@ def sort_via_service(args: argparse.Namespace) -> int:
     if args.json:
         for outcome in outcomes:
             print(json.dumps(record(outcome)), flush=True)
-    title = f"Dry run of Dropbox /All (job {job_id}): nothing moved" if args.dry_run \
-        else f"Sorted Dropbox /All (job {job_id})"
+    title = f"Dry run of Dropbox {inbox} (job {job_id}): nothing moved" if args.dry_run \
+        else f"Sorted Dropbox {inbox} (job {job_id})"
     report(args, tally, title, outcomes, stderr)
     if not args.dry_run and sum(tally.counts.sorted.values()) + tally.counts.unsorted:
-        Console().print(f"To put these photos back in /All: python main.py --undo {job_id}", markup=False)
+        Console().print(f"To put these photos back in {inbox}: python main.py --undo {job_id}", markup=False)
     return 1 if tally.counts.failed else 0
 
 
 def _previewed(photo: Answer) -> Outcome:
-    """A dry run's photo, as the service says where it would go."""
+    """A dry run's photo, as the service says where it would go (`to`: its folder, and a date folder in it)."""
+    dated = str(photo.get("to", "")).strip("/").split("/")[1:-1]
     return Outcome(str(photo.get("path")), photo.get("kind", "sorted"), folder=photo.get("folder"),
                    label=photo.get("class"), score=photo.get("score"), by=photo.get("by"),
-                   reason=photo.get("reason"), detail=photo.get("detail"))
+                   reason=photo.get("reason"), detail=photo.get("detail"), date_folder="/".join(dated) or None)
 
 
 def main(argv: list[str] | None = None) -> int:

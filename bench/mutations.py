@@ -138,7 +138,7 @@ MUTATIONS = [
              ("tests/test_ledger.py::"
               "test_a_photo_queued_by_the_webhook_and_by_post_sort_is_sorted_in_both_jobs_and_undone_by_the_mover",)),
     Mutation("an undo whose answer was lost says it moved nothing", "chalicelib/flows/undo.py",
-             "landed = _in_inbox(store, file_id) if isinstance(result, Exception) else result",
+             "landed = _back_in(store, file_id, came_from) if isinstance(result, Exception) else result",
              "landed = None if isinstance(result, Exception) else result",
              ("tests/test_ledger.py::"
               "test_an_undo_whose_move_answer_dropbox_lost_still_puts_the_photos_back_and_says_so",)),
@@ -178,9 +178,9 @@ MUTATIONS = [
              ("tests/test_state_store.py::"
               "test_a_sync_whose_lease_ran_out_cannot_release_the_lease_the_next_sync_took",)),
     Mutation("/Unsorted and /Duplicates learned", "chalicelib/rules/configuration.py",
-             '{self.unsorted_folder.casefold(), INBOX.casefold(),\n'
+             '{self.unsorted_folder.casefold(), top_folder(self.inbox).casefold(),\n'
              '                                         (self.duplicates_folder or "").casefold()}',
-             "{INBOX.casefold()}",
+             "{top_folder(self.inbox).casefold()}",
              ("tests/test_learning.py::"
               "test_photos_the_user_puts_in_unsorted_or_duplicates_are_no_examples_of_a_class",)),
     Mutation("photos in subfolders learned", "chalicelib/flows/class_folders.py", "len(parts) == 2", "len(parts) >= 2",

@@ -68,7 +68,11 @@ class Wiring:
 
     @cached_property
     def inbox(self) -> Inbox:
-        return Inbox(self.dropbox, self.state, self.queue)
+        return Inbox(self.dropbox, self.state, self.queue, inbox=self.inbox_folder)
+
+    def inbox_folder(self) -> str:
+        """The configured inbox ("All" before any /configure)."""
+        return (self.config.get() or SortConfig(())).inbox
 
     @cached_property
     def photos(self) -> DropboxPhotos:
@@ -118,7 +122,7 @@ class Wiring:
         return resolve
 
     def follow_class_folders(self, account: str) -> int:
-        return class_folders.follow(account, self.dropbox, self.state, self.queue)
+        return class_folders.follow(account, self.dropbox, self.state, self.queue, self.inbox_folder())
 
     @cached_property
     def _example_cache(self) -> "ExampleCache":

@@ -55,7 +55,7 @@ def undo_last_run(root: Path) -> Undone:
                 undone.put_back.append((found.now, now))
             else:
                 undone.left.append((move.to, why or ""))
-        for folder in run.made:
+        for folder in reversed(run.made):  # a date folder before the class folder it is in
             try:
                 os.rmdir(folder, dir_fd=root_fd)
             except OSError:

@@ -134,5 +134,5 @@ def print_preview(console: Console, outcomes: Sequence[Outcome]) -> None:
         if outcome.reason == "duplicate":
             decided += f"; {outcome.detail}"
         root = "/" if outcome.file.startswith("/") else ""  # Dropbox's paths, or DIR's
-        table.add_row(outcome.file, f"{root}{outcome.folder}/{outcome.file.rsplit('/', 1)[-1]}", decided)
+        table.add_row(outcome.file, f"{root}{outcome.destination}/{outcome.file.rsplit('/', 1)[-1]}", decided)
     console.print(table)

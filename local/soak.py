@@ -713,7 +713,7 @@ def _undo_and_redeliver(service, job_id: str, rng: random.Random, dropped: list[
         user.touched.add(file_id)
     for file_id in moved:  # moved back all the same (an answer of Dropbox lost, the move tried again)
         now = fake.path_of(file_id)
-        if file_id not in user.undone and now is not None and in_inbox(now):
+        if file_id not in user.undone and now is not None and in_inbox(now, configuration.INBOX):
             user.undo_unreported[file_id] = now
             user.touched.add(file_id)
     if reset:

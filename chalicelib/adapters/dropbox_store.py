@@ -77,7 +77,9 @@ class CursorReset(StoreError):
 def _info(md: files.FileMetadata) -> FileInfo:
     return FileInfo(id=md.id, name=md.name, path_display=md.path_display, path_lower=md.path_lower,
                     rev=md.rev, size=md.size, content_hash=md.content_hash,
-                    modified=md.server_modified.replace(tzinfo=timezone.utc).timestamp() if md.server_modified else None)
+                    modified=md.server_modified.replace(tzinfo=timezone.utc).timestamp() if md.server_modified else None,
+                    client_modified=md.client_modified.replace(tzinfo=timezone.utc).timestamp()
+                    if md.client_modified else None)
 
 
 def _tags(error: object) -> list[str]:

@@ -1,8 +1,9 @@
-"""Turn what is in (or new in) the Dropbox inbox `/All` into queued sort requests.
+"""Turn what is in (or new in) the Dropbox inbox (`/All`, or the configured "inbox") into queued sort requests.
 
 Both the webhook (new files since the stored cursor) and POST /sort (everything there) come here.
 Per account, one sync at a time holds a lease; a notification that arrives meanwhile leaves a
-pending mark and the holder syncs again, so no change is queued twice or lost.
+pending mark and the holder syncs again, so no change is queued twice or lost. The cursor is kept
+per inbox folder: once "inbox" names another folder, the first sync lists that one whole.
 """
 from __future__ import annotations
 
@@ -58,9 +59,17 @@ class Job:
     dry_run: bool = False
 
 
+def cursor_key(account: str, inbox: str) -> str:
+    """The inbox cursor's key: the account's for the default inbox (as stored before the inbox could
+    be another folder), one per folder for any other."""
+    return account if inbox == INBOX else f"{account}#inbox:/{inbox.casefold()}"
+
+
 class Inbox:
-    def __init__(self, changes: ChangeFeed, state: SyncState, queue: Queue, folder: str = f"/{INBOX}"):
-        self.changes, self.state, self.queue, self.folder = changes, state, queue, folder
+    def __init__(self, changes: ChangeFeed, state: SyncState, queue: Queue,
+                 inbox: Callable[[], str] = lambda: INBOX):
+        """`inbox()`: the configured inbox ("All", "Photos/Inbox"), asked at each sync."""
+        self.changes, self.state, self.queue, self.inbox = changes, state, queue, inbox
 
     def sync(self, account: str, started: float | None = None) -> Listing:
         """Queue the images new since the stored cursor (everything, the first time). The budget
@@ -74,7 +83,8 @@ class Inbox:
             return Listing()
         deadline = (time.monotonic() if started is None else started) + SYNC_BUDGET_SECONDS
         with self._lease(account, owner):
-            return self._until_settled(account, owner, self._pass(account), deadline)
+            inbox = self.inbox()
+            return self._until_settled(account, owner, self._pass(account, inbox), deadline, inbox)
 
     def sort_all(self, account: str) -> Job:
         """Queue every image in the inbox as one job, and continue later syncs from here."""
@@ -85,27 +95,28 @@ class Inbox:
             time.sleep(0.25)
         deadline = time.monotonic() + SYNC_BUDGET_SECONDS
         with self._lease(account, owner):
-            _, version = self.state.get_cursor(account)
-            files, cursor = self._asked_inbox()
+            inbox = self.inbox()
+            _, version = self.state.get_cursor(cursor_key(account, inbox))
+            files, cursor = self._asked_inbox(inbox)
             photos, others = self._split(files)
             self.state.clear_undone([f.id for f in photos])  # the user asks: undone photos too
             job = Job(self.state.create_job(total=len(photos), skipped=len(others)), len(photos), len(others))
             self._queue(photos, others, job.job_id)
-            self._save_cursor(account, cursor, version)
-            self._until_settled(account, owner, Listing(), deadline)
+            self._save_cursor(cursor_key(account, inbox), cursor, version)
+            self._until_settled(account, owner, Listing(), deadline, inbox)
         return job
 
     def preview(self, config: SortConfig) -> Job:
-        """Queue every image in the inbox as a dry run with `config`: decided, never moved. It
+        """Queue every image in the inbox of `config` as a dry run with it: decided, never moved. It
         leaves the cursor, the counts and undone photos alone, so it needs no lease."""
-        files, _ = self._asked_inbox()
+        files, _ = self._asked_inbox(config.inbox)
         photos, others = self._split(files)
         job = Job(self.state.create_job(len(photos), len(others), preview=config), len(photos), len(others), True)
         self.state.note_left(job.job_id, [(f.id, outcome) for f, outcome in others])
         self.queue.send([SortRequest(f.id, f.path_display, f.rev, job.job_id, dry_run=True) for f in photos])
         return job
 
-    def _until_settled(self, account: str, owner: str, listing: Listing, deadline: float) -> Listing:
+    def _until_settled(self, account: str, owner: str, listing: Listing, deadline: float, inbox: str) -> Listing:
         """More passes while notifications came in meanwhile (letting go fails, and clears their
         mark). Out of time, the classify function is asked to do that pass from the stored cursor."""
         while not self.state.release_lease(account, owner):
@@ -113,7 +124,7 @@ class Inbox:
                 log.info("sync of %s out of time; the classify function continues it", account)
                 self.queue.send_sync(account)
                 return listing
-            listing += self._pass(account)
+            listing += self._pass(account, inbox)
         return listing
 
     @contextlib.contextmanager
@@ -124,16 +135,16 @@ class Inbox:
         finally:
             self.state.release_lease(account, owner, force=True)
 
-    def _pass(self, account: str) -> Listing:
-        cursor, version = self.state.get_cursor(account)
+    def _pass(self, account: str, inbox: str) -> Listing:
+        cursor, version = self.state.get_cursor(cursor_key(account, inbox))
         if cursor is None:
-            files, new_cursor = self._list_inbox()
+            files, new_cursor = self._list_inbox(inbox)
         else:
             try:
                 files, new_cursor = self.changes.list_changes(cursor)
             except (CursorReset, StoreNotFound):
                 log.warning("Dropbox reset the cursor of %s (or the inbox is gone); listing it again", account)
-                files, new_cursor = self._list_inbox()
+                files, new_cursor = self._list_inbox(inbox)
         photos, others = self._split(files)
         # Photos put back by an undo stay in the inbox until the user asks (POST /sort).
         entries = self.state.ledger([f.id for f in photos]) if photos else {}
@@ -143,28 +154,28 @@ class Inbox:
         job_id = self.state.create_job(len(photos), len(others), source="webhook") if photos else None
         listing = self._queue(photos, others, job_id=job_id)
         if new_cursor is not None:
-            self._save_cursor(account, new_cursor, version)
+            self._save_cursor(cursor_key(account, inbox), new_cursor, version)
         return listing
 
-    def _list_inbox(self) -> tuple[list[FileInfo], str | None]:
+    def _list_inbox(self, inbox: str) -> tuple[list[FileInfo], str | None]:
         """Everything in the inbox and a cursor; no files and no cursor while there is no inbox
         folder (the first notification after it is made lists it)."""
         try:
-            return self.changes.list_folder(self.folder)
+            return self.changes.list_folder(f"/{inbox}")
         except (StoreNotFound, NotAFolder):
-            log.warning("Dropbox has no folder %s; nothing to sort until it is made", self.folder)
+            log.warning("Dropbox has no folder /%s; nothing to sort until it is made", inbox)
             return [], None
 
-    def _asked_inbox(self) -> tuple[list[FileInfo], str]:
+    def _asked_inbox(self, inbox: str) -> tuple[list[FileInfo], str]:
         """Everything in the inbox for a sort the user asked for: NoInbox (a 409) without one."""
-        files, cursor = self._list_inbox()
+        files, cursor = self._list_inbox(inbox)
         if cursor is None:
-            raise NoInbox(f"Dropbox has no folder {self.folder}: create it and put photos in it")
+            raise NoInbox(f"Dropbox has no folder /{inbox}: create it and put photos in it")
         return files, cursor
 
-    def _save_cursor(self, account: str, cursor: str, version: int) -> None:
-        if not self.state.put_cursor(account, cursor, version):
-            log.warning("cursor of %s moved under a lease that expired; changes may be queued twice", account)
+    def _save_cursor(self, key: str, cursor: str, version: int) -> None:
+        if not self.state.put_cursor(key, cursor, version):
+            log.warning("cursor %s moved under a lease that expired; changes may be queued twice", key)
 
     @staticmethod
     def _split(files: Sequence[FileInfo]) -> tuple[list[FileInfo], list[tuple[FileInfo, Outcome]]]:

@@ -70,7 +70,7 @@ class WebhookHandler:
 
     app_secret: str                               # what Dropbox signs its notifications with
     state: ConfigState                            # whether any classes are configured
-    inbox: Inbox                                  # lists what is new in /All and queues it
+    inbox: Inbox                                  # lists what is new in the inbox and queues it
     account_id: Callable[[], str]                 # our Dropbox account
     follow_class_folders: Callable[[str], int]    # queues what the user put in class folders
 
