@@ -20,7 +20,7 @@ from chalicelib.adapters.dropbox_store import (
     TooLarge,
     TransientStoreError,
 )
-from chalicelib.rules.configuration import in_inbox
+from chalicelib.rules.configuration import in_inbox, top_folder
 from chalicelib.rules.messages import SortRequest, request_key
 from chalicelib.rules.outcomes import Outcome
 from chalicelib.rules.photo_files import MAX_BYTES, ImageTooLarge, too_large
@@ -177,7 +177,7 @@ class DropboxPhotos:
 def _blocked(request: SortRequest, folder: str, error: StoreError) -> Outcome:
     if isinstance(error, NotAFolder):
         return Outcome(request.path, "failed", reason="folder_blocked",
-                       detail=f"/{folder} is a file, not a folder: rename or remove it, then sort again "
+                       detail=f"/{top_folder(folder)} is a file, not a folder: rename or remove it, then sort again "
                               "(POST /sort) to sort what is left in the inbox")
     return _trouble(request, error)
 

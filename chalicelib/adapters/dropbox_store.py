@@ -263,7 +263,8 @@ class DropboxStore:
             except ApiError as e:
                 # "Already there" is the goal reached, also when a retried create did land.
                 tags = _tags(e.error)[-3:]
-                if tags == ["path", "conflict", "file"]:
+                # A file at the path, or (a date folder's) at a folder above it.
+                if tags in (["path", "conflict", "file"], ["path", "conflict", "file_ancestor"]):
                     raise self._error(NotAFolder, f"Dropbox create_folder {path}: a file is in the way") from e
                 if tags != ["path", "conflict", "folder"]:
                     raise

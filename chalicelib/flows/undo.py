@@ -8,9 +8,9 @@ named in the answer. It is moved by its file id (never whatever file sits at tha
 the path it came from, never over another file (a name taken meanwhile gets a numbered one, as in
 a sort), and then stays in the inbox: the webhook leaves undone photos there until the user asks again
 with POST /sort. The photos are counted nowhere any more and give up the claim on their bytes,
-so a copy of one is no duplicate of a sorted photo. Class folders emptied by the undo stay: Dropbox
-has no "delete if empty", and a delete racing a move into that folder would delete a photo (the
-service never deletes). A job is undone once: the second time is AlreadyUndone (a 409). An undo
+so a copy of one is no duplicate of a sorted photo. Class folders (and the date folders of
+"by_date") emptied by the undo stay: Dropbox has no "delete if empty", and a delete racing a move
+into that folder would delete a photo (the service never deletes). A job is undone once: the second time is AlreadyUndone (a 409). An undo
 asked again because the first try failed part way (AWS failing after the moves, or its answer
 lost) counts the photos that try put back as moved back: nothing moves or counts twice.
 """
