@@ -44,9 +44,9 @@ MUTATIONS = [
     Mutation("cursor stored before enqueueing", "chalicelib/flows/inbox.py",
              "        listing = self._queue(photos, others, job_id=job_id)\n"
              "        if new_cursor is not None:\n"
-             "            self._save_cursor(account, new_cursor, version)\n",
+             "            self._save_cursor(cursor_key(account, inbox), new_cursor, version)\n",
              "        if new_cursor is not None:\n"
-             "            self._save_cursor(account, new_cursor, version)\n"
+             "            self._save_cursor(cursor_key(account, inbox), new_cursor, version)\n"
              "        listing = self._queue(photos, others, job_id=job_id)\n", ("tests/test_guarantees.py",)),
     Mutation("ignore the webhook signature", "chalicelib/flows/webhook.py",
              "if not signature_ok(body, signature, self.app_secret):", "if False:", ("tests/test_service.py",)),

@@ -112,10 +112,6 @@ class SortConfig:
         return folder.casefold() not in {self.unsorted_folder.casefold(), top_folder(self.inbox).casefold(),
                                          (self.duplicates_folder or "").casefold()}
 
-    def in_inbox(self, path: str) -> bool:
-        """Whether a file's path ("/All/trip/a.jpg", or "All/a.jpg" in a local folder) is in the inbox."""
-        return in_inbox(path, self.inbox)
-
     def to_dict(self) -> dict[str, object]:
         return {**asdict(self), "classes": list(self.classes), "thresholds": dict(self.thresholds)}
 
