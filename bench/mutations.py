@@ -201,6 +201,24 @@ MUTATIONS = [
              "if entry is not None and entry.undone_by == job_id:", "if False:",
              ("tests/test_ledger.py::test_an_undo_asked_again_after_aws_failed_past_its_moves_reports_them_moved_back_"
               "and_counts_nothing_twice",)),
+    Mutation("the webhook lists /All whatever the inbox", "chalicelib/flows/webhook.py",
+             "inbox = (config or SortConfig(())).inbox", "inbox = SortConfig(()).inbox",
+             ("tests/test_service.py::"
+              "test_once_the_inbox_is_another_folder_the_webhook_and_post_sort_sort_that_one_and_leave_all_alone",)),
+    Mutation("undo puts photos in /All, not the inbox they came from", "chalicelib/flows/undo.py",
+             "store.move_batch([(file_id, came_from) for file_id, _, came_from, _ in chunk])",
+             'store.move_batch([(file_id, "/All/" + came_from.rsplit("/", 1)[1]) for file_id, _, came_from, _ in chunk])',
+             ("tests/test_stories_both_stores.py::"
+              "test_a_nested_inbox_is_sorted_into_top_level_class_folders_leaving_all_alone_and_undo_puts_it_back",)),
+    Mutation("by_date ignored by the moves", "chalicelib/rules/sorting.py",
+             'else "/".join(filter(None, (config.folder_for(decision.label), date))))',
+             "else config.folder_for(decision.label))",
+             ("tests/test_stories_both_stores.py::"
+              "test_by_date_each_photo_goes_into_the_date_folder_of_its_exif_date_and_undo_puts_back_byte_for_byte",)),
+    Mutation("photos in date folders not learned", "chalicelib/flows/class_folders.py",
+             "(len(parts) == 2 or len(parts) == 3 and is_date_folder(parts[1]))", "(len(parts) == 2)",
+             ("tests/test_stories_both_stores.py::test_photos_in_a_class_folders_date_folders_are_its_examples_and_"
+              "a_move_between_classes_is_a_correction",)),
 ]
 
 

@@ -68,11 +68,7 @@ class Wiring:
 
     @cached_property
     def inbox(self) -> Inbox:
-        return Inbox(self.dropbox, self.state, self.queue, inbox=self.inbox_folder)
-
-    def inbox_folder(self) -> str:
-        """The configured inbox ("All" before any /configure)."""
-        return (self.config.get() or SortConfig(())).inbox
+        return Inbox(self.dropbox, self.state, self.queue)
 
     @cached_property
     def photos(self) -> DropboxPhotos:
@@ -121,8 +117,8 @@ class Wiring:
             return self.vocabulary.resolve(name, by_examples=stands_by_examples(examples))
         return resolve
 
-    def follow_class_folders(self, account: str) -> int:
-        return class_folders.follow(account, self.dropbox, self.state, self.queue, self.inbox_folder())
+    def follow_class_folders(self, account: str, inbox: str) -> int:
+        return class_folders.follow(account, self.dropbox, self.state, self.queue, inbox)
 
     @cached_property
     def _example_cache(self) -> "ExampleCache":

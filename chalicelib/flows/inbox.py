@@ -66,14 +66,14 @@ def cursor_key(account: str, inbox: str) -> str:
 
 
 class Inbox:
-    def __init__(self, changes: ChangeFeed, state: SyncState, queue: Queue,
-                 inbox: Callable[[], str] = lambda: INBOX):
-        """`inbox()`: the configured inbox ("All", "Photos/Inbox"), asked at each sync."""
-        self.changes, self.state, self.queue, self.inbox = changes, state, queue, inbox
+    """The inbox of each call is the configured one ("All", "Photos/Inbox"), as its caller read it."""
 
-    def sync(self, account: str, started: float | None = None) -> Listing:
-        """Queue the images new since the stored cursor (everything, the first time). The budget
-        for extra passes counts from `started` (time.monotonic(); default now)."""
+    def __init__(self, changes: ChangeFeed, state: SyncState, queue: Queue):
+        self.changes, self.state, self.queue = changes, state, queue
+
+    def sync(self, account: str, inbox: str, started: float | None = None) -> Listing:
+        """Queue the images new in `inbox` since the stored cursor (everything, the first time). The
+        budget for extra passes counts from `started` (time.monotonic(); default now)."""
         owner = self.state.acquire_lease(account, LEASE_SECONDS)
         if owner is None:
             # The holder syncs again for this change; should it die first, a sync after its lease
@@ -83,10 +83,9 @@ class Inbox:
             return Listing()
         deadline = (time.monotonic() if started is None else started) + SYNC_BUDGET_SECONDS
         with self._lease(account, owner):
-            inbox = self.inbox()
             return self._until_settled(account, owner, self._pass(account, inbox), deadline, inbox)
 
-    def sort_all(self, account: str) -> Job:
+    def sort_all(self, account: str, inbox: str) -> Job:
         """Queue every image in the inbox as one job, and continue later syncs from here."""
         deadline = time.monotonic() + LEASE_WAIT_SECONDS
         while (owner := self.state.acquire_lease(account, LEASE_SECONDS)) is None:
@@ -95,7 +94,6 @@ class Inbox:
             time.sleep(0.25)
         deadline = time.monotonic() + SYNC_BUDGET_SECONDS
         with self._lease(account, owner):
-            inbox = self.inbox()
             _, version = self.state.get_cursor(cursor_key(account, inbox))
             files, cursor = self._asked_inbox(inbox)
             photos, others = self._split(files)
@@ -209,4 +207,4 @@ def start_sort(body: object, state: ConfigState, inbox: Inbox, account: str,
     if config is None:
         raise NotConfigured('configure the classes first: POST /configure {"classes": [...]} '
                             '(or preview some: POST /sort {"dry_run": true, "classes": [...]})')
-    return inbox.preview(config) if dry_run else inbox.sort_all(account)
+    return inbox.preview(config) if dry_run else inbox.sort_all(account, config.inbox)
