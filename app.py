@@ -126,9 +126,9 @@ def index() -> Response | dict[str, object]:
         return Response(*page.asset("index.html"))
     return {"service": "image-categorizer", "routes": {
         "POST /configure": "set the classes", "GET /configure": "the classes and what each covers",
-        "POST /sort": "sort what is in /All (a job); {\"dry_run\": true}: where each photo would go",
+        "POST /sort": "sort what is in the inbox (a job); {\"dry_run\": true}: where each photo would go",
         "GET /jobs": "the recent jobs",
-        "GET /jobs/{job_id}": "a job's progress", "POST /undo": "put a job's photos back in /All",
+        "GET /jobs/{job_id}": "a job's progress", "POST /undo": "put a job's photos back in the inbox",
         "GET /status": "counts, queue, recent decisions and problems",
         "GET /review": "the photos to look at: unsorted, and sorted by a small margin, with thumbnails",
         "POST /correct": "move a photo to the class it shows, learned as your correction",

@@ -1,8 +1,9 @@
 """Command line: sort a local folder with the bundled model, or drive the running service.
 
     python main.py --classes cat dog receipt:0.6 --folder DIR [--dry-run] [--json] [--threshold X] [--duplicates folder]
+                   [--inbox PATH] [--by-date year|month]
     python main.py --folder DIR --undo
-    python main.py --undo JOB          # the service's job: its photos back in /All
+    python main.py --undo JOB          # the service's job: its photos back in its inbox
     python main.py --classes cat dog truck --explain
     CATEGORIZER_URL=http://host:8000 SERVICE_KEY=... python main.py --classes cat dog truck [--dry-run [--json]]
 
@@ -23,7 +24,14 @@ from pathlib import Path
 from rich.console import Console
 
 from chalicelib.rules import configuration
-from chalicelib.rules.configuration import DUPLICATE_POLICIES, DUPLICATES_FOLDER, ConfigError, SortConfig
+from chalicelib.rules.configuration import (
+    BY_DATE,
+    DUPLICATE_POLICIES,
+    DUPLICATES_FOLDER,
+    INBOX,
+    ConfigError,
+    SortConfig,
+)
 from chalicelib.rules.outcomes import Counts, Outcome
 from chalicelib.rules.sorting import sort_batch
 from chalicelib.rules.vocabulary import Resolution
@@ -37,7 +45,7 @@ from cli.service_client import Answer, Body, ServiceClient, ServiceError
 from local.defaults import LOCAL_STACK_KEY, LOCAL_STACK_URL, is_local
 
 EPILOG = f"""\
-Without --folder, the running service sorts Dropbox /All: its URL comes from CATEGORIZER_URL
+Without --folder, the running service sorts its Dropbox inbox (/All, or --inbox): its URL comes from CATEGORIZER_URL
 (default {LOCAL_STACK_URL}, the local stack of `make run`) and its key from SERVICE_KEY
 (default: the local stack's key, for a URL on this machine only).
 Exit status: 0 done; 1 the folder or service failed, or some photos could not be moved (or put back);
@@ -56,13 +64,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "locally into DIR/<Class>/ and DIR/Unsorted/")
     parser.add_argument("--undo", nargs="?", const="", metavar="JOB",
                         help="with --folder: put every photo the last sort of DIR moved back where it was; "
-                             "without: put the photos of the service's job JOB back in /All")
+                             "without: put the photos of the service's job JOB back in the inbox they came from")
     parser.add_argument("--threshold", type=float, metavar="X",
                         help="lowest score (0-1) that sorts a photo into a class; below it goes to Unsorted "
                              "(a class's own, NAME:X in --classes, comes first)")
     parser.add_argument("--duplicates", choices=DUPLICATE_POLICIES,
                         help="an exact copy of a photo already sorted: 'keep' sorts it like any photo (the "
                              f"default), 'folder' moves it to {DUPLICATES_FOLDER}/")
+    parser.add_argument("--inbox", metavar="PATH",
+                        help=f"the folder new photos arrive in, e.g. 'Camera Uploads' or 'Photos/Inbox' (default "
+                             f"{INBOX}): DIR/PATH with --folder, the Dropbox folder /PATH for the service")
+    parser.add_argument("--by-date", choices=BY_DATE[1:],
+                        help="file each photo in a folder of its year (Cat/2024/) or month (Cat/2024-06/) inside "
+                             "its class folder, dated by its EXIF date, else its modification time")
     parser.add_argument("--dry-run", action="store_true",
                         help="say where each photo would go and move nothing (with the service: its classes "
                              "are not changed either)")
@@ -99,7 +113,8 @@ def class_names(args: argparse.Namespace) -> list[str]:
 def proposal(args: argparse.Namespace) -> Body:
     """The classes and options as POST /configure takes them."""
     return {"classes": [class_entry(c) for c in args.classes], **{name: value for name, value in
-                                        (("threshold", args.threshold), ("duplicates", args.duplicates))
+                                        (("threshold", args.threshold), ("duplicates", args.duplicates),
+                                         ("inbox", args.inbox), ("by_date", args.by_date))
                                         if value is not None}}
 
 
@@ -116,7 +131,8 @@ def configure(args: argparse.Namespace, counts: Mapping[str, int] | None = None
 
 
 def explain(args: argparse.Namespace) -> int:
-    taught = folder_examples.teaching(args.folder, class_names(args)) if args.folder is not None else None
+    taught = folder_examples.teaching(args.folder, class_names(args), configuration.parse(proposal(args)).inbox) \
+        if args.folder is not None else None
     classifier, config, resolutions = configure(args, taught.counts() if taught else None)
     for resolution in resolutions:
         print(resolution.describe() + _threshold_line(config, resolution.name, classifier.default_threshold)
@@ -141,7 +157,7 @@ def record(outcome: Outcome) -> dict[str, str | float | None]:
     modes: paths from the top of the sorted tree ("/All/a.jpg": Dropbox's, or DIR's), the score to
     two places as the service keeps it, and a reason's code apart from its words."""
     line = {"file": rooted(outcome.file), "kind": outcome.kind, "class": outcome.label,
-            "score": round(outcome.score or 0.0, 2), "by": outcome.by, "folder": outcome.folder,
+            "score": round(outcome.score or 0.0, 2), "by": outcome.by, "folder": outcome.destination,
             "moved_to": outcome.to_path and rooted(outcome.to_path)}
     if outcome.kind in ("skipped", "failed") or outcome.reason == "duplicate":
         line.update(error=outcome.reason, detail=outcome.detail)
@@ -150,8 +166,9 @@ def record(outcome: Outcome) -> dict[str, str | float | None]:
 
 def sort_folder(args: argparse.Namespace) -> int:
     stderr = Console(stderr=True)
-    with FolderPhotos(args.folder) as folder:
-        taught = folder_examples.teaching(args.folder, class_names(args))
+    inbox = configuration.parse(proposal(args)).inbox  # a bad inbox is refused before DIR is opened
+    with FolderPhotos(args.folder, inbox) as folder:
+        taught = folder_examples.teaching(args.folder, class_names(args), inbox)
         # The examples whose photos could be read are those that count, as in the service (which
         # keeps only those): a class that stands on its examples has them when it sorts.
         examples = folder_examples.load(args.folder, taught, Classifier.load())
@@ -213,7 +230,7 @@ def undo_job(args: argparse.Namespace) -> int:
             console.print(f"Nothing to do: {e.detail}", markup=False)  # the user's wish holds already
             return 0
         raise
-    console.print(f"Put back {answer['moved_back']} photo(s) of job {args.undo} in /All.", markup=False)
+    console.print(f"Put back {answer['moved_back']} photo(s) of job {args.undo} in the inbox.", markup=False)
     if answer["left"]:
         console.print(f"Left {len(answer['left'])} where they are:")
         for left in answer["left"]:
@@ -222,10 +239,10 @@ def undo_job(args: argparse.Namespace) -> int:
 
 
 def sort_via_service(args: argparse.Namespace) -> int:
-    """Configure the service and sort /All; a dry run only asks where each photo would go with
+    """Configure the service and sort its inbox; a dry run only asks where each photo would go with
     these classes (the service keeps its own). A body the service would refuse as it stands (a class's
     threshold that is not a number between 0 and 1...) is refused here first, as it would be."""
-    configuration.parse(proposal(args))
+    inbox = "/" + configuration.parse(proposal(args)).inbox
     client = service_client()
     if not args.dry_run:
         client.configure(proposal(args))
@@ -241,12 +258,12 @@ def sort_via_service(args: argparse.Namespace) -> int:
     if args.json:
         for outcome in outcomes:
             print(json.dumps(record(outcome)), flush=True)
-    title = f"Dry run of Dropbox /All (job {job_id}): nothing moved" if args.dry_run \
-        else f"Sorted Dropbox /All (job {job_id})"
+    title = f"Dry run of Dropbox {inbox} (job {job_id}): nothing moved" if args.dry_run \
+        else f"Sorted Dropbox {inbox} (job {job_id})"
     report(args, tally, title, outcomes, stderr)
     if not args.dry_run and sum(tally.counts.sorted.values()) + tally.counts.unsorted:
-        Console().print(f"To put these photos back in /All: {again('--undo', job_id)}", markup=False, highlight=False,
-                        soft_wrap=True)
+        Console().print(f"To put these photos back in {inbox}: {again('--undo', job_id)}", markup=False,
+                        highlight=False, soft_wrap=True)
     return 1 if tally.counts.failed else 0
 
 
@@ -264,10 +281,11 @@ def _left(file: Answer) -> Outcome:
 
 
 def _previewed(photo: Answer) -> Outcome:
-    """A dry run's photo, as the service says where it would go."""
+    """A dry run's photo, as the service says where it would go (`to`: its folder, and a date folder in it)."""
+    dated = str(photo.get("to", "")).strip("/").split("/")[1:-1]
     return Outcome(str(photo.get("path")), photo.get("kind", "sorted"), folder=photo.get("folder"),
                    label=photo.get("class"), score=photo.get("score"), by=photo.get("by"),
-                   reason=photo.get("reason"), detail=photo.get("detail"))
+                   reason=photo.get("reason"), detail=photo.get("detail"), date_folder="/".join(dated) or None)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -44,9 +44,9 @@ MUTATIONS = [
     Mutation("cursor stored before enqueueing", "chalicelib/flows/inbox.py",
              "        listing = self._queue(photos, others, job_id=job_id)\n"
              "        if new_cursor is not None:\n"
-             "            self._save_cursor(account, new_cursor, version)\n",
+             "            self._save_cursor(cursor_key(account, inbox), new_cursor, version)\n",
              "        if new_cursor is not None:\n"
-             "            self._save_cursor(account, new_cursor, version)\n"
+             "            self._save_cursor(cursor_key(account, inbox), new_cursor, version)\n"
              "        listing = self._queue(photos, others, job_id=job_id)\n", ("tests/test_guarantees.py",)),
     Mutation("ignore the webhook signature", "chalicelib/flows/webhook.py",
              "if not signature_ok(body, signature, self.app_secret):", "if False:", ("tests/test_service.py",)),
@@ -138,7 +138,7 @@ MUTATIONS = [
              ("tests/test_ledger.py::"
               "test_a_photo_queued_by_the_webhook_and_by_post_sort_is_sorted_in_both_jobs_and_undone_by_the_mover",)),
     Mutation("an undo whose answer was lost says it moved nothing", "chalicelib/flows/undo.py",
-             "landed = _in_inbox(store, file_id) if isinstance(result, Exception) else result",
+             "landed = _back_in(store, file_id, came_from) if isinstance(result, Exception) else result",
              "landed = None if isinstance(result, Exception) else result",
              ("tests/test_ledger.py::"
               "test_an_undo_whose_move_answer_dropbox_lost_still_puts_the_photos_back_and_says_so",)),
@@ -178,9 +178,9 @@ MUTATIONS = [
              ("tests/test_state_store.py::"
               "test_a_sync_whose_lease_ran_out_cannot_release_the_lease_the_next_sync_took",)),
     Mutation("/Unsorted and /Duplicates learned", "chalicelib/rules/configuration.py",
-             '{self.unsorted_folder.casefold(), INBOX.casefold(),\n'
+             '{self.unsorted_folder.casefold(), top_folder(self.inbox).casefold(),\n'
              '                                         (self.duplicates_folder or "").casefold()}',
-             "{INBOX.casefold()}",
+             "{top_folder(self.inbox).casefold()}",
              ("tests/test_learning.py::"
               "test_photos_the_user_puts_in_unsorted_or_duplicates_are_no_examples_of_a_class",)),
     Mutation("photos in subfolders learned", "chalicelib/flows/class_folders.py", "len(parts) == 2", "len(parts) >= 2",
@@ -201,6 +201,24 @@ MUTATIONS = [
              "if entry is not None and entry.undone_by == job_id:", "if False:",
              ("tests/test_ledger.py::test_an_undo_asked_again_after_aws_failed_past_its_moves_reports_them_moved_back_"
               "and_counts_nothing_twice",)),
+    Mutation("the webhook lists /All whatever the inbox", "chalicelib/flows/webhook.py",
+             "inbox = (config or SortConfig(())).inbox", "inbox = SortConfig(()).inbox",
+             ("tests/test_service.py::"
+              "test_once_the_inbox_is_another_folder_the_webhook_and_post_sort_sort_that_one_and_leave_all_alone",)),
+    Mutation("undo puts photos in /All, not the inbox they came from", "chalicelib/flows/undo.py",
+             "store.move_batch([(file_id, came_from) for file_id, _, came_from, _ in chunk])",
+             'store.move_batch([(file_id, "/All/" + came_from.rsplit("/", 1)[1]) for file_id, _, came_from, _ in chunk])',
+             ("tests/test_stories_both_stores.py::"
+              "test_a_nested_inbox_is_sorted_into_top_level_class_folders_leaving_all_alone_and_undo_puts_it_back",)),
+    Mutation("by_date ignored by the moves", "chalicelib/rules/sorting.py",
+             'else "/".join(filter(None, (config.folder_for(decision.label), date))))',
+             "else config.folder_for(decision.label))",
+             ("tests/test_stories_both_stores.py::"
+              "test_by_date_each_photo_goes_into_the_date_folder_of_its_exif_date_and_undo_puts_back_byte_for_byte",)),
+    Mutation("photos in date folders not learned", "chalicelib/flows/class_folders.py",
+             "(len(parts) == 2 or len(parts) == 3 and is_date_folder(parts[1]))", "(len(parts) == 2)",
+             ("tests/test_stories_both_stores.py::test_photos_in_a_class_folders_date_folders_are_its_examples_and_"
+              "a_move_between_classes_is_a_correction",)),
 ]
 
 

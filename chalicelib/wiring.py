@@ -117,8 +117,8 @@ class Wiring:
             return self.vocabulary.resolve(name, by_examples=stands_by_examples(examples))
         return resolve
 
-    def follow_class_folders(self, account: str) -> int:
-        return class_folders.follow(account, self.dropbox, self.state, self.queue)
+    def follow_class_folders(self, account: str, inbox: str) -> int:
+        return class_folders.follow(account, self.dropbox, self.state, self.queue, inbox)
 
     @cached_property
     def _example_cache(self) -> "ExampleCache":

@@ -1,4 +1,5 @@
-"""Examples for `main.py --folder DIR`: the photos in DIR/<Class>/ that this tool did not put there.
+"""Examples for `main.py --folder DIR`: the photos in DIR/<Class>/ (and in its date folders,
+DIR/<Class>/2024/, as --by-date sorts) that this tool did not put there.
 
 Every move the tool makes is written to DIR/.image-categorizer/moves.jsonl (the file's identity and
 where it went): that is where the tool put each photo, and the rule shared with the service
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chalicelib.rules import examples, learning
-from chalicelib.rules.configuration import INBOX, MAX_EXAMPLES, folder_name
+from chalicelib.rules.configuration import INBOX, MAX_EXAMPLES, folder_name, is_date_folder, top_folder
 from chalicelib.rules.photo_files import ImageTooLarge, not_a_photo
 from chalicelib.rules.ports import PhotoFeatures
 from cli.journal import STATE_DIR, Journal
@@ -46,9 +47,9 @@ class Teaching:
         return {label: len(found) for label, found in self.positives.items()}
 
 
-def teaching(root: Path, classes: Collection[str]) -> Teaching:
+def teaching(root: Path, classes: Collection[str], inbox: str = INBOX) -> Teaching:
     """What the class folders teach, without reading a photo: cheap enough to run before the
-    classes are validated (an unknown name needs its examples)."""
+    classes are validated (an unknown name needs its examples). `inbox`: DIR's inbox ("All")."""
     placed = Journal(root).placed()
     # Only the classes of this run matter (the service keeps every class folder's: a later
     # /configure may name it).
@@ -59,9 +60,9 @@ def teaching(root: Path, classes: Collection[str]) -> Teaching:
     def configured(folder: str) -> bool:
         return folder.casefold() in by_folder
 
-    for folder, found in _class_folders(root):
+    for folder, found in _class_folders(root, top_folder(inbox)):
         for photo in found:
-            for lesson in learning.lessons(folder, placed.get(photo.identity), configured):
+            for lesson in learning.lessons(folder, placed.get(photo.identity), configured, inbox):
                 label = by_folder[lesson.folder.casefold()]
                 (positives if lesson.role == "example" else negatives)[label].append(photo)
     return Teaching({c: _oldest_first(f) for c, f in positives.items()},
@@ -99,26 +100,37 @@ def load(root: Path, taught: Teaching, classifier: PhotoFeatures) -> examples.Ex
             for label in taught.positives if taught.positives[label] or taught.negatives[label]}
 
 
-def _class_folders(root: Path) -> Iterator[tuple[str, list[Found]]]:
-    """Each top-level folder but the inbox and hidden ones, with the photos directly in it."""
+def _class_folders(root: Path, inbox_top: str) -> Iterator[tuple[str, list[Found]]]:
+    """Each top-level folder but the one holding the inbox and hidden ones, with the photos directly
+    in it and in its date folders ("2024", "2024-06")."""
     with os.scandir(root) as entries:
         folders = sorted(e.name for e in entries if e.is_dir(follow_symlinks=False)
-                         and not e.name.startswith(".") and e.name.casefold() != INBOX.casefold())
+                         and not e.name.startswith(".") and e.name.casefold() != inbox_top.casefold())
     for folder in folders:
-        try:
-            fd = os.open(root / folder, DIR_FLAGS)
-        except OSError:
-            continue
-        try:
-            with os.scandir(fd) as entries:
-                found = []
-                for entry in entries:
-                    if entry.is_file(follow_symlinks=False) and not_a_photo(entry.name) is None:
-                        info = entry.stat(follow_symlinks=False)
-                        found.append(Found(f"{folder}/{entry.name}", file_identity(info), info.st_mtime))
-        finally:
-            os.close(fd)
+        found: list[Found] = []
+        _photos_in(root, folder, found, dated=True)
         yield folder, found
+
+
+def _photos_in(root: Path, folder: str, found: list[Found], dated: bool) -> None:
+    """The photos directly in DIR/folder, and with `dated` in its date folders, added to `found`."""
+    try:
+        fd = os.open(root / folder, DIR_FLAGS)
+    except OSError:
+        return
+    dates = []
+    try:
+        with os.scandir(fd) as entries:
+            for entry in entries:
+                if entry.is_file(follow_symlinks=False) and not_a_photo(entry.name) is None:
+                    info = entry.stat(follow_symlinks=False)
+                    found.append(Found(f"{folder}/{entry.name}", file_identity(info), info.st_mtime))
+                elif dated and entry.is_dir(follow_symlinks=False) and is_date_folder(entry.name):
+                    dates.append(entry.name)
+    finally:
+        os.close(fd)
+    for date in sorted(dates):
+        _photos_in(root, f"{folder}/{date}", found, dated=False)
 
 
 def _read(root: Path, path: str) -> bytes:

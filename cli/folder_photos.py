@@ -1,5 +1,6 @@
 """FolderPhotos, the sorting core's PhotoStore on a local folder, for `main.py --folder DIR`:
 DIR/All/** -> DIR/<Class>/, or, for a plain folder of photos without DIR/All, DIR/* -> DIR/<Class>/.
+With --inbox PATH, DIR/PATH/** is the inbox instead (it must exist).
 
 Every file under DIR/All and its subfolders is looked at (a user who drops a whole folder of
 photos into All expects them sorted too); in a plain folder, only DIR's own files (its folders
@@ -37,8 +38,8 @@ class FolderPhotos:
     """Open with `with`: it holds descriptors for DIR, DIR/All and the class folders. A photo's
     ref is its path relative to DIR ("All/trip/a.jpg"), which is also how it is reported."""
 
-    def __init__(self, root: Path):
-        self.root_path = root
+    def __init__(self, root: Path, inbox: str = INBOX):
+        self.root_path, self._inbox_path = root, inbox
         self.journal = Journal(root)
         self._folders: dict[str, int] = {}
         self._sizes: dict[str, int] = {}
@@ -50,14 +51,18 @@ class FolderPhotos:
         except OSError as e:
             raise FolderError(f"cannot open {self.root_path}: {e.strerror}") from None
         try:
-            self._inbox = os.open(INBOX, DIR_FLAGS, dir_fd=self._root)
-            self.inbox = INBOX
+            self._inbox = open_folder(self._root, self._inbox_path.split("/"))
+            self.inbox = self._inbox_path
         except FileNotFoundError:
+            if self._inbox_path != INBOX:
+                os.close(self._root)
+                raise FolderError(f"there is no inbox {self.root_path / self._inbox_path}") from None
             # No DIR/All: DIR is a plain folder of photos, and its own files are the inbox.
             self._inbox, self.inbox = os.dup(self._root), ""
         except OSError as e:
             os.close(self._root)
-            raise FolderError(f"cannot open {self.root_path / INBOX} as a plain folder: {e.strerror}") from None
+            raise FolderError(f"cannot open {self.root_path / self._inbox_path} as a plain folder: "
+                              f"{e.strerror}") from None
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -112,7 +117,8 @@ class FolderPhotos:
 
     # --- the PhotoStore port ----------------------------------------------------------------------
 
-    def read(self, refs: Sequence[str]) -> list[Photo[str] | Outcome]:
+    def read(self, refs: Sequence[str], inbox: str) -> list[Photo[str] | Outcome]:
+        """`inbox` is the one this folder was opened with."""
         return [self._read(file) for file in refs]
 
     def _read(self, file: str) -> Photo[str] | Outcome:
@@ -124,9 +130,9 @@ class FolderPhotos:
             return Outcome.skipped(file, too_big)
         except OSError as e:
             return _failed(file, "unreadable", e.strerror or str(e))
-        return Photo(file, file, file, data, file_identity(info), content_hash(data))
+        return Photo(file, file, file, data, file_identity(info), content_hash(data), info.st_mtime)
 
-    def move(self, moves: Sequence[Move[str]]) -> list[str | Outcome]:
+    def move(self, moves: Sequence[Move[str]], inbox: str) -> list[str | Outcome]:
         return [self._move(m.photo.ref, m.photo.version, m.folder, m.photo.content_hash) for m in moves]
 
     def _move(self, file: str, version: str, folder: str, content: str | None = None) -> str | Outcome:
@@ -188,7 +194,7 @@ class FolderPhotos:
 
     def _in_inbox(self, file: str) -> str:
         """`file` ("All/a/b.jpg") relative to the inbox ("a/b.jpg")."""
-        return file.split("/", 1)[1] if self.inbox else file
+        return file[len(self.inbox) + 1:] if self.inbox else file
 
     def _parent(self, file: str) -> tuple[int, str]:
         """A new descriptor for the folder holding `file` ("All/a/b.jpg"), reached without symlinks."""
@@ -196,13 +202,25 @@ class FolderPhotos:
         return open_folder(self._inbox, folders), name
 
     def _folder(self, name: str) -> int:
+        """The folder `name` ("Cat", "Cat/2024"), each folder of it made when missing and journaled
+        as made (parents first), so --undo removes those it empties."""
         if name not in self._folders:
+            fd = os.dup(self._root)
             try:
-                os.mkdir(name, dir_fd=self._root)
-                self.journal.made(name)
-            except FileExistsError:
-                pass
-            self._folders[name] = os.open(name, DIR_FLAGS, dir_fd=self._root)
+                parts = name.split("/")
+                for n, part in enumerate(parts):
+                    try:
+                        os.mkdir(part, dir_fd=fd)
+                        self.journal.made("/".join(parts[:n + 1]))
+                    except FileExistsError:
+                        pass
+                    sub = os.open(part, DIR_FLAGS, dir_fd=fd)
+                    os.close(fd)
+                    fd = sub
+            except BaseException:
+                os.close(fd)
+                raise
+            self._folders[name] = fd
         return self._folders[name]
 
 

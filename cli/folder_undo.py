@@ -6,8 +6,9 @@ This module gathers the facts (where that very file is now, looked for in the cl
 run put photos in) and the rule shared with the service's POST /undo (chalicelib/rules/undo.py)
 says what goes back: only a photo still where the run put it. One the user moved, changed or
 deleted since is left alone and named in the report, with the service's reasons. Nothing is
-overwritten (a name taken meanwhile gets a numbered name, as in a sort), and the class folders the
-run made are removed when they are empty again (the service leaves them: it never deletes).
+overwritten (a name taken meanwhile gets a numbered name, as in a sort), and the class folders and
+date folders (--by-date) the run made are removed when they are empty again (the service leaves
+them: it never deletes).
 """
 from __future__ import annotations
 
@@ -55,7 +56,7 @@ def undo_last_run(root: Path) -> Undone:
                 undone.put_back.append((found.now, now))
             else:
                 undone.left.append((move.to, why or ""))
-        for folder in run.made:
+        for folder in reversed(run.made):  # a date folder before the class folder it is in
             try:
                 os.rmdir(folder, dir_fd=root_fd)
             except OSError:

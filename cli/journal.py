@@ -34,7 +34,7 @@ class JournalMove:
 class Run:
     run: str
     moves: list[JournalMove]
-    made: list[str]  # the class folders this run created
+    made: list[str]  # the class folders (and date folders in them) this run created, parents first
 
 
 class Journal:

@@ -138,5 +138,5 @@ def print_preview(console: Console, outcomes: Sequence[Outcome]) -> None:
         decided = f"{outcome.label or 'no class'} {outcome.score or 0.0:.2f}"
         if outcome.reason == "duplicate":
             decided += f"; {outcome.detail}"
-        table.add_row(rooted(outcome.file), f"/{outcome.folder}/{outcome.file.rsplit('/', 1)[-1]}", decided)
+        table.add_row(rooted(outcome.file), f"/{outcome.destination}/{outcome.file.rsplit('/', 1)[-1]}", decided)
     console.print(table)

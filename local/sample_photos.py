@@ -132,6 +132,15 @@ def jpeg(name: str, quality: int = 90) -> bytes:
     return encode(image(name).convert("RGB"), "JPEG", quality=quality)
 
 
+@cache
+def dated_jpeg(name: str, taken: str, quality: int = 90) -> bytes:
+    """The photo as JPEG bytes with an EXIF DateTimeOriginal (`taken`, "2019:05:04 10:00:00"), as a
+    camera writes it."""
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[36867] = taken  # the Exif IFD's DateTimeOriginal
+    return encode(image(name).convert("RGB"), "JPEG", quality=quality, exif=exif)
+
+
 def upscaled_jpeg(name: str, megapixels: float, quality: int = 90) -> bytes:
     """A large JPEG made by upscaling a real photo (for size and speed tests)."""
     picture = image(name).convert("RGB")

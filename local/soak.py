@@ -35,6 +35,8 @@ the invariant is checked (each broken promise is a figure of `Result.figures()`)
 - with "duplicates": "folder", of each content one photo is outside /Duplicates: none there without
   one outside (orphan_duplicates, a copy sent there while its original was undone or deleted), never
   two outside (extra_originals);
+- with "by_date", every photo the service sorted is in a date folder of its class folder, the one
+  of its EXIF date when it has one (misdated); corrections keep their date folder;
 - every chaos step asked for happened (chaos_missed).
 """
 from __future__ import annotations
@@ -56,7 +58,8 @@ from pathlib import PurePosixPath
 from PIL import Image
 
 from chalicelib.rules import configuration
-from chalicelib.rules.configuration import DUPLICATES_FOLDER, folder_name, in_inbox, top_folder
+from chalicelib.rules import dates
+from chalicelib.rules.configuration import DUPLICATES_FOLDER, folder_name, in_inbox, is_date_folder, top_folder
 from local import sample_photos
 from local.in_process import untracked_moto_models
 
@@ -130,12 +133,17 @@ def _base(name: str) -> Image.Image:
     return picture
 
 
-def _encode(picture: Image.Image, fmt: str, quality: int) -> bytes:
+def _encode(picture: Image.Image, fmt: str, quality: int, taken: str | None = None) -> bytes:
+    """`taken`: an EXIF DateTimeOriginal for a JPEG ("2019:05:04 10:00:00"), as a camera writes it."""
     if fmt == "HEIF":
         from chalicelib.vision.images import _register_heif
         _register_heif()
     out = io.BytesIO()
-    options = {"quality": quality} if fmt in ("JPEG", "WEBP", "HEIF") else {}
+    options: dict = {"quality": quality} if fmt in ("JPEG", "WEBP", "HEIF") else {}
+    if taken is not None and fmt == "JPEG":
+        exif = Image.Exif()
+        exif.get_ifd(dates.EXIF_IFD)[dates.DATE_TIME_ORIGINAL] = taken
+        options["exif"] = exif
     picture.save(out, fmt, **options)
     return out.getvalue()
 
@@ -159,7 +167,12 @@ def photo(i: int, seed: int = 0) -> tuple[str, bytes]:
                              Image.Resampling.BILINEAR)
     if rng.random() < 0.5:
         picture = picture.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-    return ext, _encode(picture, fmt, rng.randint(60, 95))
+    quality = rng.randint(60, 95)
+    # Half the JPEGs carry the date a camera took them on (by_date files them by it); the others
+    # are dated by when they were put.
+    taken = f"{rng.randint(2015, 2024)}:{rng.randint(1, 12):02d}:{rng.randint(1, 28):02d} 12:00:00" \
+        if rng.random() < 0.5 else None
+    return ext, _encode(picture, fmt, quality, taken)
 
 
 def decompression_bomb() -> bytes:
@@ -270,7 +283,7 @@ FIGURES = ("dlq", "lost", "duplicated", "overwritten", "unrecorded", "double_cou
            "undone_resorted", "undone_counted", "undo_misreported",
            "user_moves_misplaced", "user_moves_miscounted", "user_moves_unlearned", "user_moves_claimed",
            "corrections_unlearned", "renames_learned", "examples_unexpected",
-           "orphan_duplicates", "extra_originals", "chaos_missed")
+           "orphan_duplicates", "extra_originals", "misdated", "chaos_missed")
 # What the chaos did, printed before them.
 CHAOS_DONE = ("corrected", "cursor_resets", "user_moves", "class_renames", "undone", "redelivered", "orphan_copies")
 
@@ -302,6 +315,7 @@ class Result:
     examples_unexpected: int = 0    # other examples the user never gave (the service's own moves)
     orphan_duplicates: int = 0      # photos in /Duplicates whose content has no photo outside it
     extra_originals: int = 0        # photos of a content outside /Duplicates beyond the first
+    misdated: int = 0               # with by_date: sorted photos not in the date folder of their date
     chaos_missed: int = 0           # chaos asked for that never happened (the run tested less than it says)
     queued_twice: int = 0
     corrected: int = 0      # sorted photos the user moved to another class folder
@@ -408,10 +422,12 @@ def redeliver(service, body: str, attempts: int = 8) -> None:
 
 
 def run(service, plan: list[list[Drop]], *, dropbox_rate: float, aws: dict | None = None, seed: int = 0,
-        drain_timeout: float = 600.0, kinds=DROPBOX_FAULTS, chaos: Chaos = Chaos(), duplicates: str = "keep") -> Result:
+        drain_timeout: float = 600.0, kinds=DROPBOX_FAULTS, chaos: Chaos = Chaos(), duplicates: str = "keep",
+        by_date: str = "none") -> Result:
     """Drop the plan's batches while faults are injected; then drain, and check the invariant.
     `aws` names the AwsFaults hooks installed for the run ({"dynamodb throttle": ..., ...});
-    `duplicates` is the configuration's ("folder": each content has one photo outside /Duplicates)."""
+    `duplicates` is the configuration's ("folder": each content has one photo outside /Duplicates);
+    `by_date` too ("year", "month": each sorted photo in its date folder, /Cat/2024/)."""
     started = time.monotonic()
     fake = service.dropbox
     aws = aws or {}
@@ -439,7 +455,7 @@ def run(service, plan: list[list[Drop]], *, dropbox_rate: float, aws: dict | Non
     reset_before = set(rng.sample(after_first, min(resets, len(after_first))))
     dropped: list[tuple[Drop, str]] = []  # (what, its Dropbox id): a path may be used twice
     try:
-        service.configure(CLASSES, duplicates=duplicates)
+        service.configure(CLASSES, duplicates=duplicates, by_date=by_date)
         if chaos.blocked_folder:
             fake.put(blocked, b"a plain file where a class folder should be")
         fake.fault_rate(dropbox_rate, kinds, seed=seed)
@@ -562,7 +578,7 @@ def run(service, plan: list[list[Drop]], *, dropbox_rate: float, aws: dict | Non
             why = " (POST /undo answered it moved none back: undo_misreported)" \
                 if user.undo_unreported and not user.undone and ("again" in what or "copies" in what) else ""
             result.problems.append(f"chaos: {want} {what} asked for, {made} made{why}")
-    check(service, dropped, result, user, duplicates)
+    check(service, dropped, result, user, duplicates, by_date)
     result.seconds = time.monotonic() - started
     return result
 
@@ -574,12 +590,13 @@ def _state():
 
 def _sorted_photos(fake, state, photo_shas: set[str], exclude: set[str] = frozenset()) -> list[tuple[str, str]]:
     """(path, file id) of the photos the service sorted into a class folder and that are still where
-    its records say it put them: files directly in a class folder that really is a folder (not the
-    plain file blocking one), holding the bytes of a dropped photo, not among `exclude` (file ids)."""
+    its records say it put them: files directly in a class folder (or in a date folder of one) that
+    really is a folder (not the plain file blocking one), holding the bytes of a dropped photo, not
+    among `exclude` (file ids)."""
     found = []
     for path, data in sorted(fake.files("/").items()):
         folder = "/" + top_folder(path)
-        if path.strip("/").count("/") != 1 or folder.casefold() not in {f.casefold() for f in CLASS_FOLDERS} \
+        if not _in_class_folder(path) or folder.casefold() not in {f.casefold() for f in CLASS_FOLDERS} \
                 or not fake.is_folder(folder) or _sha(data) not in photo_shas:
             continue
         file_id = fake.id_of(path)
@@ -588,6 +605,12 @@ def _sorted_photos(fake, state, photo_shas: set[str], exclude: set[str] = frozen
     entries = state.ledger([file_id for _, file_id in found]) if found else {}
     return [(path, file_id) for path, file_id in found
             if file_id in entries and entries[file_id].to == path.lower()]
+
+
+def _in_class_folder(path: str) -> bool:
+    """Directly in a top folder, or in a date folder of one ("/Cat/2024/a.jpg")."""
+    parts = path.strip("/").split("/")
+    return len(parts) == 2 or len(parts) == 3 and is_date_folder(parts[1])
 
 
 def _free_class_folders(fake) -> list[str]:
@@ -611,7 +634,7 @@ def _correct(fake, state, rng: random.Random, count: int, photo_shas: set[str], 
         if not others:
             continue
         there = rng.choice(existing or others)
-        to = f"{there}/{path.rsplit('/', 1)[1]}"
+        to = there + path[len(here):]  # in the same date folder, with by_date, as a user drags it
         if fake.exists(to):
             continue
         user.corrected[file_id] = (path, to)
@@ -715,7 +738,7 @@ def _undo_and_redeliver(service, job_id: str, rng: random.Random, dropped: list[
         user.touched.add(file_id)
     for file_id in moved:  # moved back all the same (an answer of Dropbox lost, the move tried again)
         now = fake.path_of(file_id)
-        if file_id not in user.undone and now is not None and in_inbox(now):
+        if file_id not in user.undone and now is not None and in_inbox(now, configuration.INBOX):
             user.undo_unreported[file_id] = now
             user.touched.add(file_id)
     if reset:
@@ -800,10 +823,13 @@ def _examples(state) -> set[tuple[str, str, str]]:
             if item["sk"]["S"] != "version"}
 
 
-def check(service, dropped: list[tuple[Drop, str]], result: Result, user: User, duplicates: str = "keep") -> None:
+def check(service, dropped: list[tuple[Drop, str]], result: Result, user: User, duplicates: str = "keep",
+          by_date: str = "none") -> None:
     """`user`: what the user did since the photos were dropped (photos moved or renamed after the
     service sorted them must be where the user put them, byte for byte). With `duplicates`
-    "folder", of each content exactly one photo is outside /Duplicates."""
+    "folder", of each content exactly one photo is outside /Duplicates. With `by_date`, each photo
+    the service sorted (not into /Duplicates) is in a date folder of its class folder: the one of
+    its EXIF date when it has one."""
     from chalicelib.wiring import wiring
     drops = [drop for drop, _ in dropped]
     fake, state = service.dropbox, wiring().state
@@ -887,6 +913,9 @@ def check(service, dropped: list[tuple[Drop, str]], result: Result, user: User, 
             elif not by_user and any(o["kind"] == "sorted" and not o.get("reason", "").startswith("duplicate")
                                      and "/" + folder_name(o["label"]) != top(to) for o in outcomes):
                 problems.append(f"{drop.path}: label and folder disagree: {outcomes}")
+            elif by_date != "none" and top(recorded) not in copies and not _dated_right(recorded, drop.data, by_date):
+                result.misdated += 1
+                problems.append(f"{drop.path}: sorted to {recorded}, not in the {by_date} folder of its date")
         else:
             if final.get(drop.path) != drop.data:
                 result.lost += 1
@@ -1034,6 +1063,17 @@ def check(service, dropped: list[tuple[Drop, str]], result: Result, user: User, 
             problems.append(f"/status gives {path} the reason {reason!r}, expected {matching[0].reason}")
     if len(bad) <= 20:
         problems += [f"/status does not show {d.path}" for d in bad if d.path not in recent]
+
+
+def _dated_right(path: str, data: bytes, by_date: str) -> bool:
+    """Whether `path` is in a date folder of its top folder, of the right shape ("2024" for year,
+    "2024-06" for month), and the one of the photo's EXIF date when it has one (the others are
+    dated by the time they were put, which the emulator keeps as client_modified)."""
+    parts = path.strip("/").split("/")
+    if len(parts) != 3 or not is_date_folder(parts[1]) or (len(parts[1]) == 4) != (by_date == "year"):
+        return False
+    taken = dates.exif_date(data)
+    return taken is None or parts[1] == dates.date_folder(by_date, data, None)
 
 
 def _receive_all(sqs, url: str) -> list[str]:

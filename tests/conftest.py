@@ -112,8 +112,8 @@ def dies_after_its_move(monkeypatch):
     deaths: list[int] = []
     original = DropboxPhotos.move
 
-    def move_then_die(self, moves):
-        moved = original(self, moves)
+    def move_then_die(self, moves, inbox):
+        moved = original(self, moves, inbox)
         if not deaths:
             deaths.append(len(moves))
             raise RuntimeError("the worker died after its move")

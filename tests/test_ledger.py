@@ -171,10 +171,10 @@ def test_a_copy_whose_original_the_user_deleted_during_the_sort_goes_to_its_clas
     service.dropbox.put("/All/b.jpg", jpeg("chelsea"))
     original = DropboxPhotos.move
 
-    def the_user_deletes_the_first_then_it_moves(self, moves):
+    def the_user_deletes_the_first_then_it_moves(self, moves, inbox):
         if service.dropbox.exists("/All/a.jpg"):
             service.dropbox.user_delete("/All/a.jpg")  # between the batch's read and its move
-        return original(self, moves)
+        return original(self, moves, inbox)
 
     monkeypatch.setattr(DropboxPhotos, "move", the_user_deletes_the_first_then_it_moves)
     service.notify()

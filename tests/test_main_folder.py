@@ -485,3 +485,67 @@ def test_a_dry_run_prints_where_each_photo_would_go(folder):
     assert result.returncode == 0, result.stderr
     assert "Where each photo would go" in result.stdout
     assert "All/coffee.jpg" in result.stdout and "Food/coffee.jpg" in result.stdout and "food 0." in result.stdout
+
+
+def test_by_year_dated_photos_go_into_class_year_folders_and_undo_restores_dir_exactly_folders_too(tmp_path):
+    (tmp_path / "All" / "trip").mkdir(parents=True)
+    photos = {"All/chelsea.jpg": sample_photos.dated_jpeg("chelsea", "2019:05:04 10:00:00"),
+              "All/trip/coffee.jpg": sample_photos.dated_jpeg("coffee", "2019:11:30 08:00:00"),
+              "All/rocket.jpg": sample_photos.dated_jpeg("rocket", "2018:02:03 04:05:06")}
+    for path, data in photos.items():
+        (tmp_path / path).write_bytes(data)
+    (tmp_path / "Cat").mkdir()  # a class folder of the user's: the undo leaves it
+    before = tree(tmp_path)
+    result = run("--classes", "cat", "food", "--by-date", "year", "--folder", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert {k: v for k, v in tree(tmp_path).items() if v is not None} == {
+        "Cat/2019/chelsea.jpg": photos["All/chelsea.jpg"], "Food/2019/coffee.jpg": photos["All/trip/coffee.jpg"],
+        "Unsorted/2018/rocket.jpg": photos["All/rocket.jpg"]}
+    undone = run("--folder", str(tmp_path), "--undo")
+    assert undone.returncode == 0, undone.stdout + undone.stderr
+    assert tree(tmp_path) == before  # the date folders and the class folders it made are gone, Cat/ stays
+
+
+def test_a_dry_run_by_month_says_the_dated_folder_each_photo_would_go_to_and_moves_nothing(tmp_path):
+    (tmp_path / "All").mkdir()
+    (tmp_path / "All" / "chelsea.jpg").write_bytes(sample_photos.dated_jpeg("chelsea", "2019:05:04 10:00:00"))
+    before = tree(tmp_path)
+    result = run("--classes", "cat", "--by-date", "month", "--folder", str(tmp_path), "--dry-run", "--json")
+    assert result.returncode == 0, result.stderr
+    [line] = [json.loads(line) for line in result.stdout.splitlines()]
+    assert (line["file"], line["folder"], line["moved_to"]) == ("All/chelsea.jpg", "Cat/2019-05", None)
+    assert tree(tmp_path) == before
+    shown = run("--classes", "cat", "--by-date", "month", "--folder", str(tmp_path), "--dry-run",
+                env={"COLUMNS": "1000"})
+    assert "Cat/2019-05/chelsea.jpg" in shown.stdout
+
+
+def test_with_inbox_the_photos_of_that_folder_are_sorted_into_top_level_class_folders(tmp_path):
+    (tmp_path / "Camera Uploads").mkdir()
+    (tmp_path / "Camera Uploads" / "chelsea.jpg").write_bytes(sample_photos.jpeg("chelsea"))
+    (tmp_path / "All").mkdir()
+    (tmp_path / "All" / "coffee.jpg").write_bytes(sample_photos.jpeg("coffee"))
+    result = run("--classes", "cat", "food", "--inbox", "/Camera Uploads", "--folder", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert {k: v for k, v in tree(tmp_path).items() if v is not None} == {
+        "Cat/chelsea.jpg": sample_photos.jpeg("chelsea"), "All/coffee.jpg": sample_photos.jpeg("coffee")}
+
+
+def test_an_inbox_that_is_not_there_is_one_line_and_exit_status_1(tmp_path):
+    result = run("--classes", "cat", "--inbox", "Camera Uploads", "--folder", str(tmp_path))
+    assert result.returncode == 1
+    assert "there is no inbox" in one_line_error(result) and "Camera Uploads" in result.stderr
+
+
+def test_an_inbox_inside_a_class_folder_is_exit_status_2_naming_it(tmp_path):
+    result = run("--classes", "cat", "--inbox", "Cat/new", "--folder", str(tmp_path))
+    assert result.returncode == 2
+    assert "the inbox /Cat/new is inside the folder of class 'cat'" in one_line_error(result)
+
+
+def test_service_mode_sends_the_inbox_and_by_date_to_configure_and_names_the_inbox(stub_url):
+    result = run("--classes", "cat", "--inbox", "/Camera Uploads", "--by-date", "month",
+                 env={"CATEGORIZER_URL": stub_url, "SERVICE_KEY": "k"})
+    assert result.returncode == 0, result.stderr
+    assert StubService.configured == [{"classes": ["cat"], "inbox": "/Camera Uploads", "by_date": "month"}]
+    assert "Sorted Dropbox /Camera Uploads" in result.stdout

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from local.sample_photos import jpeg
+from local.sample_photos import dated_jpeg, jpeg
 
 PHOTOS = {"/All/chelsea.jpg": jpeg("chelsea"), "/All/trip/coffee.jpg": jpeg("coffee"),
           "/All/rocket.jpg": jpeg("rocket")}
@@ -101,3 +101,28 @@ def test_a_dry_run_with_a_class_threshold_above_a_photos_score_previews_it_unsor
     assert {p["path"]: p["folder"] for p in job["preview"]}["/All/trip/coffee.jpg"] == "Unsorted"
     assert {p["path"]: p["folder"] for p in job["preview"]}["/All/chelsea.jpg"] == "Cat"
     assert json.loads(service.get("/configure").body)["covers"][1]["threshold_from"] == "default"
+
+
+def test_a_dry_run_by_month_says_the_date_folder_each_photo_would_go_to_and_moves_nothing(service):
+    service.configure(["cat", "food"], by_date="month")
+    service.dropbox.put("/All/chelsea.jpg", dated_jpeg("chelsea", "2019:05:04 10:00:00"))
+    service.dropbox.put("/All/trip/coffee.jpg", dated_jpeg("coffee", "2021:12:31 23:59:59"))
+    before = service.dropbox.files("/")
+    started = json.loads(service.post("/sort", {"dry_run": True}).body)
+    service.source.drain(timeout=60)
+    job = json.loads(service.get(f"/jobs/{started['job_id']}").body)
+    assert service.dropbox.files("/") == before
+    assert {p["path"]: p["to"] for p in job["preview"]} == {
+        "/All/chelsea.jpg": "/Cat/2019-05/chelsea.jpg", "/All/trip/coffee.jpg": "/Food/2021-12/coffee.jpg"}
+    assert job["sorted"] == {"Cat": 1, "Food": 1}  # counted by class folder, as without dates
+
+
+def test_a_dry_run_with_another_inbox_previews_that_folder(service):
+    service.configure(["cat"])
+    in_all(service)
+    service.dropbox.put("/Camera Uploads/kitty.jpg", jpeg("chelsea"))
+    started = json.loads(service.post("/sort", {"dry_run": True, "classes": ["cat"], "inbox": "/Camera Uploads"}).body)
+    assert started["total"] == 1
+    service.source.drain(timeout=60)
+    job = json.loads(service.get(f"/jobs/{started['job_id']}").body)
+    assert {p["path"]: p["to"] for p in job["preview"]} == {"/Camera Uploads/kitty.jpg": "/Cat/kitty.jpg"}

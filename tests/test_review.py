@@ -12,7 +12,7 @@ import json
 
 from PIL import Image
 
-from local.sample_photos import jpeg, variants
+from local.sample_photos import dated_jpeg, jpeg, variants
 
 CLASSES = ["cat", "rocket", "vehicle"]
 PHOTOS = {"/All/chelsea.jpg": jpeg("chelsea"), "/All/rocket.jpg": jpeg("rocket"),
@@ -171,3 +171,21 @@ def test_a_correction_of_a_photo_the_user_deleted_meanwhile_is_a_404_and_moves_n
     response = correct(service, ids["astronaut.jpg"], "rocket")
     assert response.status_code == 404 and "deleted?" in json.loads(response.body)["Message"]
     assert set(service.dropbox.files("/")) == {"/Cat/chelsea.jpg", "/Vehicle/rocket.jpg"}
+
+
+def test_by_date_the_review_holds_photos_in_date_folders_and_a_correction_keeps_the_photos_date_folder(service):
+    service.configure(CLASSES, by_date="year")
+    photos = {name: dated_jpeg(name, "2019:05:04 10:00:00") for name in ("rocket", "astronaut")}
+    ids = {name: service.dropbox.put(f"/All/{name}.jpg", data) for name, data in photos.items()}
+    service.notify()
+    service.source.drain(timeout=60)
+    assert service.dropbox.files("/") == {"/Vehicle/2019/rocket.jpg": photos["rocket"],
+                                          "/Unsorted/2019/astronaut.jpg": photos["astronaut"]}
+    assert {(p["path"], p["why"]) for p in review(service)["photos"]} == {
+        ("/Unsorted/2019/astronaut.jpg", "unsorted"), ("/Vehicle/2019/rocket.jpg", "close call")}
+    answer = json.loads(correct(service, ids["rocket"], "rocket").body)
+    assert answer["to"] == "/Rocket/2019/rocket.jpg"
+    assert service.dropbox.files("/Rocket") == {"/Rocket/2019/rocket.jpg": photos["rocket"]}
+    service.source.drain(timeout=60)
+    assert learned(service)["rocket"] == {"examples": 1, "corrections": 0}
+    assert learned(service)["vehicle"] == {"examples": 0, "corrections": 1}

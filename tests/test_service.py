@@ -348,3 +348,37 @@ def test_thumbnail_source_classifies_from_thumbnails_and_falls_back_to_the_origi
     assert service.dropbox.files("/") == {"/Cat/chelsea.jpg": jpeg("chelsea"), "/Cat/chelsea.avif": avif}
     assert service.dropbox.calls["files/get_thumbnail_v2"] == 2
     assert service.dropbox.calls["files/download"] == 1
+
+
+def test_once_the_inbox_is_another_folder_the_webhook_and_post_sort_sort_that_one_and_leave_all_alone(service):
+    service.configure(["cat", "food"])
+    service.dropbox.put("/All/chelsea.jpg", jpeg("chelsea"))
+    service.notify()
+    service.source.drain(timeout=60)
+    assert service.dropbox.files("/") == {"/Cat/chelsea.jpg": jpeg("chelsea")}
+    answer = service.configure(["cat", "food"], inbox="Camera Uploads/")
+    assert answer["inbox"] == "/Camera Uploads"
+    service.dropbox.put("/All/coffee.jpg", jpeg("coffee"))
+    service.dropbox.put("/Camera Uploads/kitty.jpg", jpeg("chelsea"))
+    service.notify()
+    service.source.drain(timeout=60)
+    assert service.dropbox.files("/") == {"/Cat/chelsea.jpg": jpeg("chelsea"), "/Cat/kitty.jpg": jpeg("chelsea"),
+                                          "/All/coffee.jpg": jpeg("coffee")}
+    service.dropbox.put("/Camera Uploads/coffee.jpg", jpeg("coffee"))
+    started = json.loads(service.post("/sort", {}).body)
+    assert started["total"] == 1
+    service.source.drain(timeout=60)
+    assert service.dropbox.files("/Food") == {"/Food/coffee.jpg": jpeg("coffee")}
+
+
+@pytest.mark.parametrize("body, named", [
+    ({"classes": ["cat"], "inbox": 7}, '"inbox" must be a folder path'),
+    ({"classes": ["cat"], "inbox": "/"}, "is empty"),
+    ({"classes": ["cat"], "by_date": "day"}, '"by_date" must be "none", "year"'),
+    ({"classes": ["cat", "2024-06"], "by_date": "month"}, "class '2024-06' is named like a date folder"),
+    ({"classes": ["cat"], "duplicates": "folder", "inbox": "/Duplicates/new"}, "collides with the folder"),
+])
+def test_a_bad_inbox_or_by_date_is_a_400_naming_the_problem(service, body, named):
+    response = service.post("/configure", body)
+    assert response.status_code == 400, response.body
+    assert named in json.loads(response.body)["Message"]

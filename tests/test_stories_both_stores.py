@@ -15,6 +15,7 @@ import contextlib
 import io
 import json
 import re
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Protocol
 
@@ -23,15 +24,17 @@ import pytest
 import main
 from chalicelib.rules.configuration import folder_name
 from cli.journal import STATE_DIR
-from local.sample_photos import EXAMPLE_CROPS, NEW_CROP, crop, jpeg
+from local.sample_photos import EXAMPLE_CROPS, NEW_CROP, crop, dated_jpeg, jpeg
 
 NOT_THERE = "not there any more (moved or deleted since): left alone"
 
 
 class World(Protocol):
-    def configure(self, classes: list[str]) -> None: ...
+    def configure(self, classes: list[str], **options: str) -> None:
+        """The classes, and options of /configure ("inbox", "by_date": main.py's --inbox, --by-date)."""
+        ...
 
-    def refusal(self, classes: list[str]) -> str:
+    def refusal(self, classes: list[str], **options: str) -> str:
         """Why these classes are refused (the service's 400, the tool's exit status 2)."""
         ...
 
@@ -66,11 +69,11 @@ class ServiceWorld:
     def __init__(self, service):
         self.service = service
 
-    def configure(self, classes: list[str]) -> None:
-        self.service.configure(classes)
+    def configure(self, classes: list[str], **options: str) -> None:
+        self.service.configure(classes, **options)
 
-    def refusal(self, classes: list[str]) -> str:
-        response = self.service.post("/configure", {"classes": classes})
+    def refusal(self, classes: list[str], **options: str) -> str:
+        response = self.service.post("/configure", {"classes": classes, **options})
         assert response.status_code == 400, response.body
         return json.loads(response.body)["Message"]
 
@@ -115,6 +118,7 @@ class FolderWorld:
     def __init__(self, root: Path):
         self.root = root
         self.classes: list[str] = []
+        self.options: list[str] = []
         (root / "All").mkdir()
 
     def main(self, *args: str) -> tuple[int, str, str]:
@@ -123,11 +127,16 @@ class FolderWorld:
             status = main.main([*args, "--folder", str(self.root)])
         return status, out.getvalue(), err.getvalue()
 
-    def configure(self, classes: list[str]) -> None:
+    def configure(self, classes: list[str], **options: str) -> None:
         self.classes = classes  # the tool takes its classes with each run
+        self.options = self.arguments(options)
 
-    def refusal(self, classes: list[str]) -> str:
-        status, _, err = self.main("--classes", *classes)
+    @staticmethod
+    def arguments(options: dict[str, str]) -> list[str]:
+        return [arg for name, value in options.items() for arg in (f"--{name.replace('_', '-')}", value)]
+
+    def refusal(self, classes: list[str], **options: str) -> str:
+        status, _, err = self.main("--classes", *classes, *self.arguments(options))
         assert status == 2, err
         [line] = err.strip().splitlines()
         return line.removeprefix("error: ")
@@ -149,7 +158,7 @@ class FolderWorld:
     def sort(self) -> None:
         if not self.classes:
             return  # the tool runs with classes only (it reads the class folders anew each run)
-        status, _, err = self.main("--classes", *self.classes)
+        status, _, err = self.main("--classes", *self.classes, *self.options)
         assert status == 0, err
 
     def files(self) -> dict[str, bytes]:
@@ -158,7 +167,7 @@ class FolderWorld:
 
     def taught(self) -> dict[str, tuple[int, int]]:
         """What --explain says each class learned from the folders."""
-        status, out, err = self.main("--classes", *self.classes, "--explain")
+        status, out, err = self.main("--classes", *self.classes, *self.options, "--explain")
         assert status == 0, err
         counts = [re.search(r"; and (\d+) example\(s\) in its folder, (\d+) correction\(s\) away from it$", line)
                   for line in out.splitlines()]
@@ -297,3 +306,89 @@ def test_undo_leaves_a_photo_the_user_moved_within_its_class_folder_and_says_whe
     assert world.undo() == (2, {"Cat/chelsea.jpg": moved_since})
     assert world.files() == {"All/coffee.jpg": jpeg("coffee"), "All/trip/rocket.jpg": jpeg("rocket"),
                              "Cat/best/chelsea.jpg": jpeg("chelsea")}
+
+
+# --- another inbox ---------------------------------------------------------------------------------
+
+def test_a_nested_inbox_is_sorted_into_top_level_class_folders_leaving_all_alone_and_undo_puts_it_back(world):
+    world.configure(["cat", "food"], inbox="/Photos/Inbox")
+    world.put("All/coffee.jpg", jpeg("coffee"))  # no inbox any more: left where it is
+    world.put("Photos/Inbox/chelsea.jpg", jpeg("chelsea"))
+    world.put("Photos/Inbox/trip/rocket.jpg", jpeg("rocket"))
+    before = world.files()
+    world.sort()
+    assert world.files() == {"All/coffee.jpg": jpeg("coffee"), "Cat/chelsea.jpg": jpeg("chelsea"),
+                             "Unsorted/rocket.jpg": jpeg("rocket")}
+    # The photos it sorted teach nothing; /Photos holds the inbox and is no class folder (/All is a
+    # folder like any other now: the service keeps its photos as examples, should a class be named so).
+    assert {folder: n for folder, n in world.taught().items() if folder != "all"} == {}
+    assert world.undo() == (2, {})
+    assert world.files() == before
+
+
+@pytest.mark.parametrize("inbox, classes, named", [
+    ("/Cat/Inbox", ["cat", "food"], "the inbox /Cat/Inbox is inside the folder of class 'cat'"),
+    ("/Unsorted", ["cat"], "unsorted_folder 'Unsorted' collides with a class or the inbox /Unsorted"),
+    ("/Food", ["cat", "food"], "class 'food' would sort photos into the inbox itself"),
+    ("/Photos/../Cat", ["cat"], "contains '..'"),
+])
+def test_an_inbox_in_a_class_folder_or_the_unsorted_folder_is_refused_naming_it_and_nothing_moves(
+        world, inbox, classes, named):
+    world.put("All/chelsea.jpg", jpeg("chelsea"))
+    before = world.files()
+    assert named in world.refusal(classes, inbox=inbox)
+    assert world.files() == before
+
+
+# --- folders by date -------------------------------------------------------------------------------
+
+CAT_2019 = dated_jpeg("chelsea", "2019:05:04 10:00:00")
+COFFEE_2021 = dated_jpeg("coffee", "2021:12:31 23:59:59")
+ROCKET_2019 = dated_jpeg("rocket", "2019:01:02 03:04:05")
+
+
+@pytest.mark.parametrize("by_date, cat, food, unsorted", [("year", "2019", "2021", "2019"),
+                                                          ("month", "2019-05", "2021-12", "2019-01")])
+def test_by_date_each_photo_goes_into_the_date_folder_of_its_exif_date_and_undo_puts_back_byte_for_byte(
+        world, by_date, cat, food, unsorted):
+    world.configure(["cat", "food"], by_date=by_date)
+    world.put("All/chelsea.jpg", CAT_2019)
+    world.put("All/coffee.jpg", COFFEE_2021)
+    world.put("All/trip/rocket.jpg", ROCKET_2019)
+    before = world.files()
+    world.sort()
+    assert world.files() == {f"Cat/{cat}/chelsea.jpg": CAT_2019, f"Food/{food}/coffee.jpg": COFFEE_2021,
+                             f"Unsorted/{unsorted}/rocket.jpg": ROCKET_2019}
+    world.sort()  # the moves' own changes, looked at again: the photos it sorted teach nothing
+    assert world.taught() == {}
+    assert world.undo() == (3, {})
+    assert world.files() == before
+
+
+def test_by_date_a_photo_without_an_exif_date_goes_into_the_year_folder_of_its_modification_time(world):
+    world.configure(["cat"], by_date="year")
+    world.put("All/chelsea.jpg", jpeg("chelsea"))  # written now: Dropbox's client_modified, the file's mtime
+    world.sort()
+    assert world.files() == {f"Cat/{datetime.now(timezone.utc).year}/chelsea.jpg": jpeg("chelsea")}
+
+
+def test_photos_in_a_class_folders_date_folders_are_its_examples_and_a_move_between_classes_is_a_correction(
+        world):
+    for i, box in enumerate(EXAMPLE_CROPS):
+        world.put(f"Grandma/{2018 + i}/g{i}.jpg", crop("astronaut", box))
+    world.sort()
+    world.configure(["Grandma", "cat", "vehicle"], by_date="year")
+    world.put("All/motorcycle.jpg", dated_jpeg("motorcycle", "2020:07:01 12:00:00"))
+    world.sort()
+    assert world.files()["Vehicle/2020/motorcycle.jpg"] == dated_jpeg("motorcycle", "2020:07:01 12:00:00")
+    assert world.taught() == {"grandma": (3, 0)}
+    world.user_move("Vehicle/2020/motorcycle.jpg", "Cat/2020/motorcycle.jpg")  # the user's correction
+    world.sort()
+    assert world.taught() == {"grandma": (3, 0), "cat": (1, 0), "vehicle": (0, 1)}
+
+
+def test_by_date_a_class_named_like_a_date_folder_is_refused_naming_it_and_nothing_moves(world):
+    world.put("All/chelsea.jpg", CAT_2019)
+    before = world.files()
+    assert "class '2024' is named like a date folder" in world.refusal(["cat", "2024"], by_date="year")
+    assert world.files() == before

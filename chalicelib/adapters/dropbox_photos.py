@@ -48,8 +48,8 @@ class DropboxPhotos:
         self._folders: set[str] = set()  # made already by this container
         self._pool = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="read")
 
-    def read(self, refs: Sequence[SortRequest]) -> list[Photo[SortRequest] | Outcome]:
-        found = list(self._pool.map(self._read, refs))
+    def read(self, refs: Sequence[SortRequest], inbox: str) -> list[Photo[SortRequest] | Outcome]:
+        found = list(self._pool.map(lambda ref: self._read(ref, inbox), refs))
         return self._ours_among(refs, found)
 
     def _ours_among(self, refs: Sequence[SortRequest], found: list[T | Outcome]) -> list[T | Outcome]:
@@ -67,7 +67,7 @@ class DropboxPhotos:
             if entry is None:
                 continue
             folder = entry.moving.get(request_key(refs[i]))
-            if folder is not None and folder.casefold() == top_folder(item.to_path).casefold():
+            if folder is not None and folder.casefold() == item.to_path.strip("/").rsplit("/", 1)[0].casefold():
                 found[i] = Outcome(item.file, "gone", to_path=item.to_path, reason=MOVED_BY_US,
                                    detail="moved there by an earlier try of this request")
             elif entry.to == item.to_path.lower() and not entry.undone:
@@ -77,9 +77,10 @@ class DropboxPhotos:
 
     def read_anywhere(self, refs: Sequence[SortRequest]) -> list[Photo[SortRequest] | Outcome]:
         """As `read`, wherever the photos are now (a class folder's examples), not only in the inbox."""
-        return list(self._pool.map(lambda ref: self._read(ref, anywhere=True), refs))
+        return list(self._pool.map(lambda ref: self._read(ref, None), refs))
 
-    def _read(self, request: SortRequest, anywhere: bool = False) -> Photo[SortRequest] | Outcome:
+    def _read(self, request: SortRequest, inbox: str | None) -> Photo[SortRequest] | Outcome:
+        """The photo, if it is in the inbox `inbox` (None: anywhere)."""
         info: FileInfo | None
         data: bytes | None
         try:
@@ -89,12 +90,12 @@ class DropboxPhotos:
                 info, data = self._dropbox.get_file(request.file_id), None
             if info is None:
                 return _deleted(request)
-            if not anywhere and not in_inbox(info.path_lower):
+            if inbox is not None and not in_inbox(info.path_lower, inbox):
                 return _away(request, info.path_display)
             if (error := too_large(info.size)) is not None:
                 return Outcome.skipped(request.path, error)
             return Photo(request, request.path, info.path_display, data if data is not None else self._thumbnail(info),
-                         info.content_hash or info.rev, info.content_hash)
+                         info.content_hash or info.rev, info.content_hash, info.client_modified)
         except StoreNotFound:
             return _deleted(request)
         except TooLarge as e:
@@ -111,7 +112,7 @@ class DropboxPhotos:
         except StoreError:
             return self._dropbox.download(info.id, max_bytes=MAX_BYTES)
 
-    def move(self, moves: Sequence[Move[SortRequest]]) -> list[str | Outcome]:
+    def move(self, moves: Sequence[Move[SortRequest]], inbox: str) -> list[str | Outcome]:
         """Folders first, then every move at once; a folder that cannot be made ends only the
         photos bound for it."""
         broken = {folder: self._make_folder(folder) for folder in dict.fromkeys(m.folder for m in moves)}
@@ -129,7 +130,7 @@ class DropboxPhotos:
         # A photo queued twice (the webhook and POST /sort) is moved by the first of its two moves.
         return self._ours_among([m.photo.ref for m in moves], [
             _blocked(m.photo.ref, m.folder, error) if (error := broken[m.folder]) is not None
-            else self._moved(m.photo, next(results)) for m in moves])
+            else self._moved(m.photo, next(results), inbox) for m in moves])
 
     def _make_folder(self, folder: str) -> StoreError | None:
         if folder.casefold() not in self._folders:
@@ -140,7 +141,7 @@ class DropboxPhotos:
             self._folders.add(folder.casefold())
         return None
 
-    def _moved(self, photo: Photo[SortRequest], result: FileInfo | StoreError) -> str | Outcome:
+    def _moved(self, photo: Photo[SortRequest], result: FileInfo | StoreError, inbox: str) -> str | Outcome:
         """The moved file's path when it is the photo that was classified; otherwise what ends it."""
         request = photo.ref
         if isinstance(result, FileInfo):
@@ -154,7 +155,7 @@ class DropboxPhotos:
             info = self._dropbox.get_file(request.file_id)
         except StoreError as e:
             return _trouble(request, e)
-        if info is not None and in_inbox(info.path_lower):
+        if info is not None and in_inbox(info.path_lower, inbox):
             return Outcome(request.path, "retry", reason="renamed",
                            detail=f"renamed to {info.path_display} while it was being sorted")
         return _deleted(request) if info is None else _away(request, info.path_display)
@@ -176,8 +177,8 @@ class DropboxPhotos:
 def _blocked(request: SortRequest, folder: str, error: StoreError) -> Outcome:
     if isinstance(error, NotAFolder):
         return Outcome(request.path, "failed", reason="folder_blocked",
-                       detail=f"/{folder} is a file, not a folder: rename or remove it, then sort again "
-                              "(POST /sort) to sort what is left in /All")
+                       detail=f"/{top_folder(folder)} is a file, not a folder: rename or remove it, then sort again "
+                              "(POST /sort) to sort what is left in the inbox")
     return _trouble(request, error)
 
 

@@ -77,7 +77,9 @@ class CursorReset(StoreError):
 def _info(md: files.FileMetadata) -> FileInfo:
     return FileInfo(id=md.id, name=md.name, path_display=md.path_display, path_lower=md.path_lower,
                     rev=md.rev, size=md.size, content_hash=md.content_hash,
-                    modified=md.server_modified.replace(tzinfo=timezone.utc).timestamp() if md.server_modified else None)
+                    modified=md.server_modified.replace(tzinfo=timezone.utc).timestamp() if md.server_modified else None,
+                    client_modified=md.client_modified.replace(tzinfo=timezone.utc).timestamp()
+                    if md.client_modified else None)
 
 
 def _tags(error: object) -> list[str]:
@@ -261,7 +263,8 @@ class DropboxStore:
             except ApiError as e:
                 # "Already there" is the goal reached, also when a retried create did land.
                 tags = _tags(e.error)[-3:]
-                if tags == ["path", "conflict", "file"]:
+                # A file at the path, or (a date folder's) at a folder above it.
+                if tags in (["path", "conflict", "file"], ["path", "conflict", "file_ancestor"]):
                     raise self._error(NotAFolder, f"Dropbox create_folder {path}: a file is in the way") from e
                 if tags != ["path", "conflict", "folder"]:
                     raise

@@ -51,6 +51,8 @@ def configuration(config: SortConfig, resolutions: list[Resolution], default_thr
         "threshold_is_default": config.threshold is None,
         "unsorted_folder": "/" + config.folder_for(None),
         "duplicates": config.duplicates,
+        "inbox": "/" + config.inbox,
+        "by_date": config.by_date,
         "covers": [{"class": r.name, "folder": "/" + config.folder_for(r.name), "imagenet_classes": len(r.indices),
                     "description": r.describe(), **threshold(r.name), **learned(r.name)} for r in resolutions],
     }

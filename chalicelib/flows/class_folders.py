@@ -1,7 +1,8 @@
 """Follow the class folders for what the user puts in them: the webhook's half of learning by example.
 
 Beside the inbox's cursor, each account has a cursor on the whole app folder. A photo that appears
-directly in a top-level folder other than the inbox is queued to be learned (the classify function
+directly in a top-level folder other than the inbox, or in a date folder of one ("/Cat/2024/a.jpg",
+as "by_date" sorts), is queued to be learned (the classify function
 has the model, and tells the service's own moves from the user's: chalicelib/flows/learning.py); a path
 deleted takes its examples with it. A photo the service put in the folder it is in (the ledger says,
 by file id; the rule is chalicelib/rules/learning.py) is not queued. Nothing here reads a photo or
@@ -13,7 +14,7 @@ import logging
 
 from chalicelib.adapters.dropbox_store import CursorReset, StoreNotFound
 from chalicelib.rules import learning
-from chalicelib.rules.configuration import INBOX, top_folder
+from chalicelib.rules.configuration import in_inbox, is_date_folder, top_folder
 from chalicelib.rules.messages import LearnRequest
 from chalicelib.rules.photo_files import not_a_photo
 from chalicelib.rules.ports import ExampleSyncState, FolderChanges, LedgerEntry, Queue
@@ -25,10 +26,12 @@ def cursor_key(account: str) -> str:
     return f"{account}#class-folders"
 
 
-def in_class_folder(path: str) -> bool:
-    """Directly in a top-level folder that is not the inbox ("/Cat/a.jpg"), as main.py --folder reads them."""
+def in_class_folder(path: str, inbox: str) -> bool:
+    """Directly in a top-level folder that does not hold the inbox `inbox` ("/Cat/a.jpg"), or in a
+    date folder of one ("/Cat/2024/a.jpg"), as main.py --folder reads them."""
     parts = path.strip("/").split("/")
-    return len(parts) == 2 and parts[0].casefold() != INBOX.casefold() and not parts[0].startswith(".")
+    return (len(parts) == 2 or len(parts) == 3 and is_date_folder(parts[1])) \
+        and parts[0].casefold() != top_folder(inbox).casefold() and not parts[0].startswith(".")
 
 
 def put_in(entry: LedgerEntry | None) -> str | None:
@@ -37,9 +40,9 @@ def put_in(entry: LedgerEntry | None) -> str | None:
     return top_folder(entry.to) if entry is not None and entry.to else None
 
 
-def follow(account: str, changes: FolderChanges, state: ExampleSyncState, queue: Queue) -> int:
+def follow(account: str, changes: FolderChanges, state: ExampleSyncState, queue: Queue, inbox: str) -> int:
     """Queue the photos new in class folders since the stored cursor (all of them, the first time)
-    and forget the examples whose paths were deleted; how many were queued."""
+    and forget the examples whose paths were deleted; how many were queued. `inbox`: the configured one."""
     cursor, version = state.get_cursor(cursor_key(account))
     deleted: list[str] = []
     if cursor is None:
@@ -51,11 +54,11 @@ def follow(account: str, changes: FolderChanges, state: ExampleSyncState, queue:
             log.info("Listing the class folders of %s from the start: Dropbox no longer takes the stored "
                      "cursor; nothing is learned twice", account)
             files, new_cursor = changes.list_folder("")
-    gone = [path for path in deleted if path.strip("/").casefold() != INBOX.casefold()
-            and not path.lower().startswith(f"/{INBOX.lower()}/")]
+    gone = [path for path in deleted if path.strip("/").casefold() != inbox.casefold()
+            and not in_inbox(path, inbox)]
     if gone and (forgotten := state.forget_examples(gone)):
         log.info("forgot %d example(s) deleted or moved away", forgotten)
-    candidates = [f for f in files if in_class_folder(f.path_display) and not_a_photo(f.path_display) is None]
+    candidates = [f for f in files if in_class_folder(f.path_display, inbox) and not_a_photo(f.path_display) is None]
     # The service's own moves, already recorded, are passed over here (by file id: renamed in their
     # folder or not); any other is checked again when learned (a move whose record is on its way).
     ledger = state.ledger([f.id for f in candidates]) if candidates else {}

@@ -97,7 +97,7 @@ class ClassifyHandler:
     originals: Originals[SortRequest]            # the photos sorted before, by their bytes
     max_receives: int                            # the receive after which SQS dead-letters a message
     learn_photos: Callable[[list[LearnRequest], SortConfig | None], list[bool]]  # per photo: done?
-    sync_inbox: Callable[[str], object]          # list an account's inbox and queue what is new
+    sync_inbox: Callable[[str, str], object]     # list an account's inbox (account, inbox) and queue what is new
     account_id: Callable[[], str]                # our Dropbox account
 
     def handle(self, messages: Sequence[Message[Request | None]]) -> Acks:
@@ -216,7 +216,7 @@ class ClassifyHandler:
         for m in messages:
             try:
                 if m.request.account == self.account_id():
-                    self.sync_inbox(m.request.account)
+                    self.sync_inbox(m.request.account, (self.stored_config() or SortConfig(())).inbox)
                 done.append(m.receipt_handle)
             except Exception:  # Dropbox or AWS unreachable: SQS brings the message back
                 log.exception("sync of %s failed; it comes back", m.request.account)

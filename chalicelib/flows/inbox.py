@@ -1,8 +1,9 @@
-"""Turn what is in (or new in) the Dropbox inbox `/All` into queued sort requests.
+"""Turn what is in (or new in) the Dropbox inbox (`/All`, or the configured "inbox") into queued sort requests.
 
 Both the webhook (new files since the stored cursor) and POST /sort (everything there) come here.
 Per account, one sync at a time holds a lease; a notification that arrives meanwhile leaves a
-pending mark and the holder syncs again, so no change is queued twice or lost.
+pending mark and the holder syncs again, so no change is queued twice or lost. The cursor is kept
+per inbox folder: once "inbox" names another folder, the first sync lists that one whole.
 """
 from __future__ import annotations
 
@@ -58,13 +59,21 @@ class Job:
     dry_run: bool = False
 
 
-class Inbox:
-    def __init__(self, changes: ChangeFeed, state: SyncState, queue: Queue, folder: str = f"/{INBOX}"):
-        self.changes, self.state, self.queue, self.folder = changes, state, queue, folder
+def cursor_key(account: str, inbox: str) -> str:
+    """The inbox cursor's key: the account's for the default inbox (as stored before the inbox could
+    be another folder), one per folder for any other."""
+    return account if inbox == INBOX else f"{account}#inbox:/{inbox.casefold()}"
 
-    def sync(self, account: str, started: float | None = None) -> Listing:
-        """Queue the images new since the stored cursor (everything, the first time). The budget
-        for extra passes counts from `started` (time.monotonic(); default now)."""
+
+class Inbox:
+    """The inbox of each call is the configured one ("All", "Photos/Inbox"), as its caller read it."""
+
+    def __init__(self, changes: ChangeFeed, state: SyncState, queue: Queue):
+        self.changes, self.state, self.queue = changes, state, queue
+
+    def sync(self, account: str, inbox: str, started: float | None = None) -> Listing:
+        """Queue the images new in `inbox` since the stored cursor (everything, the first time). The
+        budget for extra passes counts from `started` (time.monotonic(); default now)."""
         owner = self.state.acquire_lease(account, LEASE_SECONDS)
         if owner is None:
             # The holder syncs again for this change; should it die first, a sync after its lease
@@ -74,9 +83,9 @@ class Inbox:
             return Listing()
         deadline = (time.monotonic() if started is None else started) + SYNC_BUDGET_SECONDS
         with self._lease(account, owner):
-            return self._until_settled(account, owner, self._pass(account), deadline)
+            return self._until_settled(account, owner, self._pass(account, inbox), deadline, inbox)
 
-    def sort_all(self, account: str) -> Job:
+    def sort_all(self, account: str, inbox: str) -> Job:
         """Queue every image in the inbox as one job, and continue later syncs from here."""
         deadline = time.monotonic() + LEASE_WAIT_SECONDS
         while (owner := self.state.acquire_lease(account, LEASE_SECONDS)) is None:
@@ -85,27 +94,27 @@ class Inbox:
             time.sleep(0.25)
         deadline = time.monotonic() + SYNC_BUDGET_SECONDS
         with self._lease(account, owner):
-            _, version = self.state.get_cursor(account)
-            files, cursor = self._asked_inbox()
+            _, version = self.state.get_cursor(cursor_key(account, inbox))
+            files, cursor = self._asked_inbox(inbox)
             photos, others = self._split(files)
             self.state.clear_undone([f.id for f in photos])  # the user asks: undone photos too
             job = Job(self.state.create_job(total=len(photos), skipped=len(others)), len(photos), len(others))
             self._queue(photos, others, job.job_id)
-            self._save_cursor(account, cursor, version)
-            self._until_settled(account, owner, Listing(), deadline)
+            self._save_cursor(cursor_key(account, inbox), cursor, version)
+            self._until_settled(account, owner, Listing(), deadline, inbox)
         return job
 
     def preview(self, config: SortConfig) -> Job:
-        """Queue every image in the inbox as a dry run with `config`: decided, never moved. It
+        """Queue every image in the inbox of `config` as a dry run with it: decided, never moved. It
         leaves the cursor, the counts and undone photos alone, so it needs no lease."""
-        files, _ = self._asked_inbox()
+        files, _ = self._asked_inbox(config.inbox)
         photos, others = self._split(files)
         job = Job(self.state.create_job(len(photos), len(others), preview=config), len(photos), len(others), True)
         self.state.note_left(job.job_id, [(f.id, outcome) for f, outcome in others])
         self.queue.send([SortRequest(f.id, f.path_display, f.rev, job.job_id, dry_run=True) for f in photos])
         return job
 
-    def _until_settled(self, account: str, owner: str, listing: Listing, deadline: float) -> Listing:
+    def _until_settled(self, account: str, owner: str, listing: Listing, deadline: float, inbox: str) -> Listing:
         """More passes while notifications came in meanwhile (letting go fails, and clears their
         mark). Out of time, the classify function is asked to do that pass from the stored cursor."""
         while not self.state.release_lease(account, owner):
@@ -113,7 +122,7 @@ class Inbox:
                 log.info("sync of %s out of time; the classify function continues it", account)
                 self.queue.send_sync(account)
                 return listing
-            listing += self._pass(account)
+            listing += self._pass(account, inbox)
         return listing
 
     @contextlib.contextmanager
@@ -124,10 +133,10 @@ class Inbox:
         finally:
             self.state.release_lease(account, owner, force=True)
 
-    def _pass(self, account: str) -> Listing:
-        cursor, version = self.state.get_cursor(account)
+    def _pass(self, account: str, inbox: str) -> Listing:
+        cursor, version = self.state.get_cursor(cursor_key(account, inbox))
         if cursor is None:
-            files, new_cursor = self._list_inbox()
+            files, new_cursor = self._list_inbox(inbox)
         else:
             try:
                 files, new_cursor = self.changes.list_changes(cursor)
@@ -137,7 +146,7 @@ class Inbox:
                 log.info("Listing the inbox of %s from the start: Dropbox no longer takes the stored cursor "
                          "(it renews cursors now and then, or the inbox was recreated); nothing is sorted twice",
                          account)
-                files, new_cursor = self._list_inbox()
+                files, new_cursor = self._list_inbox(inbox)
         photos, others = self._split(files)
         # Photos put back by an undo stay in the inbox until the user asks (POST /sort).
         entries = self.state.ledger([f.id for f in photos]) if photos else {}
@@ -147,28 +156,28 @@ class Inbox:
         job_id = self.state.create_job(len(photos), len(others), source="webhook") if photos else None
         listing = self._queue(photos, others, job_id=job_id)
         if new_cursor is not None:
-            self._save_cursor(account, new_cursor, version)
+            self._save_cursor(cursor_key(account, inbox), new_cursor, version)
         return listing
 
-    def _list_inbox(self) -> tuple[list[FileInfo], str | None]:
+    def _list_inbox(self, inbox: str) -> tuple[list[FileInfo], str | None]:
         """Everything in the inbox and a cursor; no files and no cursor while there is no inbox
         folder (the first notification after it is made lists it)."""
         try:
-            return self.changes.list_folder(self.folder)
+            return self.changes.list_folder(f"/{inbox}")
         except (StoreNotFound, NotAFolder):
-            log.warning("Dropbox has no folder %s; nothing to sort until it is made", self.folder)
+            log.warning("Dropbox has no folder /%s; nothing to sort until it is made", inbox)
             return [], None
 
-    def _asked_inbox(self) -> tuple[list[FileInfo], str]:
+    def _asked_inbox(self, inbox: str) -> tuple[list[FileInfo], str]:
         """Everything in the inbox for a sort the user asked for: NoInbox (a 409) without one."""
-        files, cursor = self._list_inbox()
+        files, cursor = self._list_inbox(inbox)
         if cursor is None:
-            raise NoInbox(f"Dropbox has no folder {self.folder}: create it and put photos in it")
+            raise NoInbox(f"Dropbox has no folder /{inbox}: create it and put photos in it")
         return files, cursor
 
-    def _save_cursor(self, account: str, cursor: str, version: int) -> None:
-        if not self.state.put_cursor(account, cursor, version):
-            log.warning("cursor of %s moved under a lease that expired; changes may be queued twice", account)
+    def _save_cursor(self, key: str, cursor: str, version: int) -> None:
+        if not self.state.put_cursor(key, cursor, version):
+            log.warning("cursor %s moved under a lease that expired; changes may be queued twice", key)
 
     @staticmethod
     def _split(files: Sequence[FileInfo]) -> tuple[list[FileInfo], list[tuple[FileInfo, Outcome]]]:
@@ -202,4 +211,4 @@ def start_sort(body: object, state: ConfigState, inbox: Inbox, account: str,
     if config is None:
         raise NotConfigured('configure the classes first: POST /configure {"classes": [...]} '
                             '(or preview some: POST /sort {"dry_run": true, "classes": [...]})')
-    return inbox.preview(config) if dry_run else inbox.sort_all(account)
+    return inbox.preview(config) if dry_run else inbox.sort_all(account, config.inbox)

@@ -37,13 +37,13 @@ def learn(requests: Sequence[LearnRequest], read: Read, features: Callable[[], P
     wanted = [i for i, entry in enumerate(placed) if not entry.moving]
     found = read([requests[i].as_sort_request() for i in wanted])
     # Every class folder's examples are kept, configured or not: a later /configure may name it.
-    is_class_folder = (config or SortConfig(())).is_class_folder
+    config = config or SortConfig(())
     teaching: list[tuple[Photo[SortRequest], tuple[Lesson, ...]]] = []
     for i, item in zip(wanted, found):
         if not isinstance(item, Photo):
             done[i] = item.finished  # gone or unreadable: nothing to learn; busy: later
             continue
-        taught = lessons(top_folder(item.path), put_in(placed[i]), is_class_folder)
+        taught = lessons(top_folder(item.path), put_in(placed[i]), config.is_class_folder, config.inbox)
         if taught:  # not back in the inbox, nor where the service put it (renamed there or not)
             teaching.append((item, taught))
     if not teaching:

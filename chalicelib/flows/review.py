@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from chalicelib.adapters.dropbox_store import NotAFolder, StoreNotFound
-from chalicelib.rules.configuration import INBOX, SortConfig, top_folder
+from chalicelib.rules.configuration import SortConfig, is_date_folder, top_folder
 from chalicelib.rules.messages import LearnRequest
 from chalicelib.rules.ports import FileInfo, Queue, ReviewState, ReviewStore
 
@@ -55,7 +55,7 @@ class _Candidate:
 
 def app_folders(config: SortConfig) -> set[str]:
     """The top-level folders the service reads and writes, casefolded."""
-    return {INBOX.casefold(), *config.labels_by_folder(), *([config.duplicates_folder.casefold()]
+    return {top_folder(config.inbox).casefold(), *config.labels_by_folder(), *([config.duplicates_folder.casefold()]
                                                             if config.duplicates_folder else [])}
 
 
@@ -144,7 +144,9 @@ def correct(body: object, config: SortConfig, state: ReviewState, store: ReviewS
                     "moved since, so left where it is")
     if here.casefold() == target.casefold():
         raise Refused(f"{info.path_display} is in /{target} already")
-    result = store.move_batch([(file_id, f"/{target}/{info.name}")])[0]
+    # A photo in a date folder ("/Cat/2024/a.jpg", by_date) keeps its date folder in the other class.
+    dated = info.path_display.strip("/").split("/")[1:-1]
+    result = store.move_batch([(file_id, "/".join(["", target, *dated, info.name]))])[0]
     if isinstance(result, Exception):
         raise result
     # What the photo taught where it was no longer holds; where it is now, learning decides.
@@ -178,7 +180,9 @@ def _margin(decision: dict[str, object]) -> float:
 
 
 def _directly_in(info: FileInfo) -> bool:
-    return len(info.path_display.strip("/").split("/")) == 2
+    """Directly in a top folder, or in a date folder of one ("/Cat/2024/a.jpg", as by_date sorts)."""
+    parts = info.path_display.strip("/").split("/")
+    return len(parts) == 2 or len(parts) == 3 and is_date_folder(parts[1])
 
 
 def _inside(path: str, folders: set[str]) -> bool:
@@ -188,5 +192,5 @@ def _inside(path: str, folders: set[str]) -> bool:
 
 
 def _shown(config: SortConfig) -> list[str]:
-    return ["/" + f for f in (INBOX, *(config.folder_for(c) for c in (*config.classes, None)),
+    return ["/" + f for f in (config.inbox, *(config.folder_for(c) for c in (*config.classes, None)),
                               *([config.duplicates_folder] if config.duplicates_folder else []))]

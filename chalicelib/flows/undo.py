@@ -1,4 +1,4 @@
-"""POST /undo: put every photo a job moved back into the inbox.
+"""POST /undo: put every photo a job moved back into the inbox it came from.
 
 A photo goes back only if the ledger says this job's move still stands (no later job sorted it
 again, no undo took it back) and Dropbox says it is still where the job put it: the same file id
@@ -8,9 +8,9 @@ named in the answer. It is moved by its file id (never whatever file sits at tha
 the path it came from, never over another file (a name taken meanwhile gets a numbered one, as in
 a sort), and then stays in the inbox: the webhook leaves undone photos there until the user asks again
 with POST /sort. The photos are counted nowhere any more and give up the claim on their bytes,
-so a copy of one is no duplicate of a sorted photo. Class folders emptied by the undo stay: Dropbox
-has no "delete if empty", and a delete racing a move into that folder would delete a photo (the
-service never deletes). A job is undone once: the second time is AlreadyUndone (a 409). An undo
+so a copy of one is no duplicate of a sorted photo. Class folders (and the date folders of
+"by_date") emptied by the undo stay: Dropbox has no "delete if empty", and a delete racing a move
+into that folder would delete a photo (the service never deletes). A job is undone once: the second time is AlreadyUndone (a 409). An undo
 asked again because the first try failed part way (AWS failing after the moves, or its answer
 lost) counts the photos that try put back as moved back: nothing moves or counts twice.
 """
@@ -22,7 +22,7 @@ from typing import TypedDict
 
 from chalicelib.adapters.dropbox_store import MOVE_BATCH_LIMIT, NotAFolder, StoreNotFound
 from chalicelib.rules import undo
-from chalicelib.rules.configuration import in_inbox, top_folder
+from chalicelib.rules.configuration import top_folder
 from chalicelib.rules.ports import FileInfo, UndoState, UndoStore
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ def undo_job(job_id: str, state: UndoState, store: UndoStore) -> dict[str, objec
     job = state.job(job_id)
     if job is not None and job.undone_at is not None:
         when = datetime.fromtimestamp(job.undone_at, timezone.utc).isoformat(timespec="seconds")
-        raise AlreadyUndone(f"job {job_id!r} was already undone at {when}: its photos are back in /All")
+        raise AlreadyUndone(f"job {job_id!r} was already undone at {when}: its photos are back in the inbox")
     moves = state.job_moves(job_id)
     where = _where_now(store, {top_folder(to).casefold() for _, _, to in moves})
     ledger = state.ledger([file_id for file_id, _, _ in moves])
@@ -53,7 +53,7 @@ def undo_job(job_id: str, state: UndoState, store: UndoStore) -> dict[str, objec
         entry = ledger.get(file_id)
         if entry is not None and entry.undone_by == job_id:
             # An earlier try of this undo put it back, and its answer was lost (a 503, say): say so again.
-            landed = _in_inbox(store, file_id)
+            landed = _back_in(store, file_id, came_from)
             if landed is None:
                 left.append({"path": to, "reason": undo.NOT_THERE})
             else:
@@ -69,10 +69,10 @@ def undo_job(job_id: str, state: UndoState, store: UndoStore) -> dict[str, objec
                 left.append({"path": to, "reason": reason})
     for start in range(0, len(back), MOVE_BATCH_LIMIT):
         chunk = back[start:start + MOVE_BATCH_LIMIT]
-        for (file_id, now, _, content_hash), result in zip(
+        for (file_id, now, came_from, content_hash), result in zip(
                 chunk, store.move_batch([(file_id, came_from) for file_id, _, came_from, _ in chunk])):
             # On the store's error for that move, Dropbox may have made it and lost its answer.
-            landed = _in_inbox(store, file_id) if isinstance(result, Exception) else result
+            landed = _back_in(store, file_id, came_from) if isinstance(result, Exception) else result
             if landed is None:
                 left.append({"path": now, "reason": str(result)})
             else:
@@ -99,7 +99,11 @@ def _where_now(store: UndoStore, folders: set[str]) -> dict[str, tuple[str, str 
     return where
 
 
-def _in_inbox(store: UndoStore, file_id: str) -> FileInfo | None:
-    """The photo, if it is in the inbox now."""
+def _back_in(store: UndoStore, file_id: str, came_from: str) -> FileInfo | None:
+    """The photo, if it is back in the folder it came from (whichever inbox that was then)."""
     landed = store.get_file(file_id)
-    return landed if landed is not None and in_inbox(landed.path_lower) else None
+    return landed if landed is not None and _folder_of(landed.path_lower) == _folder_of(came_from) else None
+
+
+def _folder_of(path: str) -> str:
+    return path.rsplit("/", 1)[0].casefold()

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from chalicelib.flows.auth import signature_ok
 from chalicelib.flows.inbox import Inbox, Listing
+from chalicelib.rules.configuration import SortConfig
 from chalicelib.rules.ports import ConfigState
 
 log = logging.getLogger(__name__)
@@ -70,9 +71,9 @@ class WebhookHandler:
 
     app_secret: str                               # what Dropbox signs its notifications with
     state: ConfigState                            # whether any classes are configured
-    inbox: Inbox                                  # lists what is new in /All and queues it
+    inbox: Inbox                                  # lists what is new in the inbox and queues it
     account_id: Callable[[], str]                 # our Dropbox account
-    follow_class_folders: Callable[[str], int]    # queues what the user put in class folders
+    follow_class_folders: Callable[[str, str], int]  # queues what the user put in class folders (account, inbox)
 
     def handle(self, body: bytes, signature: str | None) -> Listing:
         """Queue the new images of our account named in a signed notification, and what the user
@@ -84,7 +85,10 @@ class WebhookHandler:
         if not signature_ok(body, signature, self.app_secret):
             raise Rejected(403, "missing or wrong X-Dropbox-Signature")
         named = accounts(body)
-        configured = self.state.get_config() is not None
+        config = self.state.get_config()
+        configured = config is not None
+        # The folders are the configured inbox's (the default one before any /configure).
+        inbox = (config or SortConfig(())).inbox
         if not configured:
             # Nothing is lost: the inbox cursor stays put, and the first sync after /configure lists all.
             log.info("notification before any /configure; nothing queued to sort yet")
@@ -95,6 +99,6 @@ class WebhookHandler:
                 log.warning("notification for account %s, which this service has no token for", account)
                 continue
             if configured:
-                listing += self.inbox.sync(account, started)
-            listing += Listing(to_learn=self.follow_class_folders(account))
+                listing += self.inbox.sync(account, inbox, started)
+            listing += Listing(to_learn=self.follow_class_folders(account, inbox))
         return listing

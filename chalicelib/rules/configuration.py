@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
@@ -30,8 +31,12 @@ def folder_name(label: str) -> str:
     """The top-level folder of a class: "cat" -> "Cat"."""
     return label[:1].upper() + label[1:]
 
-# The inbox folder: new photos arrive here, and every class folder sits beside it.
+# The inbox folder by default: new photos arrive here. "inbox" in /configure names another
+# ("Camera Uploads", "Photos/Inbox"); the class folders stay at the top level.
 INBOX = "All"
+# "by_date": a sorted photo goes into a subfolder of its class folder named by the year or the
+# month it was taken ("Cat/2024/", "Cat/2024-06/"): chalicelib/rules/dates.py.
+BY_DATE = ("none", "year", "month")
 MAX_CLASSES = 50
 MAX_NAME_LENGTH = 64
 DEFAULT_UNSORTED_FOLDER = "Unsorted"
@@ -50,9 +55,12 @@ def _slash_like(c: str) -> bool:
     return c in "/\\" or c in _SLASH_LOOKALIKES or any(w in unicodedata.name(c, "") for w in _SLASH_WORDS)
 
 
-_ALLOWED_KEYS = {"classes", "threshold", "unsorted_folder", "duplicates"}
+_ALLOWED_KEYS = {"classes", "threshold", "unsorted_folder", "duplicates", "inbox", "by_date"}
 # The keys of a class given as an object: {"name": "receipt", "threshold": 0.6}.
 _CLASS_KEYS = {"name", "threshold"}
+
+
+_DATE_FOLDER = re.compile(r"[0-9]{4}(-[0-9]{2})?")
 
 
 class ConfigError(ValueError):
@@ -67,6 +75,8 @@ class SortConfig:
     duplicates: str = "keep"
     # The classes given a threshold of their own ({"name": "receipt", "threshold": 0.6}), in class order.
     thresholds: tuple[tuple[str, float], ...] = ()
+    inbox: str = INBOX  # relative to the app folder, without slashes at its ends: "Photos/Inbox"
+    by_date: str = "none"
 
     def threshold_for(self, label: str) -> float | None:
         """The threshold a class's score must reach: its own, else the configuration's (None: the model's default)."""
@@ -97,8 +107,9 @@ class SortConfig:
         return DUPLICATES_FOLDER if self.duplicates == "folder" else None
 
     def is_class_folder(self, folder: str) -> bool:
-        """Whether a top-level folder stands for a class: not the unsorted photos, the copies or the inbox."""
-        return folder.casefold() not in {self.unsorted_folder.casefold(), INBOX.casefold(),
+        """Whether a top-level folder stands for a class: not the unsorted photos, the copies or the
+        inbox (nor the folder a nested inbox is in)."""
+        return folder.casefold() not in {self.unsorted_folder.casefold(), top_folder(self.inbox).casefold(),
                                          (self.duplicates_folder or "").casefold()}
 
     def to_dict(self) -> dict[str, object]:
@@ -111,7 +122,8 @@ class SortConfig:
         own = data.get("thresholds") or {}
         return cls(tuple(data["classes"]), data.get("threshold"),
                    data.get("unsorted_folder") or DEFAULT_UNSORTED_FOLDER, data.get("duplicates") or "keep",
-                   tuple((label, float(own[label])) for label in data["classes"] if label in own))
+                   tuple((label, float(own[label])) for label in data["classes"] if label in own),
+                   data.get("inbox") or INBOX, data.get("by_date") or "none")
 
 
 def top_folder(path: str) -> str:
@@ -119,10 +131,11 @@ def top_folder(path: str) -> str:
     return path.strip("/").split("/", 1)[0]
 
 
-def in_inbox(path: str) -> bool:
-    """Whether a file's path ("/All/trip/a.jpg", or "All/a.jpg" in a local folder) is in the inbox."""
-    parts = path.strip("/").split("/")
-    return len(parts) > 1 and parts[0].casefold() == INBOX.casefold()
+def in_inbox(path: str, inbox: str) -> bool:
+    """Whether a file's path ("/All/trip/a.jpg", or "All/a.jpg" in a local folder) is in the inbox
+    `inbox` ("All", "Photos/Inbox"), in it or in a subfolder of it."""
+    parts, folder = path.strip("/").casefold().split("/"), inbox.casefold().split("/")
+    return len(parts) > len(folder) and parts[:len(folder)] == folder
 
 
 def check_name(name: object, what: str) -> str:
@@ -169,19 +182,48 @@ def parse(body: object) -> SortConfig:
     threshold = _check_threshold(body.get("threshold"), '"threshold"')
     unsorted = body.get("unsorted_folder")
     unsorted = DEFAULT_UNSORTED_FOLDER if unsorted is None else check_name(unsorted, "unsorted_folder")
-    if unsorted.casefold() in seen or unsorted.casefold() == INBOX.casefold():
-        raise ConfigError(f"unsorted_folder {unsorted!r} collides with a class or the inbox")
-    if INBOX.casefold() in seen:
-        raise ConfigError(f"class {INBOX!r} would sort photos into the inbox itself")
+    inbox = _check_inbox(body.get("inbox"))
+    inbox_top = top_folder(inbox).casefold()
+    if unsorted.casefold() in seen or unsorted.casefold() == inbox_top:
+        raise ConfigError(f"unsorted_folder {unsorted!r} collides with a class or the inbox /{inbox}")
+    if inbox_top in seen:
+        name = seen[inbox_top]
+        raise ConfigError(f"class {name!r} would sort photos into the inbox itself" if "/" not in inbox else
+                          f"the inbox /{inbox} is inside the folder of class {name!r}: move it out, or rename the class")
+    by_date = body.get("by_date", "none")
+    if by_date not in BY_DATE:
+        raise ConfigError(f'"by_date" must be "none", "year" (Cat/2024/) or "month" (Cat/2024-06/), '
+                          f"not {by_date!r:.40}")
+    if by_date != "none" and (dated := [name for name in names if is_date_folder(name)]):
+        raise ConfigError(f"class {dated[0]!r} is named like a date folder, which \"by_date\" makes inside "
+                          "each class folder: rename the class, or sort without by_date")
     duplicates = body.get("duplicates", "keep")
     if duplicates not in DUPLICATE_POLICIES:
         raise ConfigError(f'"duplicates" must be "keep" (sort copies like any photo) or "folder" (move exact '
                           f'copies of sorted photos to /{DUPLICATES_FOLDER}), not {duplicates!r:.40}')
-    if duplicates == "folder" and DUPLICATES_FOLDER.casefold() in {*seen, unsorted.casefold()}:
-        raise ConfigError(f'a class or the unsorted_folder named {DUPLICATES_FOLDER!r} collides with the folder '
-                          f'of "duplicates": "folder"')
+    if duplicates == "folder" and DUPLICATES_FOLDER.casefold() in {*seen, unsorted.casefold(), inbox_top}:
+        raise ConfigError(f'a class, the unsorted_folder or the inbox named {DUPLICATES_FOLDER!r} collides with '
+                          f'the folder of "duplicates": "folder"')
     return SortConfig(tuple(names), threshold, unsorted, duplicates,
-                      tuple((name, own) for name, own in entries if own is not None))
+                      tuple((name, own) for name, own in entries if own is not None), inbox, by_date)
+
+
+def _check_inbox(value: object) -> str:
+    """The inbox's path relative to the app folder ("Camera Uploads", "Photos/Inbox"), each of its
+    folders a safe name; INBOX when not given."""
+    if value is None:
+        return INBOX
+    if not isinstance(value, str):
+        raise ConfigError(f'"inbox" must be a folder path like "/Camera Uploads", got {type(value).__name__}')
+    parts = value.strip().strip("/").split("/")
+    if len(parts) > 8:
+        raise ConfigError(f'"inbox" {value[:40]!r} is more than 8 folders deep')
+    return "/".join(check_name(part, f'a folder of "inbox" {value[:80]!r}:') for part in parts)
+
+
+def is_date_folder(name: str) -> bool:
+    """Whether a name is one of the folders "by_date" makes: a year ("2024") or a month ("2024-06")."""
+    return bool(_DATE_FOLDER.fullmatch(name.strip()))
 
 
 def _check_threshold(value: object, what: str) -> float | None:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from chalicelib.rules.configuration import INBOX
+from chalicelib.rules.configuration import top_folder
 
 Role = Literal["example", "counter"]
 
@@ -34,12 +34,13 @@ def put_there(now_in: str, put_in: str | None) -> bool:
     return put_in is not None and put_in.casefold() == now_in.casefold()
 
 
-def lessons(now_in: str, put_in: str | None, is_class_folder: Callable[[str], bool]) -> tuple[Lesson, ...]:
+def lessons(now_in: str, put_in: str | None, is_class_folder: Callable[[str], bool],
+            inbox: str) -> tuple[Lesson, ...]:
     """What a photo in the top folder `now_in` teaches, given the top folder we put it in (None if
-    we never did) and which folders stand for a class: an example of the folder it is in, and a
-    counter-example of the folder we put it in when the user moved it from there; nothing when it
-    is back in the inbox or still where we put it."""
-    if now_in.casefold() == INBOX.casefold() or put_there(now_in, put_in):
+    we never did), which folders stand for a class and the inbox ("All", "Photos/Inbox"): an example
+    of the folder it is in, and a counter-example of the folder we put it in when the user moved it
+    from there; nothing when it is back in the inbox's top folder or still where we put it."""
+    if now_in.casefold() == top_folder(inbox).casefold() or put_there(now_in, put_in):
         return ()
     taught = [Lesson(now_in, "example")] if is_class_folder(now_in) else []
     if put_in is not None and is_class_folder(put_in):  # an unsorted photo the user sorted is no correction

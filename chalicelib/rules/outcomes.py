@@ -23,7 +23,8 @@ class Outcome:
     `runner_up` the best class it did not go to, with its score (for a photo left unsorted, the
     closest class); `reason` a short code ("corrupt", "too_large") with `detail` in words;
     `by_another` for a photo another request of the service had sorted already; `top` its best
-    classes with their scores, best first (at most TOP_CLASSES), as the review queue shows them."""
+    classes with their scores, best first (at most TOP_CLASSES), as the review queue shows them;
+    `date_folder` the folder inside `folder` that "by_date" files it in ("2024"), also in a dry run."""
 
     file: str
     kind: Kind
@@ -38,6 +39,12 @@ class Outcome:
     # Sorted by another request of the service (the same photo queued twice): this one moved nothing.
     by_another: bool = False
     top: tuple[tuple[str, float], ...] = ()
+    date_folder: str | None = None
+
+    @property
+    def destination(self) -> str | None:
+        """The folder it goes to: "Cat", or "Cat/2024" by date."""
+        return f"{self.folder}/{self.date_folder}" if self.folder and self.date_folder else self.folder
 
     @classmethod
     def skipped(cls, file: str, error: ImageError) -> "Outcome":

@@ -33,7 +33,8 @@ class Photo(Generic[R]):
     local folder, its path relative to DIR), `path` where it is now ("/All/a.jpg"), `version`
     what tells these bytes from any others at that path (a content hash, a file's identity), so a
     move can refuse a file that changed after it was classified; `content_hash` Dropbox's hash of
-    the whole file (photo_files.content_hash), which tells exact copies."""
+    the whole file (photo_files.content_hash), which tells exact copies; `modified` the time the
+    store dates it by when its EXIF has no date (Dropbox's client_modified, a file's mtime)."""
 
     ref: R
     reported_as: str
@@ -41,24 +42,27 @@ class Photo(Generic[R]):
     data: bytes
     version: str
     content_hash: str | None = None
+    modified: float | None = None
 
 
 @dataclass(frozen=True)
 class Move(Generic[R]):
     photo: Photo[R]
-    folder: str  # top-level folder name, "Cat"
+    folder: str  # a top-level folder, "Cat", or a date folder in it, "Cat/2024"
 
 
 class PhotoStore(Protocol[R]):
-    def read(self, refs: Sequence[R]) -> list[Photo[R] | Outcome]:
+    def read(self, refs: Sequence[R], inbox: str) -> list[Photo[R] | Outcome]:
         """Each photo's bytes and where it is now, or the Outcome that ends it without a decision
         (too large, deleted, unreadable; kind "retry" when the store is only busy). A file moved
-        away by someone else is an Outcome of kind "gone" whose `to_path` says where it is now."""
+        out of the inbox `inbox` ("All", "Photos/Inbox") by someone else is an Outcome of kind
+        "gone" whose `to_path` says where it is now."""
         ...
 
-    def move(self, moves: Sequence[Move[R]]) -> list[str | Outcome]:
-        """Move each photo into its folder (made when missing), never overwriting: a clash gets
-        " (1)". Per move, the path it now has, or the Outcome that ends it as for `read`."""
+    def move(self, moves: Sequence[Move[R]], inbox: str) -> list[str | Outcome]:
+        """Move each photo into its folder (made when missing, with its parents), never
+        overwriting: a clash gets " (1)". Per move, the path it now has, or the Outcome that ends
+        it as for `read`."""
         ...
 
 
@@ -125,6 +129,7 @@ class FileInfo:
     size: int
     content_hash: str | None
     modified: float | None = None  # Dropbox's server_modified, seconds since the epoch
+    client_modified: float | None = None  # when the file was last changed where it was uploaded from
 
 
 class ChangeFeed(Protocol):

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from chalicelib.rules.configuration import SortConfig, top_folder
+from chalicelib.rules.dates import date_folder
 from chalicelib.rules.outcomes import TOP_CLASSES, Outcome
 from chalicelib.rules.photo_files import ImageError
 from chalicelib.rules.ports import Decision, Move, Originals, Photo, PhotoClassifier, PhotoStore, R
@@ -32,8 +33,9 @@ def sort_batch(refs: Sequence[R], store: PhotoStore[R], classifier: PhotoClassif
     """One Outcome per ref, in order: one read, one classify call and one move for the batch.
     `examples`: the classes' own photos, by class. `originals`: the photos sorted before, by their
     bytes; what the batch sorts joins them, and with "duplicates": "folder" an exact copy of one
-    (or of an earlier photo of the batch) goes to the duplicates folder. A dry run moves nothing."""
-    found = store.read(refs)
+    (or of an earlier photo of the batch) goes to the duplicates folder. With "by_date", a photo
+    goes into the date folder of its class folder (rules/dates.py). A dry run moves nothing."""
+    found = store.read(refs, config.inbox)
     photos = [(i, item) for i, item in enumerate(found) if isinstance(item, Photo)]
     ended: dict[int, Outcome] = {i: settled(item, config) for i, item in enumerate(found)
                                  if isinstance(item, Outcome)}
@@ -51,7 +53,7 @@ def sort_batch(refs: Sequence[R], store: PhotoStore[R], classifier: PhotoClassif
         if config.duplicates_folder:  # with "keep", the batch's photos were only remembered
             copies = earlier
     if dry_run:
-        ended |= {i: _decided(photo.reported_as, decision, config, None, copy_of)
+        ended |= {i: _decided(photo.reported_as, decision, config, None, copy_of, _date_folder(config, photo, copy_of))
                   for (i, photo, decision), copy_of in zip(decided, copies)}
         return [ended[i] for i in range(len(found))]
     # A copy of an earlier photo of this batch waits for that photo's move: if it fails, the copy
@@ -79,13 +81,14 @@ def _move(store: PhotoStore[R], config: SortConfig, decided: Sequence[tuple[int,
     call; a photo that did not get there gives up the claim on its bytes."""
     if not decided:
         return {}
+    dates = [_date_folder(config, photo, copy_of) for (_, photo, _), copy_of in zip(decided, copies)]
     # A copy is found only where there is a duplicates folder (sort_batch).
     moved = store.move([Move(photo, config.duplicates_folder if copy_of and config.duplicates_folder
-                             else config.folder_for(decision.label))
-                        for (_, photo, decision), copy_of in zip(decided, copies)])
+                             else "/".join(filter(None, (config.folder_for(decision.label), date))))
+                        for (_, photo, decision), copy_of, date in zip(decided, copies, dates)], config.inbox)
     ended = {i: settled(result, config) if isinstance(result, Outcome)
-             else _decided(photo.reported_as, decision, config, result, copy_of)
-             for (i, photo, decision), copy_of, result in zip(decided, copies, moved)}
+             else _decided(photo.reported_as, decision, config, result, copy_of, date)
+             for (i, photo, decision), copy_of, result, date in zip(decided, copies, moved, dates)}
     not_placed = [photo for i, photo, _ in decided if ended[i].kind not in PLACED]
     if originals is not None and not_placed:
         originals.withdraw(not_placed)
@@ -111,6 +114,11 @@ def settled(outcome: Outcome, config: SortConfig) -> Outcome:
                    to_path=outcome.to_path, label=label, by_another=by_another)
 
 
+def _date_folder(config: SortConfig, photo: Photo[R], copy_of: str | None) -> str | None:
+    """The date folder "by_date" files the photo in; none for a copy bound for the duplicates folder."""
+    return None if copy_of and config.duplicates_folder else date_folder(config.by_date, photo.data, photo.modified)
+
+
 def _copy_of(photos: Sequence[Photo[R]], originals: Originals[R], claim: bool) -> list[str | None]:
     """Per photo, where an earlier photo with the same bytes is: one sorted before, or the first
     of the batch with those bytes."""
@@ -132,12 +140,13 @@ def _copy_of(photos: Sequence[Photo[R]], originals: Originals[R], claim: bool) -
 
 
 def _decided(file: str, decision: Decision, config: SortConfig, to_path: str | None,
-             copy_of: str | None = None) -> Outcome:
-    """A decided photo's outcome: its class's folder or, for an exact copy of `copy_of`, the
-    duplicates folder (its class still said)."""
+             copy_of: str | None = None, date: str | None = None) -> Outcome:
+    """A decided photo's outcome: its class's folder (and its date folder there, `date`) or, for an
+    exact copy of `copy_of`, the duplicates folder (its class still said)."""
     others = decision.ranking[1:] if decision.label is not None else decision.ranking
     return Outcome(file, "sorted" if copy_of or decision.label is not None else "unsorted",
                    folder=config.duplicates_folder if copy_of else config.folder_for(decision.label),
                    to_path=to_path, label=decision.label, score=decision.score, by=decision.by,
                    runner_up=others[0] if others else None, reason="duplicate" if copy_of else None,
-                   detail=f"the same bytes as {copy_of}" if copy_of else None, top=decision.ranking[:TOP_CLASSES])
+                   detail=f"the same bytes as {copy_of}" if copy_of else None, top=decision.ranking[:TOP_CLASSES],
+                   date_folder=date)

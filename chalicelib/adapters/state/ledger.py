@@ -316,7 +316,7 @@ def _preview_item(request: SortRequest, outcome: Outcome) -> Item:
     """Where a dry run would put a photo, for its job's answer."""
     item = {**key(f"job#{request.job_id}", f"preview#{request.file_id}"), "path": {"S": request.path},
             "kind": {"S": outcome.kind}, "folder": {"S": outcome.folder or ""}, "score": {"N": f"{outcome.score:.6f}"},
-            "to": {"S": f"/{outcome.folder}/{request.path.rsplit('/', 1)[-1]}"}}
+            "to": {"S": f"/{outcome.destination}/{request.path.rsplit('/', 1)[-1]}"}}
     for name, value in (("label", outcome.label), ("by", outcome.by), ("reason", outcome.reason),
                         ("detail", outcome.detail)):
         if value is not None:
