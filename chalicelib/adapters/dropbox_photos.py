@@ -17,6 +17,7 @@ from chalicelib.adapters.dropbox_store import (
     NotAFolder,
     StoreError,
     StoreNotFound,
+    TagsRefused,
     TooLarge,
     TransientStoreError,
 )
@@ -24,7 +25,7 @@ from chalicelib.rules.configuration import in_inbox, top_folder
 from chalicelib.rules.messages import SortRequest, request_key
 from chalicelib.rules.outcomes import Outcome
 from chalicelib.rules.photo_files import MAX_BYTES, ImageTooLarge, too_large
-from chalicelib.rules.ports import FileInfo, Ledger, Move, Photo
+from chalicelib.rules.ports import FileInfo, Ledger, LedgerEntry, Move, Photo, Tagging
 from chalicelib.rules.sorting import MOVED_BY_US, SORTED_ALREADY
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,10 @@ log = logging.getLogger(__name__)
 THREADS = 10  # one per message of an SQS batch
 T = TypeVar("T")
 SOURCES = ("download", "thumbnail")
+# The ledger's in-flight note of a request tagging its photo ("#tags cat,person"), where a move notes
+# its folder (no folder name starts with "#"): a redelivery after a cut-off try knows the tags it
+# finds on the photo were its own.
+TAGGING = "#tags "
 
 
 class MoveLedger(Ledger, Protocol):
@@ -131,6 +136,42 @@ class DropboxPhotos:
             _blocked(m.photo.ref, m.folder, error) if (error := broken[m.folder]) is not None
             else self._moved(m.photo, next(results)) for m in moves])
 
+    def tag(self, taggings: Sequence[Tagging[SortRequest]]) -> list[tuple[str, ...] | Outcome]:
+        """Tag each photo by its path (Dropbox's tag routes take no id), in parallel; the tags it
+        had are left, and only those it lacked are added and said."""
+        entries = self._ledger.ledger([t.photo.ref.file_id for t in taggings])
+        # Written ahead, as for a move (read first: the note of a cut-off earlier try is what counts).
+        self._ledger.moving([(t.photo.ref, TAGGING + ",".join(t.tags)) for t in taggings])
+        return list(self._pool.map(lambda t: self._tag(t, entries.get(t.photo.ref.file_id)), taggings))
+
+    def _tag(self, tagging: Tagging[SortRequest], entry: LedgerEntry | None) -> tuple[str, ...] | Outcome:
+        request, path = tagging.photo.ref, tagging.photo.path
+        earlier = entry.moving.get(request_key(request), "") if entry is not None else ""
+        ours = set(earlier.removeprefix(TAGGING).split(",")) if earlier.startswith(TAGGING) else set()
+        try:
+            had = self._dropbox.tags([path])[0]
+            for text in tagging.tags:
+                if text not in had:
+                    self._dropbox.add_tag(path, text)
+        except StoreNotFound:
+            return self._not_at(request)
+        except TagsRefused as e:
+            return Outcome(request.path, "failed", reason="tags_refused", detail=str(e))
+        except Exception as e:  # noqa: BLE001: each photo ends on its own, whatever went wrong
+            return _trouble(request, e)
+        return tuple(text for text in tagging.tags if text not in had or text in ours)
+
+    def _not_at(self, request: SortRequest) -> Outcome:
+        """What ends a photo that is not where it was read any more: moved or deleted meanwhile."""
+        try:
+            info = self._dropbox.get_file(request.file_id)
+        except StoreError as e:
+            return _trouble(request, e)
+        if info is not None and in_inbox(info.path_lower):
+            return Outcome(request.path, "retry", reason="renamed",
+                           detail=f"renamed to {info.path_display} while it was being sorted")
+        return _deleted(request) if info is None else _away(request, info.path_display)
+
     def _make_folder(self, folder: str) -> StoreError | None:
         if folder.casefold() not in self._folders:
             try:
@@ -150,14 +191,7 @@ class DropboxPhotos:
         if not isinstance(result, StoreNotFound):
             return _trouble(request, result)
         # Not where we read it: moved or deleted meanwhile (perhaps by an earlier try of this request).
-        try:
-            info = self._dropbox.get_file(request.file_id)
-        except StoreError as e:
-            return _trouble(request, e)
-        if info is not None and in_inbox(info.path_lower):
-            return Outcome(request.path, "retry", reason="renamed",
-                           detail=f"renamed to {info.path_display} while it was being sorted")
-        return _deleted(request) if info is None else _away(request, info.path_display)
+        return self._not_at(request)
 
 
     def _put_back(self, photo: Photo[SortRequest], moved: FileInfo) -> Outcome:
