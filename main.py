@@ -1,6 +1,7 @@
 """Command line: sort a local folder with the bundled model, or drive the running service.
 
     python main.py --classes cat dog receipt:0.6 --folder DIR [--dry-run] [--json] [--threshold X] [--duplicates folder]
+    python main.py --classes cat person --folder DIR --tag   # labels in XMP sidecars, nothing moved
     python main.py --folder DIR --undo
     python main.py --undo JOB          # the service's job: its photos back in /All
     python main.py --classes cat dog truck --explain
@@ -23,7 +24,7 @@ from rich.console import Console
 
 from chalicelib.rules import configuration
 from chalicelib.rules.configuration import DUPLICATE_POLICIES, DUPLICATES_FOLDER, ConfigError, SortConfig
-from chalicelib.rules.outcomes import Counts, Outcome
+from chalicelib.rules.outcomes import DECIDED, Counts, Outcome
 from chalicelib.rules.sorting import sort_batch
 from chalicelib.rules.vocabulary import Resolution
 from chalicelib.vision.classifier import Classifier
@@ -62,6 +63,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--duplicates", choices=DUPLICATE_POLICIES,
                         help="an exact copy of a photo already sorted: 'keep' sorts it like any photo (the "
                              f"default), 'folder' moves it to {DUPLICATES_FOLDER}/")
+    parser.add_argument("--tag", action="store_true",
+                        help="leave every photo where it is and tag it with each class above its threshold: "
+                             "Dropbox tags with the service (\"ice cream\" is the tag ice_cream), an XMP "
+                             "sidecar PHOTO.xmp (dc:subject, read by digiKam and darktable) with --folder")
     parser.add_argument("--dry-run", action="store_true",
                         help="say where each photo would go and move nothing (with the service: its classes "
                              "are not changed either)")
@@ -99,7 +104,7 @@ def proposal(args: argparse.Namespace) -> Body:
     """The classes and options as POST /configure takes them."""
     return {"classes": [class_entry(c) for c in args.classes], **{name: value for name, value in
                                         (("threshold", args.threshold), ("duplicates", args.duplicates))
-                                        if value is not None}}
+                                        if value is not None}, **({"action": "tag"} if args.tag else {})}
 
 
 def configure(args: argparse.Namespace, counts: Mapping[str, int] | None = None
@@ -138,6 +143,8 @@ def record(outcome: Outcome) -> dict[str, str | float | None]:
     """One --json line: where the photo went (in a dry run, would go) and why."""
     line = {"file": outcome.file, "kind": outcome.kind, "class": outcome.label, "score": outcome.score or 0.0,
             "by": outcome.by, "folder": outcome.folder, "moved_to": outcome.to_path}
+    if outcome.kind == "tagged":
+        line.update(tags=",".join(outcome.tags), tags_added=",".join(outcome.added))
     if outcome.kind in ("skipped", "failed") or outcome.reason == "duplicate":
         line.update(error=outcome.reason, detail=outcome.detail)
     return line
@@ -152,6 +159,9 @@ def sort_folder(args: argparse.Namespace) -> int:
         examples = folder_examples.load(args.folder, taught, Classifier.load())
         classifier, config, _ = configure(args, {label: len(e.positives) for label, e in examples.items()})
         files = folder.find()
+        if config.tags:
+            tagged = folder.tagged_already(files)
+            files = [f for f in files if f not in tagged]
         tally = Tally.for_config(len(files), config)
         outcomes = []
         with ProgressBar(stderr, "Checking" if args.dry_run else "Sorting", tally) as bar:
@@ -163,7 +173,8 @@ def sort_folder(args: argparse.Namespace) -> int:
                     outcomes.append(outcome)
                     if args.json:
                         print(json.dumps(record(outcome)), flush=True)
-    title = f"Dry run of {args.folder}: nothing moved" if args.dry_run else f"Sorted {args.folder}"
+    title = f"Dry run of {args.folder}: nothing moved" if args.dry_run else \
+        f"Tagged {args.folder} (XMP sidecars)" if config.tags else f"Sorted {args.folder}"
     report(args, tally, title, outcomes, stderr)
     return 1 if tally.counts.failed else 0
 
@@ -174,7 +185,7 @@ def report(args: argparse.Namespace, tally: Tally, title: str, outcomes: list[Ou
     console = stderr if args.json else Console()
     print_summary(console, tally, title, [o for o in outcomes if o.kind in ("skipped", "failed")])
     if args.dry_run and not args.json:
-        print_preview(console, [o for o in outcomes if o.kind in ("sorted", "unsorted")])
+        print_preview(console, [o for o in outcomes if o.kind in DECIDED])
 
 
 def undo_folder(args: argparse.Namespace) -> int:
@@ -183,6 +194,10 @@ def undo_folder(args: argparse.Namespace) -> int:
     console.print(f"Put back {len(undone.put_back)} photo(s) moved by the sort of {args.folder} ({undone.run}).")
     for was, now in undone.put_back:
         console.print(f"  {was} -> {now}", markup=False, highlight=False)
+    if undone.untagged:
+        console.print(f"Took the labels it added off {len(undone.untagged)} photo(s)' sidecars.")
+        for photo, labels in undone.untagged:
+            console.print(f"  {photo}: {', '.join(labels)}", markup=False, highlight=False)
     if undone.left:
         console.print(f"Left {len(undone.left)} where they are:")
         for path, why in undone.left:
@@ -205,6 +220,8 @@ def undo_job(args: argparse.Namespace) -> int:
             return 0
         raise
     console.print(f"Put back {answer['moved_back']} photo(s) of job {args.undo} in /All.", markup=False)
+    if answer.get("untagged"):
+        console.print(f"Took the tags it added off {answer['untagged']} photo(s).", markup=False)
     if answer["left"]:
         console.print(f"Left {len(answer['left'])} where they are:")
         for left in answer["left"]:
@@ -236,16 +253,16 @@ def sort_via_service(args: argparse.Namespace) -> int:
     title = f"Dry run of Dropbox /All (job {job_id}): nothing moved" if args.dry_run \
         else f"Sorted Dropbox /All (job {job_id})"
     report(args, tally, title, outcomes, stderr)
-    if not args.dry_run and sum(tally.counts.sorted.values()) + tally.counts.unsorted:
+    if not args.dry_run and sum(tally.counts.sorted.values()) + tally.counts.tagged_photos + tally.counts.unsorted:
         Console().print(f"To put these photos back in /All: python main.py --undo {job_id}", markup=False)
     return 1 if tally.counts.failed else 0
 
 
 def _previewed(photo: Answer) -> Outcome:
     """A dry run's photo, as the service says where it would go."""
-    return Outcome(str(photo.get("path")), photo.get("kind", "sorted"), folder=photo.get("folder"),
+    return Outcome(str(photo.get("path")), photo.get("kind", "sorted"), folder=photo.get("folder") or None,
                    label=photo.get("class"), score=photo.get("score"), by=photo.get("by"),
-                   reason=photo.get("reason"), detail=photo.get("detail"))
+                   reason=photo.get("reason"), detail=photo.get("detail"), added=tuple(photo.get("tags") or ()))
 
 
 def main(argv: list[str] | None = None) -> int:

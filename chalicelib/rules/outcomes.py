@@ -95,9 +95,11 @@ class Counts:
             setattr(self, outcome.kind, getattr(self, outcome.kind) + 1)
 
     def to_dict(self) -> dict[str, int | dict[str, int]]:
+        # Tagged photos ("action": "tag") are said once there are some: the counts of a moving sort stay as they were.
+        tagged: dict[str, int | dict[str, int]] = {
+            "tagged": dict(sorted(self.tagged.items())), "tagged_photos": self.tagged_photos} if self.tagged_photos else {}
         return {"sorted": dict(sorted(self.sorted.items())), "unsorted": self.unsorted,
-                "skipped": self.skipped, "failed": self.failed, "gone": self.gone,
-                "tagged": dict(sorted(self.tagged.items())), "tagged_photos": self.tagged_photos}
+                "skipped": self.skipped, "failed": self.failed, "gone": self.gone, **tagged}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Counts":
