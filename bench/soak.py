@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duplicates", choices=["keep", "folder"], default="keep",
                         help="the configuration's duplicates: with folder, each content must have one photo "
                              "outside /Duplicates")
+    parser.add_argument("--tag", action="store_true",
+                        help='sort with "action": "tag": nothing moves, each photo gets its classes as Dropbox tags')
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--verbose", action="store_true", help="the app's log on stderr")
     args = parser.parse_args(argv)
@@ -77,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
                 undo=True, orphan_copies=True)
             with running_service(fake) as service:
                 result = soak.run(service, plan, dropbox_rate=args.dropbox_rate, aws=aws, seed=args.seed,
-                                  drain_timeout=3600, chaos=chaos, duplicates=args.duplicates)
+                                  drain_timeout=3600, chaos=chaos, duplicates=args.duplicates, tag=args.tag)
     print(result.details(), file=sys.stderr)
     for problem in result.problems[:50]:
         print("PROBLEM", problem, file=sys.stderr)

@@ -27,7 +27,7 @@ from chalicelib.rules import undo
 from chalicelib.rules.configuration import top_folder
 from cli.folder_photos import FolderError
 from cli import sidecars
-from cli.journal import Journal, JournalTags
+from cli.journal import STATE_DIR, Journal, JournalTags
 from cli.safe_files import file_identity, move_without_overwrite, open_folder, read_small, replace_file
 
 
@@ -63,9 +63,10 @@ def undo_last_run(root: Path) -> Undone:
                 undone.put_back.append((found.now, now))
             else:
                 undone.left.append((move.to, why or ""))
+        # Where each tagged photo is now: anywhere in DIR, as the service finds a file by its id.
+        anywhere = _where_anywhere(root_fd) if run.tags else {}
         for tags in reversed(run.tags):
-            found = undo.verdict(tags.photo, tags.photo if _is(root_fd, tags.photo, tags.identity) else None,
-                                 sorted_again=False)
+            found = undo.verdict(tags.photo, anywhere.get(tags.identity), sorted_again=False)
             if isinstance(found, undo.Left):
                 undone.left.append((tags.photo, found.reason))
                 continue
@@ -85,19 +86,20 @@ def undo_last_run(root: Path) -> Undone:
     return undone
 
 
-def _is(root_fd: int, path: str, identity: str) -> bool:
-    """Whether the file at `path` (relative to DIR) is that very one, unchanged."""
-    *folders, name = path.split("/")
-    try:
-        parent = open_folder(root_fd, folders)
-    except OSError:
-        return False
-    try:
-        return file_identity(os.stat(name, dir_fd=parent, follow_symlinks=False)) == identity
-    except OSError:
-        return False
-    finally:
-        os.close(parent)
+def _where_anywhere(root_fd: int) -> dict[str, str]:
+    """Each file's identity -> its path, for every file in DIR but the tool's own (no symlink followed)."""
+    found: dict[str, str] = {}
+    for path, folders, names, folder_fd in os.fwalk(".", dir_fd=root_fd, follow_symlinks=False):
+        if path == ".":
+            folders[:] = [f for f in folders if f != STATE_DIR]
+        for name in names:
+            try:
+                info = os.stat(name, dir_fd=folder_fd, follow_symlinks=False)
+            except OSError:
+                continue
+            if stat.S_ISREG(info.st_mode):
+                found[file_identity(info)] = f"{path}/{name}".removeprefix("./")
+    return found
 
 
 def _untag(root_fd: int, tags: JournalTags) -> str | None:

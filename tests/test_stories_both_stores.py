@@ -22,6 +22,7 @@ import pytest
 
 import main
 from chalicelib.rules.configuration import folder_name
+from cli import sidecars
 from cli.journal import STATE_DIR
 from local.sample_photos import EXAMPLE_CROPS, NEW_CROP, crop, jpeg
 
@@ -29,7 +30,7 @@ NOT_THERE = "not there any more (moved or deleted since): left alone"
 
 
 class World(Protocol):
-    def configure(self, classes: list[str]) -> None: ...
+    def configure(self, classes: list[str], action: str = "move") -> None: ...
 
     def refusal(self, classes: list[str]) -> str:
         """Why these classes are refused (the service's 400, the tool's exit status 2)."""
@@ -57,13 +58,21 @@ class World(Protocol):
         """A path as this store names it in its answers."""
         ...
 
+    def labels(self, path: str) -> set[str]:
+        """A photo's labels: its Dropbox tags (files/tags/get), or the subjects of its XMP sidecar."""
+        ...
+
+    def untag(self) -> tuple[int, dict[str, str]]:
+        """Undo the last sort that tagged: how many photos lost its labels, and each one left (where, why)."""
+        ...
+
 
 class ServiceWorld:
     def __init__(self, service):
         self.service = service
 
-    def configure(self, classes: list[str]) -> None:
-        self.service.configure(classes)
+    def configure(self, classes: list[str], action: str = "move") -> None:
+        self.service.configure(classes, action=action)
 
     def refusal(self, classes: list[str]) -> str:
         response = self.service.post("/configure", {"classes": classes})
@@ -101,6 +110,16 @@ class ServiceWorld:
     def shown(self, path: str) -> str:
         return f"/{path}"
 
+    def labels(self, path: str) -> set[str]:
+        from chalicelib.wiring import wiring
+        return wiring().dropbox.tags([f"/{path}"])[0]
+
+    def untag(self) -> tuple[int, dict[str, str]]:
+        jobs = json.loads(self.service.get("/jobs").body)
+        last = next(job for job in jobs if not job["dry_run"] and job["state"] != "undone")
+        answer = json.loads(self.service.post("/undo", {"job_id": last["job_id"]}).body)
+        return answer["untagged"], {left["path"].lstrip("/"): left["reason"] for left in answer["left"]}
+
 
 class FolderWorld:
     """main.py --folder ROOT, run in this process (the model loads once for the session)."""
@@ -116,8 +135,9 @@ class FolderWorld:
             status = main.main([*args, "--folder", str(self.root)])
         return status, out.getvalue(), err.getvalue()
 
-    def configure(self, classes: list[str]) -> None:
+    def configure(self, classes: list[str], action: str = "move") -> None:
         self.classes = classes  # the tool takes its classes with each run
+        self.action = action
 
     def refusal(self, classes: list[str]) -> str:
         status, _, err = self.main("--classes", *classes)
@@ -139,7 +159,7 @@ class FolderWorld:
     def sort(self) -> None:
         if not self.classes:
             return  # the tool runs with classes only (it reads the class folders anew each run)
-        status, _, err = self.main("--classes", *self.classes)
+        status, _, err = self.main("--classes", *self.classes, *(["--tag"] if self.action == "tag" else []))
         assert status == 0, err
 
     def files(self) -> dict[str, bytes]:
@@ -167,6 +187,18 @@ class FolderWorld:
 
     def shown(self, path: str) -> str:
         return path
+
+    def labels(self, path: str) -> set[str]:
+        sidecar = self.root / (path + sidecars.SUFFIX)
+        return set(sidecars.subjects(sidecar.read_bytes())) if sidecar.exists() else set()
+
+    def untag(self) -> tuple[int, dict[str, str]]:
+        """What --undo prints: "Took the labels it added off N photo(s)' sidecars.", then each one left."""
+        status, out, err = self.main("--undo")
+        untagged = re.search(r"Took the labels it added off (\d+) photo", out)
+        _, _, left = out.partition("where they are:\n")
+        assert status == (1 if left else 0), out + err
+        return int(untagged[1]) if untagged else 0, dict(line.strip().split(": ", 1) for line in left.splitlines())
 
 
 @pytest.fixture(params=["dropbox", "folder"])
@@ -287,3 +319,33 @@ def test_undo_leaves_a_photo_the_user_moved_within_its_class_folder_and_says_whe
     assert world.undo() == (2, {"Cat/chelsea.jpg": moved_since})
     assert world.files() == {"All/coffee.jpg": jpeg("coffee"), "All/trip/rocket.jpg": jpeg("rocket"),
                              "Cat/best/chelsea.jpg": jpeg("chelsea")}
+
+
+# --- tags instead of moves -------------------------------------------------------------------------
+
+def photos(world: World) -> dict[str, bytes]:
+    """The store's files but the XMP sidecars (the labels of main.py --folder --tag)."""
+    return {path: data for path, data in world.files().items() if not path.endswith(sidecars.SUFFIX)}
+
+
+def test_tags_leave_each_photo_in_place_byte_for_byte_labelled_with_every_class_above_its_threshold(world):
+    world.configure(["cat", "food", "coffee"], action="tag")
+    dropped = {"All/chelsea.jpg": jpeg("chelsea"), "All/trip/coffee.jpg": jpeg("coffee"),
+               "All/rocket.jpg": jpeg("rocket")}
+    for path, data in dropped.items():
+        world.put(path, data)
+    world.sort()
+    assert photos(world) == dropped
+    assert [world.labels(p) for p in dropped] == [{"cat"}, {"food", "coffee"}, set()]
+
+
+def test_undo_of_tags_takes_them_off_and_leaves_a_photo_the_user_moved_since_saying_where_it_is(world):
+    world.configure(["cat", "food", "coffee"], action="tag")
+    world.put("All/chelsea.jpg", jpeg("chelsea"))
+    world.put("All/trip/coffee.jpg", jpeg("coffee"))
+    world.sort()
+    world.user_move("All/trip/coffee.jpg", "Mine/coffee.jpg")
+    moved_since = f"moved since, to {world.shown('Mine/coffee.jpg')}: left where it is"
+    assert world.untag() == (1, {"All/trip/coffee.jpg": moved_since})
+    assert world.labels("All/chelsea.jpg") == set()
+    assert photos(world) == {"All/chelsea.jpg": jpeg("chelsea"), "Mine/coffee.jpg": jpeg("coffee")}

@@ -141,6 +141,9 @@ def test_a_second_delivery_of_the_same_message_tags_nothing_twice_and_counts_onc
     assert service.dropbox.calls["files/tags/add"] == 2  # once per tag
     status = json.loads(service.get("/status").body)
     assert (status["tagged"], status["tagged_photos"]) == ({"Coffee": 1, "Food": 1}, 1)
+    from chalicelib.wiring import wiring
+    [entry] = wiring().state.ledger([service.dropbox.id_of("/All/coffee.jpg")]).values()
+    assert entry.tags == ("coffee", "food") and not entry.moving  # nothing left in flight
 
 
 def test_preview_of_tags_says_the_tags_it_would_add_and_tags_nothing(service, store):

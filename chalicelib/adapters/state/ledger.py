@@ -133,6 +133,16 @@ class LedgerRepository:
         results: list[bool] = []
         for start in range(0, len(records), RECORDS_PER_TRANSACTION):
             results += self._record_chunk(records[start:start + RECORDS_PER_TRANSACTION])
+        # A redelivery that tagged again (a tagged photo stays in the inbox, so it is read and tagged
+        # anew) noted its request in flight: with nothing to record, that note goes.
+        again: dict[str, set[str]] = {}
+        for (request, outcome), first in zip(records, results):
+            if not first and outcome.kind == "tagged":
+                again.setdefault(request.file_id, set()).add(_moving(request))
+        if again:  # one update per photo: a transaction touches each item once
+            self.table.transact_all([{"Update": self._entry_update(
+                file_id, "REMOVE " + ", ".join(f"#m{n}" for n in range(len(notes))),
+                {f"#m{n}": note for n, note in enumerate(sorted(notes))})} for file_id, notes in again.items()])
         return results
 
     def _record_chunk(self, chunk: Sequence[tuple[SortRequest, Outcome]]) -> list[bool]:
