@@ -238,7 +238,7 @@ def sort_via_service(args: argparse.Namespace) -> int:
     if not args.dry_run:
         client.configure(proposal(args))
     job_id, total = client.start_sort(proposal(args) if args.dry_run else None)
-    tally = Tally.for_config(total, SortConfig(tuple(class_names(args))))
+    tally = Tally.for_config(total, SortConfig(tuple(class_names(args)), action="tag" if args.tag else "move"))
     stderr = Console(stderr=True)
     job: Answer = {}
     with ProgressBar(stderr, "Checking" if args.dry_run else "Sorting", tally) as bar:
@@ -251,7 +251,7 @@ def sort_via_service(args: argparse.Namespace) -> int:
         for outcome in outcomes:
             print(json.dumps(record(outcome)), flush=True)
     title = f"Dry run of Dropbox /All (job {job_id}): nothing moved" if args.dry_run \
-        else f"Sorted Dropbox /All (job {job_id})"
+        else f"Tagged Dropbox /All (job {job_id})" if args.tag else f"Sorted Dropbox /All (job {job_id})"
     report(args, tally, title, outcomes, stderr)
     if not args.dry_run and sum(tally.counts.sorted.values()) + tally.counts.tagged_photos + tally.counts.unsorted:
         Console().print(f"To put these photos back in /All: python main.py --undo {job_id}", markup=False)
