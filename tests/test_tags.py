@@ -193,3 +193,17 @@ def test_an_account_that_stops_taking_tags_fails_each_photo_saying_so_and_leaves
 def test_a_configuration_tags_cannot_express_is_a_400_naming_the_problem(service, body, says):
     response = service.post("/configure", body)
     assert response.status_code == 400 and says in json.loads(response.body)["Message"]
+
+
+def test_a_redelivery_after_a_cut_off_tagging_never_claims_a_tag_the_user_had_so_undo_keeps_it(
+        service, store, dies_after_its_tags):
+    service.configure(CLASSES, action="tag")
+    service.dropbox.put("/All/coffee.jpg", jpeg("coffee"))
+    store.add_tag("/All/coffee.jpg", "food")  # the user's own
+    job = json.loads(service.post("/sort", {}).body)
+    service.source.drain(timeout=30)
+    assert dies_after_its_tags == [1]
+    assert tags(store, ["/All/coffee.jpg"]) == {"/All/coffee.jpg": {"food", "coffee"}}
+    answer = json.loads(service.post("/undo", {"job_id": job["job_id"]}).body)
+    assert answer["photos"] == [{"path": "/All/coffee.jpg", "tags_removed": ["coffee"]}]
+    assert tags(store, ["/All/coffee.jpg"]) == {"/All/coffee.jpg": {"food"}}

@@ -25,7 +25,7 @@ from chalicelib.rules.configuration import in_inbox, top_folder
 from chalicelib.rules.messages import SortRequest, request_key
 from chalicelib.rules.outcomes import Outcome
 from chalicelib.rules.photo_files import MAX_BYTES, ImageTooLarge, too_large
-from chalicelib.rules.ports import FileInfo, Ledger, LedgerEntry, Move, Photo, Tagging
+from chalicelib.rules.ports import FileInfo, Ledger, Move, Photo, Tagging
 from chalicelib.rules.sorting import MOVED_BY_US, SORTED_ALREADY
 
 log = logging.getLogger(__name__)
@@ -138,28 +138,49 @@ class DropboxPhotos:
 
     def tag(self, taggings: Sequence[Tagging[SortRequest]]) -> list[tuple[str, ...] | Outcome]:
         """Tag each photo by its path (Dropbox's tag routes take no id), in parallel; the tags it
-        had are left, and only those it lacked are added and said."""
+        had are left, and only those it lacked are added and said (with those an earlier try of
+        the same request added before it was cut off: the ledger's note of them)."""
         entries = self._ledger.ledger([t.photo.ref.file_id for t in taggings])
-        # Written ahead, as for a move (read first: the note of a cut-off earlier try is what counts).
-        self._ledger.moving([(t.photo.ref, TAGGING + ",".join(t.tags)) for t in taggings])
-        return list(self._pool.map(lambda t: self._tag(t, entries.get(t.photo.ref.file_id)), taggings))
+        had = list(self._pool.map(self._tags_of, taggings))
+        plans: list[tuple[list[str], set[str]] | Outcome] = []
+        for tagging, found in zip(taggings, had):
+            if isinstance(found, Outcome):
+                plans.append(found)
+                continue
+            entry = entries.get(tagging.photo.ref.file_id)
+            note = entry.moving.get(request_key(tagging.photo.ref), "") if entry is not None else ""
+            earlier = set(note.removeprefix(TAGGING).split(",")) if note.startswith(TAGGING) else set()
+            plans.append(([text for text in tagging.tags if text not in found], earlier & found))
+        # Written ahead, as for a move, and only the tags this request adds (never one the user had):
+        # should this container die after tagging, the redelivery knows them for its own.
+        self._ledger.moving([(t.photo.ref, TAGGING + ",".join(sorted({*plan[0], *plan[1]})))
+                             for t, plan in zip(taggings, plans) if not isinstance(plan, Outcome)])
+        return list(self._pool.map(self._add_tags, taggings, plans))
 
-    def _tag(self, tagging: Tagging[SortRequest], entry: LedgerEntry | None) -> tuple[str, ...] | Outcome:
-        request, path = tagging.photo.ref, tagging.photo.path
-        earlier = entry.moving.get(request_key(request), "") if entry is not None else ""
-        ours = set(earlier.removeprefix(TAGGING).split(",")) if earlier.startswith(TAGGING) else set()
+    def _tags_of(self, tagging: Tagging[SortRequest]) -> set[str] | Outcome:
         try:
-            had = self._dropbox.tags([path])[0]
-            for text in tagging.tags:
-                if text not in had:
-                    self._dropbox.add_tag(path, text)
-        except StoreNotFound:
-            return self._not_at(request)
-        except TagsRefused as e:
-            return Outcome(request.path, "failed", reason="tags_refused", detail=str(e))
+            return self._dropbox.tags([tagging.photo.path])[0]
         except Exception as e:  # noqa: BLE001: each photo ends on its own, whatever went wrong
-            return _trouble(request, e)
-        return tuple(text for text in tagging.tags if text not in had or text in ours)
+            return self._tag_trouble(tagging.photo.ref, e)
+
+    def _add_tags(self, tagging: Tagging[SortRequest], plan: tuple[list[str], set[str]] | Outcome
+                  ) -> tuple[str, ...] | Outcome:
+        if isinstance(plan, Outcome):
+            return plan
+        missing, ours = plan
+        try:
+            for text in missing:
+                self._dropbox.add_tag(tagging.photo.path, text)
+        except Exception as e:  # noqa: BLE001: each photo ends on its own, whatever went wrong
+            return self._tag_trouble(tagging.photo.ref, e)
+        return tuple(text for text in tagging.tags if text in missing or text in ours)
+
+    def _tag_trouble(self, request: SortRequest, error: Exception) -> Outcome:
+        if isinstance(error, StoreNotFound):
+            return self._not_at(request)
+        if isinstance(error, TagsRefused):
+            return Outcome(request.path, "failed", reason="tags_refused", detail=str(error))
+        return _trouble(request, error)
 
     def _not_at(self, request: SortRequest) -> Outcome:
         """What ends a photo that is not where it was read any more: moved or deleted meanwhile."""
