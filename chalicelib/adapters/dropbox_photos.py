@@ -149,6 +149,11 @@ class DropboxPhotos:
                 continue
             entry = entries.get(tagging.photo.ref.file_id)
             note = entry.moving.get(request_key(tagging.photo.ref), "") if entry is not None else ""
+            if entry is not None and entry.tags and not entry.undone and not note:
+                # The same photo queued twice (the webhook and POST /sort): the other request tagged it.
+                plans.append(Outcome(tagging.photo.ref.path, "gone", to_path=tagging.photo.path,
+                                     reason=SORTED_ALREADY, detail="tagged by another request of the service"))
+                continue
             earlier = set(note.removeprefix(TAGGING).split(",")) if note.startswith(TAGGING) else set()
             plans.append(([text for text in tagging.tags if text not in found], earlier & found))
         # Written ahead, as for a move, and only the tags this request adds (never one the user had):

@@ -70,7 +70,8 @@ class PhotoStore(Protocol[R]):
     def tag(self, taggings: Sequence[Tagging[R]]) -> list[tuple[str, ...] | Outcome]:
         """Give each photo its tags where it is, never touching its content, and keeping the tags
         it has. Per photo, the tags this sort added (also those an earlier try of the same request
-        added before it was cut off; not those it had from anyone else), or the Outcome that ends it."""
+        added before it was cut off; not those it had from anyone else), or the Outcome that ends it
+        (reason sorting.SORTED_ALREADY: another request of the service tagged it, this one adds none)."""
         ...
 
 

@@ -9,6 +9,7 @@ as sorted, and a move never overwrites.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from chalicelib.rules.configuration import SortConfig, top_folder
@@ -48,7 +49,7 @@ def sort_batch(refs: Sequence[R], store: PhotoStore[R], classifier: PhotoClassif
         else:
             decided.append((i, photo, decision))
     if config.tags:  # tagged where they are: no move, so no copies to tell apart from what moved
-        ended |= _tag(store, config, decided, dry_run)
+        ended |= _tag(store, decided, dry_run)
         return [ended[i] for i in range(len(found))]
     copies: list[str | None] = [None] * len(decided)
     if originals is not None and decided and (config.duplicates_folder or not dry_run):
@@ -97,8 +98,8 @@ def _move(store: PhotoStore[R], config: SortConfig, decided: Sequence[tuple[int,
     return ended
 
 
-def _tag(store: PhotoStore[R], config: SortConfig, decided: Sequence[tuple[int, Photo[R], Decision]],
-         dry_run: bool) -> dict[int, Outcome]:
+def _tag(store: PhotoStore[R], decided: Sequence[tuple[int, Photo[R], Decision]], dry_run: bool
+         ) -> dict[int, Outcome]:
     """Tag each decided photo with its classes above their thresholds, in one call; one with none
     is unsorted, and stays as it is. A dry run says the tags it would add."""
     ended = {i: _unsorted_in_place(photo.reported_as, decision) for i, photo, decision in decided
@@ -109,9 +110,14 @@ def _tag(store: PhotoStore[R], config: SortConfig, decided: Sequence[tuple[int, 
         return ended | {i: _tagged(photo.reported_as, decision, tags) for (i, photo, decision), tags
                         in zip(labelled, wanted)}
     results = store.tag([Tagging(photo, tags) for (_, photo, _), tags in zip(labelled, wanted)]) if labelled else []
-    return ended | {i: settled(result, config) if isinstance(result, Outcome) else _tagged(photo.reported_as,
-                                                                                             decision, result)
-                    for (i, photo, decision), result in zip(labelled, results)}
+    for (i, photo, decision), result in zip(labelled, results):
+        if not isinstance(result, Outcome):
+            ended[i] = _tagged(photo.reported_as, decision, result)
+        elif result.reason == SORTED_ALREADY:  # tagged by another request of the service: this one added nothing
+            ended[i] = replace(_tagged(photo.reported_as, decision, ()), by_another=True)
+        else:
+            ended[i] = result
+    return ended
 
 
 def _tagged(file: str, decision: Decision, added: tuple[str, ...]) -> Outcome:

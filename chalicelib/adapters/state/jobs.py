@@ -59,7 +59,7 @@ class JobRepository:
 
     def job_tags(self, job_id: str) -> list[tuple[str, str, tuple[str, ...]]]:
         """(file id, where it was, the tags the job added) of every photo the job tagged."""
-        return [(i["sk"]["S"].split("#", 1)[1], i["path"]["S"], tuple(sorted(i["tags"]["SS"])))
+        return [(i["sk"]["S"].split("#", 1)[1], i["path"]["S"], tuple(t["S"] for t in i["tags"]["L"]))
                 for i in self.table.query(f"job#{job_id}", "tagged#")]
 
     def note_left(self, job_id: str, files: Sequence[tuple[str, Outcome]]) -> None:

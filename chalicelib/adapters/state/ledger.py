@@ -184,7 +184,7 @@ class LedgerRepository:
                 photo.placed = (outcome.to_path.lower(), request.job_id)
                 if outcome.top:
                     photo.decided = (outcome.top, now)
-            if outcome.kind == "tagged":
+            if outcome.kind == "tagged" and not outcome.by_another:
                 photo.tagged = (photo.tagged or ()) + outcome.added
                 photo.tagged_by = request.job_id
                 if outcome.top:
@@ -296,7 +296,8 @@ def _outcome_writes(table: str, request: SortRequest, outcome: Outcome, now: flo
     puts = []
     decided = outcome.kind in DECIDED
     moved = decided and outcome.to_path and request.job_id and not outcome.by_another  # what an undo moves back
-    tagged = outcome.kind == "tagged" and outcome.added and request.job_id  # what an undo takes off
+    # What an undo takes off (also when the job added none: the user had them all; it is counted nowhere after).
+    tagged = outcome.kind == "tagged" and request.job_id and not outcome.by_another
     if outcome.kind in ("skipped", "failed") and request.job_id:
         puts.append(left_item(request.job_id, request.file_id, request.path, outcome))
     if request.dry_run:
@@ -314,7 +315,7 @@ def _outcome_writes(table: str, request: SortRequest, outcome: Outcome, now: flo
                          "to": {"S": outcome.to_path}})
         if tagged:
             puts.append({**key(f"job#{request.job_id}", f"tagged#{request.file_id}"), "path": {"S": request.path},
-                         "tags": {"SS": sorted(set(outcome.added))}})
+                         "tags": {"L": [{"S": text} for text in sorted(set(outcome.added))]}})
     writes: list[Item] = [{"Put": {"TableName": table, "Item": item,
                                    "ConditionExpression": "attribute_not_exists(pk)"}}]
     writes += [{"Put": {"TableName": table, "Item": put}} for put in puts]
