@@ -312,6 +312,7 @@ class Result:
     extra_originals: int = 0        # photos of a content outside /Duplicates beyond the first
     moved: int = 0                  # with tags: files not where they were dropped (or renamed by the user)
     tags_wrong: int = 0             # with tags: photos whose tags are not those their record says were added
+    tagged: int = 0                 # with tags: photos tagged at the end (what the checks looked at)
     chaos_missed: int = 0           # chaos asked for that never happened (the run tested less than it says)
     queued_twice: int = 0
     corrected: int = 0      # sorted photos the user moved to another class folder
@@ -339,7 +340,7 @@ class Result:
         return (f"files={self.files} seconds={self.seconds:.1f} "
                 f"faults: {dict(sorted(self.faults.items()))} retries: {dict(sorted(self.retries.items()))} "
                 f"webhook errors: {dict(self.webhook_errors)} queued_twice={self.queued_twice} "
-                f"bytes of the 60 MB file sent={self.too_large_sent}")
+                f"bytes of the 60 MB file sent={self.too_large_sent}" + (f" tagged={self.tagged}" if self.tagged else ""))
 
 
 def notify(service, result: Result, attempts: int = 8) -> dict:
@@ -1141,6 +1142,7 @@ def check_tags(service, dropped: list[tuple[Drop, str]], result: Result, user: U
     failed = {fake.path_of(json.loads(body).get("file_id", "")) for body in dlq_messages}
     result.stuck_in_all = len([p for p in left if p not in failed])
     problems += [f"a photo neither tagged nor unsorted: {p}" for p in left if p not in failed]
+    result.tagged = tagged_photos
     status = json.loads(service.get("/status").body)
     said = (status.get("tagged", {}), status.get("tagged_photos", 0), status["unsorted"])
     if said != (dict(tagged), tagged_photos, unsorted):
