@@ -207,3 +207,25 @@ def test_a_redelivery_after_a_cut_off_tagging_never_claims_a_tag_the_user_had_so
     answer = json.loads(service.post("/undo", {"job_id": job["job_id"]}).body)
     assert answer["photos"] == [{"path": "/All/coffee.jpg", "tags_removed": ["coffee"]}]
     assert tags(store, ["/All/coffee.jpg"]) == {"/All/coffee.jpg": {"food"}}
+
+
+def test_a_photo_rewritten_while_it_was_classified_is_tagged_for_what_it_is_now(service, store, monkeypatch):
+    from chalicelib.adapters.dropbox_photos import DropboxPhotos
+
+    original = DropboxPhotos.read
+    swapped: list[str] = []
+
+    def read_then_user_rewrites(self, refs):
+        found = original(self, refs)
+        if not swapped:  # the user saves another photo over it while the cat is being classified
+            swapped.append(refs[0].path)
+            service.dropbox.put("/All/a.jpg", jpeg("coffee"))
+        return found
+
+    monkeypatch.setattr(DropboxPhotos, "read", read_then_user_rewrites)
+    service.configure(CLASSES, action="tag")
+    service.dropbox.put("/All/a.jpg", jpeg("chelsea"))
+    service.notify()
+    service.source.drain(timeout=60)
+    assert swapped == ["/All/a.jpg"]
+    assert tags(store, ["/All/a.jpg"]) == {"/All/a.jpg": {"food", "coffee"}}

@@ -163,10 +163,19 @@ class DropboxPhotos:
         return list(self._pool.map(self._add_tags, taggings, plans))
 
     def _tags_of(self, tagging: Tagging[SortRequest]) -> set[str] | Outcome:
+        """The photo's tags, once it is still the file that was classified, where it was read (as a
+        move checks: a file swapped or rewritten since is classified again, never tagged for what it was)."""
+        photo = tagging.photo
         try:
-            return self._dropbox.tags([tagging.photo.path])[0]
+            info = self._dropbox.get_file(photo.ref.file_id)
+            if info is None or info.path_lower != photo.path.lower():
+                return self._not_at(photo.ref)
+            if (info.content_hash or info.rev) != photo.version:
+                return Outcome(photo.ref.path, "retry", reason="changed",
+                               detail="the file changed while it was being classified; it is sorted again")
+            return self._dropbox.tags([photo.path])[0]
         except Exception as e:  # noqa: BLE001: each photo ends on its own, whatever went wrong
-            return self._tag_trouble(tagging.photo.ref, e)
+            return self._tag_trouble(photo.ref, e)
 
     def _add_tags(self, tagging: Tagging[SortRequest], plan: tuple[list[str], set[str]] | Outcome
                   ) -> tuple[str, ...] | Outcome:
