@@ -544,6 +544,17 @@ def test_a_restarted_emulator_gives_every_file_and_folder_its_id_and_rev_again(t
     assert _entries(_emulator(tmp_path)) == before
 
 
+def test_a_restarted_emulator_gives_every_file_its_tags_again_also_one_moved_on_disk_meanwhile(tmp_path):
+    first = _emulator(tmp_path)
+    first.put("/All/a.jpg", b"a")
+    with first._lock:
+        first.tree.resolve("/All/a.jpg").tags.extend(["cat", "holiday"])  # as files/tags/add keeps them
+    first.stop()
+    (first.root / "Cat").mkdir()
+    (first.root / "All" / "a.jpg").rename(first.root / "Cat" / "a.jpg")
+    assert _emulator(tmp_path).tags_of("/Cat/a.jpg") == ["cat", "holiday"]
+
+
 def test_ids_are_kept_by_each_scan_so_a_run_that_never_stopped_cleanly_loses_none(tmp_path):
     first = _emulator(tmp_path)
     file_id = first.put("/All/a.jpg", b"a")

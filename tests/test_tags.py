@@ -170,6 +170,10 @@ def test_configuring_tags_on_an_account_that_refuses_them_is_a_400_naming_it_and
     assert service.get("/configure").status_code == 404
 
 
+def test_configuring_tags_before_the_inbox_exists_is_accepted(service):
+    assert service.configure(["cat"], action="tag")["action"] == "tag"
+
+
 def test_an_account_that_stops_taking_tags_fails_each_photo_saying_so_and_leaves_it_untouched(service, store):
     service.configure(["cat"], action="tag")
     service.dropbox.put("/All/chelsea.jpg", jpeg("chelsea"))
