@@ -170,7 +170,7 @@ def configure_post() -> dict[str, object]:
     w = wiring()
     config = configuration.parse(_json_body())  # before any table read: a bad body is a 400 even while AWS fails
     taught = w.state.example_counts()
-    return answers.configure(config, w.resolver(taught), w.state, w.default_threshold, taught)
+    return answers.configure(config, w.resolver(taught), w.state, w.default_threshold, taught, w.dropbox)
 
 
 @route("/configure", methods=["GET"])

@@ -2,6 +2,7 @@
 
     python main.py --classes cat dog receipt:0.6 --folder DIR [--dry-run] [--json] [--threshold X] [--duplicates folder]
                    [--inbox PATH] [--by-date year|month]
+    python main.py --classes cat person --folder DIR --tag   # labels in XMP sidecars, nothing moved
     python main.py --folder DIR --undo
     python main.py --undo JOB          # the service's job: its photos back in its inbox
     python main.py --classes cat dog truck --explain
@@ -32,7 +33,7 @@ from chalicelib.rules.configuration import (
     ConfigError,
     SortConfig,
 )
-from chalicelib.rules.outcomes import Counts, Outcome
+from chalicelib.rules.outcomes import DECIDED, Counts, Outcome
 from chalicelib.rules.sorting import sort_batch
 from chalicelib.rules.vocabulary import Resolution
 from chalicelib.vision.classifier import Classifier
@@ -77,6 +78,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--by-date", choices=BY_DATE[1:],
                         help="file each photo in a folder of its year (Cat/2024/) or month (Cat/2024-06/) inside "
                              "its class folder, dated by its EXIF date, else its modification time")
+    parser.add_argument("--tag", action="store_true",
+                        help="leave every photo where it is and tag it with each class above its threshold: "
+                             "Dropbox tags with the service (\"ice cream\" is the tag ice_cream), an XMP "
+                             "sidecar PHOTO.xmp (dc:subject, read by digiKam and darktable) with --folder")
     parser.add_argument("--dry-run", action="store_true",
                         help="say where each photo would go and move nothing (with the service: its classes "
                              "are not changed either)")
@@ -115,7 +120,7 @@ def proposal(args: argparse.Namespace) -> Body:
     return {"classes": [class_entry(c) for c in args.classes], **{name: value for name, value in
                                         (("threshold", args.threshold), ("duplicates", args.duplicates),
                                          ("inbox", args.inbox), ("by_date", args.by_date))
-                                        if value is not None}}
+                                        if value is not None}, **({"action": "tag"} if args.tag else {})}
 
 
 def configure(args: argparse.Namespace, counts: Mapping[str, int] | None = None
@@ -159,6 +164,8 @@ def record(outcome: Outcome) -> dict[str, str | float | None]:
     line = {"file": rooted(outcome.file), "kind": outcome.kind, "class": outcome.label,
             "score": round(outcome.score or 0.0, 2), "by": outcome.by, "folder": outcome.destination,
             "moved_to": outcome.to_path and rooted(outcome.to_path)}
+    if outcome.kind == "tagged":
+        line.update(tags=",".join(outcome.tags), tags_added=",".join(outcome.added))
     if outcome.kind in ("skipped", "failed") or outcome.reason == "duplicate":
         line.update(error=outcome.reason, detail=outcome.detail)
     return line
@@ -174,6 +181,9 @@ def sort_folder(args: argparse.Namespace) -> int:
         examples = folder_examples.load(args.folder, taught, Classifier.load())
         classifier, config, _ = configure(args, {label: len(e.positives) for label, e in examples.items()})
         files = folder.find()
+        if config.tags:
+            tagged = folder.tagged_already(files)
+            files = [f for f in files if f not in tagged]
         tally = Tally.for_config(len(files), config)
         outcomes = []
         with ProgressBar(stderr, "Checking" if args.dry_run else "Sorting", tally) as bar:
@@ -185,7 +195,8 @@ def sort_folder(args: argparse.Namespace) -> int:
                     outcomes.append(outcome)
                     if args.json:
                         print(json.dumps(record(outcome)), flush=True)
-    title = f"Dry run of {args.folder}: nothing moved" if args.dry_run else f"Sorted {args.folder}"
+    title = f"Dry run of {args.folder}: nothing moved" if args.dry_run else \
+        f"Tagged {args.folder} (XMP sidecars)" if config.tags else f"Sorted {args.folder}"
     report(args, tally, title, outcomes, stderr)
     if not args.dry_run and sum(tally.counts.sorted.values()) + tally.counts.unsorted:
         (stderr if args.json else Console()).print(
@@ -200,7 +211,7 @@ def report(args: argparse.Namespace, tally: Tally, title: str, outcomes: list[Ou
     console = stderr if args.json else Console()
     print_summary(console, tally, title, [o for o in outcomes if o.kind in ("skipped", "failed")])
     if args.dry_run and not args.json:
-        print_preview(console, [o for o in outcomes if o.kind in ("sorted", "unsorted")])
+        print_preview(console, [o for o in outcomes if o.kind in DECIDED])
 
 
 def undo_folder(args: argparse.Namespace) -> int:
@@ -209,6 +220,10 @@ def undo_folder(args: argparse.Namespace) -> int:
     console.print(f"Put back {len(undone.put_back)} photo(s) moved by the sort of {args.folder} ({undone.run}).")
     for was, now in undone.put_back:
         console.print(f"  {was} -> {now}", markup=False, highlight=False)
+    if undone.untagged:
+        console.print(f"Took the labels it added off {len(undone.untagged)} photo(s)' sidecars.")
+        for photo, labels in undone.untagged:
+            console.print(f"  {photo}: {', '.join(labels)}", markup=False, highlight=False)
     if undone.left:
         console.print(f"Left {len(undone.left)} where they are:")
         for path, why in undone.left:
@@ -231,6 +246,8 @@ def undo_job(args: argparse.Namespace) -> int:
             return 0
         raise
     console.print(f"Put back {answer['moved_back']} photo(s) of job {args.undo} in the inbox.", markup=False)
+    if answer.get("untagged"):
+        console.print(f"Took the tags it added off {answer['untagged']} photo(s).", markup=False)
     if answer["left"]:
         console.print(f"Left {len(answer['left'])} where they are:")
         for left in answer["left"]:
@@ -247,7 +264,7 @@ def sort_via_service(args: argparse.Namespace) -> int:
     if not args.dry_run:
         client.configure(proposal(args))
     job_id, total = client.start_sort(proposal(args) if args.dry_run else None)
-    tally = Tally.for_config(total, SortConfig(tuple(class_names(args))))
+    tally = Tally.for_config(total, SortConfig(tuple(class_names(args)), action="tag" if args.tag else "move"))
     stderr = Console(stderr=True)
     job: Answer = {}
     with ProgressBar(stderr, "Checking" if args.dry_run else "Sorting", tally) as bar:
@@ -259,11 +276,11 @@ def sort_via_service(args: argparse.Namespace) -> int:
         for outcome in outcomes:
             print(json.dumps(record(outcome)), flush=True)
     title = f"Dry run of Dropbox {inbox} (job {job_id}): nothing moved" if args.dry_run \
-        else f"Sorted Dropbox {inbox} (job {job_id})"
+        else f"Tagged Dropbox {inbox} (job {job_id})" if args.tag else f"Sorted Dropbox {inbox} (job {job_id})"
     report(args, tally, title, outcomes, stderr)
-    if not args.dry_run and sum(tally.counts.sorted.values()) + tally.counts.unsorted:
-        Console().print(f"To put these photos back in {inbox}: {again('--undo', job_id)}", markup=False,
-                        highlight=False, soft_wrap=True)
+    if not args.dry_run and sum(tally.counts.sorted.values()) + tally.counts.tagged_photos + tally.counts.unsorted:
+        what = "take these tags off" if args.tag else f"put these photos back in {inbox}"
+        Console().print(f"To {what}: {again('--undo', job_id)}", markup=False, highlight=False, soft_wrap=True)
     return 1 if tally.counts.failed else 0
 
 
@@ -282,10 +299,11 @@ def _left(file: Answer) -> Outcome:
 
 def _previewed(photo: Answer) -> Outcome:
     """A dry run's photo, as the service says where it would go (`to`: its folder, and a date folder in it)."""
-    dated = str(photo.get("to", "")).strip("/").split("/")[1:-1]
-    return Outcome(str(photo.get("path")), photo.get("kind", "sorted"), folder=photo.get("folder"),
+    dated = str(photo.get("to", "")).strip("/").split("/")[1:-1] if photo.get("folder") else []
+    return Outcome(str(photo.get("path")), photo.get("kind", "sorted"), folder=photo.get("folder") or None,
                    label=photo.get("class"), score=photo.get("score"), by=photo.get("by"),
-                   reason=photo.get("reason"), detail=photo.get("detail"), date_folder="/".join(dated) or None)
+                   reason=photo.get("reason"), detail=photo.get("detail"), date_folder="/".join(dated) or None,
+                   added=tuple(photo.get("tags") or ()))
 
 
 def main(argv: list[str] | None = None) -> int:

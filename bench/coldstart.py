@@ -137,7 +137,7 @@ def main() -> None:
             wired.state.create_table()
             queue_url = wired.queue.create()
             answers.configure(parse({"classes": ["people", "screenshots", "documents", "cat", "building"]}),
-                              wired.vocabulary.resolve, wired.state, wired.default_threshold, {})
+                              wired.vocabulary.resolve, wired.state, wired.default_threshold, {}, wired.dropbox)
             sqs = boto3.client("sqs")
             source = SqsEventSource(sqs, queue_url, lambda event: None)
             counter = iter(range(10**6))

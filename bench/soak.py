@@ -41,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
                              "outside /Duplicates")
     parser.add_argument("--by-date", choices=["none", "year", "month"], default="none",
                         help="the configuration's by_date: each sorted photo must be in its date folder (/Cat/2024/)")
+    parser.add_argument("--tag", action="store_true",
+                        help='sort with "action": "tag": nothing moves, each photo gets its classes as Dropbox tags')
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--verbose", action="store_true", help="the app's log on stderr")
     args = parser.parse_args(argv)
@@ -80,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
             with running_service(fake) as service:
                 result = soak.run(service, plan, dropbox_rate=args.dropbox_rate, aws=aws, seed=args.seed,
                                   drain_timeout=3600, chaos=chaos, duplicates=args.duplicates,
-                                  by_date=args.by_date)
+                                  by_date=args.by_date, tag=args.tag)
     print(result.details(), file=sys.stderr)
     for problem in result.problems[:50]:
         print("PROBLEM", problem, file=sys.stderr)

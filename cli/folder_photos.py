@@ -21,9 +21,18 @@ from pathlib import Path
 from chalicelib.rules.configuration import INBOX
 from chalicelib.rules.outcomes import Outcome
 from chalicelib.rules.photo_files import ImageTooLarge, content_hash, not_a_photo
-from chalicelib.rules.ports import Move, Photo
+from chalicelib.rules.ports import Move, Photo, Tagging
+from cli import sidecars
 from cli.journal import Journal
-from cli.safe_files import DIR_FLAGS, file_identity, move_without_overwrite, open_folder, read_photo
+from cli.safe_files import (
+    DIR_FLAGS,
+    file_identity,
+    move_without_overwrite,
+    open_folder,
+    read_photo,
+    read_small,
+    replace_file,
+)
 
 BATCH_SIZE = 16
 # A batch also ends at this many bytes, so 16 large photos are never all in memory at once.
@@ -156,6 +165,53 @@ class FolderPhotos:
         if content and self._contents is not None and self._contents.get(content, ("",))[0] == version:
             self._contents[content] = (version, f"{folder}/{moved}")  # the first of its content, where it is now
         return f"{folder}/{moved}"
+
+    def tag(self, taggings: Sequence[Tagging[str]]) -> list[tuple[str, ...] | Outcome]:
+        """Each photo's labels into its XMP sidecar ("a.jpg.xmp" beside it), merged into one that
+        exists; the photo is only looked at (its identity), never opened for writing."""
+        return [self._tag(t.photo.ref, t.photo.version, t.tags) for t in taggings]
+
+    def _tag(self, file: str, version: str, tags: tuple[str, ...]) -> tuple[str, ...] | Outcome:
+        try:
+            parent, name = self._parent(file)
+        except OSError as e:
+            return _failed(file, "tag_failed", e.strerror or str(e))
+        sidecar = sidecars.sidecar_of(name)
+        try:
+            if file_identity(os.stat(name, dir_fd=parent, follow_symlinks=False)) != version:
+                return _failed(file, "changed", "the file changed while it was being classified")
+            before = read_small(parent, sidecar)
+            after, added = sidecars.with_subjects(before, tags)
+            if added:
+                replace_file(parent, sidecar, after)
+        except sidecars.SidecarError as e:
+            return _failed(file, "tag_failed", f"{sidecar} cannot take the labels: {e}")
+        except OSError as e:
+            return _failed(file, "tag_failed", f"{sidecar}: {e.strerror or e}")
+        finally:
+            os.close(parent)
+        if added:
+            self.journal.record_tags(version, file, added, before, after)
+        return added
+
+    def tagged_already(self, files: Sequence[str]) -> set[str]:
+        """Those of `files` (from find) a run not undone tagged where they are: a sort leaves them,
+        as the service leaves the photos it tagged (flows/inbox.py)."""
+        tagged = self.journal.tagged()
+        found = set()
+        for file in files:
+            try:
+                parent, name = self._parent(file)
+            except OSError:
+                continue
+            try:
+                if file_identity(os.stat(name, dir_fd=parent, follow_symlinks=False)) in tagged:
+                    found.add(file)
+            except OSError:
+                pass
+            finally:
+                os.close(parent)
+        return found
 
     # --- the Originals port -----------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""`main.py --folder DIR --undo`: put every photo the last run moved back where it came from.
+"""`main.py --folder DIR --undo`: put every photo the last run moved back where it came from, and
+take the labels the last `--tag` run added off the photos' XMP sidecars.
 
 The run's journal (DIR/.image-categorizer/moves.jsonl, cli/journal.py) says, for each move,
 which file it was (device, inode, size, modification time), where it came from and where it went.
@@ -9,9 +10,14 @@ deleted since is left alone and named in the report, with the service's reasons.
 overwritten (a name taken meanwhile gets a numbered name, as in a sort), and the class folders and
 date folders (--by-date) the run made are removed when they are empty again (the service leaves
 them: it never deletes).
+
+A tagged photo's sidecar that nothing wrote to since the run is put back byte for byte as it was
+(deleted, when the run created it); one written to since loses only the labels the run added (and
+goes, when the run created it and nothing else is left in it).
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 from collections.abc import Iterable
@@ -21,8 +27,9 @@ from pathlib import Path
 from chalicelib.rules import undo
 from chalicelib.rules.configuration import top_folder
 from cli.folder_photos import FolderError
-from cli.journal import Journal
-from cli.safe_files import file_identity, move_without_overwrite, open_folder
+from cli import sidecars
+from cli.journal import STATE_DIR, Journal, JournalTags
+from cli.safe_files import file_identity, move_without_overwrite, open_folder, read_small, replace_file
 
 
 @dataclass
@@ -30,6 +37,7 @@ class Undone:
     run: str
     put_back: list[tuple[str, str]] = field(default_factory=list)  # (where it was, where it is now)
     left: list[tuple[str, str]] = field(default_factory=list)  # (path, why it was left there)
+    untagged: list[tuple[str, list[str]]] = field(default_factory=list)  # (photo, the labels taken off)
 
 
 def undo_last_run(root: Path) -> Undone:
@@ -56,6 +64,18 @@ def undo_last_run(root: Path) -> Undone:
                 undone.put_back.append((found.now, now))
             else:
                 undone.left.append((move.to, why or ""))
+        # Where each tagged photo is now: anywhere in DIR, as the service finds a file by its id.
+        anywhere = _where_anywhere(root_fd) if run.tags else {}
+        for tags in reversed(run.tags):
+            found = undo.verdict(tags.photo, anywhere.get(tags.identity), sorted_again=False)
+            if isinstance(found, undo.Left):
+                undone.left.append((tags.photo, found.reason))
+                continue
+            why = _untag(root_fd, tags)
+            if why is None:
+                undone.untagged.append((tags.photo, tags.added))
+            else:
+                undone.left.append((tags.photo, why))
         for folder in reversed(run.made):  # a date folder before the class folder it is in
             try:
                 os.rmdir(folder, dir_fd=root_fd)
@@ -65,6 +85,52 @@ def undo_last_run(root: Path) -> Undone:
         os.close(root_fd)
     journal.record_undone(run.run)
     return undone
+
+
+def _where_anywhere(root_fd: int) -> dict[str, str]:
+    """Each file's identity -> its path, for every file in DIR but the tool's own (no symlink followed)."""
+    found: dict[str, str] = {}
+    for path, folders, names, folder_fd in os.fwalk(".", dir_fd=root_fd, follow_symlinks=False):
+        if path == ".":
+            folders[:] = [f for f in folders if f != STATE_DIR]
+        for name in names:
+            try:
+                info = os.stat(name, dir_fd=folder_fd, follow_symlinks=False)
+            except OSError:
+                continue
+            if stat.S_ISREG(info.st_mode):
+                found[file_identity(info)] = f"{path}/{name}".removeprefix("./")
+    return found
+
+
+def _untag(root_fd: int, tags: JournalTags) -> str | None:
+    """Take the run's labels off the photo's sidecar; None once done, else why it was left."""
+    *folders, name = tags.photo.split("/")
+    sidecar = sidecars.sidecar_of(name)
+    try:
+        parent = open_folder(root_fd, folders)
+    except OSError:
+        return undo.NOT_THERE
+    try:
+        now = read_small(parent, sidecar)
+        if now is None:
+            return f"{sidecar} is gone: no labels to take off"
+        if hashlib.sha256(now).hexdigest() == tags.after:  # as the run left it: put back as it was
+            restored, nothing_else = tags.before, tags.before is None
+        else:  # written to since (another tool, the user): only the run's labels go
+            restored, empty = sidecars.without_subjects(now, tags.added)
+            nothing_else = empty and tags.before is None
+        if nothing_else:
+            os.unlink(sidecar, dir_fd=parent)
+        elif restored is not None:
+            replace_file(parent, sidecar, restored)
+    except sidecars.SidecarError as e:
+        return f"{sidecar} cannot be read as XMP any more ({e}): left as it is"
+    except OSError as e:
+        return f"{sidecar}: {e.strerror or e}"
+    finally:
+        os.close(parent)
+    return None
 
 
 def _where(root_fd: int, folders: Iterable[str]) -> dict[str, str]:

@@ -1,14 +1,18 @@
-"""The journal of moves of `main.py --folder DIR`: DIR/.image-categorizer/moves.jsonl.
+"""The journal of moves of `main.py --folder DIR`: DIR/.image-categorizer/moves.jsonl (and of the
+labels `--tag` added to XMP sidecars).
 
 Journal writes and reads it (one JSON line an entry, JournalEntry); JournalMove and Run are a run's
 moves as --undo reads them back. STATE_DIR is the tool's own folder in DIR, JOURNAL the file's name.
 """
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypedDict, cast
 
@@ -20,7 +24,8 @@ JOURNAL = "moves.jsonl"
 
 # One line of the journal (each kind holds some of these: Journal says which).
 JournalEntry = TypedDict("JournalEntry", {"run": str, "identity": str, "from": str, "to": str, "hash": str,
-                                          "made": str, "undone": str}, total=False)
+                                          "made": str, "undone": str, "tagged": str, "added": list[str],
+                                          "before": str | None, "after": str}, total=False)
 
 
 @dataclass(frozen=True)
@@ -31,10 +36,22 @@ class JournalMove:
 
 
 @dataclass(frozen=True)
+class JournalTags:
+    """Labels a run added to a photo's XMP sidecar (cli/sidecars.py), where the photo stayed."""
+
+    identity: str  # the photo's file_identity()
+    photo: str  # "All/trip/a.jpg"
+    added: list[str]
+    before: bytes | None  # the sidecar as it was (None: the run created it)
+    after: str  # sha256 of the sidecar as the run wrote it: unchanged since, `before` is put back as it was
+
+
+@dataclass(frozen=True)
 class Run:
     run: str
     moves: list[JournalMove]
     made: list[str]  # the class folders (and date folders in them) this run created, parents first
+    tags: list[JournalTags] = field(default_factory=list)
 
 
 class Journal:
@@ -50,6 +67,17 @@ class Journal:
     def record(self, identity: str, came_from: str, to: str, content_hash: str | None = None) -> None:
         self._append({"run": self.run, "identity": identity, "from": came_from, "to": to,
                       **({"hash": content_hash} if content_hash else {})})
+
+    def record_tags(self, identity: str, photo: str, added: Sequence[str], before: bytes | None, after: bytes) -> None:
+        self._append({"run": self.run, "identity": identity, "tagged": photo, "added": list(added),
+                      "before": None if before is None else base64.b64encode(before).decode(),
+                      "after": hashlib.sha256(after).hexdigest()})
+
+    def tagged(self) -> set[str]:
+        """The identities of the photos tagged in place by runs not undone (a sort leaves them)."""
+        entries = self._entries()
+        undone = {e["undone"] for e in entries if "undone" in e}
+        return {e["identity"] for e in entries if "tagged" in e and e.get("run") not in undone}
 
     def made(self, folder: str) -> None:
         self._append({"run": self.run, "made": folder})
@@ -73,15 +101,18 @@ class Journal:
         return [e for e in entries if "identity" in e and "to" in e and e.get("run") not in undone]
 
     def last_run(self) -> Run | None:
-        """The newest run that moved a photo and is not undone yet."""
+        """The newest run that moved or tagged a photo and is not undone yet."""
         entries = self._entries()
         undone = {e["undone"] for e in entries if "undone" in e}
-        runs = [e["run"] for e in entries if "run" in e and "to" in e and "from" in e]
+        runs = [e["run"] for e in entries if "run" in e and (("to" in e and "from" in e) or "tagged" in e)]
         for run in reversed(list(dict.fromkeys(runs))):
             if run not in undone:
                 mine = [e for e in entries if e.get("run") == run]
                 return Run(run, [JournalMove(e["identity"], e["from"], e["to"]) for e in mine if "to" in e],
-                           [e["made"] for e in mine if "made" in e])
+                           [e["made"] for e in mine if "made" in e],
+                           [JournalTags(e["identity"], e["tagged"], e["added"],
+                                        None if e.get("before") is None else base64.b64decode(e.get("before") or ""),
+                                        e["after"]) for e in mine if "tagged" in e])
         return None
 
     def _append(self, entry: JournalEntry) -> None:

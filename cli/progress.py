@@ -26,10 +26,12 @@ class Tally:
     counts: Counts = field(default_factory=Counts)
     folders: Sequence[str] = ()
     unsorted_folder: str = DEFAULT_UNSORTED_FOLDER
+    tags: bool = False  # "action": "tag": counts of tags, not of folders
 
     @classmethod
     def for_config(cls, total: int, config: SortConfig) -> "Tally":
-        return cls(total, Counts(), [config.folder_for(c) for c in config.classes], config.folder_for(None))
+        return cls(total, Counts(), [config.folder_for(c) for c in config.classes], config.folder_for(None),
+                   config.tags)
 
     @property
     def done(self) -> int:
@@ -40,8 +42,9 @@ class Tally:
 
     def line(self) -> str:
         counts = self.counts
-        parts = [f"{folder} {n}" for folder, n in self.by_folder().items()]
-        parts.append(f"{self.unsorted_folder} {counts.unsorted}")
+        parts = [f"{folder} {n}" for folder, n in self.by_folder().items()] if not self.tags else \
+            [f"tagged {name} {n}" for name, n in {**{f: 0 for f in self.folders}, **counts.tagged}.items()]
+        parts.append(f"{'untagged' if self.tags else self.unsorted_folder} {counts.unsorted}")
         parts += [f"{what} {n}" for what, n in
                   (("skipped", counts.skipped), ("failed", counts.failed), ("gone", counts.gone)) if n]
         return " · ".join(parts)
@@ -105,9 +108,15 @@ def print_summary(console: Console, tally: Tally, title: str, problems: Sequence
     table = Table(title=title, title_justify="left")
     table.add_column("Folder")
     table.add_column("Photos", justify="right")
-    for folder, n in tally.by_folder().items():
-        table.add_row(folder, str(n))
-    table.add_row(tally.unsorted_folder, str(counts.unsorted))
+    if tally.tags:
+        for name, n in {**{f: 0 for f in tally.folders}, **counts.tagged}.items():
+            table.add_row(f"tagged {name}", str(n))
+        table.add_row("tagged (photos)", str(counts.tagged_photos))
+        table.add_row("untagged: no class above its threshold", str(counts.unsorted))
+    else:
+        for folder, n in tally.by_folder().items():
+            table.add_row(folder, str(n))
+        table.add_row(tally.unsorted_folder, str(counts.unsorted))
     table.add_row("left in All: not usable photos", str(counts.skipped))
     table.add_row("left in All: failed", str(counts.failed))
     if counts.gone:
@@ -138,5 +147,7 @@ def print_preview(console: Console, outcomes: Sequence[Outcome]) -> None:
         decided = f"{outcome.label or 'no class'} {outcome.score or 0.0:.2f}"
         if outcome.reason == "duplicate":
             decided += f"; {outcome.detail}"
-        table.add_row(rooted(outcome.file), f"/{outcome.destination}/{outcome.file.rsplit('/', 1)[-1]}", decided)
+        where = f"/{outcome.destination}/{outcome.file.rsplit('/', 1)[-1]}" if outcome.folder else \
+            f"stays, tagged {', '.join(outcome.added)}" if outcome.kind == "tagged" else "stays, untagged"
+        table.add_row(rooted(outcome.file), where, decided)
     console.print(table)

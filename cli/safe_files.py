@@ -99,3 +99,34 @@ def move_without_overwrite(source_dir: int, name: str, target_dir: int, target_n
         os.unlink(candidate, dir_fd=target_dir)
         raise
     return candidate
+
+
+def read_small(dir_fd: int, name: str, limit: int = 4 * 1024 * 1024) -> bytes | None:
+    """The bytes of the regular file `name` in `dir_fd` (a sidecar), None when there is none;
+    a symlink or anything but a regular file raises OSError (NotAFile)."""
+    try:
+        fd = os.open(name, FILE_FLAGS, dir_fd=dir_fd)
+    except FileNotFoundError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+            raise NotAFile("not a regular file of at most 4 MB")
+        return handle.read(limit + 1)
+
+
+def replace_file(dir_fd: int, name: str, data: bytes) -> None:
+    """Write `name` in `dir_fd` whole or not at all: a new file beside it, renamed over it (a
+    symlink at `name` is replaced, never followed)."""
+    partial = f".{name}.partial"
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644, dir_fd=dir_fd)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.rename(partial, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    except BaseException:
+        try:
+            os.unlink(partial, dir_fd=dir_fd)
+        except FileNotFoundError:
+            pass
+        raise

@@ -38,6 +38,13 @@ the invariant is checked (each broken promise is a figure of `Result.figures()`)
 - with "by_date", every photo the service sorted is in a date folder of its class folder, the one
   of its EXIF date when it has one (misdated); corrections keep their date folder;
 - every chaos step asked for happened (chaos_missed).
+
+With `tag` ("action": "tag") nothing may move: every file is where it was dropped (or where the user
+renamed it in /All), byte for byte (lost, overwritten, moved); each photo has exactly the tags its
+record says the service added, one per class it is counted under, and an unsorted photo none
+(tags_wrong); /status counts each photo once (double_counted); an undone job's photos lose the tags
+and stay untagged, a message delivered again notwithstanding (undone_resorted). The user's doings on
+class folders (corrections, renames there, a blocked folder, copies) mean nothing then and are left out.
 """
 from __future__ import annotations
 
@@ -51,7 +58,7 @@ import struct
 import time
 import unicodedata
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import PurePosixPath
 
@@ -61,6 +68,7 @@ from chalicelib.rules import configuration
 from chalicelib.rules import dates
 from chalicelib.rules.configuration import DUPLICATES_FOLDER, folder_name, in_inbox, is_date_folder, top_folder
 from local import sample_photos
+from chalicelib.rules.tags import tag_text
 from local.in_process import untracked_moto_models
 
 CLASSES = sample_photos.SCENARIO_CLASSES
@@ -283,7 +291,7 @@ FIGURES = ("dlq", "lost", "duplicated", "overwritten", "unrecorded", "double_cou
            "undone_resorted", "undone_counted", "undo_misreported",
            "user_moves_misplaced", "user_moves_miscounted", "user_moves_unlearned", "user_moves_claimed",
            "corrections_unlearned", "renames_learned", "examples_unexpected",
-           "orphan_duplicates", "extra_originals", "misdated", "chaos_missed")
+           "orphan_duplicates", "extra_originals", "misdated", "moved", "tags_wrong", "chaos_missed")
 # What the chaos did, printed before them.
 CHAOS_DONE = ("corrected", "cursor_resets", "user_moves", "class_renames", "undone", "redelivered", "orphan_copies")
 
@@ -316,6 +324,9 @@ class Result:
     orphan_duplicates: int = 0      # photos in /Duplicates whose content has no photo outside it
     extra_originals: int = 0        # photos of a content outside /Duplicates beyond the first
     misdated: int = 0               # with by_date: sorted photos not in the date folder of their date
+    moved: int = 0                  # with tags: files not where they were dropped (or renamed by the user)
+    tags_wrong: int = 0             # with tags: photos whose tags are not those their record says were added
+    tagged: int = 0                 # with tags: photos tagged at the end (what the checks looked at)
     chaos_missed: int = 0           # chaos asked for that never happened (the run tested less than it says)
     queued_twice: int = 0
     corrected: int = 0      # sorted photos the user moved to another class folder
@@ -343,7 +354,7 @@ class Result:
         return (f"files={self.files} seconds={self.seconds:.1f} "
                 f"faults: {dict(sorted(self.faults.items()))} retries: {dict(sorted(self.retries.items()))} "
                 f"webhook errors: {dict(self.webhook_errors)} queued_twice={self.queued_twice} "
-                f"bytes of the 60 MB file sent={self.too_large_sent}")
+                f"bytes of the 60 MB file sent={self.too_large_sent}" + (f" tagged={self.tagged}" if self.tagged else ""))
 
 
 def notify(service, result: Result, attempts: int = 8) -> dict:
@@ -423,11 +434,15 @@ def redeliver(service, body: str, attempts: int = 8) -> None:
 
 def run(service, plan: list[list[Drop]], *, dropbox_rate: float, aws: dict | None = None, seed: int = 0,
         drain_timeout: float = 600.0, kinds=DROPBOX_FAULTS, chaos: Chaos = Chaos(), duplicates: str = "keep",
-        by_date: str = "none") -> Result:
+        by_date: str = "none", tag: bool = False) -> Result:
     """Drop the plan's batches while faults are injected; then drain, and check the invariant.
     `aws` names the AwsFaults hooks installed for the run ({"dynamodb throttle": ..., ...});
     `duplicates` is the configuration's ("folder": each content has one photo outside /Duplicates);
-    `by_date` too ("year", "month": each sorted photo in its date folder, /Cat/2024/)."""
+    `by_date` too ("year", "month": each sorted photo in its date folder, /Cat/2024/);
+    `tag`: sort with "action": "tag" (check_tags is the invariant)."""
+    if tag:
+        chaos = replace(chaos, blocked_folder=False, corrections=0, class_renames=0, queued_moves=0,
+                        orphan_copies=False)
     started = time.monotonic()
     fake = service.dropbox
     aws = aws or {}
@@ -455,7 +470,7 @@ def run(service, plan: list[list[Drop]], *, dropbox_rate: float, aws: dict | Non
     reset_before = set(rng.sample(after_first, min(resets, len(after_first))))
     dropped: list[tuple[Drop, str]] = []  # (what, its Dropbox id): a path may be used twice
     try:
-        service.configure(CLASSES, duplicates=duplicates, by_date=by_date)
+        service.configure(CLASSES, duplicates=duplicates, by_date=by_date, **({"action": "tag"} if tag else {}))
         if chaos.blocked_folder:
             fake.put(blocked, b"a plain file where a class folder should be")
         fake.fault_rate(dropbox_rate, kinds, seed=seed)
@@ -518,17 +533,18 @@ def run(service, plan: list[list[Drop]], *, dropbox_rate: float, aws: dict | Non
         _correct(fake, state, rng, chaos.corrections - len(user.corrected), photo_shas, user)
         _rename_in_class(fake, state, rng, chaos.class_renames - len(user.renamed), photo_shas, user)
         if chaos.undo:
-            jobs = _jobs_to_undo(service, state, dropped, unique, user)
+            to_undo = _tag_jobs_to_undo if tag else _jobs_to_undo
+            jobs = to_undo(service, state, dropped, unique, user)
             if not jobs:
                 # Each job of the run has a photo the user moved, a copy or a failure: a few photos
                 # more, sorted by a webhook job of their own.
                 _more_photos(fake, dropped, 3, "to undo", 2 * 10**6, seed, photo_shas, unique)
                 notify(service, result)
                 service.source.drain(timeout=drain_timeout)
-                jobs = _jobs_to_undo(service, state, dropped, unique, user)
+                jobs = to_undo(service, state, dropped, unique, user)
             if jobs:
                 _undo_and_redeliver(service, rng.choice(jobs), rng, dropped, user, result, deliveries,
-                                    reset=chaos.cursor_resets > 0)
+                                    reset=chaos.cursor_resets > 0, tag=tag)
         if chaos.orphan_copies:
             _copy_orphans(fake, state, rng, dropped, unique, photo_shas, user)
         if len(plan) + 1 in reset_before:
@@ -578,7 +594,10 @@ def run(service, plan: list[list[Drop]], *, dropbox_rate: float, aws: dict | Non
             why = " (POST /undo answered it moved none back: undo_misreported)" \
                 if user.undo_unreported and not user.undone and ("again" in what or "copies" in what) else ""
             result.problems.append(f"chaos: {want} {what} asked for, {made} made{why}")
-    check(service, dropped, result, user, duplicates, by_date)
+    if tag:
+        check_tags(service, dropped, result, user)
+    else:
+        check(service, dropped, result, user, duplicates, by_date)
     result.seconds = time.monotonic() - started
     return result
 
@@ -723,22 +742,46 @@ def _jobs_to_undo(service, state, dropped: list[tuple[Drop, str]], unique: set[s
     return candidates
 
 
+def _tag_jobs_to_undo(service, state, dropped: list[tuple[Drop, str]], unique: set[str], user: User) -> list[str]:
+    """With tags: the finished jobs that tagged at least two photos, each one the user never touched,
+    of a content dropped once, tagged once and with no other outcome."""
+    eligible, jobs = set(), {}
+    for i, (drop, file_id) in enumerate(dropped):
+        if not drop.is_photo or file_id in user.touched or _sha(drop.data) not in unique:
+            continue
+        outcomes = state.outcomes(file_id)
+        if len(outcomes) != 1 or outcomes[0]["kind"] != "tagged":
+            continue
+        eligible.add(file_id)
+        if outcomes[0].get("job_id"):
+            jobs.setdefault(outcomes[0]["job_id"], i)
+    candidates = []
+    for job_id in sorted(jobs, key=jobs.get):
+        tagged = {file_id for file_id, _, _ in state.job_tags(job_id)}
+        answer = json.loads(service.get(f"/jobs/{job_id}").body)
+        if len(tagged) >= 2 and tagged <= eligible and answer.get("finished"):
+            candidates.append(job_id)
+    return candidates
+
+
 def _undo_and_redeliver(service, job_id: str, rng: random.Random, dropped: list[tuple[Drop, str]], user: User,
-                        result: Result, deliveries: _Deliveries, reset: bool) -> None:
+                        result: Result, deliveries: _Deliveries, reset: bool, tag: bool = False) -> None:
     """The user undoes a finished job (POST /undo); Dropbox may reset the cursors then; and SQS
     delivers one of the job's messages again, as it may when a deletion was lost. Its photos must
-    stay in /All, counted nowhere."""
+    stay in /All, counted nowhere (with `tag`: untagged)."""
     fake = service.dropbox
     order = {file_id: i for i, (_, file_id) in enumerate(dropped)}
-    moved = [file_id for file_id, _, _ in _state().job_moves(job_id)]
+    moved = [file_id for file_id, _, _ in (_state().job_tags(job_id) if tag else _state().job_moves(job_id))]
     answer = undo(service, result, job_id)
     for back in answer["photos"]:
-        file_id = fake.id_of(back["to"])
-        user.undone[file_id] = back["to"]
+        path = back["path"] if tag else back["to"]
+        file_id = fake.id_of(path)
+        user.undone[file_id] = path
         user.touched.add(file_id)
     for file_id in moved:  # moved back all the same (an answer of Dropbox lost, the move tried again)
         now = fake.path_of(file_id)
-        if file_id not in user.undone and now is not None and in_inbox(now, configuration.INBOX):
+        if file_id not in user.undone and now is not None and in_inbox(now, configuration.INBOX) and not (
+                tag and fake.tags_of(now)):
             user.undo_unreported[file_id] = now
             user.touched.add(file_id)
     if reset:
@@ -1074,6 +1117,80 @@ def _dated_right(path: str, data: bytes, by_date: str) -> bool:
         return False
     taken = dates.exif_date(data)
     return taken is None or parts[1] == dates.date_folder(by_date, data, None)
+
+
+def check_tags(service, dropped: list[tuple[Drop, str]], result: Result, user: User) -> None:
+    """The invariant of a run with "action": "tag" (the module's docstring): nothing moved or changed,
+    each photo's tags those its record says were added, each file counted once, the undone untagged."""
+    from chalicelib.wiring import wiring
+    fake, state = service.dropbox, wiring().state
+    problems = result.problems
+    undone = set(user.undone) | set(user.undo_unreported)
+    ledger = state.ledger([file_id for _, file_id in dropped])
+    final = fake.files("/")
+    tagged: collections.Counter = collections.Counter()
+    tagged_photos = unsorted = 0
+    left: list[str] = []
+    for drop, file_id in dropped:
+        now = fake.path_of(file_id)
+        if now is None:
+            result.lost += 1
+            problems.append(f"gone: {drop.path}")
+            continue
+        if now.lower() != drop.path.lower():
+            result.moved += 1
+            problems.append(f"moved: {drop.path} is at {now}")
+        if final.get(now) != drop.data:
+            result.overwritten += 1
+            problems.append(f"changed: {now}")
+        tags = set(fake.tags_of(now))
+        entry = ledger.get(file_id)
+        counter = entry.counter if entry is not None else None
+        if file_id in undone:
+            if tags:
+                result.undone_resorted += 1
+                problems.append(f"undone but tagged again: {now} {sorted(tags)}")
+            if counter is not None:
+                result.undone_counted += 1
+                problems.append(f"undone but counted {counter}: {now}")
+            continue
+        if counter is None:
+            result.unrecorded += 1
+            problems.append(f"no record: {now}")
+            continue
+        if not drop.is_photo or counter in ("skipped", "failed"):
+            if tags:
+                result.tags_wrong += 1
+                problems.append(f"a file not tagged by the service has tags: {now} {sorted(tags)}")
+            if drop.is_photo:
+                left.append(now)
+            continue
+        classes = counter.split(":", 1)[1].split("|") if counter.startswith("tagged:") else []
+        if counter.startswith("tagged:"):
+            tagged_photos += 1
+            tagged.update(classes)
+        elif counter == "unsorted":
+            unsorted += 1
+        else:
+            left.append(now)
+        # The user adds no tags here: a photo has exactly those the service added, one per class.
+        if tags != set(entry.tags if entry is not None else ()) or tags != {tag_text(c) for c in classes}:
+            result.tags_wrong += 1
+            problems.append(f"tags of {now}: {sorted(tags)}, recorded as added {entry.tags if entry else ()}, "
+                            f"counted as {counter}")
+    dlq_url = service.source._sqs.get_queue_url(QueueName=f"{wiring().queue.queue_name}-dlq")["QueueUrl"]
+    dlq_messages = _receive_all(service.source._sqs, dlq_url)
+    result.dlq = len(dlq_messages)
+    failed = {fake.path_of(json.loads(body).get("file_id", "")) for body in dlq_messages}
+    result.stuck_in_all = len([p for p in left if p not in failed])
+    problems += [f"a photo neither tagged nor unsorted: {p}" for p in left if p not in failed]
+    result.tagged = tagged_photos
+    status = json.loads(service.get("/status").body)
+    said = (status.get("tagged", {}), status.get("tagged_photos", 0), status["unsorted"])
+    if said != (dict(tagged), tagged_photos, unsorted):
+        result.double_counted += abs(said[1] - tagged_photos) + abs(said[2] - unsorted) or 1
+        problems.append(f"/status says tagged {said[0]} ({said[1]} photos), unsorted {said[2]}; the records say "
+                        f"{dict(tagged)} ({tagged_photos}), {unsorted}")
 
 
 def _receive_all(sqs, url: str) -> list[str]:

@@ -6,6 +6,7 @@ import time
 
 import dropbox
 import pytest
+import requests
 from dropbox.content_hash import DropboxContentHasher
 from PIL import Image
 
@@ -16,6 +17,7 @@ from chalicelib.adapters.dropbox_store import (
     NotAFolder,
     StoreError,
     StoreNotFound,
+    TagsRefused,
     TransientStoreError,
 )
 from chalicelib.flows import auth
@@ -542,6 +544,17 @@ def test_a_restarted_emulator_gives_every_file_and_folder_its_id_and_rev_again(t
     assert _entries(_emulator(tmp_path)) == before
 
 
+def test_a_restarted_emulator_gives_every_file_its_tags_again_also_one_moved_on_disk_meanwhile(tmp_path):
+    first = _emulator(tmp_path)
+    first.put("/All/a.jpg", b"a")
+    with first._lock:
+        first.tree.resolve("/All/a.jpg").tags.extend(["cat", "holiday"])  # as files/tags/add keeps them
+    first.stop()
+    (first.root / "Cat").mkdir()
+    (first.root / "All" / "a.jpg").rename(first.root / "Cat" / "a.jpg")
+    assert _emulator(tmp_path).tags_of("/Cat/a.jpg") == ["cat", "holiday"]
+
+
 def test_ids_are_kept_by_each_scan_so_a_run_that_never_stopped_cleanly_loses_none(tmp_path):
     first = _emulator(tmp_path)
     file_id = first.put("/All/a.jpg", b"a")
@@ -594,3 +607,82 @@ def test_reset_forgets_the_ids_kept_for_a_later_run(tmp_path):
     second = _emulator(tmp_path)
     second.scan()
     assert second._resolve("/All/a.jpg").id != old_id
+
+
+# --- tags ------------------------------------------------------------------------------------------
+
+def test_tags_added_are_what_files_tags_get_returns_in_lower_case_and_follow_the_file_when_it_moves(store, dropbox_fake):
+    dropbox_fake.put("/All/a.jpg", jpeg())
+    store.add_tag("/All/a.jpg", "Cat")
+    store.add_tag("/All/a.jpg", "ice_cream")
+    store.add_tag("/all/A.jpg", "cat")  # a tag it has already: no error, no second tag
+    store.move("/All/a.jpg", "/Elsewhere/a.jpg")
+
+    assert store.tags(["/Elsewhere/a.jpg"]) == [{"cat", "ice_cream"}]
+    assert dropbox_fake.tags_of("/Elsewhere/a.jpg") == ["cat", "ice_cream"]
+
+
+def test_removing_a_tag_takes_only_that_tag_and_a_tag_not_there_is_false(store, dropbox_fake):
+    dropbox_fake.put("/All/a.jpg", jpeg())
+    store.add_tag("/All/a.jpg", "cat")
+    store.add_tag("/All/a.jpg", "mine")
+
+    assert store.remove_tag("/All/a.jpg", "cat") is True
+    assert store.remove_tag("/All/a.jpg", "cat") is False
+    assert store.tags(["/All/a.jpg"]) == [{"mine"}]
+
+
+def test_tags_of_a_missing_file_are_store_not_found(store, dropbox_fake):
+    dropbox_fake.put("/All/a.jpg", jpeg())
+    with pytest.raises(StoreNotFound):
+        store.tags(["/All/a.jpg", "/All/gone.jpg"])
+    with pytest.raises(StoreNotFound):
+        store.add_tag("/All/gone.jpg", "cat")
+
+
+def test_a_tag_text_dropbox_refuses_is_refused_by_the_sdk_before_any_call(store, dropbox_fake):
+    dropbox_fake.put("/All/a.jpg", jpeg())
+    for bad in ("ice cream", "x" * 33, ""):
+        with pytest.raises(dropbox.stone_validators.ValidationError):
+            store.add_tag("/All/a.jpg", bad)
+    assert dropbox_fake.calls["files/tags/add"] == 0
+    assert store.tags(["/All/a.jpg"]) == [set()]
+
+
+def test_the_emulator_refuses_a_bad_tag_text_sent_past_the_sdk_with_a_400(dropbox_fake):
+    dropbox_fake.put("/All/a.jpg", jpeg())
+    store = store_for(dropbox_fake)
+    store.account_id()  # a token
+    token = next(iter(dropbox_fake._tokens))
+    answer = requests.post(f"https://{dropbox_fake.address}/2/files/tags/add", verify=dropbox_fake.ca_path,
+                           headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+                           json={"path": "/All/a.jpg", "tag_text": "ice cream"})
+    assert answer.status_code == 400 and "tag_text" in answer.text
+    assert dropbox_fake.tags_of("/All/a.jpg") == []
+
+
+def test_a_file_takes_at_most_twenty_tags(store, dropbox_fake):
+    dropbox_fake.put("/All/a.jpg", jpeg())
+    for n in range(20):
+        store.add_tag("/All/a.jpg", f"t{n}")
+    with pytest.raises(StoreError, match="too_many_tags"):
+        store.add_tag("/All/a.jpg", "one_more")
+    assert len(dropbox_fake.tags_of("/All/a.jpg")) == 20
+
+
+def test_an_account_that_refuses_tags_is_tags_refused_and_keeps_the_file_untagged(store, dropbox_fake):
+    dropbox_fake.put("/All/a.jpg", jpeg())
+    dropbox_fake.tags_enabled = False
+    with pytest.raises(TagsRefused, match='does not take tags.*"action": "move"'):
+        store.add_tag("/All/a.jpg", "cat")
+    with pytest.raises(TagsRefused):
+        store.tags(["/All/a.jpg"])
+    assert dropbox_fake.tags_of("/All/a.jpg") == []
+
+
+def test_tags_calls_are_retried_through_transient_faults(store, dropbox_fake):
+    dropbox_fake.put("/All/a.jpg", jpeg())
+    dropbox_fake.fail("files/tags/add", "503", times=2)
+    store.add_tag("/All/a.jpg", "cat")
+    assert dropbox_fake.tags_of("/All/a.jpg") == ["cat"]
+    assert dropbox_fake.calls["files/tags/add"] == 3

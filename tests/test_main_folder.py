@@ -195,6 +195,12 @@ def test_service_mode_sends_a_class_threshold_as_an_object_of_the_class(stub_url
     assert StubService.configured == [{"classes": ["cat", {"name": "receipt", "threshold": 0.6}]}]
 
 
+def test_service_mode_with_tag_configures_the_action_tag(stub_url):
+    result = run("--classes", "cat", "--tag", env={"CATEGORIZER_URL": stub_url, "SERVICE_KEY": "k"})
+    assert result.returncode == 0, result.stderr
+    assert StubService.configured == [{"classes": ["cat"], "action": "tag"}]
+
+
 def test_service_mode_refuses_a_bad_class_threshold_with_exit_status_2_before_asking_the_service(stub_url):
     result = run("--classes", "cat", "receipt:nan", env={"CATEGORIZER_URL": stub_url, "SERVICE_KEY": "k"})
     assert result.returncode == 2

@@ -23,6 +23,7 @@ import pytest
 
 import main
 from chalicelib.rules.configuration import folder_name
+from cli import sidecars
 from cli.journal import STATE_DIR
 from local.sample_photos import EXAMPLE_CROPS, NEW_CROP, crop, dated_jpeg, jpeg
 
@@ -31,7 +32,8 @@ NOT_THERE = "not there any more (moved or deleted since): left alone"
 
 class World(Protocol):
     def configure(self, classes: list[str], **options: str) -> None:
-        """The classes, and options of /configure ("inbox", "by_date": main.py's --inbox, --by-date)."""
+        """The classes, and options of /configure ("inbox", "by_date", "action": main.py's --inbox,
+        --by-date, --tag)."""
         ...
 
     def refusal(self, classes: list[str], **options: str) -> str:
@@ -62,6 +64,14 @@ class World(Protocol):
 
     def shown(self, path: str) -> str:
         """A path as this store names it in its answers."""
+        ...
+
+    def labels(self, path: str) -> set[str]:
+        """A photo's labels: its Dropbox tags (files/tags/get), or the subjects of its XMP sidecar."""
+        ...
+
+    def untag(self) -> tuple[int, dict[str, str]]:
+        """Undo the last sort that tagged: how many photos lost its labels, and each one left (where, why)."""
         ...
 
 
@@ -111,6 +121,16 @@ class ServiceWorld:
     def shown(self, path: str) -> str:
         return f"/{path}"
 
+    def labels(self, path: str) -> set[str]:
+        from chalicelib.wiring import wiring
+        return wiring().dropbox.tags([f"/{path}"])[0]
+
+    def untag(self) -> tuple[int, dict[str, str]]:
+        jobs = json.loads(self.service.get("/jobs").body)
+        last = next(job for job in jobs if not job["dry_run"] and job["state"] != "undone")
+        answer = json.loads(self.service.post("/undo", {"job_id": last["job_id"]}).body)
+        return answer["untagged"], {left["path"].lstrip("/"): left["reason"] for left in answer["left"]}
+
 
 class FolderWorld:
     """main.py --folder ROOT, run in this process (the model loads once for the session)."""
@@ -133,7 +153,10 @@ class FolderWorld:
 
     @staticmethod
     def arguments(options: dict[str, str]) -> list[str]:
-        return [arg for name, value in options.items() for arg in (f"--{name.replace('_', '-')}", value)]
+        """/configure's options as main.py's flags ("action": "tag" is --tag)."""
+        flags = [arg for name, value in options.items() if name != "action"
+                 for arg in (f"--{name.replace('_', '-')}", value)]
+        return flags + (["--tag"] if options.get("action") == "tag" else [])
 
     def refusal(self, classes: list[str], **options: str) -> str:
         status, _, err = self.main("--classes", *classes, *self.arguments(options))
@@ -186,6 +209,18 @@ class FolderWorld:
 
     def shown(self, path: str) -> str:
         return path
+
+    def labels(self, path: str) -> set[str]:
+        sidecar = self.root / (path + sidecars.SUFFIX)
+        return set(sidecars.subjects(sidecar.read_bytes())) if sidecar.exists() else set()
+
+    def untag(self) -> tuple[int, dict[str, str]]:
+        """What --undo prints: "Took the labels it added off N photo(s)' sidecars.", then each one left."""
+        status, out, err = self.main("--undo")
+        untagged = re.search(r"Took the labels it added off (\d+) photo", out)
+        _, _, left = out.partition("where they are:\n")
+        assert status == (1 if left else 0), out + err
+        return int(untagged[1]) if untagged else 0, dict(line.strip().split(": ", 1) for line in left.splitlines())
 
 
 @pytest.fixture(params=["dropbox", "folder"])
@@ -392,3 +427,33 @@ def test_by_date_a_class_named_like_a_date_folder_is_refused_naming_it_and_nothi
     before = world.files()
     assert "class '2024' is named like a date folder" in world.refusal(["cat", "2024"], by_date="year")
     assert world.files() == before
+
+
+# --- tags instead of moves -------------------------------------------------------------------------
+
+def photos(world: World) -> dict[str, bytes]:
+    """The store's files but the XMP sidecars (the labels of main.py --folder --tag)."""
+    return {path: data for path, data in world.files().items() if not path.endswith(sidecars.SUFFIX)}
+
+
+def test_tags_leave_each_photo_in_place_byte_for_byte_labelled_with_every_class_above_its_threshold(world):
+    world.configure(["cat", "food", "coffee"], action="tag")
+    dropped = {"All/chelsea.jpg": jpeg("chelsea"), "All/trip/coffee.jpg": jpeg("coffee"),
+               "All/rocket.jpg": jpeg("rocket")}
+    for path, data in dropped.items():
+        world.put(path, data)
+    world.sort()
+    assert photos(world) == dropped
+    assert [world.labels(p) for p in dropped] == [{"cat"}, {"food", "coffee"}, set()]
+
+
+def test_undo_of_tags_takes_them_off_and_leaves_a_photo_the_user_moved_since_saying_where_it_is(world):
+    world.configure(["cat", "food", "coffee"], action="tag")
+    world.put("All/chelsea.jpg", jpeg("chelsea"))
+    world.put("All/trip/coffee.jpg", jpeg("coffee"))
+    world.sort()
+    world.user_move("All/trip/coffee.jpg", "Mine/coffee.jpg")
+    moved_since = f"moved since, to {world.shown('Mine/coffee.jpg')}: left where it is"
+    assert world.untag() == (1, {"All/trip/coffee.jpg": moved_since})
+    assert world.labels("All/chelsea.jpg") == set()
+    assert photos(world) == {"All/chelsea.jpg": jpeg("chelsea"), "Mine/coffee.jpg": jpeg("coffee")}

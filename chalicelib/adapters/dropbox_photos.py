@@ -17,6 +17,7 @@ from chalicelib.adapters.dropbox_store import (
     NotAFolder,
     StoreError,
     StoreNotFound,
+    TagsRefused,
     TooLarge,
     TransientStoreError,
 )
@@ -24,7 +25,7 @@ from chalicelib.rules.configuration import in_inbox, top_folder
 from chalicelib.rules.messages import SortRequest, request_key
 from chalicelib.rules.outcomes import Outcome
 from chalicelib.rules.photo_files import MAX_BYTES, ImageTooLarge, too_large
-from chalicelib.rules.ports import FileInfo, Ledger, Move, Photo
+from chalicelib.rules.ports import FileInfo, Ledger, Move, Photo, Tagging
 from chalicelib.rules.sorting import MOVED_BY_US, SORTED_ALREADY
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,10 @@ log = logging.getLogger(__name__)
 THREADS = 10  # one per message of an SQS batch
 T = TypeVar("T")
 SOURCES = ("download", "thumbnail")
+# The ledger's in-flight note of a request tagging its photo ("#tags cat,person"), where a move notes
+# its folder (no folder name starts with "#"): a redelivery after a cut-off try knows the tags it
+# finds on the photo were its own.
+TAGGING = "#tags "
 
 
 class MoveLedger(Ledger, Protocol):
@@ -132,6 +137,77 @@ class DropboxPhotos:
             _blocked(m.photo.ref, m.folder, error) if (error := broken[m.folder]) is not None
             else self._moved(m.photo, next(results), inbox) for m in moves])
 
+    def tag(self, taggings: Sequence[Tagging[SortRequest]]) -> list[tuple[str, ...] | Outcome]:
+        """Tag each photo by its path (Dropbox's tag routes take no id), in parallel; the tags it
+        had are left, and only those it lacked are added and said (with those an earlier try of
+        the same request added before it was cut off: the ledger's note of them)."""
+        entries = self._ledger.ledger([t.photo.ref.file_id for t in taggings])
+        had = list(self._pool.map(self._tags_of, taggings))
+        plans: list[tuple[list[str], set[str]] | Outcome] = []
+        for tagging, found in zip(taggings, had):
+            if isinstance(found, Outcome):
+                plans.append(found)
+                continue
+            entry = entries.get(tagging.photo.ref.file_id)
+            note = entry.moving.get(request_key(tagging.photo.ref), "") if entry is not None else ""
+            if entry is not None and entry.tags and not entry.undone and not note:
+                # The same photo queued twice (the webhook and POST /sort): the other request tagged it.
+                plans.append(Outcome(tagging.photo.ref.path, "gone", to_path=tagging.photo.path,
+                                     reason=SORTED_ALREADY, detail="tagged by another request of the service"))
+                continue
+            earlier = set(note.removeprefix(TAGGING).split(",")) if note.startswith(TAGGING) else set()
+            plans.append(([text for text in tagging.tags if text not in found], earlier & found))
+        # Written ahead, as for a move, and only the tags this request adds (never one the user had):
+        # should this container die after tagging, the redelivery knows them for its own.
+        self._ledger.moving([(t.photo.ref, TAGGING + ",".join(sorted({*plan[0], *plan[1]})))
+                             for t, plan in zip(taggings, plans) if not isinstance(plan, Outcome)])
+        return list(self._pool.map(self._add_tags, taggings, plans))
+
+    def _tags_of(self, tagging: Tagging[SortRequest]) -> set[str] | Outcome:
+        """The photo's tags, once it is still the file that was classified, where it was read (as a
+        move checks: a file swapped or rewritten since is classified again, never tagged for what it was)."""
+        photo = tagging.photo
+        try:
+            info = self._dropbox.get_file(photo.ref.file_id)
+            if info is None or info.path_lower != photo.path.lower():
+                return self._not_at(photo.ref)
+            if (info.content_hash or info.rev) != photo.version:
+                return Outcome(photo.ref.path, "retry", reason="changed",
+                               detail="the file changed while it was being classified; it is sorted again")
+            return self._dropbox.tags([photo.path])[0]
+        except Exception as e:  # noqa: BLE001: each photo ends on its own, whatever went wrong
+            return self._tag_trouble(photo.ref, e)
+
+    def _add_tags(self, tagging: Tagging[SortRequest], plan: tuple[list[str], set[str]] | Outcome
+                  ) -> tuple[str, ...] | Outcome:
+        if isinstance(plan, Outcome):
+            return plan
+        missing, ours = plan
+        try:
+            for text in missing:
+                self._dropbox.add_tag(tagging.photo.path, text)
+        except Exception as e:  # noqa: BLE001: each photo ends on its own, whatever went wrong
+            return self._tag_trouble(tagging.photo.ref, e)
+        return tuple(text for text in tagging.tags if text in missing or text in ours)
+
+    def _tag_trouble(self, request: SortRequest, error: Exception) -> Outcome:
+        if isinstance(error, StoreNotFound):
+            return self._not_at(request)
+        if isinstance(error, TagsRefused):
+            return Outcome(request.path, "failed", reason="tags_refused", detail=str(error))
+        return _trouble(request, error)
+
+    def _not_at(self, request: SortRequest, inbox: str) -> Outcome:
+        """What ends a photo that is not where it was read any more: moved or deleted meanwhile."""
+        try:
+            info = self._dropbox.get_file(request.file_id)
+        except StoreError as e:
+            return _trouble(request, e)
+        if info is not None and in_inbox(info.path_lower, inbox):
+            return Outcome(request.path, "retry", reason="renamed",
+                           detail=f"renamed to {info.path_display} while it was being sorted")
+        return _deleted(request) if info is None else _away(request, info.path_display)
+
     def _make_folder(self, folder: str) -> StoreError | None:
         if folder.casefold() not in self._folders:
             try:
@@ -151,14 +227,7 @@ class DropboxPhotos:
         if not isinstance(result, StoreNotFound):
             return _trouble(request, result)
         # Not where we read it: moved or deleted meanwhile (perhaps by an earlier try of this request).
-        try:
-            info = self._dropbox.get_file(request.file_id)
-        except StoreError as e:
-            return _trouble(request, e)
-        if info is not None and in_inbox(info.path_lower, inbox):
-            return Outcome(request.path, "retry", reason="renamed",
-                           detail=f"renamed to {info.path_display} while it was being sorted")
-        return _deleted(request) if info is None else _away(request, info.path_display)
+        return self._not_at(request, inbox)
 
 
     def _put_back(self, photo: Photo[SortRequest], moved: FileInfo) -> Outcome:

@@ -70,6 +70,11 @@ class NotAFolder(StoreError):
     """The path is a file where a folder was expected."""
 
 
+class TagsRefused(StoreError):
+    """The account takes no tags (files/tags/* answer "other": tags not enabled for it, as in
+    some team spaces): sort by moving instead."""
+
+
 class CursorReset(StoreError):
     """Dropbox no longer knows the list_changes cursor: list the folder again for a new one."""
 
@@ -323,6 +328,42 @@ class DropboxStore:
         if _TRANSIENT_TAGS.intersection(tags):
             return self._error(TransientStoreError, f"Dropbox move {from_path}: {summary}")
         return self._error(StoreError, f"Dropbox move {from_path} failed: {summary}")
+
+    # --- tags (by path: Dropbox's tag routes take no file id) -------------------------------------
+
+    def tags(self, paths: Sequence[str]) -> list[set[str]]:
+        """The tags of each of these files (files/tags/get, lower case), in order; StoreNotFound
+        when one is gone, TagsRefused when the account takes no tags."""
+        if not paths:
+            return []
+        answer = self._tags_call(f"tags get of {len(paths)}", lambda: self._dbx.files_tags_get(list(paths)))
+        return [{tag.get_user_generated_tag().tag_text for tag in entry.tags if tag.is_user_generated_tag()}
+                for entry in answer.paths_to_tags]
+
+    def add_tag(self, path: str, tag_text: str) -> None:
+        """Tag a file (files/tags/add); a tag it has already is no error."""
+        self._tags_call(f"tag {path} {tag_text}", lambda: self._dbx.files_tags_add(path, tag_text))
+
+    def remove_tag(self, path: str, tag_text: str) -> bool:
+        """Take a tag off a file (files/tags/remove): False when it did not have it."""
+        try:
+            self._tags_call(f"untag {path} {tag_text}", lambda: self._dbx.files_tags_remove(path, tag_text))
+        except StoreError as e:
+            if "tag_not_present" in str(e):
+                return False
+            raise
+        return True
+
+    def _tags_call(self, what: str, fn: Callable[[], T]) -> T:
+        """`_call`, with the tags routes' catch-all "other" said as what it means: no tags here."""
+        try:
+            return self._call(what, fn)
+        except StoreError as e:
+            cause = e.__cause__
+            if isinstance(cause, ApiError) and _tags(cause.error) == ["other"]:
+                raise self._error(TagsRefused, f"Dropbox {what}: this Dropbox account does not take tags "
+                                               '(files/tags answered "other"); use "action": "move"') from e
+            raise
 
     # --- the one retry loop ----------------------------------------------------------------------
 

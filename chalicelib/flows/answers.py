@@ -2,10 +2,12 @@
 where it went, and what went wrong."""
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
+from typing import Protocol
 
-from chalicelib.rules.configuration import SortConfig, resolve_classes
+from chalicelib.adapters.dropbox_store import StoreNotFound, TagsRefused
+from chalicelib.rules.configuration import INBOX, ConfigError, SortConfig, resolve_classes
 from chalicelib.rules.ports import ConfigState, JobRecord, QueueDepth, Totals
 from chalicelib.rules.vocabulary import Resolution
 
@@ -16,11 +18,23 @@ Taught = Mapping[str, tuple[int, int]]
 Answer = dict[str, object]
 
 
+class TagsCheck(Protocol):
+    def tags(self, paths: Sequence[str]) -> list[set[str]]: ...
+
+
 def configure(config: SortConfig, resolve: Resolve, state: ConfigState, default_threshold: float,
-              taught: Taught) -> Answer:
+              taught: Taught, dropbox: TagsCheck) -> Answer:
     """Resolve and store the classes of a parsed body (configuration.parse); raises
-    configuration.ConfigError (a 400) for a class the model can neither see nor has examples of."""
+    configuration.ConfigError (a 400) for a class the model can neither see nor has examples of,
+    or for "action": "tag" on an account that takes no tags (asked of the inbox: nothing changes)."""
     resolutions = resolve_classes(config, resolve)
+    if config.tags:
+        try:
+            dropbox.tags([f"/{INBOX}"])
+        except TagsRefused as e:
+            raise ConfigError(f'"action": "tag": {e}') from None
+        except StoreNotFound:
+            pass  # no inbox yet: the first photo tagged tells, and is left untouched
     state.put_config(config)
     return configuration(config, resolutions, default_threshold, taught)
 
@@ -53,6 +67,7 @@ def configuration(config: SortConfig, resolutions: list[Resolution], default_thr
         "duplicates": config.duplicates,
         "inbox": "/" + config.inbox,
         "by_date": config.by_date,
+        "action": config.action,
         "covers": [{"class": r.name, "folder": "/" + config.folder_for(r.name), "imagenet_classes": len(r.indices),
                     "description": r.describe(), **threshold(r.name), **learned(r.name)} for r in resolutions],
     }
@@ -110,6 +125,7 @@ def job(totals: Totals, job_id: str, with_files: bool = False) -> Answer | None:
               **found.counts.to_dict()}
     if found.preview is not None:
         answer["classes"] = list(found.preview.classes)
+        answer["action"] = found.preview.action
     if with_files:
         answer["left"] = totals.job_left(job_id)
         if found.preview is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from chalicelib.adapters.dropbox_store import CursorReset, NotAFolder, StoreNotFound
@@ -18,7 +18,7 @@ from chalicelib.rules.configuration import INBOX, SortConfig, parse_sort
 from chalicelib.rules.messages import SortRequest
 from chalicelib.rules.outcomes import Outcome
 from chalicelib.rules.photo_files import not_a_photo
-from chalicelib.rules.ports import ChangeFeed, ConfigState, FileInfo, Queue, SyncState
+from chalicelib.rules.ports import ChangeFeed, ConfigState, FileInfo, LedgerEntry, Queue, SyncState
 from chalicelib.rules.vocabulary import Resolution
 
 log = logging.getLogger(__name__)
@@ -98,6 +98,7 @@ class Inbox:
             files, cursor = self._asked_inbox(inbox)
             photos, others = self._split(files)
             self.state.clear_undone([f.id for f in photos])  # the user asks: undone photos too
+            photos = self._not_sorted_in_place(photos)
             job = Job(self.state.create_job(total=len(photos), skipped=len(others)), len(photos), len(others))
             self._queue(photos, others, job.job_id)
             self._save_cursor(cursor_key(account, inbox), cursor, version)
@@ -151,6 +152,7 @@ class Inbox:
         # Photos put back by an undo stay in the inbox until the user asks (POST /sort).
         entries = self.state.ledger([f.id for f in photos]) if photos else {}
         photos = [f for f in photos if not (f.id in entries and entries[f.id].undone)]
+        photos = self._not_sorted_in_place(photos, entries)
         # Every sort is a job, so that it can be undone; queued before the cursor moves on: a
         # failure here leaves the changes for the next try.
         job_id = self.state.create_job(len(photos), len(others), source="webhook") if photos else None
@@ -158,6 +160,14 @@ class Inbox:
         if new_cursor is not None:
             self._save_cursor(cursor_key(account, inbox), new_cursor, version)
         return listing
+
+    def _not_sorted_in_place(self, photos: list[FileInfo], entries: Mapping[str, LedgerEntry] | None = None
+                             ) -> list[FileInfo]:
+        """Photos the service decided where they are ("action": "tag": tagged, or left untagged) stay
+        decided, as a moved photo is out of the inbox: a sort leaves them until an undo."""
+        if entries is None:
+            entries = self.state.ledger([f.id for f in photos]) if photos else {}
+        return [f for f in photos if not _in_place(entries.get(f.id))]
 
     def _list_inbox(self, inbox: str) -> tuple[list[FileInfo], str | None]:
         """Everything in the inbox and a cursor; no files and no cursor while there is no inbox
@@ -200,6 +210,11 @@ class Inbox:
         self.queue.send([SortRequest(f.id, f.path_display, f.rev, job_id) for f in photos])
         self.state.add_queued(len(photos))
         return Listing(len(photos), len(others))
+
+
+def _in_place(entry: LedgerEntry | None) -> bool:
+    return (entry is not None and not entry.undone and entry.to is None
+            and (entry.counter == "unsorted" or (entry.counter or "").startswith("tagged:")))
 
 
 def start_sort(body: object, state: ConfigState, inbox: Inbox, account: str,

@@ -13,6 +13,10 @@ so a copy of one is no duplicate of a sorted photo. Class folders (and the date 
 into that folder would delete a photo (the service never deletes). A job is undone once: the second time is AlreadyUndone (a 409). An undo
 asked again because the first try failed part way (AWS failing after the moves, or its answer
 lost) counts the photos that try put back as moved back: nothing moves or counts twice.
+
+A job that tagged photos where they are ("action": "tag") is undone by taking off exactly the tags
+it added (the ledger's record of them; a tag the photo had before, the user's, stays), under the
+same rule: only a photo still where the job tagged it, and not sorted again since.
 """
 from __future__ import annotations
 
@@ -78,13 +82,41 @@ def undo_job(job_id: str, state: UndoState, store: UndoStore) -> dict[str, objec
             else:
                 moved_back.append({"from": now, "to": landed.path_display, "file_id": file_id,
                                    "content_hash": content_hash})
-    state.mark_undone(job_id, [m["file_id"] for m in moved_back])
+    untagged, left_tagged = _untag(job_id, state, store)
+    left += left_tagged
+    state.mark_undone(job_id, [m["file_id"] for m in moved_back] + [file_id for file_id, _ in untagged])
     try:
         state.withdraw_originals([(m["content_hash"], m["file_id"]) for m in moved_back if m["content_hash"]])
     except Exception:  # noqa: BLE001: tidiness only; a claim of a photo not sorted now makes no copy
         log.exception("could not withdraw the content claims of job %s's photos", job_id)
-    return {"job_id": job_id, "moved_back": len(moved_back), "left": left,
-            "photos": [{"from": m["from"], "to": m["to"]} for m in moved_back]}
+    return {"job_id": job_id, "moved_back": len(moved_back), "untagged": len(untagged), "left": left,
+            "photos": [{"from": m["from"], "to": m["to"]} for m in moved_back]
+                      + [photo for _, photo in untagged]}
+
+
+def _untag(job_id: str, state: UndoState, store: UndoStore) -> tuple[list[tuple[str, dict[str, object]]],
+                                                                       list[dict[str, str]]]:
+    """Take off the tags the job added: (file id, the photo as the answer names it) of each photo
+    untagged, and each one left as it is, with why."""
+    tagged = state.job_tags(job_id)
+    ledger = state.ledger([file_id for file_id, _, _ in tagged]) if tagged else {}
+    untagged: list[tuple[str, dict[str, object]]] = []
+    left: list[dict[str, str]] = []
+    for file_id, path, added in tagged:
+        entry = ledger.get(file_id)
+        info = store.get_file(file_id)
+        if entry is not None and entry.undone_by == job_id:  # an earlier try of this undo took them off
+            untagged.append((file_id, {"path": info.path_display if info else path, "tags_removed": list(added)}))
+            continue
+        sorted_again = entry is None or entry.job_id != job_id
+        match undo.verdict(path, info.path_display if info else None, sorted_again):
+            case undo.Back(now):
+                for text in added:
+                    store.remove_tag(now, text)  # False: the user took it off already
+                untagged.append((file_id, {"path": now, "tags_removed": list(added)}))
+            case undo.Left(reason):
+                left.append({"path": path, "reason": reason})
+    return untagged, left
 
 
 def _where_now(store: UndoStore, folders: set[str]) -> dict[str, tuple[str, str | None]]:

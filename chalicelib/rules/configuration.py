@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from chalicelib.rules.tags import tag_problem
 from chalicelib.rules.vocabulary import Resolution, UnknownClassError
 
 # An unknown name becomes a class once its folder holds this many examples (chalicelib/rules/examples.py).
@@ -55,7 +56,10 @@ def _slash_like(c: str) -> bool:
     return c in "/\\" or c in _SLASH_LOOKALIKES or any(w in unicodedata.name(c, "") for w in _SLASH_WORDS)
 
 
-_ALLOWED_KEYS = {"classes", "threshold", "unsorted_folder", "duplicates", "inbox", "by_date"}
+_ALLOWED_KEYS = {"classes", "threshold", "unsorted_folder", "duplicates", "inbox", "by_date", "action"}
+# What sorting does with a decided photo: "move" it into its class's folder, or "tag" it where it
+# is with one Dropbox tag per class above its threshold (rules/tags.py).
+ACTIONS = ("move", "tag")
 # The keys of a class given as an object: {"name": "receipt", "threshold": 0.6}.
 _CLASS_KEYS = {"name", "threshold"}
 
@@ -77,6 +81,12 @@ class SortConfig:
     thresholds: tuple[tuple[str, float], ...] = ()
     inbox: str = INBOX  # relative to the app folder, without slashes at its ends: "Photos/Inbox"
     by_date: str = "none"
+    action: str = "move"
+
+    @property
+    def tags(self) -> bool:
+        """Whether photos are tagged where they are rather than moved."""
+        return self.action == "tag"
 
     def threshold_for(self, label: str) -> float | None:
         """The threshold a class's score must reach: its own, else the configuration's (None: the model's default)."""
@@ -123,7 +133,7 @@ class SortConfig:
         return cls(tuple(data["classes"]), data.get("threshold"),
                    data.get("unsorted_folder") or DEFAULT_UNSORTED_FOLDER, data.get("duplicates") or "keep",
                    tuple((label, float(own[label])) for label in data["classes"] if label in own),
-                   data.get("inbox") or INBOX, data.get("by_date") or "none")
+                   data.get("inbox") or INBOX, data.get("by_date") or "none", data.get("action") or "move")
 
 
 def top_folder(path: str) -> str:
@@ -204,8 +214,20 @@ def parse(body: object) -> SortConfig:
     if duplicates == "folder" and DUPLICATES_FOLDER.casefold() in {*seen, unsorted.casefold(), inbox_top}:
         raise ConfigError(f'a class, the unsorted_folder or the inbox named {DUPLICATES_FOLDER!r} collides with '
                           f'the folder of "duplicates": "folder"')
+    action = body.get("action", "move")
+    if action not in ACTIONS:
+        raise ConfigError(f'"action" must be "move" (into class folders) or "tag" (Dropbox tags, the photo stays '
+                          f'where it is), not {action!r:.40}')
+    if action == "tag":
+        if duplicates == "folder":
+            raise ConfigError('"duplicates": "folder" moves copies, and "action": "tag" moves nothing: choose one')
+        if by_date != "none":
+            raise ConfigError('"by_date" files moved photos in date folders, and "action": "tag" moves nothing: '
+                              'choose one')
+        if (problem := tag_problem(names)) is not None:
+            raise ConfigError(f'"action": "tag": {problem}')
     return SortConfig(tuple(names), threshold, unsorted, duplicates,
-                      tuple((name, own) for name, own in entries if own is not None), inbox, by_date)
+                      tuple((name, own) for name, own in entries if own is not None), inbox, by_date, action)
 
 
 def _check_inbox(value: object) -> str:

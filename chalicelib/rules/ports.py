@@ -51,6 +51,12 @@ class Move(Generic[R]):
     folder: str  # a top-level folder, "Cat", or a date folder in it, "Cat/2024"
 
 
+@dataclass(frozen=True)
+class Tagging(Generic[R]):
+    photo: Photo[R]
+    tags: tuple[str, ...]  # tag texts (rules/tags.tag_text): "ice_cream"
+
+
 class PhotoStore(Protocol[R]):
     def read(self, refs: Sequence[R], inbox: str) -> list[Photo[R] | Outcome]:
         """Each photo's bytes and where it is now, or the Outcome that ends it without a decision
@@ -63,6 +69,13 @@ class PhotoStore(Protocol[R]):
         """Move each photo into its folder (made when missing, with its parents), never
         overwriting: a clash gets " (1)". Per move, the path it now has, or the Outcome that ends
         it as for `read`."""
+        ...
+
+    def tag(self, taggings: Sequence[Tagging[R]]) -> list[tuple[str, ...] | Outcome]:
+        """Give each photo its tags where it is, never touching its content, and keeping the tags
+        it has. Per photo, the tags this sort added (also those an earlier try of the same request
+        added before it was cut off; not those it had from anyone else), or the Outcome that ends it
+        (reason sorting.SORTED_ALREADY: another request of the service tagged it, this one adds none)."""
         ...
 
 
@@ -84,12 +97,14 @@ class Originals(Protocol[R]):
 @dataclass(frozen=True)
 class Decision:
     """`label` is the winning class, or None for "unsorted" (best score below the threshold);
-    `by` what decided it: "name", "examples" or "name and examples"."""
+    `by` what decided it: "name", "examples" or "name and examples"; `labels` every class whose
+    score reaches its own threshold, best first (the tags of "action": "tag")."""
 
     label: str | None
     score: float
     ranking: tuple[tuple[str, float], ...]
     by: str | None = None
+    labels: tuple[str, ...] = ()
 
 
 class PhotoClassifier(Protocol):
@@ -222,7 +237,8 @@ class LedgerEntry:
     took it back; `moving` the requests moving it right now (request key -> folder), written
     before the move and cleared when its outcome is recorded; `undone` when an undo put it back in
     the inbox, where it stays until the user asks (POST /sort); `top` the best classes of the
-    decision that put it there, with their scores, and `decided_at` when (seconds since the epoch)."""
+    decision that put it there, with their scores, and `decided_at` when (seconds since the epoch);
+    `tags` the tags the service added to it where it is ("action": "tag"), while no undo took them off."""
 
     counter: str | None = None
     to: str | None = None
@@ -232,6 +248,7 @@ class LedgerEntry:
     moving: Mapping[str, str] = field(default_factory=dict)
     top: tuple[tuple[str, float], ...] = ()
     decided_at: float | None = None
+    tags: tuple[str, ...] = ()
 
 
 class Ledger(Protocol):
@@ -334,6 +351,10 @@ class UndoStore(FileLookup, Protocol):
         """One result per move, in order: the moved file, or the error that stopped that move."""
         ...
 
+    def remove_tag(self, path: str, tag_text: str) -> bool:
+        """Take a tag off the file at `path`: False when it did not have it."""
+        ...
+
 
 class UndoState(Ledger, Protocol):
     def job(self, job_id: str) -> JobRecord | None: ...
@@ -342,6 +363,10 @@ class UndoState(Ledger, Protocol):
 
     def job_moves(self, job_id: str) -> list[tuple[str, str, str]]:
         """(file id, where it was, where the job put it) of every photo the job moved."""
+        ...
+
+    def job_tags(self, job_id: str) -> list[tuple[str, str, tuple[str, ...]]]:
+        """(file id, where it was, the tags the job added) of every photo the job tagged."""
         ...
 
     def mark_undone(self, job_id: str, file_ids: Sequence[str]) -> None: ...

@@ -1,4 +1,5 @@
-"""The one sorting core: read a batch of photos, decide each one's class, move it.
+"""The one sorting core: read a batch of photos, decide each one's class, move it (or, with
+"action": "tag", tag it where it is with every class above its threshold).
 
 The classify Lambda (through dropbox_photos.DropboxPhotos) and `main.py --folder` (through
 cli/folder_photos.FolderPhotos) both sort with `sort_batch`; only the PhotoStore differs.
@@ -8,13 +9,15 @@ as sorted, and a move never overwrites.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from chalicelib.rules.configuration import SortConfig, top_folder
 from chalicelib.rules.dates import date_folder
 from chalicelib.rules.outcomes import TOP_CLASSES, Outcome
 from chalicelib.rules.photo_files import ImageError
-from chalicelib.rules.ports import Decision, Move, Originals, Photo, PhotoClassifier, PhotoStore, R
+from chalicelib.rules.ports import Decision, Move, Originals, Photo, PhotoClassifier, PhotoStore, R, Tagging
+from chalicelib.rules.tags import tag_text
 
 if TYPE_CHECKING:
     from chalicelib.rules.examples import Examples
@@ -47,6 +50,9 @@ def sort_batch(refs: Sequence[R], store: PhotoStore[R], classifier: PhotoClassif
             ended[i] = Outcome.skipped(photo.reported_as, decision)
         else:
             decided.append((i, photo, decision))
+    if config.tags:  # tagged where they are: no move, so no copies to tell apart from what moved
+        ended |= _tag(store, decided, dry_run)
+        return [ended[i] for i in range(len(found))]
     copies: list[str | None] = [None] * len(decided)
     if originals is not None and decided and (config.duplicates_folder or not dry_run):
         earlier = _copy_of([photo for _, photo, _ in decided], originals, claim=not dry_run)
@@ -93,6 +99,45 @@ def _move(store: PhotoStore[R], config: SortConfig, decided: Sequence[tuple[int,
     if originals is not None and not_placed:
         originals.withdraw(not_placed)
     return ended
+
+
+def _tag(store: PhotoStore[R], decided: Sequence[tuple[int, Photo[R], Decision]], dry_run: bool
+         ) -> dict[int, Outcome]:
+    """Tag each decided photo with its classes above their thresholds, in one call; one with none
+    is unsorted, and stays as it is. A dry run says the tags it would add."""
+    ended = {i: _unsorted_in_place(photo.reported_as, decision) for i, photo, decision in decided
+             if not decision.labels}
+    labelled = [(i, photo, decision) for i, photo, decision in decided if decision.labels]
+    wanted = [tuple(tag_text(label) for label in decision.labels) for _, _, decision in labelled]
+    if dry_run:
+        return ended | {i: _tagged(photo.reported_as, decision, tags) for (i, photo, decision), tags
+                        in zip(labelled, wanted)}
+    results = store.tag([Tagging(photo, tags) for (_, photo, _), tags in zip(labelled, wanted)]) if labelled else []
+    for (i, photo, decision), result in zip(labelled, results):
+        if not isinstance(result, Outcome):
+            ended[i] = _tagged(photo.reported_as, decision, result)
+        elif result.reason == SORTED_ALREADY:  # tagged by another request of the service: this one added nothing
+            ended[i] = replace(_tagged(photo.reported_as, decision, ()), by_another=True)
+        else:
+            ended[i] = result
+    return ended
+
+
+def _tagged(file: str, decision: Decision, added: tuple[str, ...]) -> Outcome:
+    """A photo tagged with its classes (`decision.labels`, best first); `added` the tag texts this
+    sort added to it (for a dry run, those it would add)."""
+    scores = dict(decision.ranking)
+    first = decision.labels[0]
+    others = [entry for entry in decision.ranking if entry[0] not in decision.labels]
+    return Outcome(file, "tagged", label=first, score=scores[first], by=decision.by,
+                   runner_up=others[0] if others else None, top=decision.ranking[:TOP_CLASSES],
+                   tags=decision.labels, added=added)
+
+
+def _unsorted_in_place(file: str, decision: Decision) -> Outcome:
+    """A photo no class reaches its threshold on, when sorting tags: it stays as it is, untagged."""
+    return Outcome(file, "unsorted", score=decision.score, runner_up=decision.ranking[0] if decision.ranking else None,
+                   top=decision.ranking[:TOP_CLASSES])
 
 
 def settled(outcome: Outcome, config: SortConfig) -> Outcome:

@@ -172,7 +172,8 @@ class Classifier:
             top = order[0]
             label = best if score >= thresholds[top] else None
             decisions.append(Decision(label, score, ranking,
-                                      _by(by_name[top], by_example[n][top], thresholds[top]) if label else None))
+                                      _by(by_name[top], by_example[n][top], thresholds[top]) if label else None,
+                                      tuple(names[i] for i in order if scores[i] >= thresholds[i])))
         return decisions
 
     def _thresholds(self, threshold: Threshold, count: int) -> list[float]:

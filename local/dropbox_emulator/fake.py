@@ -37,6 +37,7 @@ class FakeDropbox:
     id_of = _Forward("tree")
     path_of = _Forward("tree")
     is_folder = _Forward("tree")
+    tags_of = _Forward("tree")
     user_move = _Forward("tree")
     user_delete = _Forward("tree")
     scan = _Forward("tree")
@@ -51,6 +52,7 @@ class FakeDropbox:
     _tokens = _Forward("api", "tokens")
     page_size = _Forward("api")
     auto_scan = _Forward("api")
+    tags_enabled = _Forward("api")  # False: the account refuses tags
     # Faults.
     fail = _Forward("faults")
     fault_rate = _Forward("faults")

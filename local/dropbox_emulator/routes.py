@@ -33,6 +33,7 @@ THUMBNAIL_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".tiff", ".tif", ".gi
 THUMBNAIL_MAX_BYTES = 20 * 1024 * 1024
 THUMBNAIL_BATCH_LIMIT = 25  # Dropbox's cap on entries per get_thumbnail_batch
 PAGE_SIZE = 2000  # Dropbox's own cap on entries per list_folder page
+MAX_TAGS = 20  # Dropbox: "No more than 20 tags can be added to a given item"
 
 # route -> (SDK route object, method name)
 _ROUTES = {
@@ -49,6 +50,9 @@ _ROUTES = {
     "files/move_batch_v2": (files.move_batch_v2, "_move_batch_v2"),
     "files/move_batch/check_v2": (files.move_batch_check_v2, "_move_batch_check_v2"),
     "files/upload": (files.upload, "_upload"),
+    "files/tags/add": (files.tags_add, "_tags_add"),
+    "files/tags/get": (files.tags_get, "_tags_get"),
+    "files/tags/remove": (files.tags_remove, "_tags_remove"),
 }
 
 
@@ -93,11 +97,16 @@ class Api:
         self.auto_scan: float | None = None
         self._jobs: dict[str, dict] = {}
         self.page_size = PAGE_SIZE
+        # False: an account that refuses tags (a team space without them, say): every files/tags/*
+        # call answers 409 with a tag the SDK does not know, which it reads as its catch-all "other"
+        # (the unions name no refusal of their own).
+        self.tags_enabled = True
 
     def reset(self) -> None:
-        """Forget batch jobs and the page size; issued tokens stay valid."""
+        """Forget batch jobs and the page size, accept tags again; issued tokens stay valid."""
         self._jobs.clear()
         self.page_size = PAGE_SIZE
+        self.tags_enabled = True
 
     def dispatch(self, route: str, headers, body: bytes) -> tuple[int, dict, bytes | dict | str]:
         """(status, headers, payload) for a call; raises Reply for an error."""
@@ -131,6 +140,8 @@ class Api:
         if style == "download":
             return 200, {"Content-Type": "application/octet-stream",
                          "Dropbox-API-Result": json.dumps(encoded)}, content
+        if encoded is None:  # a route without a result (files/tags/add): Dropbox's body is JSON null
+            return 200, {"Content-Type": "application/json"}, b"null"
         return 200, {"Content-Type": "application/json"}, encoded
 
     def _token(self, body: bytes) -> tuple[int, dict, dict]:
@@ -360,3 +371,38 @@ class Api:
         if arg.client_modified is not None:
             node.modified = arg.client_modified
         return _meta(node)
+
+    # --- tags: the SDK's validators already checked tag_text ([\\w]+, 1 to 32 characters) and paths
+
+    def _tagged_node(self, path: str) -> Node:
+        """The entry a tags call is about, by path (the routes take no id): LookupError not_found."""
+        if not self.tags_enabled:
+            raise conflict(tagged("feature_not_enabled"))
+        node = self.tree.resolve(path)
+        if node is None:
+            raise conflict(tagged("path", "not_found"))
+        return node
+
+    def _tags_add(self, route, arg):
+        node = self._tagged_node(arg.path)
+        text = arg.tag_text.lower()  # Dropbox keeps tags in lower case
+        if text not in node.tags:  # a tag the item has already is no error, and no second tag
+            if len(node.tags) >= MAX_TAGS:
+                raise conflict(tagged("too_many_tags"))
+            node.tags.append(text)
+        return None
+
+    def _tags_get(self, route, arg):
+        nodes = [self._tagged_node(path) for path in arg.paths]
+        return files.GetTagsResult(paths_to_tags=[
+            files.PathToTags(path=path, tags=[files.Tag.user_generated_tag(files.UserGeneratedTag(text))
+                                              for text in node.tags])
+            for path, node in zip(arg.paths, nodes)])
+
+    def _tags_remove(self, route, arg):
+        node = self._tagged_node(arg.path)
+        text = arg.tag_text.lower()
+        if text not in node.tags:
+            raise conflict(tagged("tag_not_present"))
+        node.tags.remove(text)
+        return None

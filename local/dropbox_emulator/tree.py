@@ -23,7 +23,7 @@ import secrets
 import shutil
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 
@@ -54,6 +54,9 @@ class Node:
     hash: str | None = None
     modified: datetime | None = None
     stamp: tuple[int, int] | None = None  # (mtime_ns, size) on disk when indexed, for scan()
+    # Dropbox's tags (files/tags/add), lower case, oldest first. They belong to the entry, so they
+    # follow it through every move, as its id does.
+    tags: list[str] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -129,6 +132,14 @@ class Tree:
         with self.lock:
             node = self.resolve(file_id)
             return None if node is None else node.path
+
+    def tags_of(self, path_or_id: str) -> list[str]:
+        """The tags of the entry at a path or with an `id:` (as files/tags/get answers them)."""
+        with self.lock:
+            node = self.resolve(path_or_id)
+            if node is None:
+                raise FileNotFoundError(path_or_id)
+            return list(node.tags)
 
     def is_folder(self, path: str) -> bool:
         with self.lock:
@@ -234,7 +245,7 @@ class Tree:
         with self.lock:
             entries = [{"path": n.path, "id": n.id, "folder": n.folder, "rev": n.rev, "size": n.size,
                         "hash": n.hash, "stamp": list(n.stamp) if n.stamp else None,
-                        "modified": n.modified.isoformat() if n.modified else None}
+                        "modified": n.modified.isoformat() if n.modified else None, "tags": n.tags}
                        for n in [*self.nodes.values(), *self._known.values()]]
             partial = self.ids_file.with_name(self.ids_file.name + ".partial")
             partial.write_text(json.dumps({"entries": entries}))
@@ -370,7 +381,7 @@ class Tree:
         return {e["path"].lower(): Node(
             e["id"], e["path"], e["folder"], e["rev"], e["size"], e["hash"],
             datetime.fromisoformat(e["modified"]) if e["modified"] else None,
-            tuple(e["stamp"]) if e["stamp"] else None) for e in entries}
+            tuple(e["stamp"]) if e["stamp"] else None, list(e.get("tags") or [])) for e in entries}
 
     def _check_path(self, path: str) -> str:
         if not path.startswith("/") or path.rstrip("/") == "" or "//" in path:

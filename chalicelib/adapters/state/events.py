@@ -34,4 +34,6 @@ class EventRepository:
                  "folder": i["folder"]["S"],
                  "score": float(i["score"]["N"]), "by": i.get("by", {}).get("S"),
                  "runner_up": {"class": i["runner_up"]["S"], "score": float(i["runner_up_score"]["N"])}
-                 if "runner_up" in i else None, "at": at} for at, i in self.table.newest("decisions", limit)]
+                 if "runner_up" in i else None, "at": at,
+                 **({"tags": [t["S"] for t in i["tags"]["L"]]} if "tags" in i else {})}
+                for at, i in self.table.newest("decisions", limit)]

@@ -3,6 +3,7 @@
   job#<id> / job            its total and counters (kept by the ledger's records), a preview's classes,
                             when it was undone
   job#<id> / moved#<id>     a photo the job moved: where from, where to (what an undo moves back)
+  job#<id> / tagged#<id>    a photo the job tagged where it is: its path, the tags it added (what an undo takes off)
   job#<id> / left#<id>      a file the job left in the inbox, and why
   job#<id> / preview#<id>   where a dry run would put a photo
   jobs     / <time>#<id>    the recent jobs, newest last in key order
@@ -61,6 +62,11 @@ class JobRepository:
         return [(i["sk"]["S"].split("#", 1)[1], i["from"]["S"], i["to"]["S"])
                 for i in self.table.query(f"job#{job_id}", "moved#")]
 
+    def job_tags(self, job_id: str) -> list[tuple[str, str, tuple[str, ...]]]:
+        """(file id, where it was, the tags the job added) of every photo the job tagged."""
+        return [(i["sk"]["S"].split("#", 1)[1], i["path"]["S"], tuple(t["S"] for t in i["tags"]["L"]))
+                for i in self.table.query(f"job#{job_id}", "tagged#")]
+
     def note_left(self, job_id: str, files: Sequence[tuple[str, Outcome]]) -> None:
         """Files the job's listing left in the inbox (not photos), by (file id, outcome)."""
         self.table.batch_write([{"PutRequest": {"Item": left_item(job_id, file_id, outcome.file, outcome)}}
@@ -76,7 +82,8 @@ class JobRepository:
         return sorted(({"path": i["path"]["S"], "kind": i["kind"]["S"], "to": i["to"]["S"],
                         "folder": i["folder"]["S"], "class": i.get("label", {}).get("S"),
                         "score": float(i["score"]["N"]), "by": i.get("by", {}).get("S"),
-                        "reason": i.get("reason", {}).get("S"), "detail": i.get("detail", {}).get("S")}
+                        "reason": i.get("reason", {}).get("S"), "detail": i.get("detail", {}).get("S"),
+                        **({"tags": [t["S"] for t in i["tags"]["L"]]} if "tags" in i else {})}
                        for i in self.table.query(f"job#{job_id}", "preview#")), key=lambda p: p["path"])
 
 
@@ -84,8 +91,10 @@ def counts(item: Item) -> Counts:
     """The counters of a job's item, or of the totals."""
     def number(name: str) -> int:
         return int(item.get(name, {}).get("N", "0"))
-    folders = {k.split(":", 1)[1]: int(v["N"]) for k, v in item.items() if k.startswith("folder:") and int(v["N"])}
-    return Counts(folders, number("unsorted"), number("skipped"), number("failed"), number("gone"))
+    def by_name(prefix: str) -> dict[str, int]:
+        return {k.split(":", 1)[1]: int(v["N"]) for k, v in item.items() if k.startswith(prefix) and int(v["N"])}
+    return Counts(by_name("folder:"), number("unsorted"), number("skipped"), number("failed"), number("gone"),
+                  by_name("tagged:"), number("tagged"))
 
 
 def left_item(job_id: str, file_id: str, path: str, outcome: Outcome) -> Item:

@@ -2,7 +2,8 @@
 outcome with the counts, events and job records that go with it (one transaction per chunk).
 
   photo#<id> / ledger          where the photo is counted, where the service put it and by which job
-                               (with the best classes that decided it, and when),
+                               (with the best classes that decided it, and when), the tags it added
+                               ("action": "tag"; a string set: the tags the user added are not in it),
                                the moves in flight (moving_<request key>, written before each move),
                                and whether an undo put it back in the inbox
   file#<id>  / <request key>   one outcome per queued request (a redelivery finds it and counts nothing)
@@ -21,10 +22,13 @@ from chalicelib.adapters.state.events import EVENT_TTL_SECONDS
 from chalicelib.adapters.state.jobs import counts, left_item
 from chalicelib.adapters.state.table import Item, Table, TransientStateError, counter_update, key, plain
 from chalicelib.rules.messages import SortRequest, request_key
-from chalicelib.rules.outcomes import Counts, Outcome
+from chalicelib.rules.configuration import folder_name
+from chalicelib.rules.outcomes import DECIDED, Counts, Outcome
 from chalicelib.rules.ports import LedgerEntry
+from chalicelib.rules.tags import tag_text
 
 CONFLICT_ATTEMPTS = 5
+TAGGED = "tagged"  # the counter of tagged photos; "tagged:Cat" of those tagged with a class
 # DynamoDB allows 100 items per transaction; an outcome takes at most 5 (its item, an event or its
 # decision, its photo's ledger, and in its job's lists of moves and of files left in the inbox) plus
 # the counter updates (the totals, and one per job in the chunk).
@@ -86,10 +90,10 @@ class LedgerRepository:
                     condition, values[":before"] = "#c = :before", {"S": entry.counter}
                     taken[entry.counter] = taken.get(entry.counter, 0) - 1
                 writes.append({"Update": self._entry_update(
-                    file_id, "SET undone = :j REMOVE #c, #t, job, top, decided_at", {"#c": "counter", "#t": "to"},
+                    file_id, "SET undone = :j REMOVE #c, #t, job, top, decided_at, tags", {"#c": "counter", "#t": "to"},
                     values, condition)})
             if taken:
-                writes.append({"Update": counter_update(self.table, "stats", "all", taken)})
+                writes.append({"Update": counter_update(self.table, "stats", "all", _expanded(taken))})
             if self.table.transact(writes):
                 return len(fresh)
             if attempt:  # a photo counted anew meanwhile (a late outcome): read its count again
@@ -129,6 +133,16 @@ class LedgerRepository:
         results: list[bool] = []
         for start in range(0, len(records), RECORDS_PER_TRANSACTION):
             results += self._record_chunk(records[start:start + RECORDS_PER_TRANSACTION])
+        # A redelivery that tagged again (a tagged photo stays in the inbox, so it is read and tagged
+        # anew) noted its request in flight: with nothing to record, that note goes.
+        again: dict[str, set[str]] = {}
+        for (request, outcome), first in zip(records, results):
+            if not first and outcome.kind == "tagged":
+                again.setdefault(request.file_id, set()).add(_moving(request))
+        if again:  # one update per photo: a transaction touches each item once
+            self.table.transact_all([{"Update": self._entry_update(
+                file_id, "REMOVE " + ", ".join(f"#m{n}" for n in range(len(notes))),
+                {f"#m{n}": note for n, note in enumerate(sorted(notes))})} for file_id, notes in again.items()])
         return results
 
     def _record_chunk(self, chunk: Sequence[tuple[SortRequest, Outcome]]) -> list[bool]:
@@ -170,9 +184,14 @@ class LedgerRepository:
                 photo.placed = (outcome.to_path.lower(), request.job_id)
                 if outcome.top:
                     photo.decided = (outcome.top, now)
+            if outcome.kind == "tagged" and not outcome.by_another:
+                photo.tagged = (photo.tagged or ()) + outcome.added
+                photo.tagged_by = request.job_id
+                if outcome.top:
+                    photo.decided = (outcome.top, now)
         for file_id, photo in photos.items():
             writes.append({"Update": self._recorded(file_id, photo, counted.get(file_id), tally)})
-        writes += [{"Update": counter_update(self.table, pk, "all" if pk == "stats" else "job", changes)}
+        writes += [{"Update": counter_update(self.table, pk, "all" if pk == "stats" else "job", _expanded(changes))}
                    for pk, changes in tally.changes.items() if changes]
         return writes
 
@@ -193,6 +212,16 @@ class LedgerRepository:
                 values[":j"] = {"S": job_id}
             else:
                 removes.append("job")
+        adds: list[str] = []
+        if photo.tagged is not None:  # tagged where it is: no "to"; the tags it added join those of earlier tries
+            if photo.tagged_by:
+                sets.append("job = :j")
+                values[":j"] = {"S": photo.tagged_by}
+            else:
+                removes.append("job")
+            if photo.tagged:
+                adds.append("tags :tags")
+                values[":tags"] = {"SS": sorted(set(photo.tagged))}
         if photo.decided is not None:  # what decided the move: the review queue shows it
             top, at = photo.decided
             sets.append("top = :top, decided_at = :at")
@@ -211,7 +240,8 @@ class LedgerRepository:
             else:
                 condition, values[":before"] = "#c = :before", {"S": before}
         expression = " ".join(part for part in ("SET " + ", ".join(sets) if sets else "",
-                                                "REMOVE " + ", ".join(removes) if removes else "") if part)
+                                                "REMOVE " + ", ".join(removes) if removes else "",
+                                                "ADD " + ", ".join(adds) if adds else "") if part)
         return self._entry_update(file_id, expression, names, values, condition)
 
 
@@ -223,6 +253,8 @@ class _Photo:
     requests: list[SortRequest] = field(default_factory=list)
     placed: tuple[str, str | None] | None = None
     decided: tuple[tuple[tuple[str, float], ...], float] | None = None  # its best classes, and when
+    tagged: tuple[str, ...] | None = None  # tagged where it is: the tags the service added
+    tagged_by: str | None = None  # the job of that tagging
 
 
 @dataclass
@@ -234,6 +266,18 @@ class _Tally:
     def add(self, pk: str, counter: str, n: int) -> None:
         item = self.changes.setdefault(pk, {})
         item[counter] = item.get(counter, 0) + n
+
+
+def _expanded(changes: Mapping[str, int]) -> dict[str, int]:
+    """Counter changes as stored: a tagged photo's one counter ("tagged:Cat|Person") is a photo
+    under "tagged" and one under each of its classes ("tagged:Cat", "tagged:Person")."""
+    out: dict[str, int] = {}
+    for counter, n in changes.items():
+        names = [TAGGED, *(f"{TAGGED}:{c}" for c in counter.split(":", 1)[1].split("|"))] \
+            if counter.startswith(f"{TAGGED}:") else [counter]
+        for name in names:
+            out[name] = out.get(name, 0) + n
+    return {name: n for name, n in out.items() if n}
 
 
 def _outcome_writes(table: str, request: SortRequest, outcome: Outcome, now: float) -> list[Item]:
@@ -250,8 +294,10 @@ def _outcome_writes(table: str, request: SortRequest, outcome: Outcome, now: flo
     if outcome.score is not None:
         item["score"] = {"N": f"{outcome.score:.6f}"}
     puts = []
-    decided = outcome.kind in ("sorted", "unsorted")
+    decided = outcome.kind in DECIDED
     moved = decided and outcome.to_path and request.job_id and not outcome.by_another  # what an undo moves back
+    # What an undo takes off (also when the job added none: the user had them all; it is counted nowhere after).
+    tagged = outcome.kind == "tagged" and request.job_id and not outcome.by_another
     if outcome.kind in ("skipped", "failed") and request.job_id:
         puts.append(left_item(request.job_id, request.file_id, request.path, outcome))
     if request.dry_run:
@@ -267,10 +313,14 @@ def _outcome_writes(table: str, request: SortRequest, outcome: Outcome, now: flo
         if moved:
             puts.append({**key(f"job#{request.job_id}", f"moved#{request.file_id}"), "from": {"S": request.path},
                          "to": {"S": outcome.to_path}})
+        if tagged:
+            puts.append({**key(f"job#{request.job_id}", f"tagged#{request.file_id}"), "path": {"S": request.path},
+                         "tags": {"L": [{"S": text} for text in sorted(set(outcome.added))]}})
     writes: list[Item] = [{"Put": {"TableName": table, "Item": item,
                                    "ConditionExpression": "attribute_not_exists(pk)"}}]
     writes += [{"Put": {"TableName": table, "Item": put}} for put in puts]
-    if not request.dry_run and decided and outcome.to_path and request.job_id:  # no longer left in the inbox
+    if not request.dry_run and decided and (outcome.to_path or outcome.kind == "tagged") and request.job_id:
+        # no longer left in the inbox as a file the job could not sort
         writes.append({"Delete": {"TableName": table, "Key": key(f"job#{request.job_id}", f"left#{request.file_id}")}})
     return writes
 
@@ -283,7 +333,7 @@ def _moving(request: SortRequest) -> str:
 def _entry(item: Item) -> LedgerEntry:
     return LedgerEntry(counter=item.get("counter", {}).get("S"), to=item.get("to", {}).get("S"),
                        job_id=item.get("job", {}).get("S"), undone="undone" in item,
-                       undone_by=item.get("undone", {}).get("S"),
+                       undone_by=item.get("undone", {}).get("S"), tags=tuple(sorted(item.get("tags", {}).get("SS", []))),
                        top=tuple((str(c), float(s)) for c, s in json.loads(item["top"]["S"])) if "top" in item else (),
                        decided_at=float(item["decided_at"]["N"]) if "decided_at" in item else None,
                        moving={name.removeprefix("moving_"): value["S"] for name, value in item.items()
@@ -291,11 +341,14 @@ def _entry(item: Item) -> LedgerEntry:
 
 
 def _counter(outcome: Outcome) -> str:
+    """Where a photo counts: "folder:Cat", "tagged:Cat|Person" (every class it is tagged with), or its kind."""
+    if outcome.kind == "tagged":
+        return f"{TAGGED}:" + "|".join(folder_name(label) for label in outcome.tags)
     return f"folder:{outcome.folder}" if outcome.kind == "sorted" else outcome.kind
 
 
 def _placed(counter: str | None) -> bool:
-    return counter is not None and (counter == "unsorted" or counter.startswith("folder:"))
+    return counter is not None and (counter == "unsorted" or counter.startswith(("folder:", f"{TAGGED}:")))
 
 
 def _decision_item(request: SortRequest, outcome: Outcome, now: float) -> Item:
@@ -304,6 +357,8 @@ def _decision_item(request: SortRequest, outcome: Outcome, now: float) -> Item:
             "file_id": {"S": request.file_id},
             "folder": {"S": outcome.folder or ""}, "score": {"N": f"{outcome.score:.6f}"},
             "expires_at": {"N": str(int(now + EVENT_TTL_SECONDS))}}
+    if outcome.tags:
+        item["tags"] = {"L": [{"S": tag_text(label)} for label in outcome.tags]}
     for name, value in (("to", outcome.to_path), ("by", outcome.by)):
         if value is not None:
             item[name] = {"S": value}
@@ -314,9 +369,13 @@ def _decision_item(request: SortRequest, outcome: Outcome, now: float) -> Item:
 
 def _preview_item(request: SortRequest, outcome: Outcome) -> Item:
     """Where a dry run would put a photo, for its job's answer."""
+    # A photo sorting would tag, or leave untagged, stays where it is.
+    to = f"/{outcome.destination}/{request.path.rsplit('/', 1)[-1]}" if outcome.folder else request.path
     item = {**key(f"job#{request.job_id}", f"preview#{request.file_id}"), "path": {"S": request.path},
             "kind": {"S": outcome.kind}, "folder": {"S": outcome.folder or ""}, "score": {"N": f"{outcome.score:.6f}"},
-            "to": {"S": f"/{outcome.destination}/{request.path.rsplit('/', 1)[-1]}"}}
+            "to": {"S": to}}
+    if outcome.kind == "tagged":
+        item["tags"] = {"L": [{"S": text} for text in outcome.added]}
     for name, value in (("label", outcome.label), ("by", outcome.by), ("reason", outcome.reason),
                         ("detail", outcome.detail)):
         if value is not None:

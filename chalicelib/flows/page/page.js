@@ -185,12 +185,17 @@ function showStatus(status) {
     // "finished" counts photos, each once; "queued" counts requests (a photo queued twice is two):
     // never shown as a fraction of each other.
     `${status.finished} photos finished: ${Object.values(status.sorted).reduce((a, n) => a + n, 0)} sorted, ` +
+    (status.tagged_photos ? `${status.tagged_photos} tagged where they are, ` : "") +
     `${status.unsorted} unsorted, ${status.skipped} skipped, ${status.failed} failed, ${status.gone} gone; ` +
     `${status.queue.waiting} waiting in the queue, ` +
     `${status.queue.dead_letter} dead-lettered.`;
-  fill("counts", Object.entries(status.sorted).map(([folder, n]) => [folder, n]), "Nothing sorted yet.");
+  // "action": "tag": a photo counts under each class it is tagged with.
+  fill("counts", Object.entries(status.sorted).map(([folder, n]) => [folder, n]).concat(
+    Object.entries(status.tagged || {}).map(([name, n]) => [`tagged ${name}`, n])), "Nothing sorted yet.");
   fill("decisions", status.recent_decisions.map((d) => [
-    photo(d.file_id, file(d.path)), file(d.path), d.undone ? `${d.to} (undone: back in All)` : d.to || d.folder,
+    photo(d.file_id, file(d.path)), file(d.path),
+    d.tags ? `tagged ${d.tags.join(", ")}${d.undone ? " (undone: tags taken off)" : ""}`
+      : d.undone ? `${d.to} (undone: back in All)` : d.to || d.folder,
     score(d.score),
     d.runner_up ? `${d.runner_up.class} ${score(d.runner_up.score)}` : "", d.by || "", when(d.at),
   ]), "No decisions yet.");
@@ -353,7 +358,7 @@ async function showPreview(jobs) {
     ? `Preview made ${when(made.at)} (UTC): where the ${job.total} photo(s) in All would go with ` +
       `${job.classes.join(", ")}; nothing was moved.`
     : `Preview made ${when(made.at)} (UTC): looking at the photos in All, ${job.done} of ${job.total}.`;
-  fill("previewed", job.preview.map((p) => [p.path, p.to,
+  fill("previewed", job.preview.map((p) => [p.path, p.tags ? `${p.to}, tagged ${p.tags.join(", ")}` : p.to,
     `${p.class || "no class"} ${score(p.score)}` + (p.detail ? `; ${p.detail}` : "")]), "No photos in All.");
 }
 
