@@ -166,7 +166,7 @@ class FolderPhotos:
             self._contents[content] = (version, f"{folder}/{moved}")  # the first of its content, where it is now
         return f"{folder}/{moved}"
 
-    def tag(self, taggings: Sequence[Tagging[str]]) -> list[tuple[str, ...] | Outcome]:
+    def tag(self, taggings: Sequence[Tagging[str]], inbox: str) -> list[tuple[str, ...] | Outcome]:
         """Each photo's labels into its XMP sidecar ("a.jpg.xmp" beside it), merged into one that
         exists; the photo is only looked at (its identity), never opened for writing."""
         return [self._tag(t.photo.ref, t.photo.version, t.tags) for t in taggings]

@@ -137,12 +137,12 @@ class DropboxPhotos:
             _blocked(m.photo.ref, m.folder, error) if (error := broken[m.folder]) is not None
             else self._moved(m.photo, next(results), inbox) for m in moves])
 
-    def tag(self, taggings: Sequence[Tagging[SortRequest]]) -> list[tuple[str, ...] | Outcome]:
+    def tag(self, taggings: Sequence[Tagging[SortRequest]], inbox: str) -> list[tuple[str, ...] | Outcome]:
         """Tag each photo by its path (Dropbox's tag routes take no id), in parallel; the tags it
         had are left, and only those it lacked are added and said (with those an earlier try of
         the same request added before it was cut off: the ledger's note of them)."""
         entries = self._ledger.ledger([t.photo.ref.file_id for t in taggings])
-        had = list(self._pool.map(self._tags_of, taggings))
+        had = list(self._pool.map(lambda t: self._tags_of(t, inbox), taggings))
         plans: list[tuple[list[str], set[str]] | Outcome] = []
         for tagging, found in zip(taggings, had):
             if isinstance(found, Outcome):
@@ -161,24 +161,24 @@ class DropboxPhotos:
         # should this container die after tagging, the redelivery knows them for its own.
         self._ledger.moving([(t.photo.ref, TAGGING + ",".join(sorted({*plan[0], *plan[1]})))
                              for t, plan in zip(taggings, plans) if not isinstance(plan, Outcome)])
-        return list(self._pool.map(self._add_tags, taggings, plans))
+        return list(self._pool.map(lambda t, p: self._add_tags(t, p, inbox), taggings, plans))
 
-    def _tags_of(self, tagging: Tagging[SortRequest]) -> set[str] | Outcome:
+    def _tags_of(self, tagging: Tagging[SortRequest], inbox: str) -> set[str] | Outcome:
         """The photo's tags, once it is still the file that was classified, where it was read (as a
         move checks: a file swapped or rewritten since is classified again, never tagged for what it was)."""
         photo = tagging.photo
         try:
             info = self._dropbox.get_file(photo.ref.file_id)
             if info is None or info.path_lower != photo.path.lower():
-                return self._not_at(photo.ref)
+                return self._not_at(photo.ref, inbox)
             if (info.content_hash or info.rev) != photo.version:
                 return Outcome(photo.ref.path, "retry", reason="changed",
                                detail="the file changed while it was being classified; it is sorted again")
             return self._dropbox.tags([photo.path])[0]
         except Exception as e:  # noqa: BLE001: each photo ends on its own, whatever went wrong
-            return self._tag_trouble(photo.ref, e)
+            return self._tag_trouble(photo.ref, e, inbox)
 
-    def _add_tags(self, tagging: Tagging[SortRequest], plan: tuple[list[str], set[str]] | Outcome
+    def _add_tags(self, tagging: Tagging[SortRequest], plan: tuple[list[str], set[str]] | Outcome, inbox: str
                   ) -> tuple[str, ...] | Outcome:
         if isinstance(plan, Outcome):
             return plan
@@ -187,12 +187,12 @@ class DropboxPhotos:
             for text in missing:
                 self._dropbox.add_tag(tagging.photo.path, text)
         except Exception as e:  # noqa: BLE001: each photo ends on its own, whatever went wrong
-            return self._tag_trouble(tagging.photo.ref, e)
+            return self._tag_trouble(tagging.photo.ref, e, inbox)
         return tuple(text for text in tagging.tags if text in missing or text in ours)
 
-    def _tag_trouble(self, request: SortRequest, error: Exception) -> Outcome:
+    def _tag_trouble(self, request: SortRequest, error: Exception, inbox: str) -> Outcome:
         if isinstance(error, StoreNotFound):
-            return self._not_at(request)
+            return self._not_at(request, inbox)
         if isinstance(error, TagsRefused):
             return Outcome(request.path, "failed", reason="tags_refused", detail=str(error))
         return _trouble(request, error)

@@ -71,7 +71,7 @@ class PhotoStore(Protocol[R]):
         it as for `read`."""
         ...
 
-    def tag(self, taggings: Sequence[Tagging[R]]) -> list[tuple[str, ...] | Outcome]:
+    def tag(self, taggings: Sequence[Tagging[R]], inbox: str) -> list[tuple[str, ...] | Outcome]:
         """Give each photo its tags where it is, never touching its content, and keeping the tags
         it has. Per photo, the tags this sort added (also those an earlier try of the same request
         added before it was cut off; not those it had from anyone else), or the Outcome that ends it

@@ -51,7 +51,7 @@ def sort_batch(refs: Sequence[R], store: PhotoStore[R], classifier: PhotoClassif
         else:
             decided.append((i, photo, decision))
     if config.tags:  # tagged where they are: no move, so no copies to tell apart from what moved
-        ended |= _tag(store, decided, dry_run)
+        ended |= _tag(store, decided, dry_run, config.inbox)
         return [ended[i] for i in range(len(found))]
     copies: list[str | None] = [None] * len(decided)
     if originals is not None and decided and (config.duplicates_folder or not dry_run):
@@ -101,7 +101,7 @@ def _move(store: PhotoStore[R], config: SortConfig, decided: Sequence[tuple[int,
     return ended
 
 
-def _tag(store: PhotoStore[R], decided: Sequence[tuple[int, Photo[R], Decision]], dry_run: bool
+def _tag(store: PhotoStore[R], decided: Sequence[tuple[int, Photo[R], Decision]], dry_run: bool, inbox: str
          ) -> dict[int, Outcome]:
     """Tag each decided photo with its classes above their thresholds, in one call; one with none
     is unsorted, and stays as it is. A dry run says the tags it would add."""
@@ -112,7 +112,7 @@ def _tag(store: PhotoStore[R], decided: Sequence[tuple[int, Photo[R], Decision]]
     if dry_run:
         return ended | {i: _tagged(photo.reported_as, decision, tags) for (i, photo, decision), tags
                         in zip(labelled, wanted)}
-    results = store.tag([Tagging(photo, tags) for (_, photo, _), tags in zip(labelled, wanted)]) if labelled else []
+    results = store.tag([Tagging(photo, tags) for (_, photo, _), tags in zip(labelled, wanted)], inbox) if labelled else []
     for (i, photo, decision), result in zip(labelled, results):
         if not isinstance(result, Outcome):
             ended[i] = _tagged(photo.reported_as, decision, result)
