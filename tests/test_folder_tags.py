@@ -59,7 +59,7 @@ def test_tag_leaves_every_photo_in_place_byte_for_byte_and_writes_one_sidecar_pe
     assert subjects(folder / "All/chelsea.jpg.xmp") == ["cat"]
     assert subjects(folder / "All/trip/coffee.jpg.xmp") == ["food", "coffee"]
     lines = {line["file"]: line for line in map(json.loads, result.stdout.splitlines())}
-    assert (lines["All/rocket.jpg"]["kind"], lines["All/trip/coffee.jpg"]["tags"]) == ("unsorted", "food,coffee")
+    assert (lines["/All/rocket.jpg"]["kind"], lines["/All/trip/coffee.jpg"]["tags"]) == ("unsorted", "food,coffee")
 
 
 def test_an_existing_sidecar_keeps_its_content_and_subjects_and_gains_only_the_missing_labels(folder):
@@ -106,8 +106,8 @@ def test_a_dry_run_of_tags_says_the_labels_it_would_add_and_writes_nothing(folde
     assert result.returncode == 0, result.stderr
     assert tree(folder) == before
     lines = {line["file"]: line for line in map(json.loads, result.stdout.splitlines())}
-    assert lines["All/trip/coffee.jpg"]["tags_added"] == "food,coffee"
-    assert lines["All/chelsea.jpg"]["tags_added"] == "cat"
+    assert lines["/All/trip/coffee.jpg"]["tags_added"] == "food,coffee"
+    assert lines["/All/chelsea.jpg"]["tags_added"] == "cat"
 
 
 def test_a_sidecar_that_is_not_xmp_fails_its_photo_saying_so_and_is_left_as_it_is(folder):
@@ -115,7 +115,7 @@ def test_a_sidecar_that_is_not_xmp_fails_its_photo_saying_so_and_is_left_as_it_i
     result = run("--classes", *CLASSES, "--folder", str(folder), "--tag", "--json")
     assert result.returncode == 1
     lines = {line["file"]: line for line in map(json.loads, result.stdout.splitlines())}
-    assert lines["All/chelsea.jpg"]["kind"] == "failed" and "not XML" in lines["All/chelsea.jpg"]["detail"]
+    assert lines["/All/chelsea.jpg"]["kind"] == "failed" and "not XML" in lines["/All/chelsea.jpg"]["detail"]
     assert (folder / "All/chelsea.jpg.xmp").read_bytes() == b"not xml at all"
 
 

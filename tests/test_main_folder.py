@@ -519,7 +519,7 @@ def test_a_dry_run_by_month_says_the_dated_folder_each_photo_would_go_to_and_mov
     result = run("--classes", "cat", "--by-date", "month", "--folder", str(tmp_path), "--dry-run", "--json")
     assert result.returncode == 0, result.stderr
     [line] = [json.loads(line) for line in result.stdout.splitlines()]
-    assert (line["file"], line["folder"], line["moved_to"]) == ("All/chelsea.jpg", "Cat/2019-05", None)
+    assert (line["file"], line["folder"], line["moved_to"]) == ("/All/chelsea.jpg", "Cat/2019-05", None)
     assert tree(tmp_path) == before
     shown = run("--classes", "cat", "--by-date", "month", "--folder", str(tmp_path), "--dry-run",
                 env={"COLUMNS": "1000"})
