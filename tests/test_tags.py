@@ -100,8 +100,8 @@ def dies_after_its_tags(monkeypatch):
     deaths: list[int] = []
     original = DropboxPhotos.tag
 
-    def tag_then_die(self, taggings):
-        done = original(self, taggings)
+    def tag_then_die(self, taggings, inbox):
+        done = original(self, taggings, inbox)
         if not deaths:
             deaths.append(len(taggings))
             raise RuntimeError("the worker died after tagging")
@@ -219,8 +219,8 @@ def test_a_photo_rewritten_while_it_was_classified_is_tagged_for_what_it_is_now(
     original = DropboxPhotos.read
     swapped: list[str] = []
 
-    def read_then_user_rewrites(self, refs):
-        found = original(self, refs)
+    def read_then_user_rewrites(self, refs, inbox):
+        found = original(self, refs, inbox)
         if not swapped:  # the user saves another photo over it while the cat is being classified
             swapped.append(refs[0].path)
             service.dropbox.put("/All/a.jpg", jpeg("coffee"))
