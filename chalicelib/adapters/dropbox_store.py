@@ -2,7 +2,10 @@
 
 Retries live here, not in the SDK (which is built with 0 retries of its own): one bounded loop
 for every transient failure (429, 5xx, too_many_write_operations, network, timeout), so the
-number of attempts is exactly `max_retries + 1` and a long Retry-After cannot outlast a Lambda.
+number of attempts is at most `max_retries + 1`. A 429 is retried after the Retry-After Dropbox
+asks for, never sooner; the waits of one call never add up past `wait_budget`, so a long
+Retry-After gives up at once (TransientStoreError: SQS brings the message back later) instead of
+outlasting a Lambda.
 Token refresh stays with the SDK: it refreshes before expiry and once more on a 401.
 
 Dropbox is case-insensitive: compare `path_lower`, show `path_display`.
@@ -38,7 +41,7 @@ from chalicelib.rules.ports import FileInfo
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-RETRY_AFTER_CAP = 10.0  # seconds; Dropbox may ask for minutes, a Lambda cannot wait that long
+WAIT_BUDGET = 10.0  # seconds one call may spend waiting between its tries; Dropbox may ask for minutes
 BACKOFF_CAP = 8.0
 # Error tags that mean "not now" rather than "never". `too_many_files` is not here: every SDK error
 # that has it means the operation touches too many files, which no retry will change.
@@ -103,10 +106,12 @@ class DropboxStore:
     backoff_base = 0.5  # seconds before the first retry; doubles each time (tests shrink it)
 
     def __init__(self, app_key: str, app_secret: str, refresh_token: str, *, ca_certs: str | None = None,
-                 timeout: float = 30.0, max_retries: int = 3) -> None:
+                 timeout: float = 30.0, max_retries: int = 3, wait_budget: float = WAIT_BUDGET) -> None:
         if max_retries < 0:
             raise ValueError("max_retries must be >= 0")
-        self.max_retries = max_retries
+        if wait_budget < 0:
+            raise ValueError("wait_budget must be >= 0")
+        self.max_retries, self.wait_budget = max_retries, wait_budget
         self._secrets = tuple(s for s in (app_secret, refresh_token) if s)
         # One pooled connection per thread that calls at once (a batch of photos in parallel),
         # so no TLS connection is opened and dropped per call.
@@ -324,8 +329,10 @@ class DropboxStore:
     # --- the one retry loop ----------------------------------------------------------------------
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
+        waited = 0.0
         for attempt in range(self.max_retries + 1):
             delay = min(BACKOFF_CAP, self.backoff_base * 2 ** attempt) * random.uniform(0.5, 1.0)
+            asked = False  # whether Dropbox named the wait (Retry-After): then no shorter one will do
             try:
                 return fn()
             except ApiError as e:
@@ -341,9 +348,10 @@ class DropboxStore:
                     raise self._error(StoreError, f"Dropbox {what} failed: {summary}") from e
                 cause, why = e, summary
             except RateLimitError as e:
+                reason = "/".join(_tags(e.error)) or "too_many_requests"
                 if e.backoff is not None:
-                    delay = min(float(e.backoff), RETRY_AFTER_CAP)
-                cause, why = e, "rate limited"
+                    delay, asked = float(e.backoff), True
+                cause, why = e, f"rate limited ({reason})"
             except InternalServerError as e:
                 cause, why = e, f"HTTP {e.status_code}"
             except AuthError as e:
@@ -366,9 +374,15 @@ class DropboxStore:
             if attempt == self.max_retries:
                 raise self._error(TransientStoreError, f"Dropbox {what}: still failing after "
                                                        f"{attempt + 1} attempts ({why})") from cause
+            left = self.wait_budget - waited
+            if asked and delay > left:
+                raise self._error(TransientStoreError, f"Dropbox {what}: {why}; asked to wait {delay:g} s, "
+                                                       f"more than the {left:.1f} s left to wait") from cause
+            delay = min(delay, left)
             log.warning("Dropbox %s: %s; retry %d/%d in %.2f s", what, why, attempt + 1,
                         self.max_retries, delay)
             time.sleep(delay)
+            waited += delay
         raise AssertionError("unreachable")
 
     def _error(self, cls: type[StoreError], message: str) -> StoreError:

@@ -50,6 +50,7 @@ class FakeDropbox:
     token_lifetime = _Forward("api")
     _tokens = _Forward("api", "tokens")
     page_size = _Forward("api")
+    batch_seconds = _Forward("api")
     auto_scan = _Forward("api")
     # Faults.
     fail = _Forward("faults")

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import io
 import json
+import math
 import re
 import secrets
 import threading
@@ -33,6 +34,9 @@ THUMBNAIL_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".tiff", ".tif", ".gi
 THUMBNAIL_MAX_BYTES = 20 * 1024 * 1024
 THUMBNAIL_BATCH_LIMIT = 25  # Dropbox's cap on entries per get_thumbnail_batch
 PAGE_SIZE = 2000  # Dropbox's own cap on entries per list_folder page
+# Routes that write to the namespace: while a move batch is in flight, Dropbox refuses them with
+# 429 too_many_write_operations (one batch write at a time per account).
+WRITE_ROUTES = frozenset({"files/create_folder_v2", "files/move_v2", "files/move_batch_v2", "files/upload"})
 
 # route -> (SDK route object, method name)
 _ROUTES = {
@@ -93,11 +97,17 @@ class Api:
         self.auto_scan: float | None = None
         self._jobs: dict[str, dict] = {}
         self.page_size = PAGE_SIZE
+        # How long a move batch stays in progress (its check says in_progress, other writes get
+        # too_many_write_operations); 0: done at once.
+        self.batch_seconds = 0.0
+        self._batch_until = 0.0  # time.monotonic() when the batch in flight is done
 
     def reset(self) -> None:
-        """Forget batch jobs and the page size; issued tokens stay valid."""
+        """Forget batch jobs, the page size and batch time; issued tokens stay valid."""
         self._jobs.clear()
         self.page_size = PAGE_SIZE
+        self.batch_seconds = 0.0
+        self._batch_until = 0.0
 
     def dispatch(self, route: str, headers, body: bytes) -> tuple[int, dict, bytes | dict | str]:
         """(status, headers, payload) for a call; raises Reply for an error."""
@@ -119,6 +129,8 @@ class Api:
         except (ValueError, bv.ValidationError) as e:
             raise bad_request(route, f"request body: {e}")
         with self._lock:
+            if route in WRITE_ROUTES:
+                self._one_batch_at_a_time()
             if style == "upload":
                 result = getattr(self, method)(route, arg, body)
             else:
@@ -145,6 +157,16 @@ class Api:
         with self._lock:
             self.tokens[token] = time.monotonic() + self.token_lifetime
         return 200, {}, {"access_token": token, "token_type": "bearer", "expires_in": self.token_lifetime}
+
+    def _one_batch_at_a_time(self) -> None:
+        """Dropbox's answer to a write while a move batch is in flight (called with the lock held):
+        429 too_many_write_operations, Retry-After in whole seconds as Dropbox sends it."""
+        left = self._batch_until - time.monotonic()
+        if left > 0:
+            wait = max(1, math.ceil(left))
+            raise Reply(429, {"error_summary": "too_many_write_operations/...",
+                              "error": {"reason": {".tag": "too_many_write_operations"}, "retry_after": wait}},
+                        {"Retry-After": str(wait)})
 
     # --- routes (called with the lock held) ------------------------------------------------------
 
@@ -327,13 +349,17 @@ class Api:
                 entries.append({".tag": "failure", "failure": {
                     ".tag": "relocation_error", "relocation_error": reply.body["error"]}})
         job = "dbjid:" + secrets.token_urlsafe(16)
-        self._jobs[job] = {".tag": "complete", "entries": entries}
+        self._batch_until = time.monotonic() + self.batch_seconds
+        self._jobs[job] = {"until": self._batch_until, "result": {".tag": "complete", "entries": entries}}
         return {".tag": "async_job_id", "async_job_id": job}
 
     def _move_batch_check_v2(self, route, arg):
         if arg.async_job_id not in self._jobs:
             raise conflict(tagged("invalid_async_job_id"))
-        return self._jobs[arg.async_job_id]
+        job = self._jobs[arg.async_job_id]
+        if time.monotonic() < job["until"]:
+            return {".tag": "in_progress"}
+        return job["result"]
 
     def _upload(self, route, arg, data: bytes):
         if arg.content_hash is not None and arg.content_hash != content_hash(data):
