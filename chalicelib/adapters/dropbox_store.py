@@ -18,7 +18,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import timezone
 from typing import TypeVar
 
@@ -36,7 +36,7 @@ from chalicelib.adapters.dropbox_sdk import (
     dropbox,
     files,
 )
-from chalicelib.rules.ports import FileInfo
+from chalicelib.rules.ports import FileInfo, Page
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -97,6 +97,26 @@ def _tags(error: object) -> list[str]:
     return tags
 
 
+def _merge(changed: dict[str, FileInfo], deleted: list[str], entries: Sequence[FileInfo | str]) -> None:
+    """Add changes, in order (a file, or a deleted path), to those so far: each file once, in its
+    latest state (order follows the latest change); a file seen earlier and deleted since is no
+    change to act on."""
+    for entry in entries:
+        if isinstance(entry, FileInfo):
+            changed.pop(entry.id, None)
+            changed[entry.id] = entry
+            continue
+        deleted.append(entry)
+        for key in [k for k, f in changed.items() if f.path_lower == entry or f.path_lower.startswith(entry + "/")]:
+            del changed[key]
+
+
+def _entries(result: files.ListFolderResult) -> list[FileInfo | str]:
+    """A listing page's files and deleted paths (lower case), in order; folders left out."""
+    return [_info(e) if isinstance(e, files.FileMetadata) else e.path_lower for e in result.entries
+            if isinstance(e, (files.FileMetadata, files.DeletedMetadata))]
+
+
 def _root(path: str) -> str:
     # The API spells the root "", and refuses "/".
     return "" if path in ("", "/") else path
@@ -151,14 +171,12 @@ class DropboxStore:
 
     def list_folder(self, path: str) -> tuple[list[FileInfo], str]:
         """Every file under `path`, recursively, and a cursor for list_changes."""
-        result = self._call(f"list_folder {path}",
-                            lambda: self._dbx.files_list_folder(_root(path), recursive=True))
-        found = [_info(e) for e in result.entries if isinstance(e, files.FileMetadata)]
-        while result.has_more:
-            cursor = result.cursor
-            result = self._call(f"list_folder {path}", lambda: self._dbx.files_list_folder_continue(cursor))
-            found += [_info(e) for e in result.entries if isinstance(e, files.FileMetadata)]
-        return found, result.cursor
+        found: list[FileInfo] = []
+        cursor = ""
+        for page in self.folder_pages(path):
+            found += page.files
+            cursor = page.cursor
+        return found, cursor
 
     def list_changes(self, cursor: str) -> tuple[list[FileInfo], str]:
         """Files added or changed since `cursor`, each once, in its latest state."""
@@ -173,20 +191,38 @@ class DropboxStore:
         while True:
             current = cursor
             result = self._call("list_changes", lambda: self._dbx.files_list_folder_continue(current))
-            for entry in result.entries:
-                if isinstance(entry, files.FileMetadata):
-                    changed.pop(entry.id, None)  # re-insert: order follows the latest change
-                    changed[entry.id] = _info(entry)
-                elif isinstance(entry, files.DeletedMetadata):
-                    # A file seen earlier in this batch and gone since is not a change to act on.
-                    gone = entry.path_lower
-                    deleted.append(gone)
-                    for key in [k for k, f in changed.items()
-                                if f.path_lower == gone or f.path_lower.startswith(gone + "/")]:
-                        del changed[key]
+            _merge(changed, deleted, _entries(result))
             cursor = result.cursor
             if not result.has_more:
                 return list(changed.values()), deleted, cursor
+
+    def folder_pages(self, path: str, limit: int | None = None) -> Iterator[Page]:
+        """Every file under `path`, recursively, a page (about `limit` entries) at a time, each page
+        with the cursor that continues after it; the last one's is for list_changes."""
+        result = self._call(f"list_folder {path}",
+                            lambda: self._dbx.files_list_folder(_root(path), recursive=True, limit=limit))
+        while True:
+            yield Page([_info(e) for e in result.entries if isinstance(e, files.FileMetadata)], [],
+                       result.cursor, result.has_more)
+            if not result.has_more:
+                return
+            cursor = result.cursor
+            result = self._call(f"list_folder {path}", lambda: self._dbx.files_list_folder_continue(cursor))
+
+    def change_pages(self, cursor: str) -> Iterator[Page]:
+        """What `changes` says, a page at a time (a file changed on two pages is on both), each
+        page with the cursor that continues after it. Pages are read as they are asked for, so
+        one in memory at a time."""
+        while True:
+            current = cursor
+            result = self._call("list_changes", lambda: self._dbx.files_list_folder_continue(current))
+            changed: dict[str, FileInfo] = {}
+            deleted: list[str] = []
+            _merge(changed, deleted, _entries(result))
+            cursor = result.cursor
+            yield Page(list(changed.values()), deleted, cursor, result.has_more)
+            if not result.has_more:
+                return
 
     def get_file(self, file_id: str) -> FileInfo | None:
         try:

@@ -13,18 +13,20 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from chalicelib.adapters.dropbox_store import CursorReset, NotAFolder, StoreNotFound
+from chalicelib.flows.paging import PAGE_LIMIT, Budgeted
 from chalicelib.rules.configuration import INBOX, SortConfig, parse_sort
 from chalicelib.rules.messages import SortRequest
 from chalicelib.rules.outcomes import Outcome
 from chalicelib.rules.photo_files import not_a_photo
-from chalicelib.rules.ports import ChangeFeed, ConfigState, FileInfo, Queue, SyncState
+from chalicelib.rules.ports import ChangeFeed, ConfigState, FileInfo, Page, Queue, SyncState
 from chalicelib.rules.vocabulary import Resolution
 
 log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 60
-# Dropbox wants the webhook answered within 10 s; extra passes stop before that.
-SYNC_BUDGET_SECONDS = 7.0
+# Dropbox wants the webhook answered within 10 s: its inbox pages and class-folder pages stop
+# before this, counted from the request's start; a sync the classify function does has as long.
+SYNC_BUDGET_SECONDS = 6.0
 LEASE_WAIT_SECONDS = 8.0
 
 
@@ -45,9 +47,11 @@ class Listing:
     queued: int = 0
     skipped: int = 0
     to_learn: int = 0  # photos in class folders queued to be learned as examples
+    handed_over: bool = False  # a sync request is queued to go on (out of time, or another sync running)
 
     def __add__(self, other: "Listing") -> "Listing":
-        return Listing(self.queued + other.queued, self.skipped + other.skipped, self.to_learn + other.to_learn)
+        return Listing(self.queued + other.queued, self.skipped + other.skipped, self.to_learn + other.to_learn,
+                       self.handed_over or other.handed_over)
 
 
 @dataclass(frozen=True)
@@ -59,22 +63,28 @@ class Job:
 
 
 class Inbox:
-    def __init__(self, changes: ChangeFeed, state: SyncState, queue: Queue, folder: str = f"/{INBOX}"):
-        self.changes, self.state, self.queue, self.folder = changes, state, queue, folder
+    def __init__(self, changes: ChangeFeed, state: SyncState, queue: Queue, folder: str = f"/{INBOX}",
+                 clock: Callable[[], float] = time.monotonic):
+        self.changes, self.state, self.queue, self.folder, self.clock = changes, state, queue, folder, clock
 
-    def sync(self, account: str, started: float | None = None) -> Listing:
-        """Queue the images new since the stored cursor (everything, the first time). The budget
-        for extra passes counts from `started` (time.monotonic(); default now)."""
+    def sync(self, account: str, deadline: float | None = None) -> Listing:
+        """Queue the images new since the stored cursor (everything, the first time), a page at a
+        time until `deadline` (time.monotonic(); default SYNC_BUDGET_SECONDS from now); out of
+        time, the classify function is asked to go on from the cursor stored."""
         owner = self.state.acquire_lease(account, LEASE_SECONDS)
         if owner is None:
             # The holder syncs again for this change; should it die first, a sync after its lease
             # runs out does it instead.
             log.info("sync of %s already running; it will pick up this change", account)
             self.queue.send_sync(account, delay_seconds=LEASE_SECONDS + 1)
-            return Listing()
-        deadline = (time.monotonic() if started is None else started) + SYNC_BUDGET_SECONDS
+            return Listing(handed_over=True)
+        if deadline is None:
+            deadline = self.clock() + SYNC_BUDGET_SECONDS
         with self._lease(account, owner):
-            return self._until_settled(account, owner, self._pass(account), deadline)
+            listing, done = self._pass(account, deadline, first_page_free=True)
+            if not done:
+                return self._hand_over(account, listing)
+            return self._until_settled(account, owner, listing, deadline)
 
     def sort_all(self, account: str) -> Job:
         """Queue every image in the inbox as one job, and continue later syncs from here."""
@@ -83,7 +93,7 @@ class Inbox:
             if time.monotonic() > deadline:
                 raise Busy("another sort of this Dropbox is being queued; try again in a minute")
             time.sleep(0.25)
-        deadline = time.monotonic() + SYNC_BUDGET_SECONDS
+        deadline = self.clock() + SYNC_BUDGET_SECONDS
         with self._lease(account, owner):
             _, version = self.state.get_cursor(account)
             files, cursor = self._asked_inbox()
@@ -107,14 +117,18 @@ class Inbox:
 
     def _until_settled(self, account: str, owner: str, listing: Listing, deadline: float) -> Listing:
         """More passes while notifications came in meanwhile (letting go fails, and clears their
-        mark). Out of time, the classify function is asked to do that pass from the stored cursor."""
+        mark). Out of time, the classify function is asked to go on from the stored cursor."""
         while not self.state.release_lease(account, owner):
-            if time.monotonic() > deadline:
-                log.info("sync of %s out of time; the classify function continues it", account)
-                self.queue.send_sync(account)
-                return listing
-            listing += self._pass(account)
+            more, done = self._pass(account, deadline)
+            listing += more
+            if not done:
+                return self._hand_over(account, listing)
         return listing
+
+    def _hand_over(self, account: str, listing: Listing) -> Listing:
+        log.info("sync of %s out of time; the classify function continues it", account)
+        self.queue.send_sync(account)
+        return listing + Listing(handed_over=True)
 
     @contextlib.contextmanager
     def _lease(self, account: str, owner: str) -> Iterator[None]:
@@ -124,47 +138,52 @@ class Inbox:
         finally:
             self.state.release_lease(account, owner, force=True)
 
-    def _pass(self, account: str) -> Listing:
+    def _pass(self, account: str, deadline: float, first_page_free: bool = False) -> tuple[Listing, bool]:
+        """Queue what the listing from the stored cursor holds, a page at a time while there is
+        time; whether it got to the end."""
         cursor, version = self.state.get_cursor(account)
-        if cursor is None:
-            files, new_cursor = self._list_inbox()
-        else:
+        pages = Budgeted(self._pages(account, cursor), deadline, first_page_free=first_page_free, clock=self.clock)
+        listing = Listing()
+        for page in pages:
+            photos, others = self._split(page.files)
+            # Photos put back by an undo stay in the inbox until the user asks (POST /sort).
+            entries = self.state.ledger([f.id for f in photos]) if photos else {}
+            photos = [f for f in photos if not (f.id in entries and entries[f.id].undone)]
+            # Every sort is a job, so that it can be undone; queued before the cursor moves on: a
+            # failure here leaves the changes for the next try.
+            job_id = self.state.create_job(len(photos), len(others), source="webhook") if photos else None
+            listing += self._queue(photos, others, job_id=job_id)
+            if not self._save_cursor(account, page.cursor, version):
+                return listing, True  # another sync has the cursor now
+            version += 1
+        return listing, not pages.out_of_time
+
+    def _pages(self, account: str, cursor: str | None) -> Iterator[Page]:
+        """The changes since `cursor`, or (without one, or one Dropbox reset) the whole inbox; no
+        page while there is no inbox folder (the first notification after it is made lists it)."""
+        if cursor is not None:
             try:
-                files, new_cursor = self.changes.list_changes(cursor)
+                yield from self.changes.change_pages(cursor)
+                return
             except (CursorReset, StoreNotFound):
                 log.warning("Dropbox reset the cursor of %s (or the inbox is gone); listing it again", account)
-                files, new_cursor = self._list_inbox()
-        photos, others = self._split(files)
-        # Photos put back by an undo stay in the inbox until the user asks (POST /sort).
-        entries = self.state.ledger([f.id for f in photos]) if photos else {}
-        photos = [f for f in photos if not (f.id in entries and entries[f.id].undone)]
-        # Every sort is a job, so that it can be undone; queued before the cursor moves on: a
-        # failure here leaves the changes for the next try.
-        job_id = self.state.create_job(len(photos), len(others), source="webhook") if photos else None
-        listing = self._queue(photos, others, job_id=job_id)
-        if new_cursor is not None:
-            self._save_cursor(account, new_cursor, version)
-        return listing
-
-    def _list_inbox(self) -> tuple[list[FileInfo], str | None]:
-        """Everything in the inbox and a cursor; no files and no cursor while there is no inbox
-        folder (the first notification after it is made lists it)."""
         try:
-            return self.changes.list_folder(self.folder)
+            yield from self.changes.folder_pages(self.folder, PAGE_LIMIT)
         except (StoreNotFound, NotAFolder):
             log.warning("Dropbox has no folder %s; nothing to sort until it is made", self.folder)
-            return [], None
 
     def _asked_inbox(self) -> tuple[list[FileInfo], str]:
         """Everything in the inbox for a sort the user asked for: NoInbox (a 409) without one."""
-        files, cursor = self._list_inbox()
-        if cursor is None:
-            raise NoInbox(f"Dropbox has no folder {self.folder}: create it and put photos in it")
-        return files, cursor
+        try:
+            return self.changes.list_folder(self.folder)
+        except (StoreNotFound, NotAFolder):
+            raise NoInbox(f"Dropbox has no folder {self.folder}: create it and put photos in it") from None
 
-    def _save_cursor(self, account: str, cursor: str, version: int) -> None:
+    def _save_cursor(self, account: str, cursor: str, version: int) -> bool:
         if not self.state.put_cursor(account, cursor, version):
             log.warning("cursor of %s moved under a lease that expired; changes may be queued twice", account)
+            return False
+        return True
 
     @staticmethod
     def _split(files: Sequence[FileInfo]) -> tuple[list[FileInfo], list[tuple[FileInfo, Outcome]]]:

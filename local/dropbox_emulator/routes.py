@@ -197,13 +197,16 @@ class Api:
         folder = self._folder_arg(route, arg.path)
         limit = min(arg.limit or self.page_size, self.page_size)
         state = {"p": folder, "r": arg.recursive, "l": limit, "s": self.tree.seq}
-        return self._page(state, 0)
+        return self._page(state, "")
 
-    def _page(self, state: dict, offset: int) -> files.ListFolderResult:
-        entries = self.tree.listing(state["p"], state["r"])
-        page = entries[offset:offset + state["l"]]
-        has_more = offset + state["l"] < len(entries)
-        cursor = self.tree.cursor(**state, o=offset + state["l"]) if has_more else self.tree.cursor(**state)
+    def _page(self, state: dict, after: str) -> files.ListFolderResult:
+        """The next page of a listing, from the entry after path `after` (lower case): a file
+        moved away or added meanwhile shifts no other onto a page already read (and the listing's
+        last cursor, from when it began, reports those changes)."""
+        entries = [n for n in self.tree.listing(state["p"], state["r"]) if n.path.lower() > after]
+        page = entries[:state["l"]]
+        has_more = len(entries) > state["l"]
+        cursor = self.tree.cursor(**state, a=page[-1].path.lower()) if has_more else self.tree.cursor(**state)
         return files.ListFolderResult(entries=[_meta(n) for n in page], cursor=cursor,
                                       has_more=has_more)
 
@@ -214,8 +217,8 @@ class Api:
             raise bad_request(route, "cursor: invalid cursor")
         if state is None:
             raise conflict(tagged("reset"))
-        if "o" in state:
-            return self._page(state, state.pop("o"))
+        if "a" in state:
+            return self._page(state, state.pop("a"))
         changed = self.tree.changes(state["p"], state["r"], state["s"])
         page, has_more = changed[:state["l"]], len(changed) > state["l"]
         entries = []
