@@ -10,7 +10,7 @@ from chalicelib.rules.ports import Page
 
 # Entries per page of a fresh listing (Dropbox's own cap is 2000): a page is queued before the
 # time is looked at again, so a page must be well inside the budget.
-PAGE_LIMIT = 500
+PAGE_LIMIT = 250
 
 
 class Budgeted:
