@@ -84,6 +84,26 @@ class Meter:
         botocore.client.BaseClient._make_api_call = counted
 
 
+class _Retries(logging.Handler):
+    """The soak's count of the retries the app logs, keeping no record (10,000 photos log a lot)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self._counter = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from local import soak
+
+        if self._counter is None:
+            self._counter = soak._RetryCounter()
+        self._counter.emit(record)
+        self._counter.records.clear()
+
+    @property
+    def counts(self) -> collections.Counter:
+        return self._counter.counts if self._counter is not None else collections.Counter()
+
+
 def _units(operation: str, params: dict, answer: dict) -> tuple[str, int]:
     """DynamoDB on-demand request units of a call (items under 1 KB written, 4 KB read; a
     transaction costs two per item)."""
@@ -184,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
                 fake.calls.clear()
                 meter.calls.clear()
                 meter.units.clear()
+                retries = _Retries()
+                logging.getLogger("chalicelib").addHandler(retries)
                 print("one notification, then the queue until it is empty ...", file=sys.stderr)
                 answers = []
                 cpu0, stand0, t0 = time.process_time(), meter.stand_in_cpu, time.monotonic()
@@ -206,6 +228,9 @@ def main(argv: list[str] | None = None) -> int:
                     result.faults[f"dropbox {kind}"] += n
                 for name, hook in aws.items():
                     result.faults[name] = hook.hits
+                result.retries.update(retries.counts)
+                result.retries["dynamodb"] = aws["dynamodb throttle"].hits  # each retried by botocore
+                logging.getLogger("chalicelib").removeHandler(retries)
                 soak.check(service, dropped, result, soak.User())
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     report(args, result, listing, answers, emptied, webhook_cpu, classify_cpu, stand_in_cpu, peak_mb,

@@ -7,7 +7,7 @@ import json
 
 from PIL import Image
 
-from chalicelib.flows import inbox
+from chalicelib.flows import inbox, webhook
 from chalicelib.flows.paging import Budgeted
 from chalicelib.rules.ports import Page
 
@@ -46,6 +46,7 @@ def test_a_webhook_out_of_time_queues_the_pages_that_fit_and_the_rest_is_queued_
     service.configure(["cat"])
     for i in range(30):
         service.dropbox.put(f"/All/p{i:02}.jpg", small_photo(i))
+    monkeypatch.setattr(webhook, "_first_request_started", None)  # not a cold process's first request
     # Six pages of five, each at least 0.1 s of Dropbox latency: more than the 0.5 s budget.
     monkeypatch.setattr(inbox, "SYNC_BUDGET_SECONDS", 0.5)
     service.dropbox.page_size = 5
@@ -58,3 +59,17 @@ def test_a_webhook_out_of_time_queues_the_pages_that_fit_and_the_rest_is_queued_
     status = json.loads(service.get("/status").body)
     assert (status["queued"], status["finished"]) == (30, 30)  # each photo queued once
     assert status["queue"]["dead_letter"] == 0
+
+
+def test_class_folders_followed_out_of_time_are_handed_over_and_every_photo_there_is_learned_once(
+        service, monkeypatch):
+    for i in range(30):
+        service.dropbox.put(f"/Cat/p{i:02}.jpg", small_photo(i))
+    monkeypatch.setattr(webhook, "_first_request_started", None)  # not a cold process's first request
+    monkeypatch.setattr(inbox, "SYNC_BUDGET_SECONDS", 0.5)
+    service.dropbox.page_size = 5
+    service.dropbox.latency = 0.1
+    assert 0 < service.notify()["to_learn"] < 30
+    service.dropbox.latency = 0.0
+    service.source.drain(timeout=120)
+    assert json.loads(service.get("/status").body)["learned"] == {"cat": {"examples": 30, "corrections": 0}}
