@@ -173,8 +173,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-ms", type=float, default=0.0, help="the emulator's latency per Dropbox call")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--webhook-only", action="store_true",
-                        help="only the notification: how soon it is answered with N photos waiting, what it "
-                             "queued and the memory it took; no draining")
+                        help="only the notification: how soon it is answered with N photos waiting and what "
+                             "it queued; no draining")
+    parser.add_argument("--trace-memory", action="store_true",
+                        help="with --webhook-only: the most the call allocated (tracemalloc; it slows the call)")
     model = parser.add_argument_group("the modelled AWS figure")
     model.add_argument("--classify-mb", type=int, default=2048, help="classify function memory (.chalice/config.json)")
     model.add_argument("--webhook-mb", type=int, default=512, help="API function memory (.chalice/config.json)")
@@ -229,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
                 print("one notification, then the queue until it is empty ...", file=sys.stderr)
                 answers = []
                 webhook._first_request_started = None  # a warm container (not this script's start)
-                if args.webhook_only:
+                if args.trace_memory:
                     tracemalloc.start()
                 waited0 = collections.Counter(meter.waited)
                 cpu0, stand0, t0 = time.process_time(), meter.stand_in_cpu, time.monotonic()
@@ -237,18 +239,20 @@ def main(argv: list[str] | None = None) -> int:
                 listing = soak.notify(service, result)
                 answers.append(time.monotonic() - started)
                 if args.webhook_only:
-                    webhook_peak = tracemalloc.get_traced_memory()[1] / 1e6
-                    tracemalloc.stop()
+                    traced = ""
+                    if args.trace_memory:
+                        traced = (f"; {tracemalloc.get_traced_memory()[1] / 1e6:.1f} MB allocated at most during "
+                                  "the call (tracemalloc, which slows it: moto's included)")
+                        tracemalloc.stop()
                     depth = json.loads(service.get("/status").body)["queue"]
                     moto_s, dropbox_s = (meter.waited[k] - waited0[k] for k in ("moto", "dropbox"))
                     aws_wait = (_count(meter.calls, "dynamodb") * args.dynamodb_ms
                                 + _count(meter.calls, "sqs") * args.sqs_ms) / 1000
                     dropbox_wait = sum(n for r, n in fake.calls.items() if r != "oauth2/token") * args.dropbox_ms / 1000
-                    print(f"{len(dropped)} photos waiting: the webhook answered in {answers[0]:.2f} s (under "
-                          f"tracemalloc; {moto_s:.2f} s of it in moto, {dropbox_s:.2f} s in Dropbox calls), "
-                          f"queued {listing['queued']} and handed the rest over; the queue holds {depth}; "
-                          f"{webhook_peak:.1f} MB allocated at most during the call (tracemalloc, moto's "
-                          f"included); modelled on AWS {answers[0] - moto_s - dropbox_s + aws_wait + dropbox_wait:.2f} s "
+                    print(f"{len(dropped)} photos waiting: the webhook answered in {answers[0]:.2f} s "
+                          f"({moto_s:.2f} s of it in moto, {dropbox_s:.2f} s in Dropbox calls), "
+                          f"queued {listing['queued']} and handed the rest over; the queue holds {depth}"
+                          f"{traced}; modelled on AWS {answers[0] - moto_s - dropbox_s + aws_wait + dropbox_wait:.2f} s "
                           f"(DynamoDB {args.dynamodb_ms:g} ms, SQS {args.sqs_ms:g} ms, Dropbox {args.dropbox_ms:g} ms "
                           f"a call); its calls: " + ", ".join(f"{s} {op} {c}" for (s, op), c in sorted(
                               meter.calls.items())) + f", Dropbox {dict(fake.calls)}")
