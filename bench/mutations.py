@@ -196,6 +196,21 @@ MUTATIONS = [
              "if top_folder(info.path_display).casefold() != candidate.folder.casefold() or not _directly_in(info):",
              "if False:",
              ("tests/test_review.py::test_a_photo_the_user_moved_since_leaves_the_review_queue_and_its_correction_is_a_409",)),
+    Mutation("Retry-After not waited for", "chalicelib/adapters/dropbox_store.py",
+             "delay, asked = float(e.backoff), True", "asked = True",
+             ("tests/test_dropbox_store.py::test_a_rate_limited_call_waits_the_retry_after_then_succeeds",)),
+    Mutation("a Retry-After past the wait budget waited out", "chalicelib/adapters/dropbox_store.py",
+             "if asked and delay > left:", "if False:",
+             ("tests/test_dropbox_store.py::test_a_retry_after_longer_than_the_wait_budget_gives_up_at_once_with_a_"
+              "transient_error",)),
+    Mutation("a redelivered example counted again", "chalicelib/adapters/state/examples.py",
+             "if exists == (sign < 0):", "if True:",
+             ("tests/test_state_store.py::test_example_counts_follow_adds_redeliveries_and_forgets_without_reading_"
+              "the_examples",)),
+    Mutation("the webhook's listing without a time budget", "chalicelib/flows/paging.py",
+             "if now + slowest > self._deadline:", "if False:",
+             ("tests/test_scale.py::test_a_webhook_out_of_time_queues_the_pages_that_fit_and_the_rest_is_queued_by_"
+              "the_classify_function_each_once",)),
     Mutation("an undo asked again forgets what its first try put back", "chalicelib/flows/undo.py",
              "if entry is not None and entry.undone_by == job_id:", "if False:",
              ("tests/test_ledger.py::test_an_undo_asked_again_after_aws_failed_past_its_moves_reports_them_moved_back_"
