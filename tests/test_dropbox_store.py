@@ -476,6 +476,13 @@ def test_from_env_reads_the_fake(dropbox_fake):
         DropboxStore.from_env({**ENV, "DROPBOX_TIMEOUT": "soon"})
 
 
+def test_the_wait_budget_comes_from_the_environment_so_the_webhooks_function_waits_less(dropbox_fake):
+    assert DropboxStore.from_env(ENV).wait_budget == dropbox_store.WAIT_BUDGET
+    assert DropboxStore.from_env({**ENV, "DROPBOX_WAIT_BUDGET": "2"}).wait_budget == 2.0
+    with pytest.raises(StoreError, match="DROPBOX_WAIT_BUDGET"):
+        DropboxStore.from_env({**ENV, "DROPBOX_WAIT_BUDGET": "-1"})
+
+
 def test_no_error_message_holds_a_secret(dropbox_fake):
     failures = []
 

@@ -154,14 +154,20 @@ class DropboxStore:
                 raise StoreError(f"{name} is not set")
             return value
 
-        timeout = 30.0
-        if env.get("DROPBOX_TIMEOUT", "").strip():
+        def seconds(name: str, default: float) -> float:
+            if not env.get(name, "").strip():
+                return default
             try:
-                timeout = float(env["DROPBOX_TIMEOUT"])
+                value = float(env[name])
             except ValueError:
-                raise StoreError("DROPBOX_TIMEOUT must be a number of seconds") from None
+                raise StoreError(f"{name} must be a number of seconds") from None
+            if not 0 <= value < float("inf"):
+                raise StoreError(f"{name} must be a number of seconds")
+            return value
+
         return cls(need("DROPBOX_APP_KEY"), need("DROPBOX_APP_SECRET"), need("DROPBOX_REFRESH_TOKEN"),
-                   ca_certs=env.get("DROPBOX_CA_CERTS") or None, timeout=timeout)
+                   ca_certs=env.get("DROPBOX_CA_CERTS") or None, timeout=seconds("DROPBOX_TIMEOUT", 30.0),
+                   wait_budget=seconds("DROPBOX_WAIT_BUDGET", WAIT_BUDGET))
 
     # --- reads -----------------------------------------------------------------------------------
 
