@@ -42,12 +42,11 @@ MUTATIONS = [
     Mutation("no autorename", "chalicelib/adapters/dropbox_store.py",
              "entries, autorename=True,", "entries, autorename=False,", ("tests/test_guarantees.py",)),
     Mutation("cursor stored before enqueueing", "chalicelib/flows/inbox.py",
-             "        listing = self._queue(photos, others, job_id=job_id)\n"
-             "        if new_cursor is not None:\n"
-             "            self._save_cursor(cursor_key(account, inbox), new_cursor, version)\n",
-             "        if new_cursor is not None:\n"
-             "            self._save_cursor(cursor_key(account, inbox), new_cursor, version)\n"
-             "        listing = self._queue(photos, others, job_id=job_id)\n", ("tests/test_guarantees.py",)),
+             "            listing += self._queue(photos, others, job_id=job_id)\n"
+             "            if not self._save_cursor(key, page.cursor, version):\n",
+             "            self._save_cursor(key, page.cursor, version)\n"
+             "            listing += self._queue(photos, others, job_id=job_id)\n"
+             "            if False:\n", ("tests/test_guarantees.py",)),
     Mutation("ignore the webhook signature", "chalicelib/flows/webhook.py",
              "if not signature_ok(body, signature, self.app_secret):", "if False:", ("tests/test_service.py",)),
     Mutation("any Bearer key", "chalicelib/flows/auth.py",
@@ -72,7 +71,7 @@ MUTATIONS = [
              "        while not self.state.release_lease(account, owner):",
              "        while not self.state.release_lease(account, owner, force=True):", ("tests/test_delivery.py",)),
     Mutation("a sync out of time just stops", "chalicelib/flows/inbox.py",
-             "                self.queue.send_sync(account)\n", "", ("tests/test_nothing_forgotten.py",)),
+             "        self.queue.send_sync(account)\n", "", ("tests/test_nothing_forgotten.py",)),
     Mutation("each request counted, not each photo", "chalicelib/adapters/state/ledger.py",
              "photos.setdefault(request.file_id, _Photo())", "photos.setdefault(request_key(request), _Photo())",
              ("tests/test_nothing_forgotten.py",)),
@@ -197,6 +196,21 @@ MUTATIONS = [
              "if top_folder(info.path_display).casefold() != candidate.folder.casefold() or not _directly_in(info):",
              "if False:",
              ("tests/test_review.py::test_a_photo_the_user_moved_since_leaves_the_review_queue_and_its_correction_is_a_409",)),
+    Mutation("Retry-After not waited for", "chalicelib/adapters/dropbox_store.py",
+             "delay, asked = float(e.backoff), True", "asked = True",
+             ("tests/test_dropbox_store.py::test_a_rate_limited_call_waits_the_retry_after_then_succeeds",)),
+    Mutation("a Retry-After past the wait budget waited out", "chalicelib/adapters/dropbox_store.py",
+             "if asked and delay > left:", "if False:",
+             ("tests/test_dropbox_store.py::test_a_retry_after_longer_than_the_wait_budget_gives_up_at_once_with_a_"
+              "transient_error",)),
+    Mutation("a redelivered example counted again", "chalicelib/adapters/state/examples.py",
+             "if exists == (sign < 0):", "if True:",
+             ("tests/test_state_store.py::test_example_counts_follow_adds_redeliveries_and_forgets_without_reading_"
+              "the_examples",)),
+    Mutation("the webhook's listing without a time budget", "chalicelib/flows/paging.py",
+             "if now + slowest > self._deadline:", "if False:",
+             ("tests/test_scale.py::test_a_webhook_out_of_time_queues_the_pages_that_fit_and_the_rest_is_queued_by_"
+              "the_classify_function_each_once",)),
     Mutation("an undo asked again forgets what its first try put back", "chalicelib/flows/undo.py",
              "if entry is not None and entry.undone_by == job_id:", "if False:",
              ("tests/test_ledger.py::test_an_undo_asked_again_after_aws_failed_past_its_moves_reports_them_moved_back_"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import os
 import threading
+import time
 from collections.abc import Callable, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -21,8 +22,9 @@ from chalicelib.adapters.secrets import with_secrets
 from chalicelib.adapters.state import StateStore
 from chalicelib.adapters.work_queue import DEFAULT_MAX_RECEIVES, WorkQueue
 from chalicelib.flows import class_folders
+from chalicelib.flows import inbox as inbox_flow
 from chalicelib.flows.classify import ClassifyHandler, ConfigCache
-from chalicelib.flows.inbox import Inbox
+from chalicelib.flows.inbox import Inbox, Listing
 from chalicelib.flows.webhook import WebhookHandler
 from chalicelib.rules.configuration import SortConfig, folder_name, stands_by_examples
 from chalicelib.rules.messages import LearnRequest
@@ -117,8 +119,14 @@ class Wiring:
             return self.vocabulary.resolve(name, by_examples=stands_by_examples(examples))
         return resolve
 
-    def follow_class_folders(self, account: str, inbox: str) -> int:
-        return class_folders.follow(account, self.dropbox, self.state, self.queue, inbox)
+    def follow_class_folders(self, account: str, inbox: str, deadline: float) -> tuple[int, bool]:
+        return class_folders.follow(account, self.dropbox, self.state, self.queue, inbox, deadline)
+
+    def sync_account(self, account: str, inbox: str) -> Listing:
+        """A sync the webhook handed over: as the webhook's, with a budget of its own (the inbox
+        only once classes are configured, as the webhook does)."""
+        return self.webhook_handler.sync(account, inbox, time.monotonic() + inbox_flow.SYNC_BUDGET_SECONDS,
+                                         self.state.get_config() is not None)
 
     @cached_property
     def _example_cache(self) -> "ExampleCache":
@@ -138,12 +146,13 @@ class Wiring:
         return ClassifyHandler(photos=self.photos, model=self.classifier, recorder=self.state,
                                stored_config=self.config.get, job_config=self.preview_config,
                                examples=self.examples, originals=self.originals, max_receives=self.max_receives,
-                               learn_photos=self.learn, sync_inbox=self.inbox.sync, account_id=self.account_id)
+                               learn_photos=self.learn, sync_inbox=self.sync_account, account_id=self.account_id)
 
     @cached_property
     def webhook_handler(self) -> WebhookHandler:
         return WebhookHandler(app_secret=self.app_secret, state=self.state, inbox=self.inbox,
-                              account_id=self.account_id, follow_class_folders=self.follow_class_folders)
+                              account_id=self.account_id, follow_class_folders=self.follow_class_folders,
+                              hand_over=self.queue.send_sync)
 
     def account_id(self) -> str:
         """Our Dropbox account (the one the refresh token belongs to), asked once per container."""

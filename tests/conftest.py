@@ -82,23 +82,23 @@ def aws_faults(service):
 
 @pytest.fixture
 def stalled_list_changes(monkeypatch):
-    """The next Dropbox list_changes (a sync's listing) stalls after it has listed, holding the
+    """The next Dropbox listing of changes (a sync's) stalls after its first page, holding the
     sync lease, until `resume` is set; `listing` is set once it is stalled. Yields (listing, resume)."""
     import threading
 
     from chalicelib.adapters.dropbox_store import DropboxStore
 
     listing, resume = threading.Event(), threading.Event()
-    original = DropboxStore.list_changes
+    original = DropboxStore.change_pages
 
-    def slow_list_changes(self, cursor):
-        found = original(self, cursor)
-        if not listing.is_set():
-            listing.set()
-            resume.wait(10)
-        return found
+    def slow_change_pages(self, cursor):
+        for page in original(self, cursor):
+            if not listing.is_set():
+                listing.set()
+                resume.wait(10)
+            yield page
 
-    monkeypatch.setattr(DropboxStore, "list_changes", slow_list_changes)
+    monkeypatch.setattr(DropboxStore, "change_pages", slow_change_pages)
     yield listing, resume
     resume.set()
 

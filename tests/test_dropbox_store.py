@@ -2,6 +2,7 @@
 import io
 import os
 import shutil
+import threading
 import time
 
 import dropbox
@@ -310,7 +311,7 @@ def test_ensure_folder_where_a_file_is_raises_not_a_folder(store, dropbox_fake):
 
 # --- failures and retries ------------------------------------------------------------------------
 
-def test_rate_limit_then_success_honours_retry_after(store, dropbox_fake):
+def test_a_rate_limited_call_waits_the_retry_after_then_succeeds(store, dropbox_fake):
     dropbox_fake.put("/All/a.jpg", b"a")
     dropbox_fake.retry_after = 1
     dropbox_fake.fail("files/download", "429")
@@ -320,13 +321,41 @@ def test_rate_limit_then_success_honours_retry_after(store, dropbox_fake):
     assert dropbox_fake.calls["files/download"] == 2
 
 
-def test_a_long_retry_after_is_capped(store, dropbox_fake, monkeypatch):
-    monkeypatch.setattr(dropbox_store, "RETRY_AFTER_CAP", 0.2)
+def test_a_retry_after_longer_than_the_wait_budget_gives_up_at_once_with_a_transient_error(dropbox_fake):
+    store = store_for(dropbox_fake, wait_budget=2.0)
     dropbox_fake.retry_after = 600
     dropbox_fake.fail("users/get_current_account", "429")
     start = time.monotonic()
-    assert store.account_id() == dropbox_fake.account_id
-    assert time.monotonic() - start < 5
+    with pytest.raises(TransientStoreError, match="asked to wait 600 s"):
+        store.account_id()
+    assert time.monotonic() - start < 1.0
+    assert dropbox_fake.calls["users/get_current_account"] == 1
+
+
+def test_waits_for_rate_limits_stop_at_the_wait_budget(dropbox_fake):
+    store = store_for(dropbox_fake, wait_budget=1.5)
+    dropbox_fake.retry_after = 1
+    dropbox_fake.fail("users/get_current_account", "429", times=2)
+    start = time.monotonic()
+    with pytest.raises(TransientStoreError, match="too_many_requests"):
+        store.account_id()  # waits 1 s once; the second 1 s is past the 0.5 s left
+    assert 1.0 <= time.monotonic() - start < 1.5
+    assert dropbox_fake.calls["users/get_current_account"] == 2
+
+
+def test_a_write_while_a_move_batch_is_in_flight_waits_for_it_then_lands(store, dropbox_fake):
+    dropbox_fake.put("/All/a.jpg", b"a")
+    dropbox_fake.put("/All/b.jpg", b"b")
+    dropbox_fake.batch_seconds = 0.5
+    first = threading.Thread(target=store.move_batch, args=([("/All/a.jpg", "/Cat/a.jpg")],))
+    first.start()
+    while not dropbox_fake.calls["files/move_batch_v2"]:
+        time.sleep(0.01)
+    [moved] = store.move_batch([("/All/b.jpg", "/Cat/b.jpg")])  # refused (429, Retry-After 1), then lands
+    first.join()
+    assert moved.path_display == "/Cat/b.jpg"
+    assert dropbox_fake.files() == {"/Cat/a.jpg": b"a", "/Cat/b.jpg": b"b"}
+    assert dropbox_fake.calls["files/move_batch_v2"] == 3
 
 
 @pytest.mark.parametrize("kind", ["500", "503"])
@@ -447,6 +476,13 @@ def test_from_env_reads_the_fake(dropbox_fake):
     assert store.account_id() == dropbox_fake.account_id
     with pytest.raises(StoreError, match="DROPBOX_TIMEOUT"):
         DropboxStore.from_env({**ENV, "DROPBOX_TIMEOUT": "soon"})
+
+
+def test_the_wait_budget_comes_from_the_environment_so_the_webhooks_function_waits_less(dropbox_fake):
+    assert DropboxStore.from_env(ENV).wait_budget == dropbox_store.WAIT_BUDGET
+    assert DropboxStore.from_env({**ENV, "DROPBOX_WAIT_BUDGET": "2"}).wait_budget == 2.0
+    with pytest.raises(StoreError, match="DROPBOX_WAIT_BUDGET"):
+        DropboxStore.from_env({**ENV, "DROPBOX_WAIT_BUDGET": "-1"})
 
 
 def test_no_error_message_holds_a_secret(dropbox_fake):

@@ -87,3 +87,21 @@ def test_photos_in_a_class_folders_subfolders_are_no_examples(service):
     assert service.notify()["to_learn"] == 1
     service.source.drain(timeout=60)
     assert json.loads(service.get("/status").body)["learned"] == {"cat": {"examples": 1, "corrections": 0}}
+
+
+def test_status_counts_each_example_once_through_adds_a_redelivered_learn_and_a_forget(service):
+    from chalicelib.rules.messages import LearnRequest
+
+    for i, box in enumerate(EXAMPLE_CROPS):
+        service.dropbox.put(f"/Cat/c{i}.jpg", crop("chelsea", box))
+    learn_from_the_folders(service)
+    assert json.loads(service.get("/status").body)["learned"] == {"cat": {"examples": 3, "corrections": 0}}
+    # SQS delivers a learn request again: the same example, counted once.
+    sqs, url = service.source._sqs, service.source.queue_url
+    again = LearnRequest(service.dropbox.id_of("/Cat/c0.jpg"), "/Cat/c0.jpg")
+    sqs.send_message(QueueUrl=url, MessageBody=again.to_json())
+    service.source.drain(timeout=60)
+    assert json.loads(service.get("/status").body)["learned"] == {"cat": {"examples": 3, "corrections": 0}}
+    service.dropbox.user_delete("/Cat/c1.jpg")
+    learn_from_the_folders(service)
+    assert json.loads(service.get("/status").body)["learned"] == {"cat": {"examples": 2, "corrections": 0}}

@@ -1,6 +1,7 @@
 """The DynamoDB state through moto: conditional writes are what keep changes from being lost or doubled."""
 from __future__ import annotations
 
+from chalicelib.adapters.state.table import key
 from chalicelib.rules.configuration import MAX_EXAMPLES, SortConfig
 from chalicelib.rules.messages import SortRequest
 from chalicelib.rules.outcomes import Outcome
@@ -119,3 +120,52 @@ def test_more_photos_than_one_batch_read_takes_are_all_read(state):
     assert all(entry.moving for entry in state.ledger(ids).values()) and len(state.ledger(ids)) == 250
     state.mark_undone("job", ids)
     assert {i for i, entry in state.ledger(ids).items() if entry.undone} == set(ids)
+
+
+def cat(file_id: str, role: str = "example") -> Example:
+    return Example("Cat", role, file_id, f"/cat/{file_id[3:]}.jpg", b"\0\1")
+
+
+def test_example_counts_follow_adds_redeliveries_and_forgets_without_reading_the_examples(state, monkeypatch):
+    assert state.example_counts() == {}  # counted once (nothing yet); kept from here on
+    state.put_examples([cat("id:1"), cat("id:2"), cat("id:2"), cat("id:3", "counter")])  # id:2 twice in a batch
+    state.put_examples([cat("id:1")])  # redelivered: the same example again
+    state.forget_examples(["/cat/2.jpg", "/cat/9.jpg"])
+    queries = []
+    monkeypatch.setattr(state.table, "query", lambda *a, **k: queries.append(a))
+    assert state.example_counts() == {"cat": (1, 1)}
+    assert queries == []  # one item read, not the partition
+
+
+def test_examples_stored_before_there_were_counts_are_counted_once_then_counted_as_they_change(state, monkeypatch):
+    # As an older version left them: the examples and the version, no counts.
+    state.table.batch_write([{"PutRequest": {"Item": {**key("examples", f"cat#example#id:{i}"),
+                                                      "path": {"S": f"/cat/{i}.jpg"}, "features": {"B": b"\0"},
+                                                      "at": {"N": str(i)}}}} for i in range(3)])
+    state.table.put({**key("examples", "version"), "n": {"N": "3"}})
+    assert state.example_counts() == {"cat": (3, 0)}
+    state.put_examples([cat("id:7", "counter")])
+    state.forget_examples(["/cat/0.jpg"])
+    queries = []
+    monkeypatch.setattr(state.table, "query", lambda *a, **k: queries.append(a))
+    assert state.example_counts() == {"cat": (2, 1)}
+    assert queries == []
+
+
+def test_counts_left_half_made_by_a_write_during_the_first_count_are_counted_again(state):
+    # A write lands between the first count and its storing: the stored counts would be stale, so
+    # they are not stored, and the next call counts again.
+    state.table.put({**key("examples", "version"), "n": {"N": "1"}})
+    state.table.put({**key("examples", "cat#example#id:1"), "path": {"S": "/cat/1.jpg"}, "features": {"B": b"\0"},
+                     "at": {"N": "1"}})
+    query = state.table.query
+
+    def query_then_a_write_lands(*args, **kwargs):
+        found = query(*args, **kwargs)
+        state.table.query = query
+        state.put_examples([cat("id:2")])
+        return found
+
+    state.table.query = query_then_a_write_lands
+    assert state.example_counts() == {"cat": (1, 0)}  # as counted, before the write
+    assert state.example_counts() == {"cat": (2, 0)}

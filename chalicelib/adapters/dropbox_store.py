@@ -2,7 +2,10 @@
 
 Retries live here, not in the SDK (which is built with 0 retries of its own): one bounded loop
 for every transient failure (429, 5xx, too_many_write_operations, network, timeout), so the
-number of attempts is exactly `max_retries + 1` and a long Retry-After cannot outlast a Lambda.
+number of attempts is at most `max_retries + 1`. A 429 is retried after the Retry-After Dropbox
+asks for, never sooner; the waits of one call never add up past `wait_budget`, so a long
+Retry-After gives up at once (TransientStoreError: SQS brings the message back later) instead of
+outlasting a Lambda.
 Token refresh stays with the SDK: it refreshes before expiry and once more on a 401.
 
 Dropbox is case-insensitive: compare `path_lower`, show `path_display`.
@@ -15,7 +18,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import timezone
 from typing import TypeVar
 
@@ -33,12 +36,12 @@ from chalicelib.adapters.dropbox_sdk import (
     dropbox,
     files,
 )
-from chalicelib.rules.ports import FileInfo
+from chalicelib.rules.ports import FileInfo, Page
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-RETRY_AFTER_CAP = 10.0  # seconds; Dropbox may ask for minutes, a Lambda cannot wait that long
+WAIT_BUDGET = 10.0  # seconds one call may spend waiting between its tries; Dropbox may ask for minutes
 BACKOFF_CAP = 8.0
 # Error tags that mean "not now" rather than "never". `too_many_files` is not here: every SDK error
 # that has it means the operation touches too many files, which no retry will change.
@@ -101,6 +104,26 @@ def _tags(error: object) -> list[str]:
     return tags
 
 
+def _merge(changed: dict[str, FileInfo], deleted: list[str], entries: Sequence[FileInfo | str]) -> None:
+    """Add changes, in order (a file, or a deleted path), to those so far: each file once, in its
+    latest state (order follows the latest change); a file seen earlier and deleted since is no
+    change to act on."""
+    for entry in entries:
+        if isinstance(entry, FileInfo):
+            changed.pop(entry.id, None)
+            changed[entry.id] = entry
+            continue
+        deleted.append(entry)
+        for key in [k for k, f in changed.items() if f.path_lower == entry or f.path_lower.startswith(entry + "/")]:
+            del changed[key]
+
+
+def _entries(result: files.ListFolderResult) -> list[FileInfo | str]:
+    """A listing page's files and deleted paths (lower case), in order; folders left out."""
+    return [_info(e) if isinstance(e, files.FileMetadata) else e.path_lower for e in result.entries
+            if isinstance(e, (files.FileMetadata, files.DeletedMetadata))]
+
+
 def _root(path: str) -> str:
     # The API spells the root "", and refuses "/".
     return "" if path in ("", "/") else path
@@ -110,10 +133,12 @@ class DropboxStore:
     backoff_base = 0.5  # seconds before the first retry; doubles each time (tests shrink it)
 
     def __init__(self, app_key: str, app_secret: str, refresh_token: str, *, ca_certs: str | None = None,
-                 timeout: float = 30.0, max_retries: int = 3) -> None:
+                 timeout: float = 30.0, max_retries: int = 3, wait_budget: float = WAIT_BUDGET) -> None:
         if max_retries < 0:
             raise ValueError("max_retries must be >= 0")
-        self.max_retries = max_retries
+        if wait_budget < 0:
+            raise ValueError("wait_budget must be >= 0")
+        self.max_retries, self.wait_budget = max_retries, wait_budget
         self._secrets = tuple(s for s in (app_secret, refresh_token) if s)
         # One pooled connection per thread that calls at once (a batch of photos in parallel),
         # so no TLS connection is opened and dropped per call.
@@ -136,14 +161,20 @@ class DropboxStore:
                 raise StoreError(f"{name} is not set")
             return value
 
-        timeout = 30.0
-        if env.get("DROPBOX_TIMEOUT", "").strip():
+        def seconds(name: str, default: float) -> float:
+            if not env.get(name, "").strip():
+                return default
             try:
-                timeout = float(env["DROPBOX_TIMEOUT"])
+                value = float(env[name])
             except ValueError:
-                raise StoreError("DROPBOX_TIMEOUT must be a number of seconds") from None
+                raise StoreError(f"{name} must be a number of seconds") from None
+            if not 0 <= value < float("inf"):
+                raise StoreError(f"{name} must be a number of seconds")
+            return value
+
         return cls(need("DROPBOX_APP_KEY"), need("DROPBOX_APP_SECRET"), need("DROPBOX_REFRESH_TOKEN"),
-                   ca_certs=env.get("DROPBOX_CA_CERTS") or None, timeout=timeout)
+                   ca_certs=env.get("DROPBOX_CA_CERTS") or None, timeout=seconds("DROPBOX_TIMEOUT", 30.0),
+                   wait_budget=seconds("DROPBOX_WAIT_BUDGET", WAIT_BUDGET))
 
     # --- reads -----------------------------------------------------------------------------------
 
@@ -153,14 +184,12 @@ class DropboxStore:
 
     def list_folder(self, path: str) -> tuple[list[FileInfo], str]:
         """Every file under `path`, recursively, and a cursor for list_changes."""
-        result = self._call(f"list_folder {path}",
-                            lambda: self._dbx.files_list_folder(_root(path), recursive=True))
-        found = [_info(e) for e in result.entries if isinstance(e, files.FileMetadata)]
-        while result.has_more:
-            cursor = result.cursor
-            result = self._call(f"list_folder {path}", lambda: self._dbx.files_list_folder_continue(cursor))
-            found += [_info(e) for e in result.entries if isinstance(e, files.FileMetadata)]
-        return found, result.cursor
+        found: list[FileInfo] = []
+        cursor = ""
+        for page in self.folder_pages(path):
+            found += page.files
+            cursor = page.cursor
+        return found, cursor
 
     def list_changes(self, cursor: str) -> tuple[list[FileInfo], str]:
         """Files added or changed since `cursor`, each once, in its latest state."""
@@ -175,20 +204,38 @@ class DropboxStore:
         while True:
             current = cursor
             result = self._call("list_changes", lambda: self._dbx.files_list_folder_continue(current))
-            for entry in result.entries:
-                if isinstance(entry, files.FileMetadata):
-                    changed.pop(entry.id, None)  # re-insert: order follows the latest change
-                    changed[entry.id] = _info(entry)
-                elif isinstance(entry, files.DeletedMetadata):
-                    # A file seen earlier in this batch and gone since is not a change to act on.
-                    gone = entry.path_lower
-                    deleted.append(gone)
-                    for key in [k for k, f in changed.items()
-                                if f.path_lower == gone or f.path_lower.startswith(gone + "/")]:
-                        del changed[key]
+            _merge(changed, deleted, _entries(result))
             cursor = result.cursor
             if not result.has_more:
                 return list(changed.values()), deleted, cursor
+
+    def folder_pages(self, path: str, limit: int | None = None) -> Iterator[Page]:
+        """Every file under `path`, recursively, a page (about `limit` entries) at a time, each page
+        with the cursor that continues after it; the last one's is for list_changes."""
+        result = self._call(f"list_folder {path}",
+                            lambda: self._dbx.files_list_folder(_root(path), recursive=True, limit=limit))
+        while True:
+            yield Page([_info(e) for e in result.entries if isinstance(e, files.FileMetadata)], [],
+                       result.cursor, result.has_more)
+            if not result.has_more:
+                return
+            cursor = result.cursor
+            result = self._call(f"list_folder {path}", lambda: self._dbx.files_list_folder_continue(cursor))
+
+    def change_pages(self, cursor: str) -> Iterator[Page]:
+        """What `changes` says, a page at a time (a file changed on two pages is on both), each
+        page with the cursor that continues after it. Pages are read as they are asked for, so
+        one in memory at a time."""
+        while True:
+            current = cursor
+            result = self._call("list_changes", lambda: self._dbx.files_list_folder_continue(current))
+            changed: dict[str, FileInfo] = {}
+            deleted: list[str] = []
+            _merge(changed, deleted, _entries(result))
+            cursor = result.cursor
+            yield Page(list(changed.values()), deleted, cursor, result.has_more)
+            if not result.has_more:
+                return
 
     def get_file(self, file_id: str) -> FileInfo | None:
         try:
@@ -368,8 +415,10 @@ class DropboxStore:
     # --- the one retry loop ----------------------------------------------------------------------
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
+        waited = 0.0
         for attempt in range(self.max_retries + 1):
             delay = min(BACKOFF_CAP, self.backoff_base * 2 ** attempt) * random.uniform(0.5, 1.0)
+            asked = False  # whether Dropbox named the wait (Retry-After): then no shorter one will do
             try:
                 return fn()
             except ApiError as e:
@@ -385,9 +434,10 @@ class DropboxStore:
                     raise self._error(StoreError, f"Dropbox {what} failed: {summary}") from e
                 cause, why = e, summary
             except RateLimitError as e:
+                reason = "/".join(_tags(e.error)) or "too_many_requests"
                 if e.backoff is not None:
-                    delay = min(float(e.backoff), RETRY_AFTER_CAP)
-                cause, why = e, "rate limited"
+                    delay, asked = float(e.backoff), True
+                cause, why = e, f"rate limited ({reason})"
             except InternalServerError as e:
                 cause, why = e, f"HTTP {e.status_code}"
             except AuthError as e:
@@ -410,9 +460,15 @@ class DropboxStore:
             if attempt == self.max_retries:
                 raise self._error(TransientStoreError, f"Dropbox {what}: still failing after "
                                                        f"{attempt + 1} attempts ({why})") from cause
+            left = self.wait_budget - waited
+            if asked and delay > left:
+                raise self._error(TransientStoreError, f"Dropbox {what}: {why}; asked to wait {delay:g} s, "
+                                                       f"more than the {left:.1f} s left to wait") from cause
+            delay = min(delay, left)
             log.warning("Dropbox %s: %s; retry %d/%d in %.2f s", what, why, attempt + 1,
                         self.max_retries, delay)
             time.sleep(delay)
+            waited += delay
         raise AssertionError("unreachable")
 
     def _error(self, cls: type[StoreError], message: str) -> StoreError:

@@ -11,13 +11,16 @@ loads numpy.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable, Iterator
 
 from chalicelib.adapters.dropbox_store import CursorReset, StoreNotFound
+from chalicelib.flows.paging import PAGE_LIMIT, Budgeted
 from chalicelib.rules import learning
 from chalicelib.rules.configuration import in_inbox, is_date_folder, top_folder
 from chalicelib.rules.messages import LearnRequest
 from chalicelib.rules.photo_files import not_a_photo
-from chalicelib.rules.ports import ExampleSyncState, FolderChanges, LedgerEntry, Queue
+from chalicelib.rules.ports import ChangeFeed, ExampleSyncState, LedgerEntry, Page, Queue
 
 log = logging.getLogger(__name__)
 
@@ -40,32 +43,48 @@ def put_in(entry: LedgerEntry | None) -> str | None:
     return top_folder(entry.to) if entry is not None and entry.to else None
 
 
-def follow(account: str, changes: FolderChanges, state: ExampleSyncState, queue: Queue, inbox: str) -> int:
+def follow(account: str, changes: ChangeFeed, state: ExampleSyncState, queue: Queue, inbox: str, deadline: float,
+           clock: Callable[[], float] = time.monotonic) -> tuple[int, bool]:
     """Queue the photos new in class folders since the stored cursor (all of them, the first time)
-    and forget the examples whose paths were deleted; how many were queued. `inbox`: the configured one."""
+    and forget the examples whose paths were deleted, a page at a time until `deadline`
+    (time.monotonic()); how many were queued, and whether it got to the end (else the cursor
+    stored is where the next follow goes on). `inbox`: the configured one."""
     cursor, version = state.get_cursor(cursor_key(account))
-    deleted: list[str] = []
-    if cursor is None:
-        files, new_cursor = changes.list_folder("")
-    else:
+    pages = Budgeted(_pages(account, changes, cursor), deadline, clock=clock)
+    queued = 0
+    for page in pages:
+        queued += _follow_page(page, state, queue, inbox)
+        if not state.put_cursor(cursor_key(account), page.cursor, version):
+            log.info("class folders of %s were followed by another sync meanwhile", account)
+            return queued, True
+        version += 1
+    return queued, not pages.out_of_time
+
+
+def _pages(account: str, changes: ChangeFeed, cursor: str | None) -> Iterator[Page]:
+    if cursor is not None:
         try:
-            files, deleted, new_cursor = changes.changes(cursor)
+            yield from changes.change_pages(cursor)
+            return
         except (CursorReset, StoreNotFound):
             log.info("Listing the class folders of %s from the start: Dropbox no longer takes the stored "
                      "cursor; nothing is learned twice", account)
-            files, new_cursor = changes.list_folder("")
-    gone = [path for path in deleted if path.strip("/").casefold() != inbox.casefold()
+    yield from changes.folder_pages("", PAGE_LIMIT)
+
+
+def _follow_page(page: Page, state: ExampleSyncState, queue: Queue, inbox: str) -> int:
+    """Forget the examples deleted on this page and queue its photos new in class folders,
+    before the cursor moves on: a failure here leaves the changes for the next try."""
+    gone = [path for path in page.deleted if path.strip("/").casefold() != inbox.casefold()
             and not in_inbox(path, inbox)]
     if gone and (forgotten := state.forget_examples(gone)):
         log.info("forgot %d example(s) deleted or moved away", forgotten)
-    candidates = [f for f in files if in_class_folder(f.path_display, inbox) and not_a_photo(f.path_display) is None]
+    candidates = [f for f in page.files if in_class_folder(f.path_display, inbox)
+                  and not_a_photo(f.path_display) is None]
     # The service's own moves, already recorded, are passed over here (by file id: renamed in their
     # folder or not); any other is checked again when learned (a move whose record is on its way).
     ledger = state.ledger([f.id for f in candidates]) if candidates else {}
     requests = [LearnRequest(f.id, f.path_display) for f in candidates
                 if not learning.put_there(top_folder(f.path_display), put_in(ledger.get(f.id)))]
-    # Queued before the cursor moves on: a failure here leaves the changes for the next try.
     queue.send(requests)
-    if not state.put_cursor(cursor_key(account), new_cursor, version):
-        log.info("class folders of %s were followed by another sync meanwhile", account)
     return len(requests)

@@ -14,18 +14,20 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from chalicelib.adapters.dropbox_store import CursorReset, NotAFolder, StoreNotFound
+from chalicelib.flows.paging import PAGE_LIMIT, Budgeted
 from chalicelib.rules.configuration import INBOX, SortConfig, parse_sort
 from chalicelib.rules.messages import SortRequest
 from chalicelib.rules.outcomes import Outcome
 from chalicelib.rules.photo_files import not_a_photo
-from chalicelib.rules.ports import ChangeFeed, ConfigState, FileInfo, LedgerEntry, Queue, SyncState
+from chalicelib.rules.ports import ChangeFeed, ConfigState, FileInfo, LedgerEntry, Page, Queue, SyncState
 from chalicelib.rules.vocabulary import Resolution
 
 log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 60
-# Dropbox wants the webhook answered within 10 s; extra passes stop before that.
-SYNC_BUDGET_SECONDS = 7.0
+# Dropbox wants the webhook answered within 10 s: its inbox pages and class-folder pages stop
+# before this, counted from the request's start; a sync the classify function does has as long.
+SYNC_BUDGET_SECONDS = 6.0
 LEASE_WAIT_SECONDS = 8.0
 
 
@@ -46,9 +48,11 @@ class Listing:
     queued: int = 0
     skipped: int = 0
     to_learn: int = 0  # photos in class folders queued to be learned as examples
+    handed_over: bool = False  # a sync request is queued to go on (out of time, or another sync running)
 
     def __add__(self, other: "Listing") -> "Listing":
-        return Listing(self.queued + other.queued, self.skipped + other.skipped, self.to_learn + other.to_learn)
+        return Listing(self.queued + other.queued, self.skipped + other.skipped, self.to_learn + other.to_learn,
+                       self.handed_over or other.handed_over)
 
 
 @dataclass(frozen=True)
@@ -68,22 +72,28 @@ def cursor_key(account: str, inbox: str) -> str:
 class Inbox:
     """The inbox of each call is the configured one ("All", "Photos/Inbox"), as its caller read it."""
 
-    def __init__(self, changes: ChangeFeed, state: SyncState, queue: Queue):
-        self.changes, self.state, self.queue = changes, state, queue
+    def __init__(self, changes: ChangeFeed, state: SyncState, queue: Queue,
+                 clock: Callable[[], float] = time.monotonic):
+        self.changes, self.state, self.queue, self.clock = changes, state, queue, clock
 
-    def sync(self, account: str, inbox: str, started: float | None = None) -> Listing:
-        """Queue the images new in `inbox` since the stored cursor (everything, the first time). The
-        budget for extra passes counts from `started` (time.monotonic(); default now)."""
+    def sync(self, account: str, inbox: str, deadline: float | None = None) -> Listing:
+        """Queue the images new in `inbox` since the stored cursor (everything, the first time), a
+        page at a time until `deadline` (time.monotonic(); default SYNC_BUDGET_SECONDS from now); out
+        of time, the classify function is asked to go on from the cursor stored."""
         owner = self.state.acquire_lease(account, LEASE_SECONDS)
         if owner is None:
             # The holder syncs again for this change; should it die first, a sync after its lease
             # runs out does it instead.
             log.info("sync of %s already running; it will pick up this change", account)
             self.queue.send_sync(account, delay_seconds=LEASE_SECONDS + 1)
-            return Listing()
-        deadline = (time.monotonic() if started is None else started) + SYNC_BUDGET_SECONDS
+            return Listing(handed_over=True)
+        if deadline is None:
+            deadline = self.clock() + SYNC_BUDGET_SECONDS
         with self._lease(account, owner):
-            return self._until_settled(account, owner, self._pass(account, inbox), deadline, inbox)
+            listing, done = self._pass(account, inbox, deadline, first_page_free=True)
+            if not done:
+                return self._hand_over(account, listing)
+            return self._until_settled(account, owner, listing, deadline, inbox)
 
     def sort_all(self, account: str, inbox: str) -> Job:
         """Queue every image in the inbox as one job, and continue later syncs from here."""
@@ -92,7 +102,7 @@ class Inbox:
             if time.monotonic() > deadline:
                 raise Busy("another sort of this Dropbox is being queued; try again in a minute")
             time.sleep(0.25)
-        deadline = time.monotonic() + SYNC_BUDGET_SECONDS
+        deadline = self.clock() + SYNC_BUDGET_SECONDS
         with self._lease(account, owner):
             _, version = self.state.get_cursor(cursor_key(account, inbox))
             files, cursor = self._asked_inbox(inbox)
@@ -117,14 +127,18 @@ class Inbox:
 
     def _until_settled(self, account: str, owner: str, listing: Listing, deadline: float, inbox: str) -> Listing:
         """More passes while notifications came in meanwhile (letting go fails, and clears their
-        mark). Out of time, the classify function is asked to do that pass from the stored cursor."""
+        mark). Out of time, the classify function is asked to go on from the stored cursor."""
         while not self.state.release_lease(account, owner):
-            if time.monotonic() > deadline:
-                log.info("sync of %s out of time; the classify function continues it", account)
-                self.queue.send_sync(account)
-                return listing
-            listing += self._pass(account, inbox)
+            more, done = self._pass(account, inbox, deadline)
+            listing += more
+            if not done:
+                return self._hand_over(account, listing)
         return listing
+
+    def _hand_over(self, account: str, listing: Listing) -> Listing:
+        log.info("sync of %s out of time; the classify function continues it", account)
+        self.queue.send_sync(account)
+        return listing + Listing(handed_over=True)
 
     @contextlib.contextmanager
     def _lease(self, account: str, owner: str) -> Iterator[None]:
@@ -134,32 +148,29 @@ class Inbox:
         finally:
             self.state.release_lease(account, owner, force=True)
 
-    def _pass(self, account: str, inbox: str) -> Listing:
-        cursor, version = self.state.get_cursor(cursor_key(account, inbox))
-        if cursor is None:
-            files, new_cursor = self._list_inbox(inbox)
-        else:
-            try:
-                files, new_cursor = self.changes.list_changes(cursor)
-            except (CursorReset, StoreNotFound):
-                # Routine: Dropbox expires cursors now and then (the stand-in at each restart); the
-                # ledger keeps photos already sorted from being sorted again.
-                log.info("Listing the inbox of %s from the start: Dropbox no longer takes the stored cursor "
-                         "(it renews cursors now and then, or the inbox was recreated); nothing is sorted twice",
-                         account)
-                files, new_cursor = self._list_inbox(inbox)
-        photos, others = self._split(files)
-        # Photos put back by an undo stay in the inbox until the user asks (POST /sort).
-        entries = self.state.ledger([f.id for f in photos]) if photos else {}
-        photos = [f for f in photos if not (f.id in entries and entries[f.id].undone)]
-        photos = self._not_sorted_in_place(photos, entries)
-        # Every sort is a job, so that it can be undone; queued before the cursor moves on: a
-        # failure here leaves the changes for the next try.
-        job_id = self.state.create_job(len(photos), len(others), source="webhook") if photos else None
-        listing = self._queue(photos, others, job_id=job_id)
-        if new_cursor is not None:
-            self._save_cursor(cursor_key(account, inbox), new_cursor, version)
-        return listing
+    def _pass(self, account: str, inbox: str, deadline: float, first_page_free: bool = False
+              ) -> tuple[Listing, bool]:
+        """Queue what the listing of `inbox` from the stored cursor holds, a page at a time while
+        there is time; whether it got to the end."""
+        key = cursor_key(account, inbox)
+        cursor, version = self.state.get_cursor(key)
+        pages = Budgeted(self._pages(account, inbox, cursor), deadline, first_page_free=first_page_free,
+                         clock=self.clock)
+        listing = Listing()
+        for page in pages:
+            photos, others = self._split(page.files)
+            # Photos put back by an undo stay in the inbox until the user asks (POST /sort).
+            entries = self.state.ledger([f.id for f in photos]) if photos else {}
+            photos = [f for f in photos if not (f.id in entries and entries[f.id].undone)]
+            photos = self._not_sorted_in_place(photos, entries)
+            # Every sort is a job, so that it can be undone; queued before the cursor moves on: a
+            # failure here leaves the changes for the next try.
+            job_id = self.state.create_job(len(photos), len(others), source="webhook") if photos else None
+            listing += self._queue(photos, others, job_id=job_id)
+            if not self._save_cursor(key, page.cursor, version):
+                return listing, True  # another sync has the cursor now
+            version += 1
+        return listing, not pages.out_of_time
 
     def _not_sorted_in_place(self, photos: list[FileInfo], entries: Mapping[str, LedgerEntry] | None = None
                              ) -> list[FileInfo]:
@@ -169,25 +180,36 @@ class Inbox:
             entries = self.state.ledger([f.id for f in photos]) if photos else {}
         return [f for f in photos if not _in_place(entries.get(f.id))]
 
-    def _list_inbox(self, inbox: str) -> tuple[list[FileInfo], str | None]:
-        """Everything in the inbox and a cursor; no files and no cursor while there is no inbox
-        folder (the first notification after it is made lists it)."""
+    def _pages(self, account: str, inbox: str, cursor: str | None) -> Iterator[Page]:
+        """The changes since `cursor`, or (without one, or one Dropbox reset) the whole inbox; no
+        page while there is no inbox folder (the first notification after it is made lists it)."""
+        if cursor is not None:
+            try:
+                yield from self.changes.change_pages(cursor)
+                return
+            except (CursorReset, StoreNotFound):
+                # Routine: Dropbox expires cursors now and then (the stand-in at each restart); the
+                # ledger keeps photos already sorted from being sorted again.
+                log.info("Listing the inbox of %s from the start: Dropbox no longer takes the stored cursor "
+                         "(it renews cursors now and then, or the inbox was recreated); nothing is sorted twice",
+                         account)
         try:
-            return self.changes.list_folder(f"/{inbox}")
+            yield from self.changes.folder_pages(f"/{inbox}", PAGE_LIMIT)
         except (StoreNotFound, NotAFolder):
             log.warning("Dropbox has no folder /%s; nothing to sort until it is made", inbox)
-            return [], None
 
     def _asked_inbox(self, inbox: str) -> tuple[list[FileInfo], str]:
         """Everything in the inbox for a sort the user asked for: NoInbox (a 409) without one."""
-        files, cursor = self._list_inbox(inbox)
-        if cursor is None:
-            raise NoInbox(f"Dropbox has no folder /{inbox}: create it and put photos in it")
-        return files, cursor
+        try:
+            return self.changes.list_folder(f"/{inbox}")
+        except (StoreNotFound, NotAFolder):
+            raise NoInbox(f"Dropbox has no folder /{inbox}: create it and put photos in it") from None
 
-    def _save_cursor(self, key: str, cursor: str, version: int) -> None:
+    def _save_cursor(self, key: str, cursor: str, version: int) -> bool:
         if not self.state.put_cursor(key, cursor, version):
             log.warning("cursor %s moved under a lease that expired; changes may be queued twice", key)
+            return False
+        return True
 
     @staticmethod
     def _split(files: Sequence[FileInfo]) -> tuple[list[FileInfo], list[tuple[FileInfo, Outcome]]]:

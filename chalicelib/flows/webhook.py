@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from chalicelib.flows import inbox as inbox_flow
 from chalicelib.flows.auth import signature_ok
 from chalicelib.flows.inbox import Inbox, Listing
 from chalicelib.rules.configuration import SortConfig
@@ -73,7 +74,10 @@ class WebhookHandler:
     state: ConfigState                            # whether any classes are configured
     inbox: Inbox                                  # lists what is new in the inbox and queues it
     account_id: Callable[[], str]                 # our Dropbox account
-    follow_class_folders: Callable[[str, str], int]  # queues what the user put in class folders (account, inbox)
+    # Queues what the user put in class folders until a deadline (account, inbox, deadline): how many,
+    # and whether all.
+    follow_class_folders: Callable[[str, str, float], tuple[int, bool]]
+    hand_over: Callable[[str], None]              # asks the classify function to sync the account
 
     def handle(self, body: bytes, signature: str | None) -> Listing:
         """Queue the new images of our account named in a signed notification, and what the user
@@ -98,7 +102,16 @@ class WebhookHandler:
             if account != ours:
                 log.warning("notification for account %s, which this service has no token for", account)
                 continue
-            if configured:
-                listing += self.inbox.sync(account, inbox, started)
-            listing += Listing(to_learn=self.follow_class_folders(account, inbox))
+            listing += self.sync(account, inbox, started + inbox_flow.SYNC_BUDGET_SECONDS, configured)
         return listing
+
+    def sync(self, account: str, inbox: str, deadline: float, configured: bool = True) -> Listing:
+        """The inbox `inbox` (once classes are configured), then the class folders, a page at a time
+        until `deadline` (time.monotonic()); what is left, one sync request hands to the classify
+        function (which syncs the same way: a backfill goes on a budget at a time)."""
+        listing = self.inbox.sync(account, inbox, deadline) if configured else Listing()
+        to_learn, done = self.follow_class_folders(account, inbox, deadline)
+        if not done and not listing.handed_over:
+            log.info("class folders of %s out of time; the classify function continues", account)
+            self.hand_over(account)
+        return listing + Listing(to_learn=to_learn)

@@ -7,7 +7,7 @@ user calls, so a reader knows what a function touches from its signature.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
@@ -147,18 +147,27 @@ class FileInfo:
     client_modified: float | None = None  # when the file was last changed where it was uploaded from
 
 
+@dataclass(frozen=True)
+class Page:
+    """A page of a listing: files added or changed, paths deleted (lower case), the cursor that
+    continues after this page, and whether more pages follow."""
+
+    files: list[FileInfo]
+    deleted: list[str]
+    cursor: str
+    more: bool
+
+
 class ChangeFeed(Protocol):
-    """Dropbox's listing of a folder and of what changed in it since a cursor."""
+    """Dropbox's listing of a folder and of what changed in it since a cursor, whole or a page at
+    a time (read as asked for: a listing stopped early costs no more)."""
 
     def list_folder(self, path: str) -> tuple[list[FileInfo], str]: ...
 
-    def list_changes(self, cursor: str) -> tuple[list[FileInfo], str]: ...
+    def folder_pages(self, path: str, limit: int | None = None) -> Iterator[Page]: ...
 
+    def change_pages(self, cursor: str) -> Iterator[Page]: ...
 
-class FolderChanges(ChangeFeed, Protocol):
-    def changes(self, cursor: str) -> tuple[list[FileInfo], list[str], str]:
-        """Files added or changed, paths deleted (lower case), and the next cursor."""
-        ...
 
 
 class Queue(Protocol):

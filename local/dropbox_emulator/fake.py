@@ -51,6 +51,7 @@ class FakeDropbox:
     token_lifetime = _Forward("api")
     _tokens = _Forward("api", "tokens")
     page_size = _Forward("api")
+    batch_seconds = _Forward("api")
     auto_scan = _Forward("api")
     tags_enabled = _Forward("api")  # False: the account refuses tags
     # Faults.

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import io
 import json
+import math
 import re
 import secrets
 import threading
@@ -34,6 +35,9 @@ THUMBNAIL_MAX_BYTES = 20 * 1024 * 1024
 THUMBNAIL_BATCH_LIMIT = 25  # Dropbox's cap on entries per get_thumbnail_batch
 PAGE_SIZE = 2000  # Dropbox's own cap on entries per list_folder page
 MAX_TAGS = 20  # Dropbox: "No more than 20 tags can be added to a given item"
+# Routes that write to the namespace: while a move batch is in flight, Dropbox refuses them with
+# 429 too_many_write_operations (one batch write at a time per account).
+WRITE_ROUTES = frozenset({"files/create_folder_v2", "files/move_v2", "files/move_batch_v2", "files/upload"})
 
 # route -> (SDK route object, method name)
 _ROUTES = {
@@ -101,12 +105,18 @@ class Api:
         # call answers 409 with a tag the SDK does not know, which it reads as its catch-all "other"
         # (the unions name no refusal of their own).
         self.tags_enabled = True
+        # How long a move batch stays in progress (its check says in_progress, other writes get
+        # too_many_write_operations); 0: done at once.
+        self.batch_seconds = 0.0
+        self._batch_until = 0.0  # time.monotonic() when the batch in flight is done
 
     def reset(self) -> None:
-        """Forget batch jobs and the page size, accept tags again; issued tokens stay valid."""
+        """Forget batch jobs, the page size and batch time, accept tags again; issued tokens stay valid."""
         self._jobs.clear()
         self.page_size = PAGE_SIZE
         self.tags_enabled = True
+        self.batch_seconds = 0.0
+        self._batch_until = 0.0
 
     def dispatch(self, route: str, headers, body: bytes) -> tuple[int, dict, bytes | dict | str]:
         """(status, headers, payload) for a call; raises Reply for an error."""
@@ -128,6 +138,8 @@ class Api:
         except (ValueError, bv.ValidationError) as e:
             raise bad_request(route, f"request body: {e}")
         with self._lock:
+            if route in WRITE_ROUTES:
+                self._one_batch_at_a_time()
             if style == "upload":
                 result = getattr(self, method)(route, arg, body)
             else:
@@ -156,6 +168,16 @@ class Api:
         with self._lock:
             self.tokens[token] = time.monotonic() + self.token_lifetime
         return 200, {}, {"access_token": token, "token_type": "bearer", "expires_in": self.token_lifetime}
+
+    def _one_batch_at_a_time(self) -> None:
+        """Dropbox's answer to a write while a move batch is in flight (called with the lock held):
+        429 too_many_write_operations, Retry-After in whole seconds as Dropbox sends it."""
+        left = self._batch_until - time.monotonic()
+        if left > 0:
+            wait = max(1, math.ceil(left))
+            raise Reply(429, {"error_summary": "too_many_write_operations/...",
+                              "error": {"reason": {".tag": "too_many_write_operations"}, "retry_after": wait}},
+                        {"Retry-After": str(wait)})
 
     # --- routes (called with the lock held) ------------------------------------------------------
 
@@ -186,13 +208,16 @@ class Api:
         folder = self._folder_arg(route, arg.path)
         limit = min(arg.limit or self.page_size, self.page_size)
         state = {"p": folder, "r": arg.recursive, "l": limit, "s": self.tree.seq}
-        return self._page(state, 0)
+        return self._page(state, "")
 
-    def _page(self, state: dict, offset: int) -> files.ListFolderResult:
-        entries = self.tree.listing(state["p"], state["r"])
-        page = entries[offset:offset + state["l"]]
-        has_more = offset + state["l"] < len(entries)
-        cursor = self.tree.cursor(**state, o=offset + state["l"]) if has_more else self.tree.cursor(**state)
+    def _page(self, state: dict, after: str) -> files.ListFolderResult:
+        """The next page of a listing, from the entry after path `after` (lower case): a file
+        moved away or added meanwhile shifts no other onto a page already read (and the listing's
+        last cursor, from when it began, reports those changes)."""
+        entries = [n for n in self.tree.listing(state["p"], state["r"]) if n.path.lower() > after]
+        page = entries[:state["l"]]
+        has_more = len(entries) > state["l"]
+        cursor = self.tree.cursor(**state, a=page[-1].path.lower()) if has_more else self.tree.cursor(**state)
         return files.ListFolderResult(entries=[_meta(n) for n in page], cursor=cursor,
                                       has_more=has_more)
 
@@ -203,8 +228,8 @@ class Api:
             raise bad_request(route, "cursor: invalid cursor")
         if state is None:
             raise conflict(tagged("reset"))
-        if "o" in state:
-            return self._page(state, state.pop("o"))
+        if "a" in state:
+            return self._page(state, state.pop("a"))
         changed = self.tree.changes(state["p"], state["r"], state["s"])
         page, has_more = changed[:state["l"]], len(changed) > state["l"]
         entries = []
@@ -338,13 +363,17 @@ class Api:
                 entries.append({".tag": "failure", "failure": {
                     ".tag": "relocation_error", "relocation_error": reply.body["error"]}})
         job = "dbjid:" + secrets.token_urlsafe(16)
-        self._jobs[job] = {".tag": "complete", "entries": entries}
+        self._batch_until = time.monotonic() + self.batch_seconds
+        self._jobs[job] = {"until": self._batch_until, "result": {".tag": "complete", "entries": entries}}
         return {".tag": "async_job_id", "async_job_id": job}
 
     def _move_batch_check_v2(self, route, arg):
         if arg.async_job_id not in self._jobs:
             raise conflict(tagged("invalid_async_job_id"))
-        return self._jobs[arg.async_job_id]
+        job = self._jobs[arg.async_job_id]
+        if time.monotonic() < job["until"]:
+            return {".tag": "in_progress"}
+        return job["result"]
 
     def _upload(self, route, arg, data: bytes):
         if arg.content_hash is not None and arg.content_hash != content_hash(data):

@@ -69,8 +69,9 @@ class Table:
         return item
 
     def query(self, pk: str, prefix: str = "", projection: str | None = None,
-              names: Mapping[str, str] | None = None) -> list[Item]:
-        """Every item of partition `pk` whose sort key starts with `prefix`, all pages."""
+              names: Mapping[str, str] | None = None, consistent: bool = False) -> list[Item]:
+        """Every item of partition `pk` whose sort key starts with `prefix`, all pages (read
+        consistently, when `consistent`)."""
         items: list[Item] = []
         start = None
         # DynamoDB refuses an empty string as a key value: no prefix, no begins_with.
@@ -82,6 +83,8 @@ class Table:
             request["ProjectionExpression"] = projection
         if names:
             request["ExpressionAttributeNames"] = dict(names)
+        if consistent:
+            request["ConsistentRead"] = True
         while True:
             paging: dict[str, Any] = {"ExclusiveStartKey": start} if start else {}
             page = _door("query", lambda: self.client.query(**request, **paging))

@@ -1,0 +1,75 @@
+"""Many files at once: the webhook answers within its time budget however many are waiting, a
+page at a time, and hands the rest to the classify function; each file is queued once."""
+from __future__ import annotations
+
+import io
+import json
+
+from PIL import Image
+
+from chalicelib.flows import inbox, webhook
+from chalicelib.flows.paging import Budgeted
+from chalicelib.rules.ports import Page
+
+
+def small_photo(i: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (i * 37 % 256, i * 91 % 256, i * 53 % 256)).save(out, "JPEG")
+    return out.getvalue()
+
+
+def test_a_listing_stops_at_the_page_whose_successor_would_end_past_the_deadline():
+    now = [0.0]
+    read = []
+
+    def pages():
+        for i in range(10):
+            now[0] += 1.0  # each page takes a second to read and queue
+            read.append(i)
+            yield Page([], [], f"c{i}", more=i < 9)
+
+    budgeted = Budgeted(pages(), deadline=4.5, clock=lambda: now[0])
+    assert [p.cursor for p in budgeted] == ["c0", "c1", "c2", "c3"]  # a fifth would end at 5 s
+    assert budgeted.out_of_time and read == [0, 1, 2, 3]  # the page after was never read
+
+
+def test_a_listing_already_out_of_time_reads_no_page_unless_its_first_is_free():
+    def pages():
+        yield Page([], [], "c0", more=True)
+
+    assert list(Budgeted(pages(), deadline=1.0, clock=lambda: 2.0)) == []
+    assert [p.cursor for p in Budgeted(pages(), deadline=1.0, first_page_free=True, clock=lambda: 2.0)] == ["c0"]
+
+
+def test_a_webhook_out_of_time_queues_the_pages_that_fit_and_the_rest_is_queued_by_the_classify_function_each_once(
+        service, monkeypatch):
+    service.configure(["cat"])
+    for i in range(30):
+        service.dropbox.put(f"/All/p{i:02}.jpg", small_photo(i))
+    monkeypatch.setattr(webhook, "_first_request_started", None)  # not a cold process's first request
+    # Six pages of five, each at least 0.1 s of Dropbox latency: more than the 0.5 s budget.
+    monkeypatch.setattr(inbox, "SYNC_BUDGET_SECONDS", 0.5)
+    service.dropbox.page_size = 5
+    service.dropbox.latency = 0.1
+    answer = service.notify()
+    assert 0 < answer["queued"] < 30  # the pages that fit (the first holds /All itself and four photos)
+    service.dropbox.latency = 0.0
+    service.source.drain(timeout=120)
+    assert service.dropbox.files("/All") == {} and len(service.dropbox.files("/")) == 30
+    status = json.loads(service.get("/status").body)
+    assert (status["queued"], status["finished"]) == (30, 30)  # each photo queued once
+    assert status["queue"]["dead_letter"] == 0
+
+
+def test_class_folders_followed_out_of_time_are_handed_over_and_every_photo_there_is_learned_once(
+        service, monkeypatch):
+    for i in range(30):
+        service.dropbox.put(f"/Cat/p{i:02}.jpg", small_photo(i))
+    monkeypatch.setattr(webhook, "_first_request_started", None)  # not a cold process's first request
+    monkeypatch.setattr(inbox, "SYNC_BUDGET_SECONDS", 0.5)
+    service.dropbox.page_size = 5
+    service.dropbox.latency = 0.1
+    assert 0 < service.notify()["to_learn"] < 30
+    service.dropbox.latency = 0.0
+    service.source.drain(timeout=120)
+    assert json.loads(service.get("/status").body)["learned"] == {"cat": {"examples": 30, "corrections": 0}}
