@@ -905,6 +905,8 @@ def check(service, dropped: list[tuple[Drop, str]], result: Result, user: User, 
         if len(outcomes) > 1:
             result.queued_twice += 1
         kinds = {o["kind"] for o in outcomes}
+        # Before the photos with promises of their own: an undone photo may have been blocked too.
+        blocked |= {drop.path for o in outcomes if o.get("reason", "").startswith("folder_blocked")}
         if file_id in user.deleted:
             if fake.path_of(file_id) is not None:
                 problems.append(f"{drop.path}: deleted by the user, yet at {fake.path_of(file_id)}")
@@ -913,7 +915,6 @@ def check(service, dropped: list[tuple[Drop, str]], result: Result, user: User, 
             continue  # their own promises, below
         if drop.is_photo:
             placed = [o for o in outcomes if o["kind"] in ("sorted", "unsorted")]
-            blocked |= {drop.path for o in outcomes if o.get("reason", "").startswith("folder_blocked")}
             # A request of a photo queued twice that ran after the user moved the sorted photo finds
             # it where the user put it: "gone" for its job (the service did not put it there).
             by_user_now = moved_by_user[file_id][1].lower() if file_id in moved_by_user else None
