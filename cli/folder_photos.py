@@ -261,22 +261,7 @@ class FolderPhotos:
         """The folder `name` ("Cat", "Cat/2024"), each folder of it made when missing and journaled
         as made (parents first), so --undo removes those it empties."""
         if name not in self._folders:
-            fd = os.dup(self._root)
-            try:
-                parts = name.split("/")
-                for n, part in enumerate(parts):
-                    try:
-                        os.mkdir(part, dir_fd=fd)
-                        self.journal.made("/".join(parts[:n + 1]))
-                    except FileExistsError:
-                        pass
-                    sub = os.open(part, DIR_FLAGS, dir_fd=fd)
-                    os.close(fd)
-                    fd = sub
-            except BaseException:
-                os.close(fd)
-                raise
-            self._folders[name] = fd
+            self._folders[name] = open_folder(self._root, name.split("/"), make=True, made=self.journal.made)
         return self._folders[name]
 
 

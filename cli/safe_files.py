@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from chalicelib.rules.photo_files import MAX_BYTES, too_large
 
@@ -24,15 +24,18 @@ class NotAFile(OSError):
     """What stands at a photo's path is no regular file (a FIFO, a device...)."""
 
 
-def open_folder(base_fd: int, parts: Sequence[str], make: bool = False) -> int:
+def open_folder(base_fd: int, parts: Sequence[str], make: bool = False,
+                made: Callable[[str], None] | None = None) -> int:
     """A new descriptor for <base>/<parts...>, reached without following symlinks (each folder
-    made first if `make`)."""
+    made first if `make`; `made` is told each one it made, as "Cat/2024", parents first)."""
     fd = os.dup(base_fd)
     try:
-        for part in parts:
+        for n, part in enumerate(parts):
             if make:
                 try:
                     os.mkdir(part, dir_fd=fd)
+                    if made is not None:
+                        made("/".join(parts[:n + 1]))
                 except FileExistsError:
                     pass
             sub = os.open(part, DIR_FLAGS, dir_fd=fd)
