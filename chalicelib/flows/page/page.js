@@ -353,6 +353,8 @@ async function showPreview(jobs) {
   if (!made) return; // not listed yet (the jobs were read as it was made): shown at the next refresh
   if (jobs.some((j) => !j.dry_run && j.at > made.at)) return closePreview();
   const job = await api("GET", "jobs/" + encodeURIComponent(id));
+  // Closed while its job was being read (a Sort clicked meanwhile): it stays closed.
+  if (sessionStorage.getItem(PREVIEW) !== id) return;
   $("preview-result").hidden = false;
   $("preview-line").textContent = job.finished
     ? `Preview made ${when(made.at)} (UTC): where the ${job.total} photo(s) in All would go with ` +
