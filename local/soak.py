@@ -733,13 +733,7 @@ def _jobs_to_undo(service, state, dropped: list[tuple[Drop, str]], unique: set[s
         for o in placed:
             if o.get("job_id"):
                 jobs.setdefault(o["job_id"], i)
-    candidates = []
-    for job_id in sorted(jobs, key=jobs.get):
-        moved = {file_id for file_id, _, _ in state.job_moves(job_id)}
-        answer = json.loads(service.get(f"/jobs/{job_id}").body)
-        if len(moved) >= 2 and moved <= eligible and answer.get("finished"):
-            candidates.append(job_id)
-    return candidates
+    return _finished_jobs_of(service, jobs, eligible, state.job_moves)
 
 
 def _tag_jobs_to_undo(service, state, dropped: list[tuple[Drop, str]], unique: set[str], user: User) -> list[str]:
@@ -755,11 +749,17 @@ def _tag_jobs_to_undo(service, state, dropped: list[tuple[Drop, str]], unique: s
         eligible.add(file_id)
         if outcomes[0].get("job_id"):
             jobs.setdefault(outcomes[0]["job_id"], i)
+    return _finished_jobs_of(service, jobs, eligible, state.job_tags)
+
+
+def _finished_jobs_of(service, jobs: dict[str, int], eligible: set[str], photos_of) -> list[str]:
+    """Of `jobs` (job id -> order first seen), those finished whose photos (`photos_of(job_id)`: the
+    moves or taggings) are two or more, every one eligible; in that order."""
     candidates = []
     for job_id in sorted(jobs, key=jobs.get):
-        tagged = {file_id for file_id, _, _ in state.job_tags(job_id)}
+        done = {file_id for file_id, _, _ in photos_of(job_id)}
         answer = json.loads(service.get(f"/jobs/{job_id}").body)
-        if len(tagged) >= 2 and tagged <= eligible and answer.get("finished"):
+        if len(done) >= 2 and done <= eligible and answer.get("finished"):
             candidates.append(job_id)
     return candidates
 
