@@ -30,6 +30,8 @@ from chalicelib.rules.configuration import (
     DUPLICATE_POLICIES,
     DUPLICATES_FOLDER,
     INBOX,
+    VIDEO_POLICIES,
+    VIDEOS_FOLDER,
     ConfigError,
     SortConfig,
 )
@@ -78,6 +80,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--by-date", choices=BY_DATE[1:],
                         help="file each photo in a folder of its year (Cat/2024/) or month (Cat/2024-06/) inside "
                              "its class folder, dated by its EXIF date, else its modification time")
+    parser.add_argument("--videos", choices=VIDEO_POLICIES,
+                        help=f"a video on its own: 'leave' it in the inbox (the default) or 'folder' moves it to "
+                             f"{VIDEOS_FOLDER}/ (into its date folder with --by-date); a Live Photo's video, a RAW "
+                             "beside its JPEG and an edit's .AAE always go with their photo")
     parser.add_argument("--tag", action="store_true",
                         help="leave every photo where it is and tag it with each class above its threshold: "
                              "Dropbox tags with the service (\"ice cream\" is the tag ice_cream), an XMP "
@@ -119,7 +125,7 @@ def proposal(args: argparse.Namespace) -> Body:
     """The classes and options as POST /configure takes them."""
     return {"classes": [class_entry(c) for c in args.classes], **{name: value for name, value in
                                         (("threshold", args.threshold), ("duplicates", args.duplicates),
-                                         ("inbox", args.inbox), ("by_date", args.by_date))
+                                         ("inbox", args.inbox), ("by_date", args.by_date), ("videos", args.videos))
                                         if value is not None}, **({"action": "tag"} if args.tag else {})}
 
 

@@ -15,13 +15,22 @@ exact copy of a photo sorted in this run or an earlier one is known (Dropbox's c
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from chalicelib.rules.configuration import INBOX
 from chalicelib.rules.outcomes import Outcome
-from chalicelib.rules.photo_files import ImageTooLarge, content_hash, not_a_photo
-from chalicelib.rules.ports import Move, Photo, Tagging
+from chalicelib.rules.photo_files import (
+    MAX_RAW_BYTES,
+    ImageTooLarge,
+    NotAPhoto,
+    companions,
+    content_hash,
+    kind_of,
+    not_sortable,
+    raw_preview,
+)
+from chalicelib.rules.ports import Lead, Move, Photo, Tagging
 from cli import sidecars
 from cli.journal import Journal
 from cli.safe_files import (
@@ -53,6 +62,8 @@ class FolderPhotos:
         self._folders: dict[str, int] = {}
         self._sizes: dict[str, int] = {}
         self._contents: dict[str, tuple[str, str]] | None = None  # read from the journal when first asked
+        self._leads: dict[str, str] = {}  # a file that goes with a photo -> that photo (find)
+        self._placed: dict[str, str] = {}  # a photo -> where this run moved it
 
     def __enter__(self) -> "FolderPhotos":
         try:
@@ -82,9 +93,12 @@ class FolderPhotos:
 
     def find(self) -> list[str]:
         """Every regular file under DIR/All (or, without DIR/All, directly in DIR), relative to DIR,
-        in a stable order. Raises FolderError for a folder it cannot list, rather than silently
-        skip its photos."""
-        return list(self._walk(self._inbox, self.inbox, recurse=bool(self.inbox)))
+        in a stable order: the files that go with a photo of their name (a Live Photo's video...)
+        last, so that each photo is sorted before them. Raises FolderError for a folder it cannot
+        list, rather than silently skip its photos."""
+        files = list(self._walk(self._inbox, self.inbox, recurse=bool(self.inbox)))
+        self._leads = companions(files)
+        return [f for f in files if f not in self._leads] + [f for f in files if f in self._leads]
 
     def _walk(self, fd: int, prefix: str, recurse: bool = True) -> Iterator[str]:
         try:
@@ -131,20 +145,48 @@ class FolderPhotos:
         return [self._read(file) for file in refs]
 
     def _read(self, file: str) -> Photo[str] | Outcome:
-        if (error := not_a_photo(file)) is not None:
+        """A photo's bytes, a RAW's preview, only the identity of a video or a sidecar."""
+        if (error := not_sortable(file)) is not None:
             return Outcome.skipped(file, error)
+        kind = kind_of(file)
         try:
-            info, data = read_photo(self._inbox, self._in_inbox(file))
+            if kind in ("video", "sidecar"):
+                parent, name = self._parent(file)
+                try:
+                    info, data = os.stat(name, dir_fd=parent, follow_symlinks=False), b""
+                finally:
+                    os.close(parent)
+            else:
+                info, data = read_photo(self._inbox, self._in_inbox(file),
+                                        MAX_RAW_BYTES if kind == "raw" else None)
         except ImageTooLarge as too_big:
             return Outcome.skipped(file, too_big)
         except OSError as e:
             return _failed(file, "unreadable", e.strerror or str(e))
-        return Photo(file, file, file, data, file_identity(info), content_hash(data), info.st_mtime)
+        whole = content_hash(data) if data else None
+        if kind == "raw":
+            preview = raw_preview(data)
+            if preview is None:
+                return Outcome.skipped(file, NotAPhoto("no_preview", "a RAW file without an embedded JPEG preview "
+                                                                     "to sort it by"))
+            data = preview
+        return Photo(file, file, file, data, file_identity(info), whole, info.st_mtime, file in self._leads)
 
     def move(self, moves: Sequence[Move[str]], inbox: str) -> list[str | Outcome]:
-        return [self._move(m.photo.ref, m.photo.version, m.folder, m.photo.content_hash) for m in moves]
+        return [self._move(m.photo.ref, m.photo.version, m.folder, m.photo.content_hash, m.name) for m in moves]
 
-    def _move(self, file: str, version: str, folder: str, content: str | None = None) -> str | Outcome:
+    def leads(self, refs: Sequence[str], inbox: str, placed: Mapping[str, str]) -> list[Lead | None]:
+        """Each file's photo was sorted before it (find puts it first): it follows it where this
+        run moved it, or goes on its own when it was not moved."""
+        leads: list[Lead | None] = []
+        for ref in refs:
+            to = self._placed.get(self._leads.get(ref, ""))
+            folder, _, name = (to or "").rpartition("/")
+            leads.append(Lead("placed", self._leads[ref], folder, name.rsplit(".", 1)[0]) if to else None)
+        return leads
+
+    def _move(self, file: str, version: str, folder: str, content: str | None = None,
+              rename: str | None = None) -> str | Outcome:
         try:
             target = self._folder(folder)
         except OSError as e:
@@ -156,12 +198,13 @@ class FolderPhotos:
         try:
             if file_identity(os.stat(name, dir_fd=parent, follow_symlinks=False)) != version:
                 return _failed(file, "changed", "the file changed while it was being classified")
-            moved = move_without_overwrite(parent, name, target)
+            moved = move_without_overwrite(parent, name, target, rename)
         except OSError as e:
             return _failed(file, "move_failed", e.strerror or str(e))
         finally:
             os.close(parent)
         self.journal.record(version, file, f"{folder}/{moved}", content)
+        self._placed[file] = f"{folder}/{moved}"
         if content and self._contents is not None and self._contents.get(content, ("",))[0] == version:
             self._contents[content] = (version, f"{folder}/{moved}")  # the first of its content, where it is now
         return f"{folder}/{moved}"

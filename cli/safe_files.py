@@ -47,9 +47,10 @@ def open_folder(base_fd: int, parts: Sequence[str], make: bool = False,
     return fd
 
 
-def read_photo(base_fd: int, path: str) -> tuple[os.stat_result, bytes]:
+def read_photo(base_fd: int, path: str, max_bytes: int | None = None) -> tuple[os.stat_result, bytes]:
     """The bytes of the file at `path` ("trip/a.jpg", relative to the folder `base_fd`) and its
-    fstat, reached without following symlinks. Refused by its size before a byte is read.
+    fstat, reached without following symlinks. Refused by its size (over `max_bytes`, default
+    photo_files.MAX_BYTES) before a byte is read.
 
     Raises OSError (NotAFile for anything but a regular file) or ImageTooLarge.
     """
@@ -63,10 +64,10 @@ def read_photo(base_fd: int, path: str) -> tuple[os.stat_result, bytes]:
         info = os.fstat(handle.fileno())
         if not stat.S_ISREG(info.st_mode):
             raise NotAFile("not a regular file")
-        if (error := too_large(info.st_size)) is not None:
+        if (error := too_large(info.st_size, max_bytes)) is not None:
             raise error
         # One byte over the limit is enough to refuse a file that grew since fstat.
-        return info, handle.read(MAX_BYTES + 1)
+        return info, handle.read((max_bytes or MAX_BYTES) + 1)
 
 
 def file_identity(info: os.stat_result) -> str:

@@ -163,3 +163,29 @@ def variants(name: str) -> list[bytes]:
     return [jpeg(name), encode(picture, "JPEG", quality=70), encode(mirrored, "JPEG", quality=90),
             encode(smaller, "JPEG", quality=85), encode(picture, "PNG"), encode(mirrored, "WEBP", quality=85),
             sideways, encode(cropped, "JPEG", quality=92)]
+
+
+def raw_file(name: str, preview: bool = True) -> bytes:
+    """A camera RAW file of the photo, laid out as TIFF/EP RAW formats are (NEF, ORF, PEF, DNG):
+    a TIFF header, an IFD describing 12-bit sensor data (noise here: no sensor took it), a 160x120
+    JPEG thumbnail, and (with `preview`) the full-size JPEG preview the camera embeds, pointed at
+    by JPEGInterchangeFormat as in those formats. The sensor data is stored as a lossless JPEG
+    stream's markers would begin (FFD8 FFC3), as CR2 does, so a reader must pass it over."""
+    import struct
+
+    picture = image(name).convert("RGB")
+    thumbnail = encode(picture.resize((160, 120)), "JPEG", quality=75)
+    full = encode(picture, "JPEG", quality=92) if preview else b""
+    sensor = b"\xff\xd8\xff\xc3\x00\x0b\x0c\x00\x10\x00\x10\x01\x01\x11\x00" + np.random.default_rng(1).bytes(200_000)
+    blobs = [thumbnail, sensor, full]
+    header_and_ifd = 8 + 2 + 12 * 6 + 4
+    offsets, at = [], header_and_ifd
+    for blob in blobs:
+        offsets.append(at)
+        at += len(blob)
+    entries = [(256, 4, 1, picture.width), (257, 4, 1, picture.height), (259, 3, 1, 7),  # width, height, JPEG
+               (273, 4, 1, offsets[1]),  # StripOffsets: the sensor data
+               (513, 4, 1, offsets[2] if preview else offsets[0]),  # JPEGInterchangeFormat: the preview
+               (514, 4, 1, len(full) if preview else len(thumbnail))]
+    ifd = struct.pack("<H", len(entries)) + b"".join(struct.pack("<HHII", *entry) for entry in entries)
+    return b"II*\x00" + struct.pack("<I", 8) + ifd + struct.pack("<I", 0) + b"".join(blobs)

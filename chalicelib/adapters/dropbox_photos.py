@@ -8,7 +8,7 @@ photo's reads run in parallel.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol, TypeVar
 
@@ -24,8 +24,8 @@ from chalicelib.adapters.dropbox_store import (
 from chalicelib.rules.configuration import in_inbox, top_folder
 from chalicelib.rules.messages import SortRequest, request_key
 from chalicelib.rules.outcomes import Outcome
-from chalicelib.rules.photo_files import MAX_BYTES, ImageTooLarge, too_large
-from chalicelib.rules.ports import FileInfo, Ledger, Move, Photo, Tagging
+from chalicelib.rules.photo_files import MAX_BYTES, MAX_RAW_BYTES, ImageTooLarge, NotAPhoto, kind_of, raw_preview, too_large
+from chalicelib.rules.ports import FileInfo, Lead, Ledger, LedgerEntry, Move, Photo, Tagging
 from chalicelib.rules.sorting import MOVED_BY_US, SORTED_ALREADY
 
 log = logging.getLogger(__name__)
@@ -85,11 +85,21 @@ class DropboxPhotos:
         return list(self._pool.map(lambda ref: self._read(ref, None), refs))
 
     def _read(self, request: SortRequest, inbox: str | None) -> Photo[SortRequest] | Outcome:
-        """The photo, if it is in the inbox `inbox` (None: anywhere)."""
+        """The photo, if it is in the inbox `inbox` (None: anywhere): a RAW's preview, and only
+        the metadata of a video or a sidecar (they are moved, never looked at)."""
         info: FileInfo | None
         data: bytes | None
+        kind = kind_of(request.path)
         try:
-            if self.source == "download":
+            if kind in ("video", "sidecar"):
+                info, data = self._dropbox.get_file(request.file_id), b""
+            elif kind == "raw":
+                info, data = self._dropbox.download_file(request.file_id, max_bytes=MAX_RAW_BYTES)
+                data = raw_preview(data)
+                if data is None:
+                    return Outcome.skipped(request.path, NotAPhoto(
+                        "no_preview", "a RAW file without an embedded JPEG preview to sort it by"))
+            elif self.source == "download":
                 info, data = self._dropbox.download_file(request.file_id, max_bytes=MAX_BYTES)
             else:
                 info, data = self._dropbox.get_file(request.file_id), None
@@ -97,10 +107,11 @@ class DropboxPhotos:
                 return _deleted(request)
             if inbox is not None and not in_inbox(info.path_lower, inbox):
                 return _away(request, info.path_display)
-            if (error := too_large(info.size)) is not None:
+            if kind in ("photo", None) and (error := too_large(info.size)) is not None:
                 return Outcome.skipped(request.path, error)
             return Photo(request, request.path, info.path_display, data if data is not None else self._thumbnail(info),
-                         info.content_hash or info.rev, info.content_hash, info.client_modified)
+                         info.content_hash or info.rev, info.content_hash, info.client_modified,
+                         request.goes_with is not None)
         except StoreNotFound:
             return _deleted(request)
         except TooLarge as e:
@@ -128,7 +139,7 @@ class DropboxPhotos:
             self._ledger.moving([(m.photo.ref, m.folder) for m in todo])
         try:
             moved = self._dropbox.move_batch(
-                [(m.photo.path, f"/{m.folder}/{m.photo.path.rsplit('/', 1)[-1]}") for m in todo]) if todo else []
+                [(m.photo.path, f"/{m.folder}/{m.name or m.photo.path.rsplit('/', 1)[-1]}") for m in todo]) if todo else []
         except StoreError as e:
             moved = [e] * len(todo)
         results = iter(moved)
@@ -136,6 +147,16 @@ class DropboxPhotos:
         return self._ours_among([m.photo.ref for m in moves], [
             _blocked(m.photo.ref, m.folder, error) if (error := broken[m.folder]) is not None
             else self._moved(m.photo, next(results), inbox) for m in moves])
+
+    def leads(self, refs: Sequence[SortRequest], inbox: str, placed: Mapping[SortRequest, str]) -> list[Lead | None]:
+        """Where each file's photo is: put by this batch (`placed`), else as the ledger says and
+        Dropbox shows it now (the user may have moved it on: the file follows it there)."""
+        here = {ref.file_id: path for ref, path in placed.items()}
+        ids = [i for i in dict.fromkeys(ref.goes_with for ref in refs) if i is not None and i not in here]
+        entries = self._ledger.ledger(ids) if ids else {}
+        now = dict(zip(ids, self._pool.map(self._dropbox.get_file, ids)))
+        return [_lead(here.get(ref.goes_with) or now.get(ref.goes_with), entries.get(ref.goes_with), inbox)
+                if ref.goes_with is not None else None for ref in refs]
 
     def tag(self, taggings: Sequence[Tagging[SortRequest]], inbox: str) -> list[tuple[str, ...] | Outcome]:
         """Tag each photo by its path (Dropbox's tag routes take no id), in parallel; the tags it
@@ -241,6 +262,28 @@ class DropboxPhotos:
             return _trouble(photo.ref, e)
         return Outcome(photo.ref.path, "retry", reason="changed", detail="the file changed while it was being "
                        "classified; it was put back and is sorted again")
+
+
+def _lead(where: str | FileInfo | None, entry: LedgerEntry | None, inbox: str) -> Lead | None:
+    """Where a file's photo is: moved by this batch to `where` (a path), or, as Dropbox's metadata
+    (`where`) and the ledger's `entry` say, out of the inbox (the file follows it), to be sorted,
+    or staying in the inbox; None when it is deleted or could not be sorted (the file goes on its own)."""
+    if isinstance(where, str):
+        return _placed(where)
+    if where is None:
+        return None  # deleted: nothing to go with
+    if in_inbox(where.path_lower, inbox):
+        if entry is None or entry.counter is None:
+            return Lead("waiting", where.path_display)
+        if entry.undone or entry.counter.startswith("tagged") or entry.counter == "unsorted":
+            return Lead("stays", where.path_display)  # put back by an undo, or tagged where it is
+        return None  # skipped or failed: the file is sorted on its own
+    return _placed(where.path_display)  # where the service put it, or where the user moved it since
+
+
+def _placed(path: str) -> Lead:
+    folder, _, name = path.strip("/").rpartition("/")
+    return Lead("placed", path, folder, name.rsplit(".", 1)[0] if "." in name else name)
 
 
 def _blocked(request: SortRequest, folder: str, error: StoreError) -> Outcome:

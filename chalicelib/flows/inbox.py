@@ -18,7 +18,7 @@ from chalicelib.flows.paging import PAGE_LIMIT, Budgeted
 from chalicelib.rules.configuration import INBOX, SortConfig, parse_sort
 from chalicelib.rules.messages import SortRequest
 from chalicelib.rules.outcomes import Outcome
-from chalicelib.rules.photo_files import not_a_photo
+from chalicelib.rules.photo_files import companions, not_sortable
 from chalicelib.rules.ports import ChangeFeed, ConfigState, FileInfo, LedgerEntry, Page, Queue, SyncState
 from chalicelib.rules.vocabulary import Resolution
 
@@ -122,7 +122,7 @@ class Inbox:
         photos, others = self._split(files)
         job = Job(self.state.create_job(len(photos), len(others), preview=config), len(photos), len(others), True)
         self.state.note_left(job.job_id, [(f.id, outcome) for f, outcome in others])
-        self.queue.send([SortRequest(f.id, f.path_display, f.rev, job.job_id, dry_run=True) for f in photos])
+        self.queue.send(_requests(photos, job.job_id, dry_run=True))
         return job
 
     def _until_settled(self, account: str, owner: str, listing: Listing, deadline: float, inbox: str) -> Listing:
@@ -213,10 +213,11 @@ class Inbox:
 
     @staticmethod
     def _split(files: Sequence[FileInfo]) -> tuple[list[FileInfo], list[tuple[FileInfo, Outcome]]]:
-        """The photos to sort, and the other files with the outcome that leaves them in place."""
+        """The photos to sort (with the videos, RAW files and sidecars that may go with one), and the
+        other files with the outcome that leaves them in place."""
         photos, others = [], []
         for f in files:
-            error = not_a_photo(f.path_display)
+            error = not_sortable(f.path_display)
             if error is None:
                 photos.append(f)
             else:
@@ -229,9 +230,18 @@ class Inbox:
         self.state.record_many([(SortRequest(f.id, f.path_display, f.rev), outcome) for f, outcome in others])
         if job_id:
             self.state.note_left(job_id, [(f.id, outcome) for f, outcome in others])
-        self.queue.send([SortRequest(f.id, f.path_display, f.rev, job_id) for f in photos])
+        self.queue.send(_requests(photos, job_id))
         self.state.add_queued(len(photos))
         return Listing(len(photos), len(others))
+
+
+def _requests(files: Sequence[FileInfo], job_id: str | None, dry_run: bool = False) -> list[SortRequest]:
+    """One request per file; a file that goes with a photo listed beside it (a Live Photo's video,
+    a RAW beside its JPEG) names that photo, and follows it wherever it is sorted."""
+    by_path = {f.path_lower: f for f in files}
+    leads = companions([f.path_lower for f in files])
+    return [SortRequest(f.id, f.path_display, f.rev, job_id, dry_run,
+                        by_path[leads[f.path_lower]].id if f.path_lower in leads else None) for f in files]
 
 
 def _in_place(entry: LedgerEntry | None) -> bool:

@@ -45,6 +45,10 @@ DEFAULT_UNSORTED_FOLDER = "Unsorted"
 # other photo; "folder" moves it to DUPLICATES_FOLDER instead. Nothing is ever deleted.
 DUPLICATE_POLICIES = ("keep", "folder")
 DUPLICATES_FOLDER = "Duplicates"
+# What happens to a video that goes with no photo (a Live Photo's video goes with its photo): "leave"
+# it in the inbox, said why; "folder" moves it to VIDEOS_FOLDER (into its date folder with "by_date").
+VIDEO_POLICIES = ("leave", "folder")
+VIDEOS_FOLDER = "Videos"
 # Characters that look like a path separator to a person, if not to Dropbox: the named ones
 # (SOLIDUS, SLASH, DIAGONAL: fraction slash, box-drawing diagonals, combining overlays...) and
 # these look-alikes under other names (set minus, CJK strokes and kana).
@@ -56,7 +60,7 @@ def _slash_like(c: str) -> bool:
     return c in "/\\" or c in _SLASH_LOOKALIKES or any(w in unicodedata.name(c, "") for w in _SLASH_WORDS)
 
 
-_ALLOWED_KEYS = {"classes", "threshold", "unsorted_folder", "duplicates", "inbox", "by_date", "action"}
+_ALLOWED_KEYS = {"classes", "threshold", "unsorted_folder", "duplicates", "inbox", "by_date", "action", "videos"}
 # What sorting does with a decided photo: "move" it into its class's folder, or "tag" it where it
 # is with one Dropbox tag per class above its threshold (rules/tags.py).
 ACTIONS = ("move", "tag")
@@ -82,6 +86,7 @@ class SortConfig:
     inbox: str = INBOX  # relative to the app folder, without slashes at its ends: "Photos/Inbox"
     by_date: str = "none"
     action: str = "move"
+    videos: str = "leave"
 
     @property
     def tags(self) -> bool:
@@ -116,11 +121,17 @@ class SortConfig:
         """Where exact copies of sorted photos go, or None when they are sorted like any other."""
         return DUPLICATES_FOLDER if self.duplicates == "folder" else None
 
+    @property
+    def videos_folder(self) -> str | None:
+        """Where videos that go with no photo go, or None when they stay in the inbox."""
+        return VIDEOS_FOLDER if self.videos == "folder" else None
+
     def is_class_folder(self, folder: str) -> bool:
-        """Whether a top-level folder stands for a class: not the unsorted photos, the copies or the
-        inbox (nor the folder a nested inbox is in)."""
+        """Whether a top-level folder stands for a class: not the unsorted photos, the copies, the
+        videos or the inbox (nor the folder a nested inbox is in)."""
         return folder.casefold() not in {self.unsorted_folder.casefold(), top_folder(self.inbox).casefold(),
-                                         (self.duplicates_folder or "").casefold()}
+                                         (self.duplicates_folder or "").casefold(),
+                                         (self.videos_folder or "").casefold()}
 
     def to_dict(self) -> dict[str, object]:
         return {**asdict(self), "classes": list(self.classes), "thresholds": dict(self.thresholds)}
@@ -133,7 +144,8 @@ class SortConfig:
         return cls(tuple(data["classes"]), data.get("threshold"),
                    data.get("unsorted_folder") or DEFAULT_UNSORTED_FOLDER, data.get("duplicates") or "keep",
                    tuple((label, float(own[label])) for label in data["classes"] if label in own),
-                   data.get("inbox") or INBOX, data.get("by_date") or "none", data.get("action") or "move")
+                   data.get("inbox") or INBOX, data.get("by_date") or "none", data.get("action") or "move",
+                   data.get("videos") or "leave")
 
 
 def top_folder(path: str) -> str:
@@ -214,6 +226,13 @@ def parse(body: object) -> SortConfig:
     if duplicates == "folder" and DUPLICATES_FOLDER.casefold() in {*seen, unsorted.casefold(), inbox_top}:
         raise ConfigError(f'a class, the unsorted_folder or the inbox named {DUPLICATES_FOLDER!r} collides with '
                           f'the folder of "duplicates": "folder"')
+    videos = body.get("videos", "leave")
+    if videos not in VIDEO_POLICIES:
+        raise ConfigError(f'"videos" must be "leave" (videos stay in the inbox) or "folder" (to /{VIDEOS_FOLDER}), '
+                          f'not {videos!r:.40}')
+    if videos == "folder" and VIDEOS_FOLDER.casefold() in {*seen, unsorted.casefold(), inbox_top}:
+        raise ConfigError(f'a class, the unsorted_folder or the inbox named {VIDEOS_FOLDER!r} collides with '
+                          f'the folder of "videos": "folder"')
     action = body.get("action", "move")
     if action not in ACTIONS:
         raise ConfigError(f'"action" must be "move" (into class folders) or "tag" (Dropbox tags, the photo stays '
@@ -224,10 +243,12 @@ def parse(body: object) -> SortConfig:
         if by_date != "none":
             raise ConfigError('"by_date" files moved photos in date folders, and "action": "tag" moves nothing: '
                               'choose one')
+        if videos == "folder":
+            raise ConfigError('"videos": "folder" moves videos, and "action": "tag" moves nothing: choose one')
         if (problem := tag_problem(names)) is not None:
             raise ConfigError(f'"action": "tag": {problem}')
     return SortConfig(tuple(names), threshold, unsorted, duplicates,
-                      tuple((name, own) for name, own in entries if own is not None), inbox, by_date, action)
+                      tuple((name, own) for name, own in entries if own is not None), inbox, by_date, action, videos)
 
 
 def _check_inbox(value: object) -> str:

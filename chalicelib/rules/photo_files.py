@@ -1,4 +1,6 @@
-"""Which files are photos to sort, how large one may be, and why one cannot be sorted.
+"""Which files are photos to sort, how large one may be, and why one cannot be sorted; which
+files go with a photo (a Live Photo's video, a RAW beside its JPEG, an edit's sidecar) and which
+are videos; a RAW file's embedded JPEG preview.
 
 Light on purpose (no numpy, no PIL): the webhook decides what to queue with this alone, so its
 cold start never pays for the image libraries.
@@ -6,11 +8,16 @@ cold start never pays for the image libraries.
 from __future__ import annotations
 
 import hashlib
+import struct
 from pathlib import PurePosixPath
+from typing import Literal
 
 # Refused before decoding: a photo bigger than these is a mistake or an attack, not a photo.
 MAX_BYTES = 50 * 1024 * 1024
 MAX_PIXELS = 100_000_000
+
+# A RAW file is read whole to find its preview; cameras write 20-80 MB ones.
+MAX_RAW_BYTES = 200 * 1024 * 1024
 
 # Dropbox hashes a file in blocks of this size (content_hash).
 HASH_BLOCK_BYTES = 4 * 1024 * 1024
@@ -19,6 +26,18 @@ IMAGE_EXTENSIONS = frozenset({
     ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".gif", ".bmp", ".dib",
     ".tif", ".tiff", ".heic", ".heif", ".hif", ".avif",
 })
+# Camera RAW formats: each holds the sensor data and (nearly always) a full-size JPEG preview.
+RAW_EXTENSIONS = frozenset({
+    ".dng", ".cr2", ".cr3", ".crw", ".nef", ".nrw", ".arw", ".srf", ".sr2", ".orf", ".rw2", ".raf",
+    ".pef", ".srw", ".rwl", ".3fr", ".erf", ".kdc", ".mrw", ".x3f", ".iiq",
+})
+VIDEO_EXTENSIONS = frozenset({
+    ".mov", ".mp4", ".m4v", ".3gp", ".avi", ".mkv", ".webm", ".mts", ".m2ts", ".mpg", ".mpeg", ".wmv",
+})
+# Files that only ever go with a photo: an iPhone edit (.aae), an editor's metadata (.xmp).
+SIDECAR_EXTENSIONS = frozenset({".aae", ".xmp"})
+
+Kind = Literal["photo", "raw", "video", "sidecar"]
 
 
 class ImageError(ValueError):
@@ -59,18 +78,59 @@ def is_image_name(name: str) -> bool:
     return PurePosixPath(name).suffix.lower() in IMAGE_EXTENSIONS
 
 
+def kind_of(name: str) -> Kind | None:
+    """What a file is by its extension: a photo to classify, a RAW, a video, a sidecar, or None."""
+    suffix = PurePosixPath(name).suffix.lower()
+    for kind, extensions in (("photo", IMAGE_EXTENSIONS), ("raw", RAW_EXTENSIONS), ("video", VIDEO_EXTENSIONS),
+                             ("sidecar", SIDECAR_EXTENSIONS)):
+        if suffix in extensions:
+            return kind  # type: ignore[return-value]
+    return None
+
+
+def pair_key(path: str) -> str:
+    """What the files of one shot share: the folder and the name without its extension, in any
+    case ("/All/IMG_1.HEIC" and "/all/img_1.mov" -> "/all/img_1")."""
+    pure = PurePosixPath(path)
+    return str(pure.parent / pure.stem).casefold()
+
+
 def not_a_photo(path: str) -> ImageError | None:
     """Why the file at `path` (relative to the inbox or absolute) is no photo to sort, or None.
 
     Hidden files and folders ("._x.jpg" AppleDouble files, thumbnail caches) are not photos, in
     Dropbox as in a local folder; neither is a file without an image extension.
     """
+    return not_sortable(path, ("photo",))
+
+
+def not_sortable(path: str, kinds: tuple[Kind, ...] = ("photo", "raw", "video", "sidecar")) -> ImageError | None:
+    """Why the file at `path` is none of `kinds` (by default, anything sorting handles), or None."""
     parts = PurePosixPath(path).parts
     if any(part.startswith(".") for part in parts if part != "/"):
         return NotAPhoto("hidden", "a hidden file (its name or a folder's starts with '.')")
-    if not is_image_name(path):
+    if kind_of(path) not in kinds:
         return NotAPhoto("not_an_image_file", "not an image file (by its extension)")
     return None
+
+
+def companions(paths: list[str]) -> dict[str, str]:
+    """Of files listed together, each that goes with another of the same name (a video, a RAW or
+    a sidecar beside a JPEG or HEIC; a video or sidecar beside a RAW), mapped to that one's path:
+    the photo its shot is sorted by. A RAW with no photo beside it is sorted by its own preview."""
+    leads: dict[str, str] = {}
+    for path in paths:
+        if kind_of(path) in ("photo", "raw"):
+            key = pair_key(path)
+            if key not in leads or _lead_order(path) < _lead_order(leads[key]):
+                leads[key] = path
+    return {path: leads[key] for path in paths
+            if kind_of(path) in ("raw", "video", "sidecar") and leads.get(key := pair_key(path), path) != path}
+
+
+def _lead_order(path: str) -> tuple[int, str]:
+    """A shot's photo leads it before its RAW; of two photos (IMG_1.HEIC, IMG_1.JPG), the first by name."""
+    return (0 if kind_of(path) == "photo" else 1, path)
 
 
 def too_large(size: int, max_bytes: int | None = None) -> ImageTooLarge | None:
@@ -86,3 +146,41 @@ def content_hash(data: bytes) -> str:
     local folder tells exact copies the way Dropbox does."""
     blocks = (hashlib.sha256(data[i:i + HASH_BLOCK_BYTES]).digest() for i in range(0, len(data), HASH_BLOCK_BYTES))
     return hashlib.sha256(b"".join(blocks)).hexdigest()
+
+
+def raw_preview(data: bytes, max_candidates: int = 32) -> bytes | None:
+    """The largest JPEG a RAW file embeds (its preview; most cameras write a full-size one), or
+    None. Found by its markers alone, so it serves every RAW format: lossless JPEGs (sensor data in
+    some formats) are passed over, as Pillow cannot decode them."""
+    best: tuple[int, int, int] | None = None  # (pixels, start, end)
+    start = data.find(b"\xff\xd8\xff")
+    for _ in range(max_candidates):
+        if start < 0:
+            break
+        found = _jpeg_at(data, start)
+        if found is not None and (best is None or found[0] > best[0]):
+            best = (found[0], start, found[1])
+        start = data.find(b"\xff\xd8\xff", start + 3)
+    return data[best[1]:best[2]] if best is not None else None
+
+
+def _jpeg_at(data: bytes, start: int) -> tuple[int, int] | None:
+    """The pixels and end of a baseline or progressive JPEG starting at `start`, by walking its
+    segments to its first scan, then to its end marker; None when it is none or cut short."""
+    at, pixels = start + 2, 0
+    while at + 4 <= len(data) and data[at] == 0xFF:
+        marker = data[at + 1]
+        if marker == 0xFF:  # fill byte
+            at += 1
+            continue
+        length = struct.unpack(">H", data[at + 2:at + 4])[0]
+        if marker in (0xC0, 0xC1, 0xC2) and at + 9 <= len(data):
+            height, width = struct.unpack(">HH", data[at + 5:at + 9])
+            pixels = width * height
+        elif marker in (0xC3, 0xC5, 0xC6, 0xC7, 0xCB, 0xCD, 0xCE, 0xCF):
+            return None  # lossless or hierarchical: not a preview
+        if marker == 0xDA:  # the first scan: what follows ends at the end marker
+            end = data.find(b"\xff\xd9", at + 2 + length)
+            return (pixels, end + 2) if pixels and end >= 0 else None
+        at += 2 + length
+    return None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Generic, Literal, Protocol, TypeVar
 
 from chalicelib.rules.outcomes import Counts, Outcome
 from chalicelib.rules.photo_files import ImageError
@@ -43,12 +43,28 @@ class Photo(Generic[R]):
     version: str
     content_hash: str | None = None
     modified: float | None = None
+    companion: bool = False  # listed beside a photo of its name it goes with (a Live Photo's video...)
 
 
 @dataclass(frozen=True)
 class Move(Generic[R]):
     photo: Photo[R]
     folder: str  # a top-level folder, "Cat", or a date folder in it, "Cat/2024"
+    name: str | None = None  # the name it gets there ("IMG_1 (1).MOV", beside its photo renamed so); None: its own
+
+
+@dataclass(frozen=True)
+class Lead:
+    """Where the photo a file goes with is (a Live Photo's video, a RAW beside its JPEG): "placed"
+    by the service in `folder` ("Cat", "Cat/2024") as `stem` + its extension, sorted by `label`
+    (None: unsorted); "waiting" to be sorted; or "stays" in the inbox (an undo put it back, or it
+    is tagged where it is). `path` names that photo to the user."""
+
+    state: Literal["placed", "waiting", "stays"]
+    path: str
+    folder: str | None = None
+    stem: str | None = None
+    label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -59,7 +75,8 @@ class Tagging(Generic[R]):
 
 class PhotoStore(Protocol[R]):
     def read(self, refs: Sequence[R], inbox: str) -> list[Photo[R] | Outcome]:
-        """Each photo's bytes and where it is now, or the Outcome that ends it without a decision
+        """Each photo's bytes (a RAW's preview; nothing for a video or a sidecar: they are only
+        moved) and where it is now, or the Outcome that ends it without a decision
         (too large, deleted, unreadable; kind "retry" when the store is only busy). A file moved
         out of the inbox `inbox` ("All", "Photos/Inbox") by someone else is an Outcome of kind
         "gone" whose `to_path` says where it is now."""
@@ -69,6 +86,12 @@ class PhotoStore(Protocol[R]):
         """Move each photo into its folder (made when missing, with its parents), never
         overwriting: a clash gets " (1)". Per move, the path it now has, or the Outcome that ends
         it as for `read`."""
+        ...
+
+    def leads(self, refs: Sequence[R], inbox: str, placed: Mapping[R, str]) -> list[Lead | None]:
+        """Per companion (a Photo read with `companion`), where the photo it goes with is, or None
+        when it goes on its own (that photo could not be sorted, or is gone). `placed`: where this
+        batch put its photos, by ref (the ledger does not know them yet)."""
         ...
 
     def tag(self, taggings: Sequence[Tagging[R]], inbox: str) -> list[tuple[str, ...] | Outcome]:

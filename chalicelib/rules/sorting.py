@@ -1,5 +1,7 @@
 """The one sorting core: read a batch of photos, decide each one's class, move it (or, with
-"action": "tag", tag it where it is with every class above its threshold).
+"action": "tag", tag it where it is with every class above its threshold). A file that goes with
+a photo (a Live Photo's video, a RAW beside its JPEG, an edit's sidecar) follows that photo into
+its folder under its name; a video on its own goes to the videos folder, or stays.
 
 The classify Lambda (through dropbox_photos.DropboxPhotos) and `main.py --folder` (through
 cli/folder_photos.FolderPhotos) both sort with `sort_batch`; only the PhotoStore differs.
@@ -10,13 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
-from chalicelib.rules.configuration import SortConfig, top_folder
+from chalicelib.rules.configuration import VIDEOS_FOLDER, SortConfig, top_folder
 from chalicelib.rules.dates import date_folder
 from chalicelib.rules.outcomes import TOP_CLASSES, Outcome
-from chalicelib.rules.photo_files import ImageError
-from chalicelib.rules.ports import Decision, Move, Originals, Photo, PhotoClassifier, PhotoStore, R, Tagging
+from chalicelib.rules.photo_files import ImageError, kind_of
+from chalicelib.rules.ports import Decision, Lead, Move, Originals, Photo, PhotoClassifier, PhotoStore, R, Tagging
 from chalicelib.rules.tags import tag_text
 
 if TYPE_CHECKING:
@@ -37,11 +40,33 @@ def sort_batch(refs: Sequence[R], store: PhotoStore[R], classifier: PhotoClassif
     `examples`: the classes' own photos, by class. `originals`: the photos sorted before, by their
     bytes; what the batch sorts joins them, and with "duplicates": "folder" an exact copy of one
     (or of an earlier photo of the batch) goes to the duplicates folder. With "by_date", a photo
-    goes into the date folder of its class folder (rules/dates.py). A dry run moves nothing."""
+    goes into the date folder of its class folder (rules/dates.py). A dry run moves nothing.
+    Videos and the files that go with a photo are not classified: they are moved after the photos
+    (`_along`), so one that goes with a photo of this batch follows it at once."""
     found = store.read(refs, config.inbox)
-    photos = [(i, item) for i, item in enumerate(found) if isinstance(item, Photo)]
     ended: dict[int, Outcome] = {i: settled(item, config) for i, item in enumerate(found)
                                  if isinstance(item, Outcome)}
+    read = [(i, item) for i, item in enumerate(found) if isinstance(item, Photo)]
+    photos = [(i, photo) for i, photo in read if not photo.companion and kind_of(photo.path) in ("photo", "raw")]
+    ended |= _sort_photos(photos, store, classifier, config, examples, originals, dry_run)
+    # Then the files that go with a photo, once this batch's photos are where they go.
+    placed = {photo.ref: to for i, photo in photos if ended[i].kind in PLACED and (to := ended[i].to_path)}
+    along = [(i, photo) for i, photo in read if i not in ended]
+    companions = [(i, photo) for i, photo in along if photo.companion]
+    leads = dict(zip((i for i, _ in companions),
+                     store.leads([photo.ref for _, photo in companions], config.inbox, placed))) if companions else {}
+    # A RAW whose photo failed or is gone is sorted by its own preview.
+    raws = [(i, photo) for i, photo in along if leads.get(i) is None and kind_of(photo.path) in ("photo", "raw")]
+    ended |= _sort_photos(raws, store, classifier, config, examples, originals, dry_run)
+    ended |= _along(store, config, [(i, photo, leads.get(i)) for i, photo in along if i not in ended], dry_run)
+    return [ended[i] for i in range(len(found))]
+
+
+def _sort_photos(photos: Sequence[tuple[int, Photo[R]]], store: PhotoStore[R], classifier: PhotoClassifier,
+                 config: SortConfig, examples: Examples | None, originals: Originals[R] | None,
+                 dry_run: bool) -> dict[int, Outcome]:
+    """The classified photos' outcomes, by their index in the batch."""
+    ended: dict[int, Outcome] = {}
     decisions = classifier.classify_batch([p.data for _, p in photos], config.classes, config.class_thresholds(),
                                           examples) if photos else []
     decided: list[tuple[int, Photo[R], Decision]] = []
@@ -52,7 +77,7 @@ def sort_batch(refs: Sequence[R], store: PhotoStore[R], classifier: PhotoClassif
             decided.append((i, photo, decision))
     if config.tags:  # tagged where they are: no move, so no copies to tell apart from what moved
         ended |= _tag(store, decided, dry_run, config.inbox)
-        return [ended[i] for i in range(len(found))]
+        return ended
     copies: list[str | None] = [None] * len(decided)
     if originals is not None and decided and (config.duplicates_folder or not dry_run):
         earlier = _copy_of([photo for _, photo, _ in decided], originals, claim=not dry_run)
@@ -61,7 +86,7 @@ def sort_batch(refs: Sequence[R], store: PhotoStore[R], classifier: PhotoClassif
     if dry_run:
         ended |= {i: _decided(photo.reported_as, decision, config, None, copy_of, _date_folder(config, photo, copy_of))
                   for (i, photo, decision), copy_of in zip(decided, copies)}
-        return [ended[i] for i in range(len(found))]
+        return ended
     # A copy of an earlier photo of this batch waits for that photo's move: if it fails, the copy
     # is a copy of nothing sorted, and is decided again once the failed photo gave up its bytes.
     firsts = {photo.path for _, photo, _ in decided}
@@ -74,7 +99,58 @@ def sort_batch(refs: Sequence[R], store: PhotoStore[R], classifier: PhotoClassif
             for n, copy_of in zip(again, _copy_of([decided[n][1] for n in again], originals, claim=True)):
                 copies[n] = copy_of
         ended |= _move(store, config, [decided[n] for n in later], [copies[n] for n in later], originals)
-    return [ended[i] for i in range(len(found))]
+    return ended
+
+
+def _along(store: PhotoStore[R], config: SortConfig, files: Sequence[tuple[int, Photo[R], Lead | None]],
+           dry_run: bool) -> dict[int, Outcome]:
+    """Files that are not classified, moved in one call: each that goes with a photo follows it
+    (its Lead), a video on its own goes to the videos folder or stays, a sidecar on its own stays."""
+    if not files:
+        return {}
+    ended: dict[int, Outcome] = {}
+    moving: list[tuple[int, Move[R], Outcome]] = []
+    for i, photo, lead in files:
+        plan = _plan(photo, lead, config, dry_run)
+        if isinstance(plan, Outcome):
+            ended[i] = plan
+        else:
+            moving.append((i, *plan))
+    if dry_run:
+        return ended | {i: outcome for i, _, outcome in moving}
+    results = store.move([move for _, move, _ in moving], config.inbox) if moving else []
+    for (i, _, outcome), result in zip(moving, results):
+        ended[i] = settled(result, config) if isinstance(result, Outcome) else replace(outcome, to_path=result)
+    return ended
+
+
+def _plan(photo: Photo[R], lead: Lead | None, config: SortConfig, dry_run: bool) -> Outcome | tuple[Move[R], Outcome]:
+    """Where a file that is not classified goes (its move, and its outcome once moved), or the
+    outcome that leaves it where it is for now."""
+    file = photo.reported_as
+    if lead is not None:
+        if config.tags or lead.state == "stays":
+            return Outcome(file, "skipped", reason="with_photo", detail=f"stays with {lead.path}, which is in the inbox")
+        if dry_run:
+            return Outcome(file, "skipped", reason="with_photo", detail=f"goes wherever {lead.path} goes")
+        if lead.state == "waiting" or lead.folder is None:
+            return Outcome(file, "retry", reason="waiting_for_photo",
+                           detail=f"goes with {lead.path}, which is not sorted yet")
+        top, _, date = lead.folder.partition("/")
+        label = config.labels_by_folder().get(top.casefold())
+        name = f"{lead.stem}{PurePosixPath(photo.path).suffix}" if lead.stem else None
+        return Move(photo, lead.folder, name), Outcome(
+            file, "unsorted" if top.casefold() == config.unsorted_folder.casefold() else "sorted", folder=top,
+            label=label, reason="with_photo", detail=f"goes with {lead.path}", date_folder=date or None)
+    if kind_of(photo.path) == "sidecar":
+        return Outcome(file, "skipped", reason="sidecar",
+                       detail="a sidecar (edits or metadata) with no photo of its name beside it")
+    if config.videos_folder is None:
+        return Outcome(file, "skipped", reason="video",
+                       detail=f'videos stay in the inbox ("videos": "folder", or --videos folder, moves them to /{VIDEOS_FOLDER})')
+    dated = date_folder(config.by_date, b"", photo.modified)
+    return Move(photo, "/".join(filter(None, (config.videos_folder, dated)))), Outcome(
+        file, "sorted", folder=config.videos_folder, reason="video", date_folder=dated)
 
 
 def _index_of(decided: Sequence[tuple[int, Photo[R], Decision]], path: str | None) -> int:
@@ -148,6 +224,9 @@ def settled(outcome: Outcome, config: SortConfig) -> Outcome:
         return outcome
     by_another = outcome.reason == SORTED_ALREADY
     folder = top_folder(outcome.to_path)
+    if config.videos_folder and folder.casefold() == config.videos_folder.casefold():
+        return Outcome(outcome.file, "sorted", folder=config.videos_folder, to_path=outcome.to_path,
+                       reason="video", by_another=by_another)
     if config.duplicates_folder and folder.casefold() == config.duplicates_folder.casefold():
         return Outcome(outcome.file, "sorted", folder=config.duplicates_folder, to_path=outcome.to_path,
                        reason="duplicate", by_another=by_another)

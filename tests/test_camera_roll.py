@@ -1,0 +1,123 @@
+"""A camera roll in the inbox, told once and run against both stores (the service through the real
+path, and main.py --folder): videos, Live Photos (a still and a short video of the same name),
+RAW files beside their JPEGs or on their own, and iPhone edits (.AAE) go where a person expects,
+and an undo puts every file of a shot back together, byte for byte."""
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.rules.photo_files import companions, pair_key, raw_preview
+from local.sample_photos import encode, image, jpeg, raw_file
+from tests.test_stories_both_stores import World, world  # noqa: F401  (the fixture: both stores)
+
+# What phones write: a Live Photo's video is a QuickTime file, a clip an MP4 (only their names
+# matter: videos are moved, never read).
+LIVE_VIDEO = b"\x00\x00\x00\x14ftypqt  \x00\x00\x00\x00qt  " + bytes(2000)
+CLIP = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + bytes(3000)
+EDIT = b'<?xml version="1.0"?><plist version="1.0"><dict><key>adjustmentFormatVersion</key></dict></plist>'
+
+
+def test_a_video_on_its_own_goes_to_videos_with_videos_folder(world: World):
+    world.configure(["cat"], videos="folder")
+    world.put("All/clip.mp4", CLIP)
+    world.put("All/chelsea.jpg", jpeg("chelsea"))
+    world.sort()
+    files = world.files()
+    assert files["Videos/clip.mp4"] == CLIP and files["Cat/chelsea.jpg"] == jpeg("chelsea")
+    assert not any(path.startswith("All/") and path != "All/" for path in files)
+
+
+def test_a_video_on_its_own_stays_in_the_inbox_by_default(world: World):
+    world.configure(["cat"])
+    world.put("All/clip.mp4", CLIP)
+    world.sort()
+    assert world.files()["All/clip.mp4"] == CLIP
+
+
+def test_by_date_a_video_goes_into_the_videos_folder_of_its_modification_year(world: World):
+    world.configure(["cat"], videos="folder", by_date="year")
+    world.put("All/clip.mp4", CLIP)
+    world.sort()
+    [where] = [path for path in world.files() if path.endswith("clip.mp4")]
+    assert where.startswith("Videos/20") and len(where.split("/")) == 3
+
+
+def test_a_live_photo_its_video_and_its_edit_land_together_in_its_class_folder_and_undo_puts_all_three_back(
+        world: World):
+    world.configure(["cat", "vehicle"], videos="folder")
+    shot = {"All/IMG_0001.JPG": jpeg("chelsea"), "All/IMG_0001.MOV": LIVE_VIDEO, "All/IMG_0001.AAE": EDIT}
+    for path, data in shot.items():
+        world.put(path, data)
+    world.sort()
+    files = world.files()
+    assert {path: files.get(path.replace("All/", "Cat/")) for path in shot} == shot  # not to /Videos
+    moved_back, left = world.undo()
+    assert moved_back == 3 and left == {}
+    assert {path: data for path, data in world.files().items() if path.startswith("All/")} == shot
+
+
+def test_a_raw_beside_its_jpeg_goes_with_the_jpeg_whatever_its_own_preview_shows_and_undo_puts_both_back(
+        world: World):
+    world.configure(["cat", "food"])
+    pair = {"All/DSC_0002.JPG": jpeg("chelsea"), "All/DSC_0002.NEF": raw_file("coffee")}
+    for path, data in pair.items():
+        world.put(path, data)
+    world.sort()
+    files = world.files()
+    assert files["Cat/DSC_0002.JPG"] == pair["All/DSC_0002.JPG"] and files["Cat/DSC_0002.NEF"] == pair["All/DSC_0002.NEF"]
+    moved_back, left = world.undo()
+    assert moved_back == 2 and left == {}
+    assert {path: data for path, data in world.files().items() if path.startswith("All/")} == pair
+
+
+def test_a_live_photos_video_is_renamed_with_its_photo_when_the_class_folder_has_that_name_already(world: World):
+    world.configure(["cat"])
+    world.put("Cat/IMG_0003.JPG", jpeg("chelsea"))  # an earlier photo of that name
+    world.sort()
+    world.put("All/IMG_0003.JPG", jpeg("chelsea") + b"\x00")  # another shot, the same name
+    world.put("All/IMG_0003.MOV", LIVE_VIDEO)
+    world.sort()
+    files = world.files()
+    assert files["Cat/IMG_0003 (1).JPG"] == jpeg("chelsea") + b"\x00" and files["Cat/IMG_0003 (1).MOV"] == LIVE_VIDEO
+
+
+def test_a_raw_on_its_own_is_sorted_by_its_embedded_preview(world: World):
+    world.configure(["cat", "food", "vehicle"])
+    world.put("All/DSC_0004.NEF", raw_file("coffee"))
+    world.put("All/DSC_0005.DNG", raw_file("motorcycle"))
+    world.sort()
+    files = world.files()
+    assert files["Food/DSC_0004.NEF"] == raw_file("coffee") and files["Vehicle/DSC_0005.DNG"] == raw_file("motorcycle")
+
+
+def test_a_raw_without_any_embedded_jpeg_and_a_lone_sidecar_stay_in_the_inbox(world: World):
+    world.configure(["cat"])
+    no_preview = b"II*\x00\x08\x00\x00\x00" + bytes(5000)
+    world.put("All/DSC_0006.CR2", no_preview)
+    world.put("All/lonely.AAE", EDIT)
+    world.sort()
+    files = world.files()
+    assert files["All/DSC_0006.CR2"] == no_preview and files["All/lonely.AAE"] == EDIT
+
+
+def test_with_tags_a_live_photos_video_stays_beside_its_tagged_photo(world: World):
+    world.configure(["cat"], action="tag")
+    world.put("All/IMG_0007.JPG", jpeg("chelsea"))
+    world.put("All/IMG_0007.MOV", LIVE_VIDEO)
+    world.sort()
+    files = world.files()
+    assert files["All/IMG_0007.MOV"] == LIVE_VIDEO and files["All/IMG_0007.JPG"] == jpeg("chelsea")
+    assert world.labels("All/IMG_0007.JPG") == {"cat"}
+
+
+def test_the_files_of_one_shot_are_told_by_folder_and_name_in_any_case_and_a_photo_leads_before_a_raw():
+    files = ["/All/IMG_1.HEIC", "/All/img_1.mov", "/All/IMG_1.DNG", "/All/IMG_1.aae", "/All/trip/IMG_1.MOV",
+             "/All/DSC_2.NEF", "/All/DSC_2.xmp", "/All/clip.mp4"]
+    assert companions(files) == {"/All/img_1.mov": "/All/IMG_1.HEIC", "/All/IMG_1.DNG": "/All/IMG_1.HEIC",
+                                 "/All/IMG_1.aae": "/All/IMG_1.HEIC", "/All/DSC_2.xmp": "/All/DSC_2.NEF"}
+    assert pair_key("/All/IMG_1.HEIC") == pair_key("/all/img_1.MOV")
+
+
+def test_a_raws_preview_is_its_largest_embedded_jpeg_not_its_thumbnail_nor_its_lossless_sensor_data():
+    assert raw_preview(raw_file("chelsea")) == encode(image("chelsea").convert("RGB"), "JPEG", quality=92)
+    assert raw_preview(b"II*\x00" + b"\xff\xd8\xff\xc3\x00\x0b" + bytes(100)) is None
