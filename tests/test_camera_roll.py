@@ -121,3 +121,30 @@ def test_the_files_of_one_shot_are_told_by_folder_and_name_in_any_case_and_a_pho
 def test_a_raws_preview_is_its_largest_embedded_jpeg_not_its_thumbnail_nor_its_lossless_sensor_data():
     assert raw_preview(raw_file("chelsea")) == encode(image("chelsea").convert("RGB"), "JPEG", quality=92)
     assert raw_preview(b"II*\x00" + b"\xff\xd8\xff\xc3\x00\x0b" + bytes(100)) is None
+
+
+@pytest.mark.parametrize("classes, options, named", [
+    (["cat", "videos"], {"videos": "folder"}, "'Videos'"),
+    (["cat"], {"videos": "folder", "action": "tag"}, '"videos": "folder"'),
+])
+def test_a_videos_option_that_cannot_work_is_refused_naming_the_clash_and_nothing_moves(
+        world: World, classes, options, named):
+    world.put("All/clip.mp4", CLIP)
+    before = world.files()
+    assert named in world.refusal(classes, **options)
+    assert world.files() == before
+
+
+def test_status_counts_a_video_moved_under_videos_and_says_why_a_video_stayed(service):
+    import json
+    service.configure(["cat"], videos="folder")
+    service.dropbox.put("/All/clip.mp4", CLIP)
+    service.notify()
+    service.source.drain(timeout=60)
+    service.configure(["cat"])
+    service.dropbox.put("/All/later.mov", CLIP)
+    service.notify()
+    service.source.drain(timeout=60)
+    status = json.loads(service.get("/status").body)
+    assert status["sorted"] == {"Videos": 1} and status["skipped"] == 1
+    assert [p["reason"].split(":")[0] for p in status["recent_problems"]] == ["video"]

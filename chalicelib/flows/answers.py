@@ -68,6 +68,7 @@ def configuration(config: SortConfig, resolutions: list[Resolution], default_thr
         "inbox": "/" + config.inbox,
         "by_date": config.by_date,
         "action": config.action,
+        "videos": config.videos,
         "covers": [{"class": r.name, "folder": "/" + config.folder_for(r.name), "imagenet_classes": len(r.indices),
                     "description": r.describe(), **threshold(r.name), **learned(r.name)} for r in resolutions],
     }
