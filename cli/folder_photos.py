@@ -28,6 +28,7 @@ from chalicelib.rules.photo_files import (
     content_hash,
     kind_of,
     not_sortable,
+    pair_key,
     raw_preview,
 )
 from chalicelib.rules.ports import Lead, Move, Photo, Tagging
@@ -98,6 +99,13 @@ class FolderPhotos:
         list, rather than silently skip its photos."""
         files = list(self._walk(self._inbox, self.inbox, recurse=bool(self.inbox)))
         self._leads = companions(files)
+        # One that came after its photo was sorted (by an earlier run) follows it, if it is still there.
+        earlier = self.journal.photos_by_name()
+        for file in files:
+            if file not in self._leads and kind_of(file) in ("raw", "video", "sidecar"):
+                identity, came_from, to = earlier.get(pair_key(file), ("", file, ""))
+                if came_from != file and to and self._unchanged(identity, to):
+                    self._leads[file], self._placed[came_from] = came_from, to
         return [f for f in files if f not in self._leads] + [f for f in files if f in self._leads]
 
     def _walk(self, fd: int, prefix: str, recurse: bool = True) -> Iterator[str]:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TypedDict, cast
 
 from chalicelib.rules.configuration import top_folder
+from chalicelib.rules.photo_files import kind_of, pair_key
 
 # The tool's own files in DIR (its journal of moves, the examples' features): never a class folder.
 STATE_DIR = ".image-categorizer"
@@ -88,6 +89,13 @@ class Journal:
     def placed(self) -> dict[str, str]:
         """Each moved file's identity -> the top folder the tool last put it in (undone runs aside)."""
         return {e["identity"]: top_folder(e["to"]) for e in self._standing_moves()}
+
+    def photos_by_name(self) -> dict[str, tuple[str, str, str]]:
+        """Each path a photo was moved from, without its extension (photo_files.pair_key) -> the
+        identity, path it came from and path it went to of the photo the tool last moved from there
+        (undone runs aside)."""
+        return {pair_key(e["from"]): (e["identity"], e["from"], e["to"]) for e in self._standing_moves()
+                if kind_of(e["from"]) in ("photo", "raw")}
 
     def sorted_contents(self) -> dict[str, tuple[str, str]]:
         """Each content hash -> (identity, path) of the photo with it that the tool last moved

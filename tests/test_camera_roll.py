@@ -81,6 +81,35 @@ def test_a_live_photos_video_is_renamed_with_its_photo_when_the_class_folder_has
     assert files["Cat/IMG_0003 (1).JPG"] == jpeg("chelsea") + b"\x00" and files["Cat/IMG_0003 (1).MOV"] == LIVE_VIDEO
 
 
+def test_a_live_photos_video_uploaded_after_its_photo_was_sorted_follows_it_into_its_class_folder(world: World):
+    world.configure(["cat", "vehicle"], videos="folder")
+    world.put("All/IMG_0008.HEIC", jpeg("chelsea"))
+    world.sort()
+    world.put("All/IMG_0008.MOV", LIVE_VIDEO)
+    world.sort()
+    files = world.files()
+    assert files["Cat/IMG_0008.HEIC"] == jpeg("chelsea") and files["Cat/IMG_0008.MOV"] == LIVE_VIDEO
+
+
+def test_a_raw_uploaded_after_its_jpeg_was_sorted_follows_it_whatever_its_own_preview_shows(world: World):
+    world.configure(["cat", "food"])
+    world.put("All/DSC_0009.JPG", jpeg("chelsea"))
+    world.sort()
+    world.put("All/DSC_0009.ORF", raw_file("coffee"))
+    world.sort()
+    assert world.files()["Cat/DSC_0009.ORF"] == raw_file("coffee")
+
+
+def test_a_video_uploaded_after_its_photo_was_moved_away_by_the_user_goes_its_own_way(world: World):
+    world.configure(["cat"], videos="folder")
+    world.put("All/IMG_0010.JPG", jpeg("chelsea"))
+    world.sort()
+    world.user_delete("Cat/IMG_0010.JPG")
+    world.put("All/IMG_0010.MOV", LIVE_VIDEO)
+    world.sort()
+    assert world.files()["Videos/IMG_0010.MOV"] == LIVE_VIDEO
+
+
 def test_a_raw_on_its_own_is_sorted_by_its_embedded_preview(world: World):
     world.configure(["cat", "food", "vehicle"])
     world.put("All/DSC_0004.NEF", raw_file("coffee"))

@@ -18,7 +18,7 @@ from chalicelib.flows.paging import PAGE_LIMIT, Budgeted
 from chalicelib.rules.configuration import INBOX, SortConfig, parse_sort
 from chalicelib.rules.messages import SortRequest
 from chalicelib.rules.outcomes import Outcome
-from chalicelib.rules.photo_files import companions, not_sortable
+from chalicelib.rules.photo_files import companions, kind_of, not_sortable, pair_key
 from chalicelib.rules.ports import ChangeFeed, ConfigState, FileInfo, LedgerEntry, Page, Queue, SyncState
 from chalicelib.rules.vocabulary import Resolution
 
@@ -122,7 +122,7 @@ class Inbox:
         photos, others = self._split(files)
         job = Job(self.state.create_job(len(photos), len(others), preview=config), len(photos), len(others), True)
         self.state.note_left(job.job_id, [(f.id, outcome) for f, outcome in others])
-        self.queue.send(_requests(photos, job.job_id, dry_run=True))
+        self.queue.send(self._requests(photos, job.job_id, dry_run=True))
         return job
 
     def _until_settled(self, account: str, owner: str, listing: Listing, deadline: float, inbox: str) -> Listing:
@@ -224,24 +224,28 @@ class Inbox:
                 others.append((f, Outcome.skipped(f.path_display, error)))
         return photos, others
 
+    def _requests(self, files: Sequence[FileInfo], job_id: str | None, dry_run: bool = False) -> list[SortRequest]:
+        """One request per file; a file that goes with a photo (a Live Photo's video, a RAW beside
+        its JPEG) names that photo, and follows it wherever it is sorted: one listed beside it,
+        else the one placed earlier from the same path without extension (it was uploaded later)."""
+        by_path = {f.path_lower: f for f in files}
+        leads = {path: by_path[lead].id for path, lead in companions(list(by_path)).items()}
+        later = [f for f in files if f.path_lower not in leads and kind_of(f.path_lower) in ("raw", "video", "sidecar")]
+        earlier = self.state.photos_named([pair_key(f.path_lower) for f in later]) if later else {}
+        for f in later:
+            if earlier.get(pair_key(f.path_lower)) not in (None, f.id):
+                leads[f.path_lower] = earlier[pair_key(f.path_lower)]
+        return [SortRequest(f.id, f.path_display, f.rev, job_id, dry_run, leads.get(f.path_lower)) for f in files]
+
     def _queue(self, photos: Sequence[FileInfo], others: Sequence[tuple[FileInfo, Outcome]],
                job_id: str | None) -> Listing:
         # Non-photos are left where they are, and said why (once, whichever listing saw them first).
         self.state.record_many([(SortRequest(f.id, f.path_display, f.rev), outcome) for f, outcome in others])
         if job_id:
             self.state.note_left(job_id, [(f.id, outcome) for f, outcome in others])
-        self.queue.send(_requests(photos, job_id))
+        self.queue.send(self._requests(photos, job_id))
         self.state.add_queued(len(photos))
         return Listing(len(photos), len(others))
-
-
-def _requests(files: Sequence[FileInfo], job_id: str | None, dry_run: bool = False) -> list[SortRequest]:
-    """One request per file; a file that goes with a photo listed beside it (a Live Photo's video,
-    a RAW beside its JPEG) names that photo, and follows it wherever it is sorted."""
-    by_path = {f.path_lower: f for f in files}
-    leads = companions([f.path_lower for f in files])
-    return [SortRequest(f.id, f.path_display, f.rev, job_id, dry_run,
-                        by_path[leads[f.path_lower]].id if f.path_lower in leads else None) for f in files]
 
 
 def _in_place(entry: LedgerEntry | None) -> bool:

@@ -229,6 +229,10 @@ class SyncState(Recorder, Protocol):
 
     def ledger(self, file_ids: Sequence[str]) -> dict[str, LedgerEntry]: ...
 
+    def photos_named(self, keys: Sequence[str]) -> dict[str, str]:
+        """The photo the service last placed from each inbox path without extension (pair_key)."""
+        ...
+
     def clear_undone(self, file_ids: Sequence[str]) -> None:
         """The user asks to sort these photos again (POST /sort): they are no longer undone."""
         ...

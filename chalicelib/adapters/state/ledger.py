@@ -7,6 +7,8 @@ outcome with the counts, events and job records that go with it (one transaction
                                the moves in flight (moving_<request key>, written before each move),
                                and whether an undo put it back in the inbox
   file#<id>  / <request key>   one outcome per queued request (a redelivery finds it and counts nothing)
+  pair#<folder/name> / photo   the photo last placed from that inbox path without its extension
+                               ("/all/img_1"): a Live Photo's video or a RAW uploaded after it follows it
   stats      / all             counters over all time, one count per photo, and how many requests were queued
 """
 from __future__ import annotations
@@ -24,14 +26,15 @@ from chalicelib.adapters.state.table import Item, Table, TransientStateError, co
 from chalicelib.rules.messages import SortRequest, request_key
 from chalicelib.rules.configuration import folder_name
 from chalicelib.rules.outcomes import DECIDED, Counts, Outcome
+from chalicelib.rules.photo_files import kind_of, pair_key
 from chalicelib.rules.ports import LedgerEntry
 from chalicelib.rules.tags import tag_text
 
 CONFLICT_ATTEMPTS = 5
 TAGGED = "tagged"  # the counter of tagged photos; "tagged:Cat" of those tagged with a class
-# DynamoDB allows 100 items per transaction; an outcome takes at most 5 (its item, an event or its
-# decision, its photo's ledger, and in its job's lists of moves and of files left in the inbox) plus
-# the counter updates (the totals, and one per job in the chunk).
+# DynamoDB allows 100 items per transaction; an outcome takes at most 6 (its item, an event or its
+# decision, its photo's ledger, in its job's lists of moves and of files left in the inbox, and the
+# photo by its name) plus the counter updates (the totals, and one per job in the chunk).
 RECORDS_PER_TRANSACTION = 13
 # An undo marks this many photos and takes their counts off the totals in one transaction (of 100).
 UNDONE_PER_TRANSACTION = 99
@@ -47,6 +50,12 @@ class LedgerRepository:
         """What the service did to each of these photos that it ever handled, in a few reads."""
         return {pk.split("#", 1)[1]: _entry(item)
                 for (pk, _), item in self.table.existing([(f"photo#{i}", "ledger") for i in file_ids]).items()}
+
+    def photos_named(self, keys: Sequence[str]) -> dict[str, str]:
+        """The file id of the photo last placed from each of these inbox paths without extension
+        (photo_files.pair_key), where there is one."""
+        return {pk.removeprefix("pair#"): item["file_id"]["S"]
+                for (pk, _), item in self.table.existing([(f"pair#{k}", "photo") for k in keys]).items()}
 
     def moving(self, moves: Sequence[tuple[SortRequest, str]]) -> None:
         """Before a move: these requests are moving their photos into these folders. A redelivered
@@ -184,6 +193,9 @@ class LedgerRepository:
                 photo.placed = (outcome.to_path.lower(), request.job_id)
                 if outcome.top:
                     photo.decided = (outcome.top, now)
+                if kind_of(request.path) in ("photo", "raw") and outcome.reason != "with_photo":
+                    writes.append({"Put": {"TableName": self.table.name, "Item": {
+                        **key(f"pair#{pair_key(request.path)}", "photo"), "file_id": {"S": request.file_id}}}})
             if outcome.kind == "tagged" and not outcome.by_another:
                 photo.tagged = (photo.tagged or ()) + outcome.added
                 photo.tagged_by = request.job_id
