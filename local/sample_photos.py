@@ -165,17 +165,18 @@ def variants(name: str) -> list[bytes]:
             sideways, encode(cropped, "JPEG", quality=92)]
 
 
-def raw_file(name: str, preview: bool = True) -> bytes:
+def raw_file(name: str, preview: bool = True, preview_size: tuple[int, int] | None = None) -> bytes:
     """A camera RAW file of the photo, laid out as TIFF/EP RAW formats are (NEF, ORF, PEF, DNG):
     a TIFF header, an IFD describing 12-bit sensor data (noise here: no sensor took it), a 160x120
     JPEG thumbnail, and (with `preview`) the full-size JPEG preview the camera embeds, pointed at
-    by JPEGInterchangeFormat as in those formats. The sensor data is stored as a lossless JPEG
+    by JPEGInterchangeFormat as in those formats (`preview_size`: scaled to a camera's, e.g.
+    (4000, 3000); default the photo's own). The sensor data is stored as a lossless JPEG
     stream's markers would begin (FFD8 FFC3), as CR2 does, so a reader must pass it over."""
     import struct
 
     picture = image(name).convert("RGB")
     thumbnail = encode(picture.resize((160, 120)), "JPEG", quality=75)
-    full = encode(picture, "JPEG", quality=92) if preview else b""
+    full = encode(picture.resize(preview_size) if preview_size else picture, "JPEG", quality=92) if preview else b""
     sensor = b"\xff\xd8\xff\xc3\x00\x0b\x0c\x00\x10\x00\x10\x01\x01\x11\x00" + np.random.default_rng(1).bytes(200_000)
     blobs = [thumbnail, sensor, full]
     header_and_ifd = 8 + 2 + 12 * 6 + 4

@@ -177,3 +177,8 @@ def test_status_counts_a_video_moved_under_videos_and_says_why_a_video_stayed(se
     status = json.loads(service.get("/status").body)
     assert status["sorted"] == {"Videos": 1} and status["skipped"] == 1
     assert [p["reason"].split(":")[0] for p in status["recent_problems"]] == ["video"]
+
+
+def test_a_file_made_of_jpeg_starts_yields_no_preview_looking_at_a_bounded_number_of_them():
+    crafted = b"\xff\xd8\xff\xe0\x00\x02" * 400_000  # 2.4 MB of empty APP0 segments chained
+    assert raw_preview(crafted) is None

@@ -148,10 +148,11 @@ def content_hash(data: bytes) -> str:
     return hashlib.sha256(b"".join(blocks)).hexdigest()
 
 
-def raw_preview(data: bytes, max_candidates: int = 32) -> bytes | None:
+def raw_preview(data: bytes, max_candidates: int = 1024) -> bytes | None:
     """The largest JPEG a RAW file embeds (its preview; most cameras write a full-size one), or
     None. Found by its markers alone, so it serves every RAW format: lossless JPEGs (sensor data in
-    some formats) are passed over, as Pillow cannot decode them."""
+    some formats) are passed over, as Pillow cannot decode them. The candidates looked at and the
+    segments walked in each are bounded, so a file crafted to look like many JPEGs costs little."""
     best: tuple[int, int, int] | None = None  # (pixels, start, end)
     start = data.find(b"\xff\xd8\xff")
     for _ in range(max_candidates):
@@ -167,20 +168,29 @@ def raw_preview(data: bytes, max_candidates: int = 32) -> bytes | None:
 def _jpeg_at(data: bytes, start: int) -> tuple[int, int] | None:
     """The pixels and end of a baseline or progressive JPEG starting at `start`, by walking its
     segments to its first scan, then to its end marker; None when it is none or cut short."""
-    at, pixels = start + 2, 0
-    while at + 4 <= len(data) and data[at] == 0xFF:
+    at, pixels, tables = start + 2, 0, False
+    for _ in range(MAX_HEADER_SEGMENTS):
+        if at + 4 > len(data) or data[at] != 0xFF:
+            return None
         marker = data[at + 1]
         if marker == 0xFF:  # fill byte
             at += 1
             continue
+        if marker not in _HEADER_MARKERS:
+            return None  # lossless or hierarchical (not a preview), or bytes that only began like a JPEG
         length = struct.unpack(">H", data[at + 2:at + 4])[0]
         if marker in (0xC0, 0xC1, 0xC2) and at + 9 <= len(data):
             height, width = struct.unpack(">HH", data[at + 5:at + 9])
             pixels = width * height
-        elif marker in (0xC3, 0xC5, 0xC6, 0xC7, 0xCB, 0xCD, 0xCE, 0xCF):
-            return None  # lossless or hierarchical: not a preview
+        tables = tables or marker == 0xDB
         if marker == 0xDA:  # the first scan: what follows ends at the end marker
             end = data.find(b"\xff\xd9", at + 2 + length)
-            return (pixels, end + 2) if pixels and end >= 0 else None
+            return (pixels, end + 2) if pixels and tables and end >= 0 else None
         at += 2 + length
     return None
+
+
+MAX_HEADER_SEGMENTS = 100  # cameras write fewer than 30 before the first scan
+# What a baseline or progressive JPEG's header holds: APPn, comments, quantisation and Huffman
+# tables, restart interval, its frame (SOF0-2) and its first scan.
+_HEADER_MARKERS = frozenset({*range(0xE0, 0xF0), 0xFE, 0xDB, 0xC4, 0xDD, 0xC0, 0xC1, 0xC2, 0xDA})
