@@ -189,3 +189,23 @@ def test_by_date_the_review_holds_photos_in_date_folders_and_a_correction_keeps_
     service.source.drain(timeout=60)
     assert learned(service)["rocket"] == {"examples": 1, "corrections": 0}
     assert learned(service)["vehicle"] == {"examples": 0, "corrections": 1}
+
+
+def test_a_correction_takes_a_live_photos_video_and_raw_along_and_its_undo_brings_them_back(service):
+    from local.sample_photos import raw_file
+    service.configure(CLASSES)
+    video, raw = b"\x00\x00\x00\x14ftypqt  " + bytes(500), raw_file("coffee")
+    photo_id = service.dropbox.put("/All/IMG_1.JPG", jpeg("chelsea"))
+    service.dropbox.put("/All/IMG_1.MOV", video)
+    service.dropbox.put("/All/IMG_1.DNG", raw)
+    service.notify()
+    service.source.drain(timeout=60)
+    assert set(service.dropbox.files("/Cat")) == {"/Cat/IMG_1.JPG", "/Cat/IMG_1.MOV", "/Cat/IMG_1.DNG"}
+    answer = json.loads(correct(service, photo_id, "rocket").body)
+    service.source.drain(timeout=60)
+    assert service.dropbox.files("/Rocket") == {"/Rocket/IMG_1.JPG": jpeg("chelsea"), "/Rocket/IMG_1.MOV": video,
+                                                "/Rocket/IMG_1.DNG": raw}
+    service.post("/correct", answer["undo"])
+    service.source.drain(timeout=60)
+    assert service.dropbox.files("/Cat") == {"/Cat/IMG_1.JPG": jpeg("chelsea"), "/Cat/IMG_1.MOV": video,
+                                             "/Cat/IMG_1.DNG": raw}

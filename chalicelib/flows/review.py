@@ -10,8 +10,9 @@ drops out of the queue.
 A correction moves one photo by its file id, never over another file, from a class folder or the
 unsorted folder to another of them: exactly what the user could do in Dropbox, and learned the same
 way (chalicelib/flows/learning.py): an example of the class it went to, a counter-example of the
-class the service had put it in. What it taught where it was is forgotten. Its answer carries the
-correction that puts it back, which the page offers as Undo.
+class the service had put it in. What it taught where it was is forgotten. The files that followed
+it there (its Live Photo video, its RAW) go along. Its answer carries the correction that puts it
+back, which the page offers as Undo.
 """
 from __future__ import annotations
 
@@ -146,7 +147,9 @@ def correct(body: object, config: SortConfig, state: ReviewState, store: ReviewS
         raise Refused(f"{info.path_display} is in /{target} already")
     # A photo in a date folder ("/Cat/2024/a.jpg", by_date) keeps its date folder in the other class.
     dated = info.path_display.strip("/").split("/")[1:-1]
-    result = store.move_batch([(file_id, "/".join(["", target, *dated, info.name]))])[0]
+    along = _beside(info, state.followers(file_id), store)
+    result, *_ = store.move_batch([(source, "/".join(["", target, *dated, name]))
+                                   for source, name in [(file_id, info.name), *along]])
     if isinstance(result, Exception):
         raise result
     # What the photo taught where it was no longer holds; where it is now, learning decides.
@@ -154,6 +157,14 @@ def correct(body: object, config: SortConfig, state: ReviewState, store: ReviewS
     queue.send([LearnRequest(file_id, result.path_display)])
     return {"file_id": file_id, "from": info.path_display, "to": result.path_display,
             "undo": {"file_id": file_id, "to": here}}
+
+
+def _beside(photo: FileInfo, followers: Sequence[str], store: ReviewStore) -> list[tuple[str, str]]:
+    """The files that followed the photo (its Live Photo video, its RAW...) and are still beside
+    it, by (file id, name): a correction takes them along; one the user moved is left."""
+    folder = photo.path_lower.rsplit("/", 1)[0]
+    found = [store.get_file(file_id) for file_id in followers]
+    return [(f.id, f.name) for f in found if f is not None and f.path_lower.rsplit("/", 1)[0] == folder]
 
 
 def _folder_of(to: str, config: SortConfig) -> str:

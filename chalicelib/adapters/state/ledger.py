@@ -9,6 +9,7 @@ outcome with the counts, events and job records that go with it (one transaction
   file#<id>  / <request key>   one outcome per queued request (a redelivery finds it and counts nothing)
   pair#<folder/name> / photo   the photo last placed from that inbox path without its extension
                                ("/all/img_1"): a Live Photo's video or a RAW uploaded after it follows it
+  shot#<photo id> / <file id>  the files that followed that photo (a correction takes them along)
   stats      / all             counters over all time, one count per photo, and how many requests were queued
 """
 from __future__ import annotations
@@ -34,7 +35,8 @@ CONFLICT_ATTEMPTS = 5
 TAGGED = "tagged"  # the counter of tagged photos; "tagged:Cat" of those tagged with a class
 # DynamoDB allows 100 items per transaction; an outcome takes at most 6 (its item, an event or its
 # decision, its photo's ledger, in its job's lists of moves and of files left in the inbox, and the
-# photo by its name) plus the counter updates (the totals, and one per job in the chunk).
+# photo by its name or the photo it followed) plus the counter updates (the totals, and one per job
+# in the chunk).
 RECORDS_PER_TRANSACTION = 13
 # An undo marks this many photos and takes their counts off the totals in one transaction (of 100).
 UNDONE_PER_TRANSACTION = 99
@@ -56,6 +58,10 @@ class LedgerRepository:
         (photo_files.pair_key), where there is one."""
         return {pk.removeprefix("pair#"): item["file_id"]["S"]
                 for (pk, _), item in self.table.existing([(f"pair#{k}", "photo") for k in keys]).items()}
+
+    def followers(self, file_id: str) -> list[str]:
+        """The files that followed this photo into its folder (its Live Photo video, its RAW...)."""
+        return [item["sk"]["S"] for item in self.table.query(f"shot#{file_id}", consistent=True)]
 
     def moving(self, moves: Sequence[tuple[SortRequest, str]]) -> None:
         """Before a move: these requests are moving their photos into these folders. A redelivered
@@ -193,7 +199,10 @@ class LedgerRepository:
                 photo.placed = (outcome.to_path.lower(), request.job_id)
                 if outcome.top:
                     photo.decided = (outcome.top, now)
-                if kind_of(request.path) in ("photo", "raw") and outcome.reason != "with_photo":
+                if outcome.reason == "with_photo" and request.goes_with:
+                    writes.append({"Put": {"TableName": self.table.name,
+                                           "Item": key(f"shot#{request.goes_with}", request.file_id)}})
+                elif kind_of(request.path) in ("photo", "raw"):
                     writes.append({"Put": {"TableName": self.table.name, "Item": {
                         **key(f"pair#{pair_key(request.path)}", "photo"), "file_id": {"S": request.file_id}}}})
             if outcome.kind == "tagged" and not outcome.by_another:
