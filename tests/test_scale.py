@@ -73,3 +73,15 @@ def test_class_folders_followed_out_of_time_are_handed_over_and_every_photo_ther
     service.dropbox.latency = 0.0
     service.source.drain(timeout=120)
     assert json.loads(service.get("/status").body)["learned"] == {"cat": {"examples": 30, "corrections": 0}}
+
+
+def test_a_notification_listing_several_pages_is_one_job_whose_total_counts_every_photo_once(service):
+    service.configure(["cat"])
+    for i in range(12):
+        service.dropbox.put(f"/All/p{i:02}.jpg", small_photo(i))
+    service.dropbox.put("/All/notes.txt", b"not a photo")
+    service.dropbox.page_size = 5  # three pages or so, all within the budget
+    service.notify()
+    service.source.drain(timeout=120)
+    jobs = json.loads(service.get("/jobs").body)
+    assert [(job["total"], job["done"]) for job in jobs] == [(13, 13)]  # 12 photos and the file left

@@ -157,6 +157,7 @@ class Inbox:
         pages = Budgeted(self._pages(account, inbox, cursor), deadline, first_page_free=first_page_free,
                          clock=self.clock)
         listing = Listing()
+        job_id: str | None = None  # one job for the pass: a backfill of many pages is one job to follow or undo
         for page in pages:
             photos, others = self._split(page.files)
             # Photos put back by an undo stay in the inbox until the user asks (POST /sort).
@@ -165,7 +166,10 @@ class Inbox:
             photos = self._not_sorted_in_place(photos, entries)
             # Every sort is a job, so that it can be undone; queued before the cursor moves on: a
             # failure here leaves the changes for the next try.
-            job_id = self.state.create_job(len(photos), len(others), source="webhook") if photos else None
+            if job_id is None and photos:
+                job_id = self.state.create_job(len(photos), len(others), source="webhook")
+            elif job_id is not None:
+                self.state.grow_job(job_id, str(version), len(photos), len(others))
             listing += self._queue(photos, others, job_id=job_id)
             if not self._save_cursor(key, page.cursor, version):
                 return listing, True  # another sync has the cursor now

@@ -227,6 +227,10 @@ class SyncState(Recorder, Protocol):
         """Files a job's listing left in the inbox, by (file id, outcome)."""
         ...
 
+    def grow_job(self, job_id: str, page: str, total: int, skipped: int = 0) -> None:
+        """The job's listing found more on its page `page`: `total` more photos queued, `skipped` more files left."""
+        ...
+
     def ledger(self, file_ids: Sequence[str]) -> dict[str, LedgerEntry]: ...
 
     def photos_named(self, keys: Sequence[str]) -> dict[str, str]:

@@ -1,7 +1,7 @@
 """Jobs: every sort, webhook batch and dry run, its progress and the files it moved or left.
 
-  job#<id> / job            its total and counters (kept by the ledger's records), a preview's classes,
-                            when it was undone
+  job#<id> / job            its total and counters (kept by the ledger's records), what each further
+                            page of its listing added (more_<page>), a preview's classes, when it was undone
   job#<id> / moved#<id>     a photo the job moved: where from, where to (what an undo moves back)
   job#<id> / tagged#<id>    a photo the job tagged where it is: its path, the tags it added (what an undo takes off)
   job#<id> / left#<id>      a file the job left in the inbox, and why
@@ -40,6 +40,13 @@ class JobRepository:
                         "expires_at": {"N": str(int(now + EVENT_TTL_SECONDS))}})
         return job_id
 
+    def grow_job(self, job_id: str, page: str, total: int, skipped: int = 0) -> None:
+        """The job's listing found more on `page` (its key: the same page again sets the same value,
+        so a write retried after its answer was lost counts once)."""
+        if total or skipped:
+            self.table.update(f"job#{job_id}", "job", "SET #p = :p", names={"#p": f"more_{page}"},
+                              values={":p": {"L": [{"N": str(total)}, {"N": str(skipped)}]}})
+
     def job(self, job_id: str) -> JobRecord | None:
         item = self.table.get(f"job#{job_id}", "job")
         if item is None:
@@ -48,10 +55,11 @@ class JobRepository:
         undone_at = float(item["undone_at"]["N"]) if "undone_at" in item else None
         # The files its listing left in the inbox (no image by their name) are the job's too: counted
         # skipped, as each one it lists under "left" is, and as --folder counts them.
-        listed = int(item.get("skipped_on_listing", {}).get("N", "0"))
+        more = [(int(v["L"][0]["N"]), int(v["L"][1]["N"])) for k, v in item.items() if k.startswith("more_")]
+        listed = int(item.get("skipped_on_listing", {}).get("N", "0")) + sum(skipped for _, skipped in more)
         found = counts(item)
         found.skipped += listed
-        return JobRecord(int(item["total"]["N"]) + listed, found, preview, undone_at)
+        return JobRecord(int(item["total"]["N"]) + sum(total for total, _ in more) + listed, found, preview, undone_at)
 
     def recent_jobs(self, limit: int = RECENT_JOBS) -> list[tuple[str, str, str]]:
         """(job id, "sort", "webhook" or "preview", when in UTC) of the last `limit` jobs, newest first."""
