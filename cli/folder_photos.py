@@ -185,10 +185,11 @@ class FolderPhotos:
 
     def leads(self, refs: Sequence[str], inbox: str, placed: Mapping[str, str]) -> list[Lead | None]:
         """Each file's photo was sorted before it (find puts it first): it follows it where this
-        run moved it, or goes on its own when it was not moved."""
+        run moved it (or a dry run would), or goes on its own when it was not moved."""
         leads: list[Lead | None] = []
         for ref in refs:
-            to = self._placed.get(self._leads.get(ref, ""))
+            lead = self._leads.get(ref, "")
+            to = (placed.get(lead) or self._placed.get(lead) or "").strip("/")
             folder, _, name = (to or "").rpartition("/")
             leads.append(Lead("placed", self._leads[ref], folder, name.rsplit(".", 1)[0]) if to else None)
         return leads

@@ -182,3 +182,20 @@ def test_status_counts_a_video_moved_under_videos_and_says_why_a_video_stayed(se
 def test_a_file_made_of_jpeg_starts_yields_no_preview_looking_at_a_bounded_number_of_them():
     crafted = b"\xff\xd8\xff\xe0\x00\x02" * 400_000  # 2.4 MB of empty APP0 segments chained
     assert raw_preview(crafted) is None
+
+
+def test_a_dry_run_of_a_folder_says_a_live_photos_video_would_go_to_its_photos_class_and_moves_nothing(
+        tmp_path, monkeypatch):
+    import json
+
+    from tests.test_stories_both_stores import FolderWorld
+    monkeypatch.setenv("COLUMNS", "1000")
+    folder = FolderWorld(tmp_path)
+    folder.put("All/IMG_0011.JPG", jpeg("chelsea"))
+    folder.put("All/IMG_0011.MOV", LIVE_VIDEO)
+    before = folder.files()
+    status, out, err = folder.main("--classes", "cat", "--dry-run", "--json")
+    assert status == 0, err
+    assert {line["file"]: line["folder"] for line in map(json.loads, out.splitlines())} == {
+        "/All/IMG_0011.JPG": "Cat", "/All/IMG_0011.MOV": "Cat"}
+    assert folder.files() == before

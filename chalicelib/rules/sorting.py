@@ -49,8 +49,8 @@ def sort_batch(refs: Sequence[R], store: PhotoStore[R], classifier: PhotoClassif
     read = [(i, item) for i, item in enumerate(found) if isinstance(item, Photo)]
     photos = [(i, photo) for i, photo in read if not photo.companion and kind_of(photo.path) in ("photo", "raw")]
     ended |= _sort_photos(photos, store, classifier, config, examples, originals, dry_run)
-    # Then the files that go with a photo, once this batch's photos are where they go.
-    placed = {photo.ref: to for i, photo in photos if ended[i].kind in PLACED and (to := ended[i].to_path)}
+    # Then the files that go with a photo, once this batch's photos are where they go (would go, in a dry run).
+    placed = {photo.ref: to for i, photo in photos if ended[i].kind in PLACED and (to := _where(ended[i], photo, dry_run))}
     along = [(i, photo) for i, photo in read if i not in ended]
     companions = [(i, photo) for i, photo in along if photo.companion]
     leads = dict(zip((i for i, _ in companions),
@@ -131,9 +131,9 @@ def _plan(photo: Photo[R], lead: Lead | None, config: SortConfig, dry_run: bool)
     if lead is not None:
         if config.tags or lead.state == "stays":
             return Outcome(file, "skipped", reason="with_photo", detail=f"stays with {lead.path}, which is in the inbox")
-        if dry_run:
-            return Outcome(file, "skipped", reason="with_photo", detail=f"goes wherever {lead.path} goes")
         if lead.state == "waiting" or lead.folder is None:
+            if dry_run:
+                return Outcome(file, "skipped", reason="with_photo", detail=f"goes wherever {lead.path} goes")
             return Outcome(file, "retry", reason="waiting_for_photo",
                            detail=f"goes with {lead.path}, which is not sorted yet")
         top, _, date = lead.folder.partition("/")
@@ -151,6 +151,13 @@ def _plan(photo: Photo[R], lead: Lead | None, config: SortConfig, dry_run: bool)
     dated = date_folder(config.by_date, b"", photo.modified)
     return Move(photo, "/".join(filter(None, (config.videos_folder, dated)))), Outcome(
         file, "sorted", folder=config.videos_folder, reason="video", date_folder=dated)
+
+
+def _where(outcome: Outcome, photo: Photo[R], dry_run: bool) -> str | None:
+    """Where a photo went, or in a dry run where it would go."""
+    if not dry_run:
+        return outcome.to_path
+    return f"/{outcome.destination}/{PurePosixPath(photo.path).name}" if outcome.destination else None
 
 
 def _index_of(decided: Sequence[tuple[int, Photo[R], Decision]], path: str | None) -> int:
