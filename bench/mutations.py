@@ -33,8 +33,37 @@ class Mutation:
 
 
 MUTATIONS = [
+    Mutation("a Live Photo's video goes its own way", "chalicelib/flows/inbox.py",
+             "leads.get(f.path_lower)) for f in files]", "None) for f in files]",
+             ("tests/test_camera_roll.py::test_a_live_photo_its_video_and_its_edit_land_together_in_its_class_folder_"
+              "and_undo_puts_all_three_back",)),
+    Mutation("a companion keeps its own name beside a renamed photo", "chalicelib/rules/sorting.py",
+             'name = f"{lead.stem}{PurePosixPath(photo.path).suffix}" if lead.stem else None', "name = None",
+             ("tests/test_camera_roll.py::test_a_live_photos_video_is_renamed_with_its_photo_when_the_class_folder_"
+              "has_that_name_already",)),
+    Mutation("a late video forgets its photo", "chalicelib/adapters/state/ledger.py",
+             'return {pk.removeprefix("pair#"): item["file_id"]["S"]', 'return {} or {pk: item["file_id"]["S"]',
+             ("tests/test_camera_roll.py::test_a_live_photos_video_uploaded_after_its_photo_was_sorted_follows_it_"
+              "into_its_class_folder",)),
+    Mutation("a RAW classified by its thumbnail", "chalicelib/rules/photo_files.py",
+             "if found is not None and (best is None or found[0] > best[0]):",
+             "if found is not None and (best is None or found[0] < best[0]):",
+             ("tests/test_camera_roll.py::test_a_raws_preview_is_its_largest_embedded_jpeg_not_its_thumbnail_nor_its_"
+              "lossless_sensor_data",)),
+    Mutation("a lone video moved without videos folder", "chalicelib/rules/sorting.py",
+             "    if config.videos_folder is None:\n", "    if False:\n",
+             ("tests/test_camera_roll.py::test_a_video_on_its_own_stays_in_the_inbox_by_default",)),
+    Mutation("a correction leaves the Live Photo's video behind", "chalicelib/flows/review.py",
+             "along = _beside(info, state.followers(file_id), store)", "along: list[tuple[str, str]] = []",
+             ("tests/test_review.py::test_a_correction_takes_a_live_photos_video_and_raw_along_and_its_undo_brings_"
+              "them_back",)),
+    Mutation("one job per listing page", "chalicelib/flows/inbox.py",
+             "            if job_id is None and photos:", "            if photos:",
+             ("tests/test_scale.py::test_a_notification_listing_several_pages_is_one_job_whose_total_counts_every_"
+              "photo_once",)),
     Mutation("drop one photo", "chalicelib/flows/inbox.py",
-             "f.rev, job_id) for f in photos])", "f.rev, job_id) for f in photos[1:]])", ("tests/test_service.py",)),
+             "leads.get(f.path_lower)) for f in files]", "leads.get(f.path_lower)) for f in files[1:]]",
+             ("tests/test_service.py",)),
     Mutation("skip the move but record success", "chalicelib/adapters/dropbox_photos.py",
              "moved = self._dropbox.move_batch(",
              "moved = [FileInfo(m.photo.ref.file_id, '', f'/{m.folder}/x', '', '', 0, m.photo.version) "
@@ -93,7 +122,8 @@ MUTATIONS = [
              "photos = [f for f in photos if not (f.id in entries and entries[f.id].undone)]", "photos = list(photos)",
              ("tests/test_undo.py",)),
     Mutation("a dry run moves the photos", "chalicelib/rules/sorting.py",
-             "    if dry_run:\n", "    if False:\n", ("tests/test_preview.py",)),
+             "    if dry_run:\n        ended |= {i: _decided(", "    if False:\n        ended |= {i: _decided(",
+             ("tests/test_preview.py",)),
     Mutation("a dry run counted as sorted", "chalicelib/adapters/state/ledger.py",
              "            if request.dry_run:\n", "            if False:\n", ("tests/test_preview.py",)),
     Mutation("copies sorted into their class", "chalicelib/rules/sorting.py",
@@ -110,8 +140,8 @@ MUTATIONS = [
              'self.journal.record(version, file, f"{folder}/{moved}")', ("tests/test_main_folder.py",)),
     # Issue 25: one ledger per photo.
     Mutation("undo marks the photos it left alone as undone", "chalicelib/flows/undo.py",
-             'state.mark_undone(job_id, [m["file_id"] for m in moved_back])',
-             "state.mark_undone(job_id, [f for f, _, _ in moves])",
+             'state.mark_undone(job_id, [m["file_id"] for m in moved_back]',
+             "state.mark_undone(job_id, [f for f, _, _ in moves]",
              ("tests/test_ledger.py::test_undo_leaves_a_photo_that_a_later_job_sorted_again_and_says_which_to_undo",)),
     Mutation("a redelivered message moves an undone photo again", "chalicelib/flows/classify.py",
              "undone = {f for f, entry in entries.items() if entry.undone}", "undone: set[str] = set()",
@@ -178,7 +208,8 @@ MUTATIONS = [
               "test_a_sync_whose_lease_ran_out_cannot_release_the_lease_the_next_sync_took",)),
     Mutation("/Unsorted and /Duplicates learned", "chalicelib/rules/configuration.py",
              '{self.unsorted_folder.casefold(), top_folder(self.inbox).casefold(),\n'
-             '                                         (self.duplicates_folder or "").casefold()}',
+             '                                         (self.duplicates_folder or "").casefold(),\n'
+             '                                         (self.videos_folder or "").casefold()}',
              "{top_folder(self.inbox).casefold()}",
              ("tests/test_learning.py::"
               "test_photos_the_user_puts_in_unsorted_or_duplicates_are_no_examples_of_a_class",)),
@@ -212,7 +243,7 @@ MUTATIONS = [
              ("tests/test_scale.py::test_a_webhook_out_of_time_queues_the_pages_that_fit_and_the_rest_is_queued_by_"
               "the_classify_function_each_once",)),
     Mutation("an undo asked again forgets what its first try put back", "chalicelib/flows/undo.py",
-             "if entry is not None and entry.undone_by == job_id:", "if False:",
+             "if entry is not None and entry.undone_by == job_id:\n", "if False:\n",
              ("tests/test_ledger.py::test_an_undo_asked_again_after_aws_failed_past_its_moves_reports_them_moved_back_"
               "and_counts_nothing_twice",)),
     Mutation("the webhook lists /All whatever the inbox", "chalicelib/flows/webhook.py",
