@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Final
 
 from chalicelib.adapters import aws
@@ -13,6 +14,9 @@ if TYPE_CHECKING:  # the boto3 stubs: a test dependency, not in the Lambda
 
 READ_TIMEOUT = 25  # seconds: a receive may wait 20 s for messages
 SEND_ATTEMPTS = 4
+# SQS calls in flight at once when queueing many messages: a page of 250 photos is 25 calls, which
+# one after the other spend most of a listing's time waiting on SQS.
+SEND_THREADS = 8
 DEFAULT_MAX_RECEIVES = 5
 
 
@@ -25,6 +29,7 @@ class WorkQueue:
         self.queue_name = queue_name
         self._sqs = sqs or aws.client("sqs", read_timeout=READ_TIMEOUT)
         self._url: str | None = None
+        self._pool = ThreadPoolExecutor(max_workers=SEND_THREADS, thread_name_prefix="send")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "WorkQueue":
@@ -47,18 +52,23 @@ class WorkQueue:
         return self._url
 
     def send(self, requests: Sequence[SortRequest | LearnRequest]) -> None:
-        """Queue every request (10 per SQS call); entries SQS refuses are resent a bounded number of times."""
-        for start in range(0, len(requests), 10):
-            entries = {str(i): r.to_json() for i, r in enumerate(requests[start:start + 10])}
-            for attempt in range(SEND_ATTEMPTS):
-                response = self._sqs.send_message_batch(QueueUrl=self.url, Entries=[
-                    {"Id": i, "MessageBody": body} for i, body in entries.items()])
-                entries = {f["Id"]: entries[f["Id"]] for f in response.get("Failed", [])}
-                if not entries:
-                    break
-                aws.pause(attempt)
-            else:
-                raise QueueError(f"SQS refused {len(entries)} message(s) after {SEND_ATTEMPTS} attempts")
+        """Queue every request (10 per SQS call, several calls at once); entries SQS refuses are
+        resent a bounded number of times. Raises (QueueError, or a call's error) when any call
+        failed: the caller keeps its cursor and lists them again (a message queued twice is harmless)."""
+        url = self.url
+        chunks = [requests[start:start + 10] for start in range(0, len(requests), 10)]
+        list(self._pool.map(lambda chunk: self._send_batch(url, chunk), chunks))
+
+    def _send_batch(self, url: str, chunk: Sequence[SortRequest | LearnRequest]) -> None:
+        entries = {str(i): r.to_json() for i, r in enumerate(chunk)}
+        for attempt in range(SEND_ATTEMPTS):
+            response = self._sqs.send_message_batch(QueueUrl=url, Entries=[
+                {"Id": i, "MessageBody": body} for i, body in entries.items()])
+            entries = {f["Id"]: entries[f["Id"]] for f in response.get("Failed", [])}
+            if not entries:
+                return
+            aws.pause(attempt)
+        raise QueueError(f"SQS refused {len(entries)} message(s) after {SEND_ATTEMPTS} attempts")
 
     def send_sync(self, account: str, delay_seconds: int = 0) -> None:
         """Ask the classify function to sync the account's inbox, after `delay_seconds` (at most 900)."""
