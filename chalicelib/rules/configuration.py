@@ -219,20 +219,11 @@ def parse(body: object) -> SortConfig:
     if by_date != "none" and (dated := [name for name in names if is_date_folder(name)]):
         raise ConfigError(f"class {dated[0]!r} is named like a date folder, which \"by_date\" makes inside "
                           "each class folder: rename the class, or sort without by_date")
-    duplicates = body.get("duplicates", "keep")
-    if duplicates not in DUPLICATE_POLICIES:
-        raise ConfigError(f'"duplicates" must be "keep" (sort copies like any photo) or "folder" (move exact '
-                          f'copies of sorted photos to /{DUPLICATES_FOLDER}), not {duplicates!r:.40}')
-    if duplicates == "folder" and DUPLICATES_FOLDER.casefold() in {*seen, unsorted.casefold(), inbox_top}:
-        raise ConfigError(f'a class, the unsorted_folder or the inbox named {DUPLICATES_FOLDER!r} collides with '
-                          f'the folder of "duplicates": "folder"')
-    videos = body.get("videos", "leave")
-    if videos not in VIDEO_POLICIES:
-        raise ConfigError(f'"videos" must be "leave" (videos stay in the inbox) or "folder" (to /{VIDEOS_FOLDER}), '
-                          f'not {videos!r:.40}')
-    if videos == "folder" and VIDEOS_FOLDER.casefold() in {*seen, unsorted.casefold(), inbox_top}:
-        raise ConfigError(f'a class, the unsorted_folder or the inbox named {VIDEOS_FOLDER!r} collides with '
-                          f'the folder of "videos": "folder"')
+    taken = {*seen, unsorted.casefold(), inbox_top}
+    duplicates = _folder_option(body, "duplicates", DUPLICATE_POLICIES, DUPLICATES_FOLDER, taken,
+                                ("sort copies like any photo", f"move exact copies of sorted photos to /{DUPLICATES_FOLDER}"))
+    videos = _folder_option(body, "videos", VIDEO_POLICIES, VIDEOS_FOLDER, taken,
+                            ("videos stay in the inbox", f"to /{VIDEOS_FOLDER}"))
     action = body.get("action", "move")
     if action not in ACTIONS:
         raise ConfigError(f'"action" must be "move" (into class folders) or "tag" (Dropbox tags, the photo stays '
@@ -249,6 +240,21 @@ def parse(body: object) -> SortConfig:
             raise ConfigError(f'"action": "tag": {problem}')
     return SortConfig(tuple(names), threshold, unsorted, duplicates,
                       tuple((name, own) for name, own in entries if own is not None), inbox, by_date, action, videos)
+
+
+def _folder_option(body: Mapping[str, Any], name: str, choices: tuple[str, str], folder: str, taken: set[str],
+                   meanings: tuple[str, str]) -> str:
+    """An option whose second choice, "folder", moves files into a folder of its own ("duplicates",
+    "videos"): refused when it is none of `choices` (`meanings` say what each does), or when a
+    class, the unsorted folder or the inbox (`taken`, casefolded) already has that folder's name."""
+    value = body.get(name, choices[0])
+    if value not in choices:
+        raise ConfigError(f'"{name}" must be "{choices[0]}" ({meanings[0]}) or "{choices[1]}" ({meanings[1]}), '
+                          f"not {value!r:.40}")
+    if value == "folder" and folder.casefold() in taken:
+        raise ConfigError(f'a class, the unsorted_folder or the inbox named {folder!r} collides with '
+                          f'the folder of "{name}": "folder"')
+    return str(value)
 
 
 def _check_inbox(value: object) -> str:
