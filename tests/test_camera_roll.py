@@ -177,3 +177,28 @@ def test_status_counts_a_video_moved_under_videos_and_says_why_a_video_stayed(se
     status = json.loads(service.get("/status").body)
     assert status["sorted"] == {"Videos": 1} and status["skipped"] == 1
     assert [p["reason"].split(":")[0] for p in status["recent_problems"]] == ["video"]
+
+
+def test_with_tags_a_raw_uploaded_after_its_jpeg_was_tagged_stays_untagged_beside_it(world: World):
+    world.configure(["cat", "food"], action="tag")
+    world.put("All/DSC_0011.JPG", jpeg("chelsea"))
+    world.sort()
+    world.put("All/DSC_0011.NEF", raw_file("coffee"))
+    world.sort()
+    files = world.files()
+    assert files["All/DSC_0011.NEF"] == raw_file("coffee") and files["All/DSC_0011.JPG"] == jpeg("chelsea")
+    assert world.labels("All/DSC_0011.JPG") == {"cat"} and world.labels("All/DSC_0011.NEF") == set()
+
+
+def test_with_tags_a_raw_beside_its_tagged_jpeg_stays_untagged_when_the_inbox_is_sorted_again(service):
+    import json
+    service.configure(["cat", "food"], action="tag")
+    service.dropbox.put("/All/DSC_0012.JPG", jpeg("chelsea"))
+    service.dropbox.put("/All/DSC_0012.NEF", raw_file("coffee"))
+    service.notify()
+    service.source.drain(timeout=60)
+    assert service.post("/sort", {}).status_code == 202  # lists /All again: the tagged JPEG stays decided
+    service.source.drain(timeout=60)
+    assert service.dropbox.tags_of("/All/DSC_0012.JPG") == ["cat"] and service.dropbox.tags_of("/All/DSC_0012.NEF") == []
+    status = json.loads(service.get("/status").body)
+    assert status["tagged_photos"] == 1 and [p["reason"].split(":")[0] for p in status["recent_problems"]] == ["with_photo"]
