@@ -202,3 +202,14 @@ def test_with_tags_a_raw_beside_its_tagged_jpeg_stays_untagged_when_the_inbox_is
     assert service.dropbox.tags_of("/All/DSC_0012.JPG") == ["cat"] and service.dropbox.tags_of("/All/DSC_0012.NEF") == []
     status = json.loads(service.get("/status").body)
     assert status["tagged_photos"] == 1 and [p["reason"].split(":")[0] for p in status["recent_problems"]] == ["with_photo"]
+
+
+def test_a_raw_sorted_by_its_preview_that_the_user_moves_to_another_class_teaches_both(world: World):
+    world.configure(["cat", "food"])
+    world.put("All/DSC_0014.NEF", raw_file("coffee"))
+    world.sort()
+    assert world.files() == {"Food/DSC_0014.NEF": raw_file("coffee")}
+    world.user_move("Food/DSC_0014.NEF", "Cat/DSC_0014.NEF")  # the user's correction
+    world.sort()
+    # Learned from its preview, as a photo: an example of the class it is in now, a counter-example of the other.
+    assert world.taught() == {"cat": (1, 0), "food": (0, 1)}
