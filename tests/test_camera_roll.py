@@ -213,3 +213,21 @@ def test_a_raw_sorted_by_its_preview_that_the_user_moves_to_another_class_teache
     world.sort()
     # Learned from its preview, as a photo: an example of the class it is in now, a counter-example of the other.
     assert world.taught() == {"cat": (1, 0), "food": (0, 1)}
+
+
+
+def test_a_live_photos_video_stays_with_its_photo_while_its_class_folder_is_blocked_and_follows_it_once_sorted_again(
+        service):
+    service.configure(["cat"], videos="folder")
+    service.dropbox.put("/Cat", b"a plain file where the class folder would go")
+    service.dropbox.put("/All/IMG_0016.JPG", jpeg("chelsea"))
+    service.dropbox.put("/All/IMG_0016.MOV", LIVE_VIDEO)
+    service.notify()
+    service.source.drain(timeout=60)
+    files = service.dropbox.files("/")
+    assert files["/All/IMG_0016.JPG"] == jpeg("chelsea") and files["/All/IMG_0016.MOV"] == LIVE_VIDEO  # not to /Videos
+    service.dropbox.user_delete("/Cat")
+    assert service.post("/sort", {}).status_code == 202  # as the problem in /status says
+    service.source.drain(timeout=60)
+    files = service.dropbox.files("/")
+    assert files["/Cat/IMG_0016.JPG"] == jpeg("chelsea") and files["/Cat/IMG_0016.MOV"] == LIVE_VIDEO
