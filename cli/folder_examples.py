@@ -20,7 +20,7 @@ from pathlib import Path
 
 from chalicelib.rules import examples, learning
 from chalicelib.rules.configuration import INBOX, MAX_EXAMPLES, folder_name, is_date_folder, top_folder
-from chalicelib.rules.photo_files import ImageTooLarge, not_a_photo
+from chalicelib.rules.photo_files import MAX_RAW_BYTES, ImageTooLarge, kind_of, not_sortable, raw_preview
 from chalicelib.rules.ports import PhotoFeatures
 from cli.journal import STATE_DIR, Journal
 from cli.safe_files import DIR_FLAGS, file_identity, read_photo
@@ -122,7 +122,7 @@ def _photos_in(root: Path, folder: str, found: list[Found], dated: bool) -> None
     try:
         with os.scandir(fd) as entries:
             for entry in entries:
-                if entry.is_file(follow_symlinks=False) and not_a_photo(entry.name) is None:
+                if entry.is_file(follow_symlinks=False) and not_sortable(entry.name, ("photo", "raw")) is None:
                     info = entry.stat(follow_symlinks=False)
                     found.append(Found(f"{folder}/{entry.name}", file_identity(info), info.st_mtime))
                 elif dated and entry.is_dir(follow_symlinks=False) and is_date_folder(entry.name):
@@ -134,11 +134,13 @@ def _photos_in(root: Path, folder: str, found: list[Found], dated: bool) -> None
 
 
 def _read(root: Path, path: str) -> bytes:
-    """The photo's bytes, or b"" when it is gone since the scan or none to read: the classifier
-    reports an empty file, and it is left out."""
+    """The photo's bytes (a RAW file's embedded preview), or b"" when it is gone since the scan or
+    none to read: the classifier reports an empty file, and it is left out."""
     try:
         root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
         try:
+            if kind_of(path) == "raw":
+                return raw_preview(read_photo(root_fd, path, MAX_RAW_BYTES)[1]) or b""
             return read_photo(root_fd, path)[1]
         finally:
             os.close(root_fd)

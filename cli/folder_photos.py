@@ -65,6 +65,7 @@ class FolderPhotos:
         self._contents: dict[str, tuple[str, str]] | None = None  # read from the journal when first asked
         self._leads: dict[str, str] = {}  # a file that goes with a photo -> that photo (find)
         self._placed: dict[str, str] = {}  # a photo -> where this run moved it
+        self._stays: set[str] = set()  # photos tagged where they are, by this run or one not undone
 
     def __enter__(self) -> "FolderPhotos":
         try:
@@ -185,13 +186,15 @@ class FolderPhotos:
 
     def leads(self, refs: Sequence[str], inbox: str, placed: Mapping[str, str]) -> list[Lead | None]:
         """Each file's photo was sorted before it (find puts it first): it follows it where this
-        run moved it (or a dry run would), or goes on its own when it was not moved."""
+        run moved it (or a dry run would), stays beside it when it is tagged where it is, or goes on
+        its own when it was neither."""
         leads: list[Lead | None] = []
         for ref in refs:
             lead = self._leads.get(ref, "")
             to = (placed.get(lead) or self._placed.get(lead) or "").strip("/")
             folder, _, name = (to or "").rpartition("/")
-            leads.append(Lead("placed", self._leads[ref], folder, name.rsplit(".", 1)[0]) if to else None)
+            leads.append(Lead("placed", self._leads[ref], folder, name.rsplit(".", 1)[0]) if to
+                         else Lead("stays", self._leads[ref]) if self._leads.get(ref) in self._stays else None)
         return leads
 
     def _move(self, file: str, version: str, folder: str, content: str | None = None,
@@ -244,6 +247,7 @@ class FolderPhotos:
             os.close(parent)
         if added:
             self.journal.record_tags(version, file, added, before, after)
+        self._stays.add(file)
         return added
 
     def tagged_already(self, files: Sequence[str]) -> set[str]:
@@ -259,6 +263,7 @@ class FolderPhotos:
             try:
                 if file_identity(os.stat(name, dir_fd=parent, follow_symlinks=False)) in tagged:
                     found.add(file)
+                    self._stays.add(file)
             except OSError:
                 pass
             finally:

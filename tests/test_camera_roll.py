@@ -199,3 +199,57 @@ def test_a_dry_run_of_a_folder_says_a_live_photos_video_would_go_to_its_photos_c
     assert {line["file"]: line["folder"] for line in map(json.loads, out.splitlines())} == {
         "/All/IMG_0011.JPG": "Cat", "/All/IMG_0011.MOV": "Cat"}
     assert folder.files() == before
+
+
+def test_with_tags_a_raw_uploaded_after_its_jpeg_was_tagged_stays_untagged_beside_it(world: World):
+    world.configure(["cat", "food"], action="tag")
+    world.put("All/DSC_0011.JPG", jpeg("chelsea"))
+    world.sort()
+    world.put("All/DSC_0011.NEF", raw_file("coffee"))
+    world.sort()
+    files = world.files()
+    assert files["All/DSC_0011.NEF"] == raw_file("coffee") and files["All/DSC_0011.JPG"] == jpeg("chelsea")
+    assert world.labels("All/DSC_0011.JPG") == {"cat"} and world.labels("All/DSC_0011.NEF") == set()
+
+
+def test_with_tags_a_raw_beside_its_tagged_jpeg_stays_untagged_when_the_inbox_is_sorted_again(service):
+    import json
+    service.configure(["cat", "food"], action="tag")
+    service.dropbox.put("/All/DSC_0012.JPG", jpeg("chelsea"))
+    service.dropbox.put("/All/DSC_0012.NEF", raw_file("coffee"))
+    service.notify()
+    service.source.drain(timeout=60)
+    assert service.post("/sort", {}).status_code == 202  # lists /All again: the tagged JPEG stays decided
+    service.source.drain(timeout=60)
+    assert service.dropbox.tags_of("/All/DSC_0012.JPG") == ["cat"] and service.dropbox.tags_of("/All/DSC_0012.NEF") == []
+    status = json.loads(service.get("/status").body)
+    assert status["tagged_photos"] == 1 and [p["reason"].split(":")[0] for p in status["recent_problems"]] == ["with_photo"]
+
+
+def test_a_raw_sorted_by_its_preview_that_the_user_moves_to_another_class_teaches_both(world: World):
+    world.configure(["cat", "food"])
+    world.put("All/DSC_0014.NEF", raw_file("coffee"))
+    world.sort()
+    assert world.files() == {"Food/DSC_0014.NEF": raw_file("coffee")}
+    world.user_move("Food/DSC_0014.NEF", "Cat/DSC_0014.NEF")  # the user's correction
+    world.sort()
+    # Learned from its preview, as a photo: an example of the class it is in now, a counter-example of the other.
+    assert world.taught() == {"cat": (1, 0), "food": (0, 1)}
+
+
+
+def test_a_live_photos_video_stays_with_its_photo_while_its_class_folder_is_blocked_and_follows_it_once_sorted_again(
+        service):
+    service.configure(["cat"], videos="folder")
+    service.dropbox.put("/Cat", b"a plain file where the class folder would go")
+    service.dropbox.put("/All/IMG_0016.JPG", jpeg("chelsea"))
+    service.dropbox.put("/All/IMG_0016.MOV", LIVE_VIDEO)
+    service.notify()
+    service.source.drain(timeout=60)
+    files = service.dropbox.files("/")
+    assert files["/All/IMG_0016.JPG"] == jpeg("chelsea") and files["/All/IMG_0016.MOV"] == LIVE_VIDEO  # not to /Videos
+    service.dropbox.user_delete("/Cat")
+    assert service.post("/sort", {}).status_code == 202  # as the problem in /status says
+    service.source.drain(timeout=60)
+    files = service.dropbox.files("/")
+    assert files["/Cat/IMG_0016.JPG"] == jpeg("chelsea") and files["/Cat/IMG_0016.MOV"] == LIVE_VIDEO

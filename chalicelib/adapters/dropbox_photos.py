@@ -267,7 +267,8 @@ class DropboxPhotos:
 def _lead(where: str | FileInfo | None, entry: LedgerEntry | None, inbox: str) -> Lead | None:
     """Where a file's photo is: moved by this batch to `where` (a path), or, as Dropbox's metadata
     (`where`) and the ledger's `entry` say, out of the inbox (the file follows it), to be sorted,
-    or staying in the inbox; None when it is deleted or could not be sorted (the file goes on its own)."""
+    or staying in the inbox (also when its sort failed: it is sorted again, a blocked class folder
+    removed, and the file with it); None when it is deleted or skipped (the file goes on its own)."""
     if isinstance(where, str):
         return _placed(where)
     if where is None:
@@ -275,9 +276,9 @@ def _lead(where: str | FileInfo | None, entry: LedgerEntry | None, inbox: str) -
     if in_inbox(where.path_lower, inbox):
         if entry is None or entry.counter is None:
             return Lead("waiting", where.path_display)
-        if entry.undone or entry.counter.startswith("tagged") or entry.counter == "unsorted":
-            return Lead("stays", where.path_display)  # put back by an undo, or tagged where it is
-        return None  # skipped or failed: the file is sorted on its own
+        if entry.undone or entry.counter.startswith("tagged") or entry.counter in ("unsorted", "failed"):
+            return Lead("stays", where.path_display)  # put back by an undo, tagged where it is, or failed
+        return None  # skipped: the photo is never sorted, the file is sorted on its own
     return _placed(where.path_display)  # where the service put it, or where the user moved it since
 
 

@@ -19,7 +19,7 @@ from chalicelib.flows.paging import PAGE_LIMIT, Budgeted
 from chalicelib.rules import learning
 from chalicelib.rules.configuration import in_inbox, is_date_folder, top_folder
 from chalicelib.rules.messages import LearnRequest
-from chalicelib.rules.photo_files import not_a_photo
+from chalicelib.rules.photo_files import not_sortable
 from chalicelib.rules.ports import ChangeFeed, ExampleSyncState, LedgerEntry, Page, Queue
 
 log = logging.getLogger(__name__)
@@ -79,8 +79,9 @@ def _follow_page(page: Page, state: ExampleSyncState, queue: Queue, inbox: str) 
             and not in_inbox(path, inbox)]
     if gone and (forgotten := state.forget_examples(gone)):
         log.info("forgot %d example(s) deleted or moved away", forgotten)
+    # A RAW file is a photo here too: it is read (and learned) by its embedded preview.
     candidates = [f for f in page.files if in_class_folder(f.path_display, inbox)
-                  and not_a_photo(f.path_display) is None]
+                  and not_sortable(f.path_display, ("photo", "raw")) is None]
     # The service's own moves, already recorded, are passed over here (by file id: renamed in their
     # folder or not); any other is checked again when learned (a move whose record is on its way).
     ledger = state.ledger([f.id for f in candidates]) if candidates else {}

@@ -7,8 +7,9 @@ outcome with the counts, events and job records that go with it (one transaction
                                the moves in flight (moving_<request key>, written before each move),
                                and whether an undo put it back in the inbox
   file#<id>  / <request key>   one outcome per queued request (a redelivery finds it and counts nothing)
-  pair#<folder/name> / photo   the photo last placed from that inbox path without its extension
-                               ("/all/img_1"): a Live Photo's video or a RAW uploaded after it follows it
+  pair#<folder/name> / photo   the photo last placed (or tagged, or left unsorted, where it is) from that
+                               inbox path without its extension ("/all/img_1"): a Live Photo's video or a
+                               RAW uploaded after it, or listed again without it, goes with it
   shot#<photo id> / <file id>  the files that followed that photo (a correction takes them along)
   stats      / all             counters over all time, one count per photo, and how many requests were queued
 """
@@ -184,6 +185,8 @@ class LedgerRepository:
         now = time.time()
         writes: list[Item] = []
         photos: dict[str, _Photo] = {}
+        pairs: dict[str, str] = {}  # pair_key -> the photo's file id
+        shots: set[tuple[str, str]] = set()  # (photo, a file that followed it)
         tally = _Tally()
         for request, outcome in records:
             writes += _outcome_writes(self.table.name, request, outcome, now)
@@ -200,11 +203,13 @@ class LedgerRepository:
                 if outcome.top:
                     photo.decided = (outcome.top, now)
                 if outcome.reason == "with_photo" and request.goes_with:
-                    writes.append({"Put": {"TableName": self.table.name,
-                                           "Item": key(f"shot#{request.goes_with}", request.file_id)}})
-                elif kind_of(request.path) in ("photo", "raw"):
-                    writes.append({"Put": {"TableName": self.table.name, "Item": {
-                        **key(f"pair#{pair_key(request.path)}", "photo"), "file_id": {"S": request.file_id}}}})
+                    shots.add((request.goes_with, request.file_id))  # once per item, as pairs
+            # A photo placed, or with "action": "tag" decided where it is (tagged, or left unsorted):
+            # a file of its shot listed later (uploaded after it, or listed again) goes with it.
+            if (outcome.kind in ("sorted", "unsorted", "tagged") and not outcome.by_another
+                    and (outcome.to_path or outcome.kind != "sorted") and kind_of(request.path) in ("photo", "raw")
+                    and outcome.reason != "with_photo"):
+                pairs[pair_key(request.path)] = request.file_id  # once per item: a transaction touches each once
             if outcome.kind == "tagged" and not outcome.by_another:
                 photo.tagged = (photo.tagged or ()) + outcome.added
                 photo.tagged_by = request.job_id
@@ -212,6 +217,9 @@ class LedgerRepository:
                     photo.decided = (outcome.top, now)
         for file_id, photo in photos.items():
             writes.append({"Update": self._recorded(file_id, photo, counted.get(file_id), tally)})
+        writes += [{"Put": {"TableName": self.table.name, "Item": {**key(f"pair#{name}", "photo"), "file_id": {"S": file_id}}}}
+                   for name, file_id in pairs.items()]
+        writes += [{"Put": {"TableName": self.table.name, "Item": key(f"shot#{lead}", follower)}} for lead, follower in shots]
         writes += [{"Update": counter_update(self.table, pk, "all" if pk == "stats" else "job", _expanded(changes))}
                    for pk, changes in tally.changes.items() if changes]
         return writes
