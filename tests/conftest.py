@@ -16,8 +16,8 @@ DROPBOX_PORT = _dropbox_port_hold.getsockname()[1]
 def aws():
     from moto import mock_aws
 
-    from local.in_process import item_level_transaction_rollback
-    with mock_aws(), item_level_transaction_rollback():
+    from local.in_process import linear_moto_dynamodb
+    with mock_aws(), linear_moto_dynamodb():
         yield
 
 
