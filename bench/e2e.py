@@ -117,6 +117,7 @@ def pipeline(fake, photos: list[h.Photo], latency_ms: float, spans: h.Spans, sou
     from chalicelib.adapters.work_queue import WorkQueue
     from local.dropbox_emulator import signed_notification
     from local.event_source import SqsEventSource
+    from local.in_process import linear_moto_dynamodb
 
     fake.reset()
     place(photos, fake.root / "All")
@@ -128,7 +129,7 @@ def pipeline(fake, photos: list[h.Photo], latency_ms: float, spans: h.Spans, sou
     wiring.reset()
     handler_seconds = 0.0
     try:
-        with mock_aws():
+        with mock_aws(), linear_moto_dynamodb():
             StateStore(TABLE).create_table()
             queue_url = WorkQueue(QUEUE).create()
             with Client(app.app, project_dir=str(h.ROOT)) as client:

@@ -8,6 +8,7 @@ the SDK. Under pytest, tests/conftest.py does that.
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import os
 import socket
@@ -59,7 +60,8 @@ def _environment(values: Mapping[str, str]) -> Iterator[None]:
 def running_service(dropbox_fake, **env_overrides: str) -> Iterator["Service"]:
     """The app as Lambda would run it, on an already-started fake Dropbox, inside an active moto
     mock (`moto.mock_aws()`): the table and queues are created, the environment set (and restored
-    on exit), and the store's backoff shrunk to 10 ms."""
+    on exit), the store's backoff shrunk to 10 ms, and moto's DynamoDB calls kept from costing
+    more as the table grows (linear_moto_dynamodb)."""
     import boto3
     from chalice.test import Client
 
@@ -79,7 +81,7 @@ def running_service(dropbox_fake, **env_overrides: str) -> Iterator["Service"]:
     # A warm container: this process started long before its first notification, and a cold
     # start's budget counted from then would find every webhook out of time.
     webhook._first_request_started = None
-    with _environment(env):
+    with _environment(env), linear_moto_dynamodb():
         StateStore(env["STATE_TABLE"]).create_table()
         queue_url = WorkQueue(env["SORT_QUEUE"]).create(max_receives=int(env["MAX_RECEIVES"]))
         DropboxStore.backoff_base = 0.01
@@ -257,3 +259,188 @@ def short_throttle_backoff(seconds: float = 0.01) -> Iterator[None]:
         yield
     finally:
         ExponentialBackoff._DEFAULT_BACKOFF_CONFIG = saved
+
+
+# --- moto's DynamoDB transactions ------------------------------------------------------------------
+
+@contextlib.contextmanager
+def item_level_transaction_rollback() -> Iterator[None]:
+    """moto's `transact_write_items` deep-copies every table a transaction names, on every
+    transaction, to roll back if it fails: its cost grows with the table, so a backfill's grows
+    with the square of its photos (1,000 took 1766 s, nearly all of it in those copies). While this
+    runs, a transaction instead keeps each item it names as it was (or its absence) and on
+    rollback puts back exactly those: the same all-or-nothing, the same errors. A table with a
+    stream keeps moto's copy (the copy also rolls back its stream records)."""
+    from moto.dynamodb.models import DynamoDBBackend
+    original = DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self, transact_items):
+        return _transact_write_items(self, transact_items, original)
+
+    DynamoDBBackend.transact_write_items = transact_write_items
+    try:
+        yield
+    finally:
+        DynamoDBBackend.transact_write_items = original
+
+
+class _ItemJournal:
+    """The items a transaction names, as they were before it, to put back on rollback."""
+
+    def __init__(self) -> None:
+        self._items: dict[tuple[int, object, object], tuple[object, object, object, object]] = {}
+        self._buckets: dict[tuple[int, object], tuple[object, object, bool]] = {}
+
+    def keep(self, backend, table_name: str, key: dict) -> None:
+        table = backend.get_table(table_name)
+        hash_value, range_value = backend.get_keys_value(table, key)  # raises as get_item would
+        if range_value is not None and (id(table), hash_value) not in self._buckets:
+            # moto's get_item makes an empty bucket for a hash it has not seen; the copy dropped it.
+            self._buckets[id(table), hash_value] = (table, hash_value, hash_value in table.items)
+        if (id(table), hash_value, range_value) not in self._items:
+            self._items[id(table), hash_value, range_value] = (
+                table, hash_value, range_value, copy.deepcopy(table.get_item(hash_value, range_value)))
+
+    def restore(self) -> None:
+        for table, hash_value, range_value, before in self._items.values():
+            if range_value is None:
+                if before is None:
+                    table.items.pop(hash_value, None)
+                else:
+                    table.items[hash_value] = before
+            elif before is None:
+                table.items[hash_value].pop(range_value, None)
+            else:
+                table.items[hash_value][range_value] = before
+        for table, hash_value, existed in self._buckets.values():
+            if not existed and not table.items.get(hash_value, True):
+                del table.items[hash_value]
+
+
+def _transact_write_items(self, transact_items: list[dict], original) -> None:
+    """moto 5.2.5's DynamoDBBackend.transact_write_items with _ItemJournal for its table copies
+    (`original` for a table with a stream)."""
+    from moto.dynamodb.comparisons import get_filter_expression
+    from moto.dynamodb.exceptions import (
+        ConditionalCheckFailed, MockValidationException, MultipleTransactionsException,
+        TooManyTransactionsException, TransactionCanceledException, TransactWriteSingleOpException)
+
+    if len(transact_items) > 100:
+        raise TooManyTransactionsException()
+    for item in transact_items:  # where moto copies the tables (and fails as it does)
+        _, op = next(iter(item.items()))
+        table_name = op.get("TableName")
+        if table_name and table_name in self.tables and self.tables[table_name].stream_shard is not None:
+            return original(self, transact_items)
+    journal = _ItemJournal()
+    target_items: set[tuple[str, str]] = set()
+
+    def check_unicity(table_name: str, key: dict) -> None:
+        item = (str(table_name), str(dict(sorted(key.items()))))
+        if item in target_items:
+            raise MultipleTransactionsException()
+        target_items.add(item)
+
+    errors: list = []  # [(Code, Message, Item), ..]
+    for item in transact_items:
+        original_item = None
+        if len(list(item.keys())) > 1:
+            raise TransactWriteSingleOpException
+        try:
+            op_type, op = next(iter(item.items()))
+            if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
+                raise ValueError("Unsupported transaction operation")
+            table_name = op["TableName"]
+            condition_expression = op.get("ConditionExpression")
+            expression_attribute_names = op.get("ExpressionAttributeNames")
+            expression_attribute_values = op.get("ExpressionAttributeValues")
+            return_values_on_condition_check_failure = op.get("ReturnValuesOnConditionCheckFailure")
+            if op_type == "Put":
+                attrs = op["Item"]
+                table = self.get_table(table_name)
+                key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+                if table.range_key_attr is not None:
+                    key[table.range_key_attr] = attrs[table.range_key_attr]
+            else:
+                key = op["Key"]
+            check_unicity(table_name, key)
+            journal.keep(self, table_name, key)  # before anything below can change the item
+            current = self.get_item(table_name, key)
+            if condition_expression is not None:
+                condition_op = get_filter_expression(
+                    condition_expression, expression_attribute_names, expression_attribute_values)
+                if not condition_op.expr(current):
+                    if return_values_on_condition_check_failure == "ALL_OLD" and current:
+                        original_item = current.to_json()["Attributes"]
+                    raise ConditionalCheckFailed(item=original_item)
+            if op_type == "Put":
+                self.put_item(table_name, op["Item"], condition_expression=condition_expression,
+                              expression_attribute_names=expression_attribute_names,
+                              expression_attribute_values=expression_attribute_values)
+            elif op_type == "Delete":
+                self.delete_item(table_name, key, condition_expression=condition_expression,
+                                 expression_attribute_names=expression_attribute_names,
+                                 expression_attribute_values=expression_attribute_values)
+            elif op_type == "Update":
+                self.update_item(table_name, key, update_expression=op["UpdateExpression"],
+                                 condition_expression=condition_expression,
+                                 expression_attribute_names=expression_attribute_names,
+                                 expression_attribute_values=expression_attribute_values)
+            errors.append((None, None, None))
+        except (MultipleTransactionsException, MockValidationException):
+            journal.restore()
+            raise
+        except ConditionalCheckFailed as e:
+            errors.append(("ConditionalCheckFailed", str(e.message), original_item))
+        except Exception as e:  # noqa: BLE001  (moto reports any other failure per item too)
+            errors.append((type(e).__name__, str(e), original_item))
+    if any(code is not None for code, _, _ in errors):
+        journal.restore()
+        raise TransactionCanceledException(errors)
+
+
+@contextlib.contextmanager
+def one_bucket_queries() -> Iterator[None]:
+    """moto answers a Query on a table's key by sorting every item of the table and keeping those
+    of the asked hash key: a Query's cost grows with the table, so a backfill's (one a photo, and
+    one a photo in the soak's check) with the square of its photos. While this runs, such a Query
+    looks only at that hash key's items (moto's dict of them): the same items in the same order.
+    A Query of an index is moto's own."""
+    from moto.dynamodb.models.table import Table
+    original_query, original_all_items = Table.query, Table.all_items
+    asked = threading.local()
+
+    def query(self, hash_key, *args, **kwargs):
+        index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
+        if index_name is not None or hash_key is None:
+            return original_query(self, hash_key, *args, **kwargs)
+        asked.table, asked.hash_key = self, hash_key
+        try:
+            return original_query(self, hash_key, *args, **kwargs)
+        finally:
+            asked.table = None
+
+    def all_items(self):
+        if getattr(asked, "table", None) is not self:
+            return original_all_items(self)
+        # Its dict's key equals the asked one exactly when moto's filter would keep its items
+        # (DynamoType's hash and equality both go by type and value).
+        bucket = self.items.get(asked.hash_key)
+        if bucket is None:
+            return []
+        items = list(bucket.values()) if self.range_key_attr else [bucket]
+        return sorted(items, key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key)
+
+    Table.query, Table.all_items = query, all_items
+    try:
+        yield
+    finally:
+        Table.query, Table.all_items = original_query, original_all_items
+
+
+@contextlib.contextmanager
+def linear_moto_dynamodb() -> Iterator[None]:
+    """moto's DynamoDB without the two costs that grow with the whole table on every call: the
+    table copies of transactions and the full sort of a Query."""
+    with item_level_transaction_rollback(), one_bucket_queries():
+        yield

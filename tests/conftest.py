@@ -15,7 +15,9 @@ DROPBOX_PORT = _dropbox_port_hold.getsockname()[1]
 @pytest.fixture
 def aws():
     from moto import mock_aws
-    with mock_aws():
+
+    from local.in_process import linear_moto_dynamodb
+    with mock_aws(), linear_moto_dynamodb():
         yield
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import io
 import json
+import time
 
+import boto3
 from PIL import Image
 
 from chalicelib.flows import inbox, webhook
-from chalicelib.flows.paging import Budgeted
+from chalicelib.flows.paging import PAGE_LIMIT, Budgeted
 from chalicelib.rules.ports import Page
 
 
@@ -85,3 +87,30 @@ def test_a_notification_listing_several_pages_is_one_job_whose_total_counts_ever
     service.source.drain(timeout=120)
     jobs = json.loads(service.get("/jobs").body)
     assert [(job["total"], job["done"]) for job in jobs] == [(13, 13)]  # 12 photos and the file left
+
+
+def test_with_10000_files_waiting_and_dropbox_like_latency_the_webhook_answers_within_dropbox_10_s_having_queued_only_whole_pages_and_handed_the_rest_over(
+        service, monkeypatch):
+    service.configure(["cat"])
+    photo = small_photo(0)  # the listing and queueing are what is timed, not the content
+    for i in range(10_000):
+        service.dropbox.put(f"/All/p{i:05}.jpg", photo)
+    monkeypatch.setattr(webhook, "_first_request_started", None)  # not a cold process's first request
+    service.dropbox.latency = 0.2  # each call, as Dropbox's list_folder takes 0.1-0.3 s
+    started = time.monotonic()
+    answer = service.notify()
+    answered = time.monotonic() - started
+    service.dropbox.latency = 0.0
+    # What the app's budget (inbox.SYNC_BUDGET_SECONDS, for the pages) is for: Dropbox's 10 s.
+    assert answered < 10.0
+    assert 0 < answer["queued"] < 10_000
+    assert answer["queued"] % PAGE_LIMIT == PAGE_LIMIT - 1  # whole pages (the first also holds /All itself)
+    sqs = boto3.client("sqs")
+    bodies = []
+    while batch := sqs.receive_message(QueueUrl=service.source.queue_url, MaxNumberOfMessages=10,
+                                       VisibilityTimeout=600).get("Messages", []):
+        bodies += [json.loads(m["Body"]) for m in batch]
+    handed_over = [b for b in bodies if "sync" in b]
+    assert handed_over == [{"sync": service.dropbox.account_id}]  # the rest: one sync request
+    sorts = {b["file_id"] for b in bodies if "sync" not in b}
+    assert len(bodies) - len(handed_over) == len(sorts) == answer["queued"]  # those pages' files, each once
