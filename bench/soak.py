@@ -1,6 +1,7 @@
-"""Soak: N real, varied photos plus the hard cases, dropped into /All in batches while Dropbox and
-DynamoDB fail at a fixed rate and the user moves, renames, undoes and copies photos; then check that
-nothing was lost, duplicated or overwritten, and that each of the user's doings ended as promised.
+"""Soak: N real, varied photos plus the hard cases and a camera roll (Live Photos, RAW+JPEG pairs,
+videos), dropped into /All in batches while Dropbox and DynamoDB fail at a fixed rate and the user
+moves, renames, undoes and copies photos; then check that nothing was lost, duplicated or
+overwritten, that each shot stayed together, and that each of the user's doings ended as promised.
 
     .venv/bin/python -m bench.soak                      # 1000 photos
     .venv/bin/python -m bench.soak --photos 200 --dropbox-rate 0.1 --dynamodb-rate 0.05

@@ -2,7 +2,9 @@
 
 Real, varied photos (local/sample_photos.py, resized and re-encoded into distinct files) and the
 hard cases (duplicates by content, a name reused in a later batch, unicode, spaces and 255-character
-names, empty, truncated, not-an-image and decompression-bomb files, a 60 MB file, a HEIC) are
+names, empty, truncated, not-an-image and decompression-bomb files, a 60 MB file, a HEIC), and a
+camera roll (`camera_roll`: Live Photos, RAW+JPEG pairs, videos and a RAW on their own, a Live
+Photo's video and a RAW dropped in a later batch than their photo, once it is sorted) are
 dropped into /All in several batches (put, signed webhook, drain part of the queue) while Dropbox
 and DynamoDB faults are injected at a fixed rate, and, with `Chaos`, what a real account, real
 AWS and a real user add: SQS refusing sends and deletes, DynamoDB writes that land but answer a
@@ -21,6 +23,17 @@ the invariant is checked (each broken promise is a figure of `Result.figures()`)
   in /status;
 - nothing lost, nothing duplicated (multiset of content hashes), nothing overwritten;
 - the dead-letter queue is empty, or each message in it names a file recorded as failed, still in /All;
+- a companion (a Live Photo's video, a RAW beside its JPEG) is beside its photo where the service
+  put it, under the photo's final name with its own extension ("/Cat/IMG_1 (1).MOV"), byte for byte,
+  as its outcome record says (shots_split); one dropped after the user moved its sorted photo is
+  beside it there. The documented limits, and only they, excuse it: a photo the user moves later
+  leaves it where it went; an undone photo leaves one that a later job moved (one its own job moved
+  is back in /All with it); one whose photo was never placed (or not yet when it came) goes on its
+  own (a video to /Videos, a RAW by its preview). While its photo's sort failed (the blocked class
+  folder) it waits beside it in /All (skipped, with_photo, shown in /status), and goes with it once
+  both are sorted again. A video on its own is in /Videos ("videos": "folder"; in a date folder of
+  it with by_date), byte for byte (videos_misplaced). Both are counted where they went in /status,
+  like photos;
 - every sorted photo has its outcome record (unrecorded), /status counts each file once
   (double_counted), and no photo that could be sorted is left in /All (stuck_in_all);
 - the undone photos stay in /All, a message delivered again notwithstanding (undone_resorted), and
@@ -43,7 +56,9 @@ With `tag` ("action": "tag") nothing may move: every file is where it was droppe
 renamed it in /All), byte for byte (lost, overwritten, moved); each photo has exactly the tags its
 record says the service added, one per class it is counted under, and an unsorted photo none
 (tags_wrong); /status counts each photo once (double_counted); an undone job's photos lose the tags
-and stay untagged, a message delivered again notwithstanding (undone_resorted). The user's doings on
+and stay untagged, a message delivered again notwithstanding (undone_resorted). A companion stays
+untagged beside its photo, skipped as with_photo (shots_split), a video on its own skipped as video
+(videos_misplaced); a RAW on its own is tagged by its preview like a photo. The user's doings on
 class folders (corrections, renames there, a blocked folder, copies) mean nothing then and are left out.
 """
 from __future__ import annotations
@@ -66,7 +81,9 @@ from PIL import Image
 
 from chalicelib.rules import configuration
 from chalicelib.rules import dates
-from chalicelib.rules.configuration import DUPLICATES_FOLDER, folder_name, in_inbox, is_date_folder, top_folder
+from chalicelib.rules.configuration import (DUPLICATES_FOLDER, VIDEOS_FOLDER, folder_name, in_inbox, is_date_folder,
+                                           top_folder)
+from chalicelib.rules.photo_files import kind_of
 from local import sample_photos
 from chalicelib.rules.tags import tag_text
 from local.in_process import untracked_moto_models
@@ -74,6 +91,7 @@ from local.in_process import untracked_moto_models
 CLASSES = sample_photos.SCENARIO_CLASSES
 CLASS_FOLDERS = ["/" + folder_name(c) for c in CLASSES]
 UNSORTED = "/" + configuration.DEFAULT_UNSORTED_FOLDER
+VIDEOS = "/" + VIDEOS_FOLDER  # the soak sorts with "videos": "folder" (with tags, videos stay in /All)
 INBOX = "/" + configuration.INBOX
 # Rate-based: every route, each call independently. "expired_token" is not drawn at random: two
 # independent draws can revoke the token another thread has just refreshed, which Dropbox never
@@ -89,10 +107,22 @@ _SOURCES = list(sample_photos.PHOTOS)
 class Drop:
     path: str
     data: bytes
-    reason: str | None = None  # None: a photo to sort; else the reason code it must be skipped with
+    reason: str | None = None  # None: a file to sort; else the reason code it must be skipped with
+    # The camera roll: "photo" is classified (a RAW on its own too, by its preview); "companion" goes
+    # with the photo dropped at `lead` (a Live Photo's video, a RAW beside its JPEG); "video" is a
+    # video on its own (to /Videos).
+    kind: str = "photo"
+    lead: str | None = None
+    late: bool = False  # a companion dropped only once its photo is sorted (in a later batch, or at the end)
 
     @property
     def is_photo(self) -> bool:
+        """A file classified into a class folder (or /Unsorted)."""
+        return self.reason is None and self.kind == "photo"
+
+    @property
+    def to_sort(self) -> bool:
+        """A file the service moves out of /All: a photo, a companion, a video."""
         return self.reason is None
 
 
@@ -132,6 +162,13 @@ class User:
     orphan_copies: dict[str, str] = field(default_factory=dict)  # copy's file id -> "undone" or "deleted"
     cursor_resets: int = 0
     touched: set[str] = field(default_factory=set)  # every file id above: none is picked twice
+    undone_job: str | None = None  # the job POST /undo undid
+    # The camera roll: each companion's photo (file ids), and the companions dropped in a later batch
+    # than their photo (once it was sorted), and of those the ones whose photo was not sorted yet
+    # even at the end (they may go on their own then).
+    leads: dict[str, str] = field(default_factory=dict)
+    late: set[str] = field(default_factory=set)
+    late_unplaced: set[str] = field(default_factory=set)
 
 
 @cache
@@ -160,12 +197,14 @@ _FORMATS = [("JPEG", "jpg", 70), ("JPEG", "jpeg", 8), ("PNG", "png", 6), ("WEBP"
             ("BMP", "bmp", 2), ("TIFF", "tif", 2), ("HEIF", "heic", 2)]
 
 
-def photo(i: int, seed: int = 0) -> tuple[str, bytes]:
+def photo(i: int, seed: int = 0, fmt_ext: tuple[str, str] | None = None) -> tuple[str, bytes]:
     """The i-th distinct photo file (extension, bytes): a real photo resized, cropped, maybe mirrored
-    and re-encoded in one of the formats a camera, phone or editor saves."""
+    and re-encoded in one of the formats a camera, phone or editor saves (or in `fmt_ext`)."""
     rng = random.Random(seed * 1_000_003 + i)
     picture = _base(_SOURCES[i % len(_SOURCES)])
     fmt, ext, _ = rng.choices(_FORMATS, weights=[w for *_, w in _FORMATS])[0]
+    if fmt_ext is not None:
+        fmt, ext = fmt_ext
     small = fmt in ("BMP", "TIFF", "PNG", "GIF", "HEIF")  # uncompressed or slow: keep them small
     scale = rng.uniform(0.3, 0.5) if small else rng.uniform(0.45, 1.0)
     w, h = picture.size
@@ -218,6 +257,78 @@ HARD_NAMES = [
 ]
 
 
+# What a phone writes beside a Live Photo (QuickTime) and as a clip (MP4): the service moves videos
+# without reading them, so only the name matters; each is a distinct file all the same.
+_LIVE_HEAD = b"\x00\x00\x00\x14ftypqt  \x00\x00\x00\x00qt  "
+_CLIP_HEAD = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
+
+
+def video(k: int, seed: int = 0, live: bool = True) -> bytes:
+    rng = random.Random(seed * 7_000_003 + k)
+    return (_LIVE_HEAD if live else _CLIP_HEAD) + rng.randbytes(rng.randint(2_000, 20_000))
+
+
+def raw(name: str, k: int) -> bytes:
+    """A RAW file of the sample photo `name` (its embedded preview is that photo), distinct for each
+    `k` (a camera's maker notes differ from shot to shot: here a trailer after the TIFF data)."""
+    return _raw_of(name) + b"shot %d" % k
+
+
+@cache
+def _raw_of(name: str) -> bytes:
+    return sample_photos.raw_file(name)
+
+
+def _other_class(source: str) -> str:
+    """A sample photo a person would put elsewhere than `source` (a RAW that visibly follows its JPEG)."""
+    expected = sample_photos.SCENARIO_EXPECTED
+    at = _SOURCES.index(source)
+    return next(s for s in _SOURCES[at + 1:] + _SOURCES[:at] if expected.get(s) != expected.get(source))
+
+
+def camera_roll(photos: int, batches: int, seed: int = 0) -> list[list[Drop]]:
+    """The shots, batch by batch, about 5 % of `photos` (at least 3): Live Photos (a HEIC or JPEG
+    still and a .MOV of its name, one in another case), RAW+JPEG pairs (a .NEF of another sample
+    photo than its .JPG, so that following its JPEG shows), videos and a RAW on their own, and a
+    Live Photo's video and a RAW each dropped in a later batch than their photo, once it is sorted."""
+    n = max(3, round(photos * 0.05))
+    plan: list[list[Drop]] = [[] for _ in range(batches)]
+    k = 0  # each file its own content
+
+    def still(fmt_ext: tuple[str, str]) -> tuple[str, bytes]:
+        nonlocal k
+        k += 1
+        return photo(5 * 10**6 + k, seed, fmt_ext)
+
+    late = max(2, n // 5)
+    for j in range(n):  # Live Photos
+        b = j % batches
+        ext, data = still(("HEIF", "HEIC") if j % 2 == 0 else ("JPEG", "JPG"))
+        stem = f"IMG_L{j:04d}"
+        lead = f"{INBOX}/{stem}.{ext}"
+        plan[b].append(Drop(lead, data))
+        movie = f"{INBOX}/{stem.lower() if j % 3 == 1 else stem}.MOV"  # the same name in any case
+        later = j < late // 2 + late % 2 and b < batches - 1  # dropped once the photo is sorted
+        plan[b + 1 if later else b].append(Drop(movie, video(j, seed), kind="companion", lead=lead, late=later))
+    for j in range(max(1, n // 2)):  # RAW+JPEG pairs
+        b = j % batches
+        ext, data = still(("JPEG", "JPG"))
+        source = _SOURCES[(5 * 10**6 + k) % len(_SOURCES)]  # the JPEG's
+        lead = f"{INBOX}/DSC_P{j:04d}.{ext}"
+        plan[b].append(Drop(lead, data))
+        later = j < late // 2 and b < batches - 1
+        plan[b + 1 if later else b].append(Drop(f"{INBOX}/DSC_P{j:04d}.NEF", raw(_other_class(source), k),
+                                                kind="companion", lead=lead, late=later))
+    for j in range(max(2, n // 3)):  # videos on their own
+        name = f"clip {j}.mp4" if j % 2 == 0 else f"VID_{j:04d}.MOV"
+        plan[(j + 2) % batches].append(Drop(f"{INBOX}/{name}", video(10**6 + j, seed, live=j % 2 == 1),
+                                            kind="video"))
+    for j in range(max(1, n // 5)):  # a RAW on its own: classified by its preview
+        k += 1
+        plan[(j + 1) % batches].append(Drop(f"{INBOX}/DSC_R{j:04d}.DNG", raw(_SOURCES[(j * 3) % len(_SOURCES)], k)))
+    return plan
+
+
 def scenario(photos: int, batches: int, seed: int = 0) -> list[list[Drop]]:
     """The files to drop, batch by batch: `photos` distinct photos, plus the hard cases."""
     rng = random.Random(seed)
@@ -257,6 +368,10 @@ def scenario(photos: int, batches: int, seed: int = 0) -> list[list[Drop]]:
     for i, drop in enumerate(bad):
         plan[(i * batches) // len(bad)].append(drop)
     plan[-1].append(Drop(f"{INBOX}/empty again.heic", b"", "empty"))
+    for b, shots in enumerate(camera_roll(photos, batches, seed)):
+        plan[b] += shots
+    movable = [d.data for batch in plan for d in batch if d.to_sort]
+    assert len(set(movable)) == len(movable) - 2, "only the two copies of a photo share their bytes"
     for batch in plan:
         rng.shuffle(batch)
     return plan
@@ -288,6 +403,7 @@ class _RetryCounter(logging.Handler):
 
 # The figures that must be 0, in the order the summary prints them.
 FIGURES = ("dlq", "lost", "duplicated", "overwritten", "unrecorded", "double_counted", "stuck_in_all",
+           "shots_split", "videos_misplaced",
            "undone_resorted", "undone_counted", "undo_misreported",
            "user_moves_misplaced", "user_moves_miscounted", "user_moves_unlearned", "user_moves_claimed",
            "corrections_unlearned", "renames_learned", "examples_unexpected",
@@ -300,6 +416,10 @@ CHAOS_DONE = ("corrected", "cursor_resets", "user_moves", "class_renames", "undo
 class Result:
     photos: int
     files: int
+    companions: int = 0  # Live Photos' videos and RAWs dropped beside their photo's JPEG or HEIC
+    videos: int = 0      # videos on their own
+    late: int = 0        # companions dropped in a later batch than their photo
+    late_unplaced: int = 0  # ... of which their photo was not sorted yet even at the end
     faults: collections.Counter = field(default_factory=collections.Counter)
     retries: collections.Counter = field(default_factory=collections.Counter)
     webhook_errors: collections.Counter = field(default_factory=collections.Counter)
@@ -328,6 +448,9 @@ class Result:
     tags_wrong: int = 0             # with tags: photos whose tags are not those their record says were added
     tagged: int = 0                 # with tags: photos tagged at the end (what the checks looked at)
     chaos_missed: int = 0           # chaos asked for that never happened (the run tested less than it says)
+    shots_split: int = 0            # companions (a Live Photo's video, a RAW beside its JPEG) not beside their
+                                    # photo under its final name, byte for byte (but as the limits allow)
+    videos_misplaced: int = 0       # videos on their own not in /Videos (with tags: not left in /All as videos)
     queued_twice: int = 0
     corrected: int = 0      # sorted photos the user moved to another class folder
     cursor_resets: int = 0  # times Dropbox reset the list_folder cursors
@@ -342,7 +465,8 @@ class Result:
 
     def summary(self) -> str:
         """The figures line: what was done, then every figure that must be 0."""
-        return " ".join([f"photos={self.photos}", *(f"{name}={getattr(self, name)}" for name in CHAOS_DONE),
+        return " ".join([f"photos={self.photos}", f"companions={self.companions}", f"videos={self.videos}",
+                         *(f"{name}={getattr(self, name)}" for name in CHAOS_DONE),
                          f"faults={sum(self.faults.values())}", f"retries={sum(self.retries.values())}",
                          *(f"{name}={value}" for name, value in self.figures().items())])
 
@@ -354,7 +478,9 @@ class Result:
         return (f"files={self.files} seconds={self.seconds:.1f} "
                 f"faults: {dict(sorted(self.faults.items()))} retries: {dict(sorted(self.retries.items()))} "
                 f"webhook errors: {dict(self.webhook_errors)} queued_twice={self.queued_twice} "
-                f"bytes of the 60 MB file sent={self.too_large_sent}" + (f" tagged={self.tagged}" if self.tagged else ""))
+                f"bytes of the 60 MB file sent={self.too_large_sent} "
+                f"late companions={self.late} (their photo not sorted when they came: {self.late_unplaced})"
+                + (f" tagged={self.tagged}" if self.tagged else ""))
 
 
 def notify(service, result: Result, attempts: int = 8) -> dict:
@@ -449,8 +575,9 @@ def run(service, plan: list[list[Drop]], *, dropbox_rate: float, aws: dict | Non
     rng = random.Random(seed)
     drops = [d for batch in plan for d in batch]
     state = _state()
-    contents = collections.Counter(_sha(d.data) for d in drops if d.is_photo)
-    photo_shas, unique = set(contents), {sha for sha, n in contents.items() if n == 1}
+    contents = collections.Counter(_sha(d.data) for d in drops if d.to_sort)
+    # The photos' contents (what the user's corrections pick from), and those dropped once (any file).
+    photo_shas, unique = {_sha(d.data) for d in drops if d.is_photo}, {sha for sha, n in contents.items() if n == 1}
     result = Result(photos=sum(d.is_photo for d in drops), files=len(drops))
     user = User()
     counter = _RetryCounter()
@@ -469,23 +596,35 @@ def run(service, plan: list[list[Drop]], *, dropbox_rate: float, aws: dict | Non
     after_first = range(2 if chaos.drop_notification else 1, len(plan) + 2)
     reset_before = set(rng.sample(after_first, min(resets, len(after_first))))
     dropped: list[tuple[Drop, str]] = []  # (what, its Dropbox id): a path may be used twice
+    # The photos companions go with (by path): the user's renames and drags while queued leave them
+    # (a renamed photo no longer has its companions' name, as a user would see).
+    shots = {d.lead for d in drops if d.lead}
+    pending: list[Drop] = []  # companions dropped once their photo is sorted (in a later batch)
     try:
-        service.configure(CLASSES, duplicates=duplicates, by_date=by_date, **({"action": "tag"} if tag else {}))
+        # Lone videos to /Videos ("action": "tag" moves nothing: there they stay in /All).
+        service.configure(CLASSES, duplicates=duplicates, by_date=by_date,
+                          **({"action": "tag"} if tag else {"videos": "folder"}))
         if chaos.blocked_folder:
             fake.put(blocked, b"a plain file where a class folder should be")
         fake.fault_rate(dropbox_rate, kinds, seed=seed)
         for b, batch in enumerate(plan):
-            for drop in batch:
+            ready = [d for d in pending if _lead_sorted(state, dropped, d, tag)]
+            pending = [d for d in pending if all(d is not r for r in ready)]
+            for drop in [*ready, *batch]:
+                if drop.late and all(drop is not r for r in ready):
+                    pending.append(drop)  # its photo was dropped in an earlier batch: once it is sorted
+                    continue
                 n = 0
                 while fake.exists(drop.path):
                     # A name reused while its first holder still waits in the inbox: putting it
                     # would replace that file (the user's doing, not the app's). Use a subfolder
                     # (another one when a name differing only in case took that one).
+                    assert drop.kind == "photo" and drop.path not in shots, drop.path  # a shot's
                     n += 1
-                    drop = Drop(f"{INBOX}/batch {b}{'' if n == 1 else f'.{n}'}/{PurePosixPath(drop.path).name}",
-                                drop.data, drop.reason)
+                    drop = replace(drop, path=f"{INBOX}/batch {b}{'' if n == 1 else f'.{n}'}/"
+                                              f"{PurePosixPath(drop.path).name}")
                 assert not fake.exists(drop.path), drop.path
-                dropped.append((drop, fake.put(drop.path, drop.data)))
+                _drop(fake, dropped, drop, user)
             if b in reset_before:
                 fake.reset_cursors()
                 user.cursor_resets += 1
@@ -497,11 +636,11 @@ def run(service, plan: list[list[Drop]], *, dropbox_rate: float, aws: dict | Non
             if chaos.overlap_sort and b == len(plan) // 2:
                 sort_all(service, result)
             for k in range(chaos.renames):
-                _rename_one(fake, dropped, rng, f"renamed {b}.{k} ", user)
+                _rename_one(fake, dropped, rng, f"renamed {b}.{k} ", user, shots)
             if queued and len(user.queued_moves) < chaos.queued_moves:
                 # Spread over the batches that queued photos; the user is quicker than the queue.
                 share = -(-(chaos.queued_moves - len(user.queued_moves)) // (len(plan) - b))
-                _move_queued(fake, state, rng, share, dropped, unique, user)
+                _move_queued(fake, state, rng, share, dropped, unique, user, shots)
             if b >= len(plan) // 2:
                 # Learned from at the next notification, while the rest is still being sorted. Too
                 # few sorted yet (the first notification lost, few batches): again after the next.
@@ -523,12 +662,21 @@ def run(service, plan: list[list[Drop]], *, dropbox_rate: float, aws: dict | Non
             fake.user_delete(blocked)
             sort_all(service, result)
             service.source.drain(timeout=drain_timeout)
+        if pending:
+            # Companions whose photo was not sorted before the last batch: now it is (or never will be).
+            for drop in pending:
+                sorted_first = _lead_sorted(state, dropped, drop, tag)
+                _drop(fake, dropped, drop, user)
+                if not sorted_first:
+                    user.late_unplaced.add(dropped[-1][1])
+            notify(service, result)
+            service.source.drain(timeout=drain_timeout)
         if len(user.queued_moves) < chaos.queued_moves:
             # No photo waited long enough in /All: a few more, moved by the user as soon as queued.
             late = chaos.queued_moves - len(user.queued_moves)
             _more_photos(fake, dropped, late, "late", 10**6, seed, photo_shas, unique)
             notify(service, result)
-            _move_queued(fake, state, rng, late, dropped, unique, user)
+            _move_queued(fake, state, rng, late, dropped, unique, user, shots)
         # Everything is sorted now: the user's corrections and renames not made yet, learned at once.
         _correct(fake, state, rng, chaos.corrections - len(user.corrected), photo_shas, user)
         _rename_in_class(fake, state, rng, chaos.class_renames - len(user.renamed), photo_shas, user)
@@ -572,6 +720,10 @@ def run(service, plan: list[list[Drop]], *, dropbox_rate: float, aws: dict | Non
     result.retries.update(counter.counts)
     result.problems += [f"the fake Dropbox crashed: {crash}" for crash in fake.crashes]
     result.photos, result.files = sum(d.is_photo for d, _ in dropped), len(dropped)
+    result.companions = sum(d.kind == "companion" for d, _ in dropped)
+    result.videos = sum(d.kind == "video" for d, _ in dropped)
+    _resolve_leads(dropped, user)
+    result.late, result.late_unplaced = len(user.late), len(user.late_unplaced)
     result.corrected, result.class_renames, result.user_moves = \
         len(user.corrected), len(user.renamed), len(user.queued_moves)
     result.cursor_resets, result.undone, result.redelivered, result.orphan_copies = \
@@ -605,6 +757,31 @@ def run(service, plan: list[list[Drop]], *, dropbox_rate: float, aws: dict | Non
 def _state():
     from chalicelib.wiring import wiring
     return wiring().state
+
+
+def _drop(fake, dropped: list[tuple[Drop, str]], drop: Drop, user: User) -> None:
+    """Put `drop` in /All; a companion's photo (dropped before it, or in the same batch) is noted."""
+    file_id = fake.put(drop.path, drop.data)
+    dropped.append((drop, file_id))
+    if drop.kind == "companion":
+        user.leads[file_id] = ""  # its photo's id, once both are put (`_resolve_leads`)
+        if drop.late:
+            user.late.add(file_id)
+
+
+def _resolve_leads(dropped: list[tuple[Drop, str]], user: User) -> None:
+    at = {drop.path: file_id for drop, file_id in dropped if drop.is_photo}
+    for drop, file_id in dropped:
+        if drop.kind == "companion":
+            user.leads[file_id] = at[drop.lead]
+
+
+def _lead_sorted(state, dropped: list[tuple[Drop, str]], drop: Drop, tag: bool) -> bool:
+    """Whether the photo a late companion goes with is sorted now (placed, or tagged)."""
+    [lead_id] = [file_id for d, file_id in dropped if d.is_photo and d.path == drop.lead]
+    entry = state.ledger([lead_id]).get(lead_id)
+    counter = entry.counter if entry is not None else None
+    return counter is not None and (counter == "unsorted" or counter.startswith("tagged:" if tag else "folder:"))
 
 
 def _sorted_photos(fake, state, photo_shas: set[str], exclude: set[str] = frozenset()) -> list[tuple[str, str]]:
@@ -681,12 +858,13 @@ def _rename_in_class(fake, state, rng: random.Random, count: int, photo_shas: se
 
 
 def _move_queued(fake, state, rng: random.Random, count: int, dropped: list[tuple[Drop, str]],
-                 unique: set[str], user: User) -> None:
+                 unique: set[str], user: User, shots: set[str]) -> None:
     """The user drags up to `count` photos that wait in /All, queued and not sorted yet, into a
     class folder: the user's example of that class. Photos whose content was dropped once only (so
-    the content check is not about the user's doing)."""
+    the content check is not about the user's doing), and none that companions go with (`shots`)."""
     waiting = {file_id: drop for drop, file_id in dropped if drop.is_photo and file_id not in user.touched
-               and _sha(drop.data) in unique and (fake.path_of(file_id) or "").lower() == drop.path.lower()}
+               and drop.path not in shots and _sha(drop.data) in unique
+               and (fake.path_of(file_id) or "").lower() == drop.path.lower()}
     # Queued, and no outcome yet: its message has not run (nothing runs between this look and the move).
     entries = state.ledger(list(waiting)) if waiting else {}
     queued = [file_id for file_id in waiting if file_id not in entries or entries[file_id].counter is None]
@@ -721,8 +899,8 @@ def _jobs_to_undo(service, state, dropped: list[tuple[Drop, str]], unique: set[s
     outcome than its place, and still there."""
     fake = service.dropbox
     eligible, jobs = set(), {}
-    for i, (drop, file_id) in enumerate(dropped):
-        if not drop.is_photo or file_id in user.touched or _sha(drop.data) not in unique:
+    for i, (drop, file_id) in enumerate(dropped):  # companions and videos too: undo puts them back as well
+        if not drop.to_sort or file_id in user.touched or _sha(drop.data) not in unique:
             continue
         outcomes = state.outcomes(file_id)
         placed = [o for o in outcomes if o["kind"] in ("sorted", "unsorted")]
@@ -773,6 +951,7 @@ def _undo_and_redeliver(service, job_id: str, rng: random.Random, dropped: list[
     order = {file_id: i for i, (_, file_id) in enumerate(dropped)}
     moved = [file_id for file_id, _, _ in (_state().job_tags(job_id) if tag else _state().job_moves(job_id))]
     answer = undo(service, result, job_id)
+    user.undone_job = job_id
     for back in answer["photos"]:
         path = back["path"] if tag else back["to"]
         file_id = fake.id_of(path)
@@ -805,7 +984,10 @@ def _copy_orphans(fake, state, rng: random.Random, dropped: list[tuple[Drop, str
     undone = [f for f in sorted(user.undone, key=order.get) if f not in user.redelivered]
     if undone:
         original = rng.choice(undone)
-        copy = Drop(f"{INBOX}/copy of undone {PurePosixPath(user.undone[original]).name}", data[original])
+        name = PurePosixPath(user.undone[original]).name
+        # Of a Live Photo's video: a video on its own (no photo has its name); of a RAW: a RAW on its own.
+        copy = Drop(f"{INBOX}/copy of undone {name}", data[original],
+                    kind="video" if kind_of(name) == "video" else "photo")
         dropped.append((copy, fake.put(copy.path, copy.data)))
         user.orphan_copies[dropped[-1][1]] = "undone"
     sorted_now = [(path, file_id) for path, file_id in
@@ -820,10 +1002,11 @@ def _copy_orphans(fake, state, rng: random.Random, dropped: list[tuple[Drop, str
         user.orphan_copies[dropped[-1][1]] = "deleted"
 
 
-def _rename_one(fake, dropped: list[tuple[Drop, str]], rng: random.Random, prefix: str, user: User) -> None:
+def _rename_one(fake, dropped: list[tuple[Drop, str]], rng: random.Random, prefix: str, user: User,
+                shots: set[str]) -> None:
     """The user renames a photo that still waits in /All; the record of what was dropped follows."""
     waiting = [i for i, (drop, file_id) in enumerate(dropped)
-               if drop.is_photo and fake.exists(drop.path) and file_id not in user.touched]
+               if drop.is_photo and fake.exists(drop.path) and file_id not in user.touched and drop.path not in shots]
     if not waiting:
         return
     i = rng.choice(waiting)
@@ -833,7 +1016,7 @@ def _rename_one(fake, dropped: list[tuple[Drop, str]], rng: random.Random, prefi
     if len((prefix + name).encode()) > 255 or fake.exists(renamed):  # the emulator keeps names on disk
         return
     fake.user_move(drop.path, renamed)
-    dropped[i] = (Drop(renamed, drop.data), file_id)
+    dropped[i] = (replace(drop, path=renamed), file_id)
 
 
 # --- the invariant ----------------------------------------------------------------------------------
@@ -881,7 +1064,7 @@ def check(service, dropped: list[tuple[Drop, str]], result: Result, user: User, 
     ids = {path: fake.id_of(path) for path in final}
     data_of = {file_id: drop.data for drop, file_id in dropped}
     copies = {f"/{DUPLICATES_FOLDER}"} if duplicates == "folder" else set()
-    folders = set(CLASS_FOLDERS) | {UNSORTED} | copies
+    folders = set(CLASS_FOLDERS) | {UNSORTED, VIDEOS} | copies
 
     def top(path: str) -> str:
         return "/" + top_folder(path)
@@ -891,7 +1074,7 @@ def check(service, dropped: list[tuple[Drop, str]], result: Result, user: User, 
     aside = set(undone) | user.deleted
 
     # Multisets of content: what was dropped, what is where.
-    want_sorted = collections.Counter(_sha(d.data) for d, file_id in dropped if d.is_photo and file_id not in aside)
+    want_sorted = collections.Counter(_sha(d.data) for d, file_id in dropped if d.to_sort and file_id not in aside)
     have_sorted = collections.Counter(_sha(data) for path, data in final.items()
                                       if top(path) in folders and ids[path] not in aside)
     missing, extra = want_sorted - have_sorted, have_sorted - want_sorted
@@ -900,6 +1083,7 @@ def check(service, dropped: list[tuple[Drop, str]], result: Result, user: User, 
 
     moved_by_user = user.corrected | user.renamed
     blocked = set()  # photos whose class folder was a plain file for a while: failed, then sorted
+    waited = set()  # companions of a photo whose sort failed: they waited beside it (skipped, with_photo)
     for drop, file_id in dropped:
         outcomes = state.outcomes(file_id)
         if len(outcomes) > 1:
@@ -913,7 +1097,33 @@ def check(service, dropped: list[tuple[Drop, str]], result: Result, user: User, 
             continue
         if file_id in undone or file_id in user.queued_moves:
             continue  # their own promises, below
-        if drop.is_photo:
+        role = drop.kind if drop.to_sort else "bad"
+        if role == "companion":
+            lead_id = user.leads[file_id]
+            homes = _photo_homes(state, lead_id, user)
+            lead_failed = any(o["kind"] == "failed" for o in state.outcomes(lead_id))
+            if lead_failed:
+                waited.add(drop.path)
+            split = _split(drop, outcomes, homes, fake.path_of(file_id), final, lead_id in undone, user.undone_job,
+                           lead_failed) if homes else "its photo was never placed"
+            if split is None:
+                continue
+            if homes and file_id not in user.late_unplaced:
+                if split:  # "": not placed, still in /All (stuck_in_all says it)
+                    result.shots_split += 1
+                    problems.append(f"{drop.path}: {split}")
+                continue
+            # Its photo was never placed (or not yet when it came): it goes on its own, a RAW by its preview.
+            role = "photo" if kind_of(drop.path) == "raw" else "video"
+        if role == "video":
+            if problem := _video_problem(drop, outcomes, fake.path_of(file_id), final):
+                result.videos_misplaced += 1
+                problems.append(f"{drop.path}: {problem}")
+            elif by_date != "none" and not _dated_right(fake.path_of(file_id) or "", drop.data, by_date):
+                result.misdated += 1
+                problems.append(f"{drop.path}: at {fake.path_of(file_id)}, not in a {by_date} folder of {VIDEOS}")
+            continue
+        if role == "photo":
             placed = [o for o in outcomes if o["kind"] in ("sorted", "unsorted")]
             # A request of a photo queued twice that ran after the user moved the sorted photo finds
             # it where the user put it: "gone" for its job (the service did not put it there).
@@ -1031,7 +1241,7 @@ def check(service, dropped: list[tuple[Drop, str]], result: Result, user: User, 
 
     undone_now = {fake.path_of(file_id) for file_id in undone}
     in_inbox = {p for p in final if top(p) == INBOX}
-    bad_paths = {d.path for d in drops if not d.is_photo}
+    bad_paths = {d.path for d in drops if not d.to_sort}
     left = sorted(in_inbox - bad_paths - undone_now)
 
     # The dead-letter queue: each message must name a file recorded as failed, still in the inbox.
@@ -1080,18 +1290,21 @@ def check(service, dropped: list[tuple[Drop, str]], result: Result, user: User, 
     # nowhere, and a queued photo the user moved counts as gone: those that do not were said above,
     # so their counts are taken as they are here.
     status = json.loads(service.get("/status").body)
-    bad = [d for d in drops if not d.is_photo]
+    bad = [d for d in drops if not d.to_sort]
     if status["skipped"] != len(bad):
         problems.append(f"/status skipped={status['skipped']}, expected {len(bad)}")
     placed = sum(status["sorted"].values()) + status["unsorted"]
     gone = sum(counted.get(file_id) == "gone" for file_id in user.queued_moves)
     undone_placed = sum(counted.get(f, "").startswith("folder:") or counted.get(f) == "unsorted" for f in undone)
     undone_uncounted = len(undone) - sum(f in counted for f in undone)  # counted nowhere
-    want_placed = result.photos - len(undone) + undone_placed - len(left) - gone
+    # Every file moved out of /All counts where it went: photos, companions (in their photo's
+    # folder), videos (under /Videos).
+    want_placed = sum(d.to_sort for d in drops) - len(undone) + undone_placed - len(left) - gone
     want_finished = len(dropped) - undone_uncounted - len(left) + status["failed"]
     if placed != want_placed or status["finished"] != want_finished:
         problems.append(f"/status sorted+unsorted={placed} ({status['sorted']}, unsorted {status['unsorted']}), "
-                        f"finished {status['finished']}; {result.photos} photos, {len(left)} left in /All, "
+                        f"finished {status['finished']}; {sum(d.to_sort for d in drops)} files to sort, "
+                        f"{len(left)} left in /All, "
                         f"{len(undone)} undone, {gone} moved by the user")
     result.double_counted = max(0, placed - want_placed) + max(0, status["finished"] - len(dropped) + undone_uncounted)
     if status["queue"]["waiting"] or status["queue"]["in_flight"]:
@@ -1104,15 +1317,86 @@ def check(service, dropped: list[tuple[Drop, str]], result: Result, user: User, 
     # under a name the user gave it since): the blocked folder is the only cause of that reason.
     blocked_try = {path for path, reason in recent.items() if reason.startswith("folder_blocked")} if blocked \
         else set()
+    # A companion that waited in /All beside such a photo shows why (with_photo) until it moved.
+    waited_try = {path for path, reason in recent.items() if path in waited and reason.startswith("with_photo")}
     for path, reason in recent.items():
         matching = [d for d in bad if d.path == path]
-        if not matching and path not in explained | blocked | blocked_try:
+        if not matching and path not in explained | blocked | blocked_try | waited_try:
             problems.append(f"/status shows a problem with {path}, which was not a bad file: {reason}")
         elif matching and not reason.startswith(matching[0].reason):
             problems.append(f"/status gives {path} the reason {reason!r}, expected {matching[0].reason}")
     # The newest 20 files with a problem: the bad files, unless blocked photos' problems came after.
-    if len(bad) + len(blocked | blocked_try) <= 20:
+    if len(bad) + len(blocked | blocked_try | waited_try) <= 20:
         problems += [f"/status does not show {d.path}" for d in bad if d.path not in recent]
+
+
+def _photo_homes(state, lead_id: str, user: User) -> set[str]:
+    """Where a companion's photo was put: where the service placed it, and where the user moved it
+    since (a companion that comes later follows it there). Empty: never placed."""
+    homes = {o["to"] for o in state.outcomes(lead_id) if o["kind"] in ("sorted", "unsorted") and o.get("to")}
+    moved = user.corrected | user.renamed
+    if homes and lead_id in moved:
+        homes.add(moved[lead_id][1])
+    return homes
+
+
+def _beside(home: str, companion: str) -> str:
+    """Where a companion goes beside its photo at `home`: the photo's folder, the photo's final name
+    without its extension, and the companion's own extension ("/cat/img_1 (1).heic" -> "/cat/img_1 (1).MOV")."""
+    folder, _, name = home.rpartition("/")
+    return f"{folder}/{name.rsplit('.', 1)[0] if '.' in name else name}{PurePosixPath(companion).suffix}"
+
+
+def _split(drop: Drop, outcomes: list[dict], homes: set[str], now: str | None, final: dict[str, bytes],
+           photo_undone: bool, undone_job: str | None, photo_failed: bool) -> str | None:
+    """None when the companion `drop` is beside its photo (one of its `homes`) under the photo's
+    name, byte for byte, as its one placed outcome says; else what is wrong ("" when it was never
+    placed and waits in /All unchanged: stuck_in_all counts that). With its photo undone and the
+    companion not, the companion came in a later job than the undone one, and stays where it went.
+    While its photo's sort failed (a blocked class folder), it waited in /All beside it (skipped,
+    with_photo) until both were sorted again."""
+    placed = [o for o in outcomes if o["kind"] in ("sorted", "unsorted")]
+    if not placed:
+        return "" if now is not None and now == drop.path and final.get(now) == drop.data else \
+            f"not placed ({outcomes}), now at {now}"
+    other = [o for o in outcomes if o["kind"] not in ("sorted", "unsorted") and not (
+        photo_failed and o["kind"] == "skipped" and o.get("reason", "").startswith("with_photo"))]
+    targets = {o.get("to") or "" for o in placed}
+    # Its folder as Dropbox matches paths (in any case), its name exactly the photo's stem and its own extension.
+    expected = {_beside(home, drop.path) for home in homes}
+    # Moved with its photo. A request that finds it moved there already (queued twice, or an earlier
+    # try whose record was lost) records only where it is (sorting.settled): no reason, no score.
+    if other or len(targets) != 1 or not all(o.get("reason", "").startswith("with_photo")
+                                             or (o.get("reason") is None and o.get("score") is None) for o in placed):
+        return f"outcomes {outcomes}"
+    [target] = targets
+    if not any(target.rpartition("/")[0].lower() == there.rpartition("/")[0].lower()
+               and target.rpartition("/")[2] == there.rpartition("/")[2] for there in expected):
+        return f"placed at {target}, not beside its photo (at {sorted(homes)}) under its name: {sorted(expected)}"
+    if now is None or now.lower() != target.lower() or final.get(now) != drop.data:
+        return f"placed at {target}, now at {now}" + ("" if final.get(now or "") == drop.data else " (other bytes)")
+    if photo_undone and undone_job is not None and any(o.get("job_id") == undone_job for o in placed):
+        return f"its photo's job was undone, it was moved by that job, yet it stayed at {now}"
+    return None
+
+
+def _video_problem(drop: Drop, outcomes: list[dict], now: str | None, final: dict[str, bytes]) -> str | None:
+    """None when a video on its own is in /Videos (in a date folder of it, with by_date) under its
+    name, byte for byte, as its one placed outcome says; else what is wrong."""
+    placed = [o for o in outcomes if o["kind"] == "sorted"]
+    targets = {(o.get("to") or "") for o in placed}
+    if not placed and now == drop.path and final.get(now) == drop.data:
+        return ""  # never sorted, waits in /All unchanged: stuck_in_all says it
+    if not placed or len(targets) != 1 or len(placed) != len(outcomes) \
+            or any(not o.get("reason", "").startswith("video") for o in placed):
+        return f"not sorted as a video: {outcomes}, now at {now}"
+    [target] = targets
+    if "/" + top_folder(target) != VIDEOS \
+            or not _renamed_from(PurePosixPath(target).name, PurePosixPath(drop.path).name):
+        return f"sorted to {target}, not into {VIDEOS} under its name"
+    if now is None or now.lower() != target.lower() or final.get(now) != drop.data:
+        return f"sorted to {target}, now at {now}" + ("" if final.get(now or "") == drop.data else " (other bytes)")
+    return None
 
 
 def _dated_right(path: str, data: bytes, by_date: str) -> bool:
@@ -1165,11 +1449,41 @@ def check_tags(service, dropped: list[tuple[Drop, str]], result: Result, user: U
             result.unrecorded += 1
             problems.append(f"no record: {now}")
             continue
-        if not drop.is_photo or counter in ("skipped", "failed"):
+        role = drop.kind if drop.to_sort else "bad"
+        if role == "companion":
+            # Beside its photo, tagged or unsorted where it is: left in /All with it (with_photo),
+            # untagged. Its photo never tagged: on its own (a RAW is tagged by its preview).
+            lead_id = user.leads[file_id]
+            lead = ledger.get(lead_id)
+            lead_counter = lead.counter if lead is not None else None
+            reasons = {(o.get("reason") or "").split(":")[0] for o in state.outcomes(file_id)}
+            lone = "video" if kind_of(drop.path) == "video" else "photo"
+            # Its photo tagged (or left unsorted) where it is, or untagged since by an undo.
+            if lead_counter is not None and (lead_counter == "unsorted" or lead_counter.startswith("tagged:")) \
+                    or lead_id in undone:
+                alone = file_id in user.late_unplaced and (
+                    counter.startswith("tagged:") if lone == "photo" else reasons == {"video"})
+                if (counter != "skipped" or reasons != {"with_photo"} or tags) and not alone:
+                    result.shots_split += 1
+                    problems.append(f"{now}: beside its tagged photo, yet counted {counter} ({reasons}), tags "
+                                    f"{sorted(tags)}: {state.outcomes(file_id)}")
+                    tagged_photos, unsorted = _tally(counter, tagged, tagged_photos, unsorted)
+                    continue
+                if not alone:
+                    continue
+            role = lone  # its photo never tagged: on its own, a RAW by its preview
+        if role == "video":
+            reasons = {(o.get("reason") or "").split(":")[0] for o in state.outcomes(file_id)}
+            if counter != "skipped" or reasons != {"video"} or tags:
+                result.videos_misplaced += 1
+                problems.append(f"{now}: a video, yet counted {counter} ({reasons}), tags {sorted(tags)}")
+                tagged_photos, unsorted = _tally(counter, tagged, tagged_photos, unsorted)
+            continue
+        if role == "bad" or counter in ("skipped", "failed"):
             if tags:
                 result.tags_wrong += 1
                 problems.append(f"a file not tagged by the service has tags: {now} {sorted(tags)}")
-            if drop.is_photo:
+            if role == "photo":
                 left.append(now)
             continue
         classes = counter.split(":", 1)[1].split("|") if counter.startswith("tagged:") else []
@@ -1198,6 +1512,15 @@ def check_tags(service, dropped: list[tuple[Drop, str]], result: Result, user: U
         result.double_counted += abs(said[1] - tagged_photos) + abs(said[2] - unsorted) or 1
         problems.append(f"/status says tagged {said[0]} ({said[1]} photos), unsorted {said[2]}; the records say "
                         f"{dict(tagged)} ({tagged_photos}), {unsorted}")
+
+
+def _tally(counter: str, tagged: collections.Counter, tagged_photos: int, unsorted: int) -> tuple[int, int]:
+    """A file counted as a tagged or unsorted photo where it should not be: what /status then says
+    too (its own figure said so; double_counted need not)."""
+    if counter.startswith("tagged:"):
+        tagged.update(counter.split(":", 1)[1].split("|"))
+        return tagged_photos + 1, unsorted
+    return tagged_photos, unsorted + (counter == "unsorted")
 
 
 def _receive_all(sqs, url: str) -> list[str]:

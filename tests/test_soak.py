@@ -1,5 +1,6 @@
-"""All of it at once: ~100 photos and the hard cases, dropped in batches while Dropbox fails 12 % of
-calls, DynamoDB throttles 15 % and loses the answer of 5 % of its writes, SQS refuses 5 % of sends
+"""All of it at once: ~100 photos, the hard cases and a camera roll (Live Photos, RAW+JPEG pairs,
+videos, a video and a RAW uploaded after their photo was sorted), dropped in batches while Dropbox
+fails 12 % of calls, DynamoDB throttles 15 % and loses the answer of 5 % of its writes, SQS refuses 5 % of sends
 and deletes, notifications are re-sent and lost, Dropbox resets its cursors, POST /sort overlaps the
 webhooks, photos are renamed while queued and a plain file stands where a class folder should be;
 the user corrects sorted photos, renames some inside their class folder, drags queued ones into a
@@ -51,5 +52,8 @@ def test_all_of_it_at_once_nothing_lost_under_faults(service, aws_faults, duplic
     assert result.faults["dynamodb throttle"] > 0 and result.faults["dynamodb lost answer"] > 0
     assert sum(result.faults.values()) > 15 and result.retries["dropbox"] > 0
     assert result.corrected == 3  # the user's corrections happened mid-run, and lost nothing
+    # The camera roll was dropped: 5 Live Photos and 2 RAW+JPEG pairs (a video and a RAW of them
+    # after their photo was sorted), 2 videos on their own (and a copy of an undone one, maybe).
+    assert (result.companions, result.late) == (7, 2) and result.videos >= 2
     assert (result.cursor_resets, result.user_moves, result.class_renames, result.redelivered,
             result.orphan_copies) == (2, 2, 2, 1, 2) and result.undone >= 2
