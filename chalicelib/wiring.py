@@ -146,7 +146,8 @@ class Wiring:
         return ClassifyHandler(photos=self.photos, model=self.classifier, recorder=self.state,
                                stored_config=self.config.get, job_config=self.preview_config,
                                examples=self.examples, originals=self.originals, max_receives=self.max_receives,
-                               learn_photos=self.learn, sync_inbox=self.sync_account, account_id=self.account_id)
+                               learn_photos=self.learn, sync_inbox=self.sync_account, account_id=self.account_id,
+                               requeue=self.queue.send)
 
     @cached_property
     def webhook_handler(self) -> WebhookHandler:

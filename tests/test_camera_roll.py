@@ -253,3 +253,26 @@ def test_a_live_photos_video_stays_with_its_photo_while_its_class_folder_is_bloc
     service.source.drain(timeout=60)
     files = service.dropbox.files("/")
     assert files["/Cat/IMG_0016.JPG"] == jpeg("chelsea") and files["/Cat/IMG_0016.MOV"] == LIVE_VIDEO
+
+
+def test_a_live_photos_video_whose_photo_is_held_up_past_its_receives_waits_on_and_follows_it_never_dead_lettered(
+        service):
+    import json
+
+    import boto3
+    service.configure(["cat"])
+    service.dropbox.put("/All/IMG_0020.JPG", jpeg("chelsea"))
+    service.dropbox.put("/All/IMG_0020.MOV", LIVE_VIDEO)
+    service.notify()
+    sqs, url = boto3.client("sqs"), service.source.queue_url
+    received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    # The photo's message held up for 12 s (a backfill's queue ahead of it); the video's released at
+    # once: its 3 receives (one a second here) run out long before its photo is sorted.
+    for message in received:
+        held = 12 if json.loads(message["Body"])["path"].endswith(".JPG") else 0
+        sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=held)
+    service.source.drain(timeout=120)
+    files = service.dropbox.files("/")
+    assert files == {"/Cat/IMG_0020.JPG": jpeg("chelsea"), "/Cat/IMG_0020.MOV": LIVE_VIDEO}
+    status = json.loads(service.get("/status").body)
+    assert status["queue"]["dead_letter"] == 0 and status["failed"] == 0 and status["sorted"] == {"Cat": 2}

@@ -10,20 +10,26 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from chalicelib.rules.configuration import SortConfig
 from chalicelib.rules.messages import BadMessage, LearnRequest, SortRequest, SyncRequest, parse
 from chalicelib.rules.outcomes import Outcome
 from chalicelib.rules.ports import ConfigState, Ledger, Originals, PhotoClassifier, PhotoStore, Recorder
-from chalicelib.rules.sorting import sort_batch
+from chalicelib.rules.sorting import WAITING_FOR_PHOTO, sort_batch
 
 if TYPE_CHECKING:
     from chalicelib.rules.examples import Examples
 
 log = logging.getLogger(__name__)
+
+# How long a file that goes with a photo (a Live Photo's video) waits for that photo to be sorted:
+# a backfill's queue can hold the photo longer than the file's receives last, so on its last one
+# the file is queued anew; after this long it stays in the inbox beside the photo, said why.
+MAX_WAIT_SECONDS = 6 * 3600
 
 Request = SortRequest | SyncRequest | LearnRequest
 # The stored classes, as one batch reads them (once, and only if one of its requests needs them).
@@ -99,6 +105,8 @@ class ClassifyHandler:
     learn_photos: Callable[[list[LearnRequest], SortConfig | None], list[bool]]  # per photo: done?
     sync_inbox: Callable[[str, str], object]     # list an account's inbox (account, inbox) and queue what is new
     account_id: Callable[[], str]                # our Dropbox account
+    requeue: Callable[[Sequence[SortRequest]], None]  # queue requests anew (a file still waiting for its photo)
+    clock: Callable[[], float] = time.time
 
     def handle(self, messages: Sequence[Message[Request | None]]) -> Acks:
         """Route each message to the handler of its kind of request; say which SQS may forget and
@@ -134,20 +142,41 @@ class ClassifyHandler:
         for message, outcome in waiting:
             log.warning("will retry %s (receive %d of %d): %s", outcome.file, message.receive_count,
                         self.max_receives, outcome.why)
+        last = [(m, o) for m, o in waiting if m.receive_count >= self.max_receives]
+        # A file still waiting for its photo on its last receive waits on (queued anew), up to
+        # MAX_WAIT_SECONDS; after that it stays in the inbox beside the photo, recorded: SQS may forget it.
+        waits = [m for m, o in last if o.reason == WAITING_FOR_PHOTO]
+        now = self.clock()
+        waited_out = {m.receipt_handle for m in waits if now - (m.request.waiting_since or now) >= MAX_WAIT_SECONDS}
+        requeued = self._wait_longer([m for m in waits if m.receipt_handle not in waited_out], now)
         # Last try: say why before SQS hands the message to the dead-letter queue.
-        given_up = [(m.request, Outcome(o.file, "failed", reason="gave_up",
-                                        detail=f"gave up after {m.receive_count} attempts: {o.why}"))
-                    for m, o in waiting if m.receive_count >= self.max_receives]
+        given_up = [(m.request, _stays_beside(o) if m.receipt_handle in waited_out else _gave_up(m, o))
+                    for m, o in last if m.receipt_handle not in requeued]
         records = [(m.request, o) for m, o in finished] + given_up
         try:
             firsts = self.recorder.record_many(records) if records else []
         except Exception:  # the files are where they are; a redelivery finds them there and records them
             log.exception("recording %d outcomes failed; the batch comes back", len(records))
-            return Acks(done=undone, retry=[m.receipt_handle for m in ours])
+            return Acks(done=undone + sorted(requeued), retry=[m.receipt_handle for m in ours
+                                                               if m.receipt_handle not in requeued])
         for (_, outcome), first in zip(records, firsts):
             _log(outcome, first)
-        return Acks(done=undone + [m.receipt_handle for m, _ in finished],
-                    retry=[m.receipt_handle for m, _ in waiting])
+        return Acks(done=undone + [m.receipt_handle for m, _ in finished] + sorted(requeued | waited_out),
+                    retry=[m.receipt_handle for m, _ in waiting if m.receipt_handle not in requeued | waited_out])
+
+    def _wait_longer(self, again: list[Message[SortRequest]], now: float) -> set[str]:
+        """Queue anew the files still waiting for their photo, noting since when they wait: the
+        receipt handles SQS may then forget (none when SQS refused)."""
+        if not again:
+            return set()
+        try:
+            self.requeue([replace(m.request, waiting_since=m.request.waiting_since or now) for m in again])
+        except Exception:  # noqa: BLE001: SQS refused: they take the dead-letter path, said why
+            log.exception("could not queue %d file(s) anew to wait for their photo", len(again))
+            return set()
+        for m in again:
+            log.info("%s waits on for its photo (queued anew): %s", m.request.path, m.request.goes_with)
+        return {m.receipt_handle for m in again}
 
     def _not_undone(self, messages: list[Message[SortRequest]]) -> tuple[list[Message[SortRequest]], list[str]]:
         """The messages to sort, and the receipt handles of those whose photo an undo put back in
@@ -227,6 +256,20 @@ class ClassifyHandler:
 def _config_key(request: SortRequest) -> str | None:
     """Which configuration a request is sorted with: a dry run's job's (its job id), or the stored one (None)."""
     return request.job_id if request.dry_run else None
+
+
+def _gave_up(message: Message[SortRequest], outcome: Outcome) -> Outcome:
+    """A request that must still wait on its last receive: failed, said why, before SQS hands it to
+    the dead-letter queue."""
+    return Outcome(outcome.file, "failed", reason="gave_up",
+                   detail=f"gave up after {message.receive_count} attempts: {outcome.why}")
+
+
+def _stays_beside(outcome: Outcome) -> Outcome:
+    """A file that waited MAX_WAIT_SECONDS for its photo: it stays in the inbox beside it."""
+    return Outcome(outcome.file, "skipped", reason="with_photo",
+                   detail=f"{outcome.detail}; it waited {MAX_WAIT_SECONDS // 3600} h and stays beside it "
+                          "(POST /sort sorts both)")
 
 
 def _log(outcome: Outcome, first: bool) -> None:

@@ -17,7 +17,8 @@ class SortRequest:
     """`file_id` (Dropbox `id:...`) is what counts: it survives renames and moves.
     `path` and `rev` are what the file was when queued, for logs and the status page. A `dry_run`
     request decides with its (preview) job's classes and moves nothing. `goes_with` is the file id
-    of the photo listed beside it that it goes with (a Live Photo's video, a RAW beside its JPEG)."""
+    of the photo listed beside it that it goes with (a Live Photo's video, a RAW beside its JPEG);
+    `waiting_since` when it was first queued anew to wait for that photo (seconds since the epoch)."""
 
     file_id: str
     path: str
@@ -25,17 +26,20 @@ class SortRequest:
     job_id: str | None = None
     dry_run: bool = False
     goes_with: str | None = None
+    waiting_since: float | None = None
 
     def to_json(self) -> str:
-        return json.dumps({k: v for k, v in asdict(self).items() if k not in ("dry_run", "goes_with") or v})
+        return json.dumps({k: v for k, v in asdict(self).items()
+                           if k not in ("dry_run", "goes_with", "waiting_since") or v})
 
     @classmethod
     def from_json(cls, body: str) -> "SortRequest":
         try:
             data = json.loads(body)
-            goes_with = data.get("goes_with")
+            goes_with, since = data.get("goes_with"), data.get("waiting_since")
             request = cls(str(data["file_id"]), str(data["path"]), str(data.get("rev", "")), data.get("job_id"),
-                          data.get("dry_run", False) is True, str(goes_with) if goes_with is not None else None)
+                          data.get("dry_run", False) is True, str(goes_with) if goes_with is not None else None,
+                          float(since) if since is not None else None)
         except (ValueError, TypeError, KeyError) as e:
             raise BadMessage(f"not a sort request: {e}") from None
         if request.dry_run and not request.job_id:

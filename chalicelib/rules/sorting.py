@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 MOVED_BY_US = "moved_by_us"
 SORTED_ALREADY = "sorted_already"
 PLACED = ("sorted", "unsorted")
+# A file that goes with a photo not sorted yet: it comes back until that photo is (flows/classify.py).
+WAITING_FOR_PHOTO = "waiting_for_photo"
 
 
 def sort_batch(refs: Sequence[R], store: PhotoStore[R], classifier: PhotoClassifier, config: SortConfig,
@@ -134,7 +136,7 @@ def _plan(photo: Photo[R], lead: Lead | None, config: SortConfig, dry_run: bool)
         if lead.state == "waiting" or lead.folder is None:
             if dry_run:
                 return Outcome(file, "skipped", reason="with_photo", detail=f"goes wherever {lead.path} goes")
-            return Outcome(file, "retry", reason="waiting_for_photo",
+            return Outcome(file, "retry", reason=WAITING_FOR_PHOTO,
                            detail=f"goes with {lead.path}, which is not sorted yet")
         top, _, date = lead.folder.partition("/")
         label = config.labels_by_folder().get(top.casefold())
