@@ -237,7 +237,6 @@ def test_a_raw_sorted_by_its_preview_that_the_user_moves_to_another_class_teache
     assert world.taught() == {"cat": (1, 0), "food": (0, 1)}
 
 
-
 def test_a_live_photos_video_stays_with_its_photo_while_its_class_folder_is_blocked_and_follows_it_once_sorted_again(
         service):
     service.configure(["cat"], videos="folder")
