@@ -20,7 +20,7 @@ from pathlib import Path
 
 from chalicelib.rules import examples, learning
 from chalicelib.rules.configuration import INBOX, MAX_EXAMPLES, folder_name, is_date_folder, top_folder
-from chalicelib.rules.photo_files import MAX_RAW_BYTES, ImageTooLarge, kind_of, not_sortable, raw_preview
+from chalicelib.rules.photo_files import MAX_RAW_BYTES, ImageError, kind_of, not_sortable, preview_of
 from chalicelib.rules.ports import PhotoFeatures
 from cli.journal import STATE_DIR, Journal
 from cli.safe_files import DIR_FLAGS, file_identity, read_photo
@@ -140,9 +140,9 @@ def _read(root: Path, path: str) -> bytes:
         root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
         try:
             if kind_of(path) == "raw":
-                return raw_preview(read_photo(root_fd, path, MAX_RAW_BYTES)[1]) or b""
+                return preview_of(read_photo(root_fd, path, MAX_RAW_BYTES)[1])
             return read_photo(root_fd, path)[1]
         finally:
             os.close(root_fd)
-    except (OSError, ImageTooLarge):
+    except (OSError, ImageError):  # gone, too large, or a RAW without a preview
         return b""

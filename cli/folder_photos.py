@@ -22,14 +22,13 @@ from chalicelib.rules.configuration import INBOX
 from chalicelib.rules.outcomes import Outcome
 from chalicelib.rules.photo_files import (
     MAX_RAW_BYTES,
-    ImageTooLarge,
-    NotAPhoto,
+    ImageError,
     companions,
     content_hash,
     kind_of,
     not_sortable,
     pair_key,
-    raw_preview,
+    preview_of,
 )
 from chalicelib.rules.ports import Lead, Move, Photo, Tagging
 from cli import sidecars
@@ -168,17 +167,13 @@ class FolderPhotos:
             else:
                 info, data = read_photo(self._inbox, self._in_inbox(file),
                                         MAX_RAW_BYTES if kind == "raw" else None)
-        except ImageTooLarge as too_big:
-            return Outcome.skipped(file, too_big)
+            whole = content_hash(data) if data else None
+            if kind == "raw":
+                data = preview_of(data)
+        except ImageError as not_usable:  # too large, or a RAW without a preview
+            return Outcome.skipped(file, not_usable)
         except OSError as e:
             return _failed(file, "unreadable", e.strerror or str(e))
-        whole = content_hash(data) if data else None
-        if kind == "raw":
-            preview = raw_preview(data)
-            if preview is None:
-                return Outcome.skipped(file, NotAPhoto("no_preview", "a RAW file without an embedded JPEG preview "
-                                                                     "to sort it by"))
-            data = preview
         return Photo(file, file, file, data, file_identity(info), whole, info.st_mtime, file in self._leads)
 
     def move(self, moves: Sequence[Move[str]], inbox: str) -> list[str | Outcome]:
@@ -191,10 +186,8 @@ class FolderPhotos:
         leads: list[Lead | None] = []
         for ref in refs:
             lead = self._leads.get(ref, "")
-            to = (placed.get(lead) or self._placed.get(lead) or "").strip("/")
-            folder, _, name = (to or "").rpartition("/")
-            leads.append(Lead("placed", self._leads[ref], folder, name.rsplit(".", 1)[0]) if to
-                         else Lead("stays", self._leads[ref]) if self._leads.get(ref) in self._stays else None)
+            to = placed.get(lead) or self._placed.get(lead)
+            leads.append(Lead.placed(to) if to else Lead("stays", lead) if lead in self._stays else None)
         return leads
 
     def _move(self, file: str, version: str, folder: str, content: str | None = None,

@@ -24,7 +24,7 @@ from chalicelib.adapters.dropbox_store import (
 from chalicelib.rules.configuration import in_inbox, top_folder
 from chalicelib.rules.messages import SortRequest, request_key
 from chalicelib.rules.outcomes import Outcome
-from chalicelib.rules.photo_files import MAX_BYTES, MAX_RAW_BYTES, ImageTooLarge, NotAPhoto, kind_of, raw_preview, too_large
+from chalicelib.rules.photo_files import MAX_BYTES, MAX_RAW_BYTES, ImageTooLarge, NoPreview, kind_of, preview_of, too_large
 from chalicelib.rules.ports import FileInfo, Lead, Ledger, LedgerEntry, Move, Photo, Tagging
 from chalicelib.rules.sorting import MOVED_BY_US, SORTED_ALREADY
 
@@ -94,11 +94,8 @@ class DropboxPhotos:
             if kind in ("video", "sidecar"):
                 info, data = self._dropbox.get_file(request.file_id), b""
             elif kind == "raw":
-                info, data = self._dropbox.download_file(request.file_id, max_bytes=MAX_RAW_BYTES)
-                data = raw_preview(data)
-                if data is None:
-                    return Outcome.skipped(request.path, NotAPhoto(
-                        "no_preview", "a RAW file without an embedded JPEG preview to sort it by"))
+                info, raw = self._dropbox.download_file(request.file_id, max_bytes=MAX_RAW_BYTES)
+                data = preview_of(raw)
             elif self.source == "download":
                 info, data = self._dropbox.download_file(request.file_id, max_bytes=MAX_BYTES)
             else:
@@ -116,6 +113,8 @@ class DropboxPhotos:
             return _deleted(request)
         except TooLarge as e:
             return Outcome.skipped(request.path, ImageTooLarge(str(e)))
+        except NoPreview as e:
+            return Outcome.skipped(request.path, e)
         except Exception as e:  # noqa: BLE001: each photo ends on its own, whatever went wrong
             return _trouble(request, e)
 
@@ -270,7 +269,7 @@ def _lead(where: str | FileInfo | None, entry: LedgerEntry | None, inbox: str) -
     or staying in the inbox (also when its sort failed: it is sorted again, a blocked class folder
     removed, and the file with it); None when it is deleted or skipped (the file goes on its own)."""
     if isinstance(where, str):
-        return _placed(where)
+        return Lead.placed(where)
     if where is None:
         return None  # deleted: nothing to go with
     if in_inbox(where.path_lower, inbox):
@@ -279,12 +278,7 @@ def _lead(where: str | FileInfo | None, entry: LedgerEntry | None, inbox: str) -
         if entry.undone or entry.counter.startswith("tagged") or entry.counter in ("unsorted", "failed"):
             return Lead("stays", where.path_display)  # put back by an undo, tagged where it is, or failed
         return None  # skipped: the photo is never sorted, the file is sorted on its own
-    return _placed(where.path_display)  # where the service put it, or where the user moved it since
-
-
-def _placed(path: str) -> Lead:
-    folder, _, name = path.strip("/").rpartition("/")
-    return Lead("placed", path, folder, name.rsplit(".", 1)[0] if "." in name else name)
+    return Lead.placed(where.path_display)  # where the service put it, or where the user moved it since
 
 
 def _blocked(request: SortRequest, folder: str, error: StoreError) -> Outcome:

@@ -66,6 +66,12 @@ class CorruptImage(ImageError):
     reason = "corrupt"
 
 
+class NoPreview(ImageError):
+    """A RAW file without an embedded JPEG to sort it by."""
+
+    reason = "no_preview"
+
+
 class NotAPhoto(ImageError):
     """Skipped by its name alone, without reading it."""
 
@@ -146,6 +152,15 @@ def content_hash(data: bytes) -> str:
     local folder tells exact copies the way Dropbox does."""
     blocks = (hashlib.sha256(data[i:i + HASH_BLOCK_BYTES]).digest() for i in range(0, len(data), HASH_BLOCK_BYTES))
     return hashlib.sha256(b"".join(blocks)).hexdigest()
+
+
+def preview_of(raw: bytes) -> bytes:
+    """What a RAW file is sorted and learned by: its embedded preview (raw_preview); NoPreview
+    when it has none."""
+    preview = raw_preview(raw)
+    if preview is None:
+        raise NoPreview("a RAW file without an embedded JPEG preview to sort it by")
+    return preview
 
 
 def raw_preview(data: bytes, max_candidates: int = 1024) -> bytes | None:

@@ -64,6 +64,12 @@ class Lead:
     path: str
     folder: str | None = None
     stem: str | None = None
+
+    @staticmethod
+    def placed(path: str) -> "Lead":
+        """The photo is at `path` ("/Cat/IMG_1 (1).HEIC", "Cat/IMG_1.JPG"), out of the inbox."""
+        folder, _, name = path.strip("/").rpartition("/")
+        return Lead("placed", path, folder, name.rsplit(".", 1)[0])
     label: str | None = None
 
 
