@@ -275,3 +275,35 @@ def test_a_live_photos_video_whose_photo_is_held_up_past_its_receives_waits_on_a
     assert files == {"/Cat/IMG_0020.JPG": jpeg("chelsea"), "/Cat/IMG_0020.MOV": LIVE_VIDEO}
     status = json.loads(service.get("/status").body)
     assert status["queue"]["dead_letter"] == 0 and status["failed"] == 0 and status["sorted"] == {"Cat": 2}
+
+
+def test_a_live_photos_video_delivered_twice_moves_once_and_counts_once(service):
+    import json
+
+    import boto3
+    service.configure(["cat"])
+    service.dropbox.put("/All/IMG_0021.JPG", jpeg("chelsea"))
+    service.dropbox.put("/All/IMG_0021.MOV", LIVE_VIDEO)
+    service.notify()
+    sqs, url = boto3.client("sqs"), service.source.queue_url
+    received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    video = next(m["Body"] for m in received if json.loads(m["Body"])["path"].endswith(".MOV"))
+    for message in received:
+        sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+    service.source.drain(timeout=60)
+    sqs.send_message(QueueUrl=url, MessageBody=video)  # SQS delivers the video's message again
+    service.source.drain(timeout=60)
+    assert service.dropbox.files("/") == {"/Cat/IMG_0021.JPG": jpeg("chelsea"), "/Cat/IMG_0021.MOV": LIVE_VIDEO}
+    status = json.loads(service.get("/status").body)
+    assert (status["sorted"], status["finished"], status["failed"]) == ({"Cat": 2}, 2, 0)
+
+
+def test_a_live_photos_video_follows_its_photo_renamed_by_the_user_while_queued_under_the_new_name(service):
+    service.configure(["cat"])
+    service.dropbox.put("/All/IMG_0022.JPG", jpeg("chelsea"))
+    service.dropbox.put("/All/IMG_0022.MOV", LIVE_VIDEO)
+    service.notify()  # both queued
+    service.dropbox.user_move("/All/IMG_0022.JPG", "/All/Kitten.JPG")  # the user renames the photo meanwhile
+    service.notify()
+    service.source.drain(timeout=120)
+    assert service.dropbox.files("/") == {"/Cat/Kitten.JPG": jpeg("chelsea"), "/Cat/Kitten.MOV": LIVE_VIDEO}
