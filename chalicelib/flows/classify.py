@@ -143,15 +143,17 @@ class ClassifyHandler:
             log.warning("will retry %s (receive %d of %d): %s", outcome.file, message.receive_count,
                         self.max_receives, outcome.why)
         last = [(m, o) for m, o in waiting if m.receive_count >= self.max_receives]
-        # A file still waiting for its photo on its last receive waits on (queued anew), up to
-        # MAX_WAIT_SECONDS; after that it stays in the inbox beside the photo, recorded: SQS may forget it.
-        waits = [m for m, o in last if o.reason == WAITING_FOR_PHOTO]
+        # A file still waiting for its photo waits on (queued anew) one receive before its last, so
+        # that its last stays spare should the record of its move fail then; up to MAX_WAIT_SECONDS,
+        # after which it stays in the inbox beside the photo, recorded: SQS may forget it.
+        waits = [(m, o) for m, o in waiting
+                 if o.reason == WAITING_FOR_PHOTO and m.receive_count >= max(1, self.max_receives - 1)]
         now = self.clock()
-        waited_out = {m.receipt_handle for m in waits if now - (m.request.waiting_since or now) >= MAX_WAIT_SECONDS}
-        requeued = self._wait_longer([m for m in waits if m.receipt_handle not in waited_out], now)
+        waited_out = {m.receipt_handle for m, _ in waits if now - (m.request.waiting_since or now) >= MAX_WAIT_SECONDS}
+        requeued = self._wait_longer([m for m, _ in waits if m.receipt_handle not in waited_out], now)
         # Last try: say why before SQS hands the message to the dead-letter queue.
-        given_up = [(m.request, _stays_beside(o) if m.receipt_handle in waited_out else _gave_up(m, o))
-                    for m, o in last if m.receipt_handle not in requeued]
+        given_up = [(m.request, _stays_beside(o)) for m, o in waits if m.receipt_handle in waited_out] + [
+            (m.request, _gave_up(m, o)) for m, o in last if m.receipt_handle not in requeued | waited_out]
         records = [(m.request, o) for m, o in finished] + given_up
         try:
             firsts = self.recorder.record_many(records) if records else []
