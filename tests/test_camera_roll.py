@@ -258,13 +258,7 @@ def test_a_live_photos_video_whose_photo_is_held_up_past_its_receives_waits_on_a
         service):
     import json
 
-    import boto3
-    service.configure(["cat"])
-    service.dropbox.put("/All/IMG_0020.JPG", jpeg("chelsea"))
-    service.dropbox.put("/All/IMG_0020.MOV", LIVE_VIDEO)
-    service.notify()
-    sqs, url = boto3.client("sqs"), service.source.queue_url
-    received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    sqs, url, received = _live_photo_queued(service, "IMG_0020")
     # The photo's message held up for 12 s (a backfill's queue ahead of it); the video's released at
     # once: its 3 receives (one a second here) run out long before its photo is sorted.
     for message in received:
@@ -280,13 +274,7 @@ def test_a_live_photos_video_whose_photo_is_held_up_past_its_receives_waits_on_a
 def test_a_live_photos_video_delivered_twice_moves_once_and_counts_once(service):
     import json
 
-    import boto3
-    service.configure(["cat"])
-    service.dropbox.put("/All/IMG_0021.JPG", jpeg("chelsea"))
-    service.dropbox.put("/All/IMG_0021.MOV", LIVE_VIDEO)
-    service.notify()
-    sqs, url = boto3.client("sqs"), service.source.queue_url
-    received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    sqs, url, received = _live_photo_queued(service, "IMG_0021")
     video = next(m["Body"] for m in received if json.loads(m["Body"])["path"].endswith(".MOV"))
     for message in received:
         sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
@@ -307,3 +295,15 @@ def test_a_live_photos_video_follows_its_photo_renamed_by_the_user_while_queued_
     service.notify()
     service.source.drain(timeout=120)
     assert service.dropbox.files("/") == {"/Cat/Kitten.JPG": jpeg("chelsea"), "/Cat/Kitten.MOV": LIVE_VIDEO}
+
+
+def _live_photo_queued(service, name: str) -> tuple:
+    """A Live Photo (NAME.JPG of a cat, NAME.MOV) put in /All and queued by a notification; its two
+    messages received, so the test decides when each is handled: (sqs, queue url, the messages)."""
+    import boto3
+    service.configure(["cat"])
+    service.dropbox.put(f"/All/{name}.JPG", jpeg("chelsea"))
+    service.dropbox.put(f"/All/{name}.MOV", LIVE_VIDEO)
+    service.notify()
+    sqs, url = boto3.client("sqs"), service.source.queue_url
+    return sqs, url, sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
